@@ -1,0 +1,92 @@
+// The few web-platform globals the runtime-free core uses, declared here so
+// that the core type-checks against `lib: ["ESNext"]` alone (tools/check_core.ts).
+// Deno, Bun and Node 22+ all provide them. The declarations are structural
+// subsets of the real ones, so real AbortSignals and timers fit them.
+
+/** The part of `TextEncoder` the core uses. */
+export interface Utf8Encoder {
+  encode(input: string): Uint8Array;
+  encodeInto(input: string, destination: Uint8Array): { read: number; written: number };
+}
+
+/** The part of `TextDecoder` the core uses. */
+export interface Utf8Decoder {
+  decode(input: Uint8Array): string;
+}
+
+/** The part of `AbortSignal` the core uses. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/** A timer handle: a number on Deno and Bun's web timers, an object on Node. */
+export type TimerHandle = number | { unref?(): unknown; ref?(): unknown };
+
+declare const TextEncoder: { new (): Utf8Encoder };
+declare const TextDecoder: {
+  new (label?: string, options?: { fatal?: boolean }): Utf8Decoder;
+};
+declare function setTimeout(callback: () => void, ms: number): TimerHandle;
+declare function clearTimeout(handle: TimerHandle | undefined): void;
+declare function queueMicrotask(callback: () => void): void;
+declare const performance: { now(): number };
+declare const console: {
+  error(...data: unknown[]): void;
+  warn(...data: unknown[]): void;
+  log(...data: unknown[]): void;
+};
+declare class AbortController {
+  readonly signal: AbortSignalLike;
+  abort(reason?: unknown): void;
+}
+
+/** Shared UTF-8 encoder. */
+export const utf8Encoder: Utf8Encoder = new TextEncoder();
+
+/** Shared UTF-8 decoder; malformed input decodes to U+FFFD. */
+export const utf8Decoder: Utf8Decoder = new TextDecoder();
+
+/** Shared strict UTF-8 decoder; malformed input throws. */
+export const strictUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Starts a timer that does not keep the process alive. */
+export function startTimer(callback: () => void, ms: number): TimerHandle {
+  const handle = setTimeout(callback, ms);
+  if (typeof handle === "object") handle.unref?.();
+  return handle;
+}
+
+/** Starts a timer that keeps the process alive until it fires or is stopped. */
+export function startRefTimer(callback: () => void, ms: number): TimerHandle {
+  return setTimeout(callback, ms);
+}
+
+/** Stops a timer started by {@linkcode startTimer} or {@linkcode startRefTimer}. */
+export function stopTimer(handle: TimerHandle | undefined): void {
+  clearTimeout(handle);
+}
+
+/** Runs `callback` after the current task, before any I/O. */
+export function microtask(callback: () => void): void {
+  queueMicrotask(callback);
+}
+
+/** Milliseconds from a monotonic clock. */
+export function now(): number {
+  return performance.now();
+}
+
+/** Creates an AbortController (the platform's). */
+export function abortController(): AbortController {
+  return new AbortController();
+}
+
+/** The default log sink: stderr through `console`. */
+export const defaultConsole: {
+  error(...data: unknown[]): void;
+  warn(...data: unknown[]): void;
+  log(...data: unknown[]): void;
+} = console;

@@ -1,0 +1,114 @@
+/**
+ * The one error class for everything a peer or the network causes, with a
+ * stable string `code`. Caller bugs (a bad option, a wrong argument type)
+ * throw the built-in `TypeError` or `RangeError` instead.
+ *
+ * @module
+ */
+
+/**
+ * Every code a {@linkcode WeftError} can carry. The codes are the contract:
+ * messages may change between versions, codes do not.
+ *
+ * | code | raised when |
+ * | --- | --- |
+ * | `timeout` | a call got no response within its timeout |
+ * | `aborted` | the call's `signal` aborted (the reason is the `cause`) |
+ * | `closed` | the connection was lost while the call waited, or a write hit a closed connection |
+ * | `peer closed` | the peer (or the whole cluster) was closed locally; it will not reconnect |
+ * | `connect failed` | the lazy connect of an outbound peer failed (the transport error is the `cause`) |
+ * | `connection refused` | nothing listens at the address (transport level) |
+ * | `host not found` | the host name did not resolve (transport level) |
+ * | `connect timeout` | the connection was not established within the connect timeout |
+ * | `address in use` | `listen` found the address taken |
+ * | `bad address` | an address string is not `host:port` |
+ * | `frame too large` | a frame's length is over the hard limit (on send nothing is written) |
+ * | `frame too short` | a frame's body is too short for its header or trailer |
+ * | `request too short` | a v2 request body is shorter than its 16-byte header |
+ * | `decoder failed` | a decoder that already failed was fed more input before `reset()` |
+ * | `marshal failed` | the marshal hook threw or returned nothing usable |
+ * | `unmarshal failed` | the unmarshal hook threw or returned an Error |
+ * | `remote` | the remote handler failed (weft protocol mode) |
+ * | `protocol` | the peer broke the protocol (an unknown control frame, a mismatched mode) |
+ * | `transport` | any other transport failure (the runtime error is the `cause`) |
+ */
+export const ErrorCode = {
+  Timeout: "timeout",
+  Aborted: "aborted",
+  Closed: "closed",
+  PeerClosed: "peer closed",
+  ConnectFailed: "connect failed",
+  ConnectionRefused: "connection refused",
+  HostNotFound: "host not found",
+  ConnectTimeout: "connect timeout",
+  AddressInUse: "address in use",
+  BadAddress: "bad address",
+  FrameTooLarge: "frame too large",
+  FrameTooShort: "frame too short",
+  RequestTooShort: "request too short",
+  DecoderFailed: "decoder failed",
+  MarshalFailed: "marshal failed",
+  UnmarshalFailed: "unmarshal failed",
+  Remote: "remote",
+  Protocol: "protocol",
+  Transport: "transport",
+} as const;
+
+/** The union of every {@linkcode ErrorCode} value. */
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
+
+/** Options of the {@linkcode WeftError} constructor. */
+export interface WeftErrorOptions {
+  /** The underlying error (a runtime error, an abort reason, a hook's throw). */
+  cause?: unknown;
+}
+
+/**
+ * An error caused by a peer or the network, with a stable `code`.
+ *
+ * @example Catch by code
+ * ```ts
+ * import { WeftError } from "./errors.ts";
+ *
+ * const err = new WeftError("timeout", "Call timed out: no response after 50 ms");
+ * if (!(err instanceof Error)) throw new Error("unexpected result");
+ * if (err.code !== "timeout") throw new Error("unexpected result");
+ * if (err.name !== "WeftError") throw new Error("unexpected result");
+ * ```
+ */
+export class WeftError extends Error {
+  /** The stable code, one of {@linkcode ErrorCode}. */
+  readonly code: ErrorCode;
+
+  /**
+   * Creates an error with a code and a sentence-case message.
+   *
+   * @param code One of {@linkcode ErrorCode}.
+   * @param message What happened, with details after a colon.
+   * @param options The `cause`, if any.
+   */
+  constructor(code: ErrorCode, message: string, options?: WeftErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "WeftError";
+    this.code = code;
+  }
+}
+
+/**
+ * Tells whether `value` is a {@linkcode WeftError}, optionally with a given code.
+ *
+ * @param value Anything caught.
+ * @param code The code to match, if any.
+ * @returns `true` when `value` is a `WeftError` (with that code).
+ *
+ * @example
+ * ```ts
+ * import { isWeftError, WeftError } from "./errors.ts";
+ *
+ * if (!(isWeftError(new WeftError("closed", "Connection closed"), "closed"))) throw new Error("unexpected result");
+ * if (isWeftError(new Error("x"))) throw new Error("unexpected result");
+ * ```
+ */
+export function isWeftError(value: unknown, code?: ErrorCode): value is WeftError {
+  return value instanceof WeftError && (code === undefined || value.code === code);
+}

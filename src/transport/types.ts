@@ -1,0 +1,217 @@
+/**
+ * The transport contract: what weft needs from a byte stream, and nothing
+ * more. Adapters for Deno, Bun, node:net and an in-memory network implement
+ * it; the wire, session and cluster layers see only this interface.
+ *
+ * @module
+ */
+
+import type { WeftError } from "../errors.ts";
+
+/** A socket address. IPv6 hostnames are bare (`::1`), without brackets. */
+export interface Address {
+  /** Host name or IP address. */
+  hostname: string;
+  /** Port number, 0 to 65535. */
+  port: number;
+}
+
+/** Why a connection closed. */
+export type CloseReason =
+  /** The remote end closed the stream (EOF) or reset it. */
+  | "remote"
+  /** A read or write failed; see `error`. */
+  | "error"
+  /** `close()` was called on this side. */
+  | "local";
+
+/** What a closed connection reports. */
+export interface CloseInfo {
+  /** Who or what closed the connection. */
+  reason: CloseReason;
+  /** The coded error, when `reason` is `"error"` (or a reset seen as one). */
+  error?: WeftError;
+}
+
+/**
+ * What a connection tells its owner. Set with
+ * {@linkcode Connection.prototype.start}; nothing is delivered before.
+ */
+export interface ConnectionHandler {
+  /**
+   * A chunk arrived. Chunks arrive in stream order, one call at a time.
+   *
+   * Ownership: the chunk is a plain `Uint8Array` view that is valid only
+   * during this call; the adapter may reuse its memory for the next read.
+   * Copy whatever must outlive the call.
+   */
+  data(chunk: Uint8Array): void;
+  /**
+   * The send buffer went from over the high-water mark to empty (or below
+   * the low-water mark): the writer may produce again. Called only after a
+   * `write()` returned `false`.
+   */
+  drain?(): void;
+  /**
+   * The connection closed, once, after the last `data` call. Not called for
+   * a connection that was closed before `start()`.
+   */
+  close(info: CloseInfo): void;
+}
+
+/**
+ * One byte-stream connection.
+ *
+ * Ordering: bytes are written in `write()` call order and delivered to the
+ * peer in that order; chunk boundaries are not preserved.
+ */
+export interface Connection {
+  /** The address of this end. */
+  readonly localAddress: Address;
+  /** The address of the other end. */
+  readonly remoteAddress: Address;
+  /** Bytes accepted by `write()` and not yet handed to the operating system. */
+  readonly bufferedAmount: number;
+  /** `true` once the connection is closed, whatever closed it. */
+  readonly isClosed: boolean;
+  /**
+   * Resolves once the connection is fully closed and its resources freed,
+   * with the reason. Never rejects.
+   */
+  readonly closed: Promise<CloseInfo>;
+
+  /**
+   * Starts delivering events to `handler`. Call once; data that arrived
+   * before is held (reading stays paused) until then.
+   *
+   * @throws {TypeError} If called twice.
+   */
+  start(handler: ConnectionHandler): void;
+
+  /**
+   * Queues bytes for sending.
+   *
+   * Ownership: the transport takes the bytes. It may hold them until they
+   * are sent, so the caller must not modify them after the call (hand over
+   * a fresh buffer or a region that will not be written again).
+   *
+   * Backpressure: returns `false` when the buffered amount is over the
+   * high-water mark after this write. The bytes are still queued; the
+   * caller should stop producing until the handler's `drain` is called (or
+   * `drained()` resolves).
+   *
+   * @throws {WeftError} `closed` if the connection is closed.
+   */
+  write(bytes: Uint8Array): boolean;
+
+  /**
+   * Resolves when the send buffer is under the high-water mark: at once if
+   * it already is. Rejects with `closed` if the connection closes first.
+   */
+  drained(): Promise<void>;
+
+  /**
+   * Stops reading: no `data` calls until `resume()`. The operating system's
+   * receive buffer fills and TCP flow control then stops the sender.
+   */
+  pause(): void;
+
+  /** Resumes reading after `pause()`. */
+  resume(): void;
+
+  /**
+   * Closes the connection: queued bytes are flushed if possible, then the
+   * socket is closed. Resolves when it is fully closed (same as `closed`).
+   * Calling it again is harmless and returns the same promise.
+   */
+  close(): Promise<CloseInfo>;
+}
+
+/** Options of {@linkcode Transport.prototype.connect}. */
+export interface ConnectOptions {
+  /** Aborts the connect attempt; rejects with `aborted` carrying the reason. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds to wait for the connection; rejects with `connect timeout`.
+   *
+   * @default {10000}
+   */
+  timeout?: number;
+  /**
+   * Disable Nagle's algorithm (TCP_NODELAY).
+   *
+   * @default {true}
+   */
+  noDelay?: boolean;
+  /**
+   * Send-buffer bytes over which `write()` returns `false`.
+   *
+   * @default {65536}
+   */
+  highWaterMark?: number;
+}
+
+/** Options of {@linkcode Transport.prototype.listen}. */
+export interface ListenOptions {
+  /**
+   * Maximum length of the queue of pending connections.
+   *
+   * @default {511}
+   */
+  backlog?: number;
+  /**
+   * TCP_NODELAY on accepted connections.
+   *
+   * @default {true}
+   */
+  noDelay?: boolean;
+  /**
+   * Send-buffer high-water mark of accepted connections.
+   *
+   * @default {65536}
+   */
+  highWaterMark?: number;
+}
+
+/** A listening socket. */
+export interface Listener {
+  /** The bound address; the real port when listening on port 0. */
+  readonly address: Address;
+  /**
+   * Stops accepting. Connections already accepted stay open. Resolves when
+   * the listening socket is closed; calling it again is harmless.
+   */
+  close(): Promise<void>;
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Called with each accepted connection, in accept order. */
+export type AcceptHandler = (connection: Connection) => void;
+
+/**
+ * A way to make and accept byte-stream connections.
+ *
+ * Addresses are `host:port` strings: `127.0.0.1:8888`, `[::1]:8888`,
+ * `localhost:8888`. Accepted connections are delivered to a callback
+ * (rather than an async iterator) so that accepting never waits on a
+ * consumer.
+ */
+export interface Transport {
+  /** The adapter's name: `"deno"`, `"bun"`, `"node"` or `"memory"`. */
+  readonly name: string;
+  /**
+   * Connects to `address`.
+   *
+   * @throws {WeftError} `bad address`, `connection refused`, `host not found`,
+   * `connect timeout`, `aborted` or `transport`.
+   */
+  connect(address: string, options?: ConnectOptions): Promise<Connection>;
+  /**
+   * Listens on `address` (port 0 picks a free port) and calls `onAccept`
+   * with each accepted connection.
+   *
+   * @throws {WeftError} `bad address`, `address in use` or `transport`.
+   */
+  listen(address: string, onAccept: AcceptHandler, options?: ListenOptions): Promise<Listener>;
+}

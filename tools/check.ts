@@ -1,0 +1,67 @@
+/**
+ * Every static check, in order, stopping at the first failure:
+ *
+ * 1. `deno fmt --check`
+ * 2. `deno lint`
+ * 3. the runtime-free core: src/wire, src/session, src/cluster and src/codec
+ *    (with the shared src/errors.ts and src/_platform.ts) type-check against
+ *    `lib: ["ESNext"]` alone, and none of their lines names `node:`, `Deno.`
+ *    or `Bun.`
+ * 4. `deno doc --lint` over every export of deno.json
+ * 5. `deno publish --dry-run`
+ *
+ * Run with `deno task check`.
+ */
+
+const CORE_DIRS = ["src/wire", "src/session", "src/cluster", "src/codec"];
+const CORE_SHARED = ["src/errors.ts", "src/_platform.ts"];
+const FORBIDDEN = /["']node:|\bDeno\.|\bBun\./;
+
+function step(title: string, args: string[]): void {
+  console.log(`\n== ${title}: deno ${args.join(" ")}`);
+  const result = new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" })
+    .outputSync();
+  if (!result.success) {
+    console.error(`check failed at: ${title}`);
+    Deno.exit(result.code || 1);
+  }
+}
+
+function coreFiles(): string[] {
+  const files = [...CORE_SHARED];
+  for (const dir of CORE_DIRS) {
+    try {
+      for (const entry of Deno.readDirSync(dir)) {
+        if (entry.isFile && entry.name.endsWith(".ts")) files.push(`${dir}/${entry.name}`);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+  return files.sort();
+}
+
+step("format", ["fmt", "--check"]);
+step("lint", ["lint"]);
+
+const core = coreFiles();
+console.log(`\n== runtime-free core: grep ${core.length} files for node:, Deno., Bun.`);
+let bad = 0;
+for (const file of core) {
+  Deno.readTextFileSync(file).split("\n").forEach((line, i) => {
+    if (FORBIDDEN.test(line)) {
+      console.error(`${file}:${i + 1}: runtime-specific code in the core: ${line.trim()}`);
+      bad++;
+    }
+  });
+}
+if (bad > 0) Deno.exit(1);
+step("runtime-free core (lib ESNext)", ["check", "--config", "tools/core.deno.json", ...core]);
+
+const config = JSON.parse(Deno.readTextFileSync("deno.json"));
+const exportsMap: Record<string, string> = typeof config.exports === "string"
+  ? { ".": config.exports }
+  : config.exports;
+step("doc lint", ["doc", "--lint", ...Object.values(exportsMap)]);
+step("publish dry run", ["publish", "--dry-run", "--allow-dirty"]);
+console.log("\nall checks passed");
