@@ -1,0 +1,179 @@
+// Option validation and the connect deadline, shared by the socket adapters.
+
+import {
+  DEFAULT_BACKLOG,
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_HIGH_WATER_MARK,
+  parseAddress,
+} from "./address.ts";
+import type { Address, ConnectOptions, ListenOptions } from "./types.ts";
+import { abortedError, connectTimeoutError, mapError } from "./_errors.ts";
+
+/** Connect options with every default filled in. */
+export interface ResolvedConnectOptions {
+  signal: AbortSignal | undefined;
+  timeout: number;
+  noDelay: boolean;
+  highWaterMark: number;
+}
+
+/** Listen options with every default filled in. */
+export interface ResolvedListenOptions {
+  backlog: number;
+  noDelay: boolean;
+  highWaterMark: number;
+}
+
+function object(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      `Invalid ${what}: expected an object, got ${value === null ? "null" : typeof value}`,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+function integer(
+  value: unknown,
+  option: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid option ${option}: expected a number, got ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `Invalid option ${option}: expected an integer from ${min} to ${max}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+function boolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Invalid option ${option}: expected a boolean, got ${typeof value}`);
+  }
+  return value;
+}
+
+/**
+ * Validates connect options.
+ *
+ * @throws {TypeError} If an option has the wrong type.
+ * @throws {RangeError} If an option is out of range.
+ */
+export function connectOptions(options: ConnectOptions | undefined): ResolvedConnectOptions {
+  const o = object(options, "connect options");
+  const signal = o.signal;
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" || signal === null || !("aborted" in signal))
+  ) {
+    throw new TypeError("Invalid option signal: expected an AbortSignal");
+  }
+  return {
+    signal: signal as AbortSignal | undefined,
+    timeout: integer(o.timeout, "timeout", DEFAULT_CONNECT_TIMEOUT, 1, 2 ** 31 - 1),
+    noDelay: boolean(o.noDelay, "noDelay", true),
+    highWaterMark: integer(
+      o.highWaterMark,
+      "highWaterMark",
+      DEFAULT_HIGH_WATER_MARK,
+      1,
+      2 ** 31 - 1,
+    ),
+  };
+}
+
+/**
+ * Validates listen options.
+ *
+ * @throws {TypeError} If an option has the wrong type.
+ * @throws {RangeError} If an option is out of range.
+ */
+export function listenOptions(options: ListenOptions | undefined): ResolvedListenOptions {
+  const o = object(options, "listen options");
+  return {
+    backlog: integer(o.backlog, "backlog", DEFAULT_BACKLOG, 1, 65535),
+    noDelay: boolean(o.noDelay, "noDelay", true),
+    highWaterMark: integer(
+      o.highWaterMark,
+      "highWaterMark",
+      DEFAULT_HIGH_WATER_MARK,
+      1,
+      2 ** 31 - 1,
+    ),
+  };
+}
+
+/**
+ * Validates the accept callback.
+ *
+ * @throws {TypeError} If it is not a function.
+ */
+export function checkAcceptHandler(onAccept: unknown): void {
+  if (typeof onAccept !== "function") {
+    throw new TypeError("Invalid onAccept: expected a function");
+  }
+}
+
+/**
+ * Runs one connect attempt under the signal and the connect timeout.
+ *
+ * `attempt` gets a signal that aborts when the caller's signal aborts or the
+ * timeout fires; it should give up then. Whatever it resolves with after the
+ * deadline has passed is handed to `discard` (for runtimes whose connect
+ * cannot be cancelled). Runtime errors are mapped to coded errors.
+ */
+export function connectWithin<T>(
+  address: string,
+  options: ResolvedConnectOptions,
+  attempt: (target: Address, signal: AbortSignal) => Promise<T>,
+  discard: (value: T) => void,
+): Promise<T> {
+  // parseAddress throws `bad address` synchronously; report it as a rejection.
+  let target: Address;
+  try {
+    target = parseAddress(address);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const { signal, timeout } = options;
+  if (signal?.aborted) return Promise.reject(abortedError(address, signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const cancel = new AbortController();
+    let done = false;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      return true;
+    };
+    const onAbort = (): void => {
+      if (!finish()) return;
+      reject(abortedError(address, signal?.reason));
+      cancel.abort(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      if (!finish()) return;
+      reject(connectTimeoutError(address, timeout));
+      cancel.abort(connectTimeoutError(address, timeout));
+    }, timeout);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    attempt(target, cancel.signal).then(
+      (value) => {
+        if (finish()) resolve(value);
+        else discard(value);
+      },
+      (error) => {
+        if (finish()) reject(mapError(error, "connect to", address));
+      },
+    );
+  });
+}
