@@ -41,10 +41,11 @@ const EMPTY = new Uint8Array(0);
 /**
  * Decodes a byte stream into frames, incrementally.
  *
- * Chunks may be split anywhere, even inside the length prefix. A frame that
- * lies inside one chunk is handed out as a view of that chunk, with no copy;
- * only a frame that spans chunks is copied, once, into a buffer of exactly
- * its size. A length over the hard limit is refused as soon as the prefix is
+ * Chunks may be split anywhere, even inside the length prefix. A frame whose
+ * body (what follows the length prefix) lies inside one chunk is handed out
+ * as a view of that chunk, with no copy, even when its prefix came in
+ * earlier chunks; only a body that spans chunks is copied, once, into a
+ * buffer of exactly its size. A length over the hard limit is refused as soon as the prefix is
  * read, so the decoder never buffers more than the hard limit.
  *
  * Bad input throws a {@linkcode WeftError} with a specific code (`frame too
@@ -91,6 +92,8 @@ export class FrameDecoder {
   /** Bytes of a split length prefix. */
   readonly #prefixBytes = new Uint8Array(4);
   #prefixHave = 0;
+  /** The body length read from a complete prefix whose body has not begun. */
+  #bodyLength = 0;
   /** Body of a frame that spans chunks, sized exactly; null when none. */
   #body: Uint8Array | null = null;
   #bodyHave = 0;
@@ -171,16 +174,22 @@ export class FrameDecoder {
     // Finish a frame left over from earlier chunks.
     if (this.#prefixHave > 0 || this.#body !== null) {
       if (this.#body === null) {
-        while (this.#prefixHave < prefix && pos < len) {
-          this.#prefixBytes[this.#prefixHave++] = chunk[pos++]!;
+        let bodyLength = this.#bodyLength;
+        if (this.#prefixHave < prefix) {
+          while (this.#prefixHave < prefix && pos < len) {
+            this.#prefixBytes[this.#prefixHave++] = chunk[pos++]!;
+          }
+          if (this.#prefixHave < prefix) return;
+          bodyLength = this.#readLength(this.#prefixBytes, 0);
         }
-        if (this.#prefixHave < prefix) return;
-        const bodyLength = this.#readLength(this.#prefixBytes, 0);
         if (len - pos >= bodyLength) {
           // The rest of the frame lies in this chunk: no copy needed.
           this.#prefixHave = 0;
           this.#emit(chunk, pos, bodyLength, onFrame);
           pos += bodyLength;
+        } else if (pos === len) {
+          this.#bodyLength = bodyLength;
+          return;
         } else {
           this.#body = new Uint8Array(bodyLength);
           this.#bodyHave = 0;
@@ -210,6 +219,12 @@ export class FrameDecoder {
       if (len - pos >= bodyLength) {
         this.#emit(chunk, pos, bodyLength, onFrame);
         pos += bodyLength;
+      } else if (pos === len) {
+        // The chunk ends right after the prefix: keep only the length, so
+        // that a body arriving whole in the next chunk is still a view.
+        this.#bodyLength = bodyLength;
+        this.#prefixHave = prefix;
+        return;
       } else {
         // The frame spans chunks: copy it once into a buffer of its size.
         const body = new Uint8Array(bodyLength);
