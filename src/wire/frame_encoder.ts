@@ -97,6 +97,9 @@ export class FrameEncoder {
       maxBodyLength(this.framing),
     );
     const capacity = options.capacity ?? DEFAULT_ENCODER_CAPACITY;
+    if (typeof capacity !== "number") {
+      throw new TypeError(`Invalid option capacity: expected a number, got ${typeof capacity}`);
+    }
     if (!Number.isInteger(capacity) || capacity < 16) {
       throw new RangeError(
         `Invalid option capacity: expected an integer of at least 16, got ${capacity}`,
