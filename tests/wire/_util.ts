@@ -39,8 +39,12 @@ export class Random {
 
 /** Bytes to lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
+  return out;
 }
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** Hex (spaces allowed) to bytes. */
 export function fromHex(hex: string): Uint8Array {
