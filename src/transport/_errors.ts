@@ -48,8 +48,11 @@ export function codeOf(error: unknown): ErrorCode {
 }
 
 /** Maps a connect or listen failure to a WeftError, the runtime error as `cause`. */
-export function mapError(error: unknown, what: string, address: string): WeftError {
-  if (error instanceof WeftError) return error;
+export function mapError(error: unknown, what: string, address: string): Error {
+  // Coded errors and caller bugs (TypeError, RangeError) pass through.
+  if (error instanceof WeftError || error instanceof TypeError || error instanceof RangeError) {
+    return error;
+  }
   const code = codeOf(error);
   const detail = field(error, "message") || String(error);
   return new WeftError(code, `Cannot ${what} ${address}: ${detail}`, { cause: error });

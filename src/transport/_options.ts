@@ -112,14 +112,23 @@ export function listenOptions(options: ListenOptions | undefined): ResolvedListe
 }
 
 /**
- * Validates the accept callback.
+ * Validates the arguments of `listen`: the address, the accept callback and
+ * the options.
  *
- * @throws {TypeError} If it is not a function.
+ * @throws {WeftError} `bad address` if the address is not `host:port`.
+ * @throws {TypeError} If `onAccept` is not a function or an option has the wrong type.
+ * @throws {RangeError} If an option is out of range.
  */
-export function checkAcceptHandler(onAccept: unknown): void {
+export function listenArgs(
+  address: string,
+  onAccept: unknown,
+  options: ListenOptions | undefined,
+): { target: Address; options: ResolvedListenOptions } {
   if (typeof onAccept !== "function") {
     throw new TypeError("Invalid onAccept: expected a function");
   }
+  const resolved = listenOptions(options);
+  return { target: parseAddress(address), options: resolved };
 }
 
 /**
@@ -132,13 +141,15 @@ export function checkAcceptHandler(onAccept: unknown): void {
  */
 export function connectWithin<T>(
   address: string,
-  options: ResolvedConnectOptions,
-  attempt: (target: Address, signal: AbortSignal) => Promise<T>,
+  connectOptions_: ConnectOptions | undefined,
+  attempt: (target: Address, signal: AbortSignal, options: ResolvedConnectOptions) => Promise<T>,
   discard: (value: T) => void,
 ): Promise<T> {
-  // parseAddress throws `bad address` synchronously; report it as a rejection.
+  // Bad options and addresses reject, like every other failure.
   let target: Address;
+  let options: ResolvedConnectOptions;
   try {
+    options = connectOptions(connectOptions_);
     target = parseAddress(address);
   } catch (error) {
     return Promise.reject(error);
@@ -166,7 +177,7 @@ export function connectWithin<T>(
       cancel.abort(connectTimeoutError(address, timeout));
     }, timeout);
     signal?.addEventListener("abort", onAbort, { once: true });
-    attempt(target, cancel.signal).then(
+    attempt(target, cancel.signal, options).then(
       (value) => {
         if (finish()) resolve(value);
         else discard(value);

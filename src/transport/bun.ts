@@ -31,7 +31,6 @@
  * @module
  */
 
-import { parseAddress } from "./address.ts";
 import {
   CLOSE_FLUSH_TIMEOUT,
   type ConnectionEvents,
@@ -39,7 +38,7 @@ import {
   type SocketDriver,
 } from "./_connection.ts";
 import { ioError, isReset, mapError } from "./_errors.ts";
-import { checkAcceptHandler, connectOptions, connectWithin, listenOptions } from "./_options.ts";
+import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
 import type {
   AcceptHandler,
@@ -210,11 +209,10 @@ function handlers(
  * @throws {RangeError} If an option is out of range.
  */
 export function connect(address: string, options?: ConnectOptions): Promise<Connection> {
-  const resolved = connectOptions(options);
   return connectWithin(
     address,
-    resolved,
-    async (target) => {
+    options,
+    async (target, _signal, resolved) => {
       let opened: Connection | undefined;
       const socket = await Bun.connect({
         hostname: target.hostname,
@@ -247,11 +245,12 @@ export function listen(
   onAccept: AcceptHandler,
   options?: ListenOptions,
 ): Promise<Listener> {
-  checkAcceptHandler(onAccept);
-  const resolved = listenOptions(options);
   let server: BunListener;
+  let resolved: ResolvedListenOptions;
   try {
-    const target = parseAddress(address);
+    const args = listenArgs(address, onAccept, options);
+    const target = args.target;
+    resolved = args.options;
     server = Bun.listen({
       hostname: target.hostname,
       port: target.port,

@@ -30,10 +30,9 @@
  * @module
  */
 
-import { parseAddress } from "./address.ts";
 import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
 import { ioError, isReset, mapError } from "./_errors.ts";
-import { checkAcceptHandler, connectOptions, connectWithin, listenOptions } from "./_options.ts";
+import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
 import type {
   AcceptHandler,
@@ -204,11 +203,10 @@ function wrap(conn: DenoConn, noDelay: boolean, highWaterMark: number): Connecti
  * @throws {RangeError} If an option is out of range.
  */
 export function connect(address: string, options?: ConnectOptions): Promise<Connection> {
-  const resolved = connectOptions(options);
   return connectWithin(
     address,
-    resolved,
-    async (target, signal) => {
+    options,
+    async (target, signal, resolved) => {
       const conn = await Deno.connect({
         hostname: target.hostname,
         port: target.port,
@@ -237,11 +235,12 @@ export function listen(
   onAccept: AcceptHandler,
   options?: ListenOptions,
 ): Promise<Listener> {
-  checkAcceptHandler(onAccept);
-  const resolved = listenOptions(options);
   let listener: DenoListener;
+  let resolved: ResolvedListenOptions;
   try {
-    const target = parseAddress(address);
+    const args = listenArgs(address, onAccept, options);
+    const target = args.target;
+    resolved = args.options;
     listener = Deno.listen({
       hostname: target.hostname,
       port: target.port,

@@ -32,10 +32,9 @@
  */
 
 import * as net from "node:net";
-import { parseAddress } from "./address.ts";
 import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
 import { ioError, isReset, mapError } from "./_errors.ts";
-import { checkAcceptHandler, connectOptions, connectWithin, listenOptions } from "./_options.ts";
+import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import type {
   AcceptHandler,
   Address,
@@ -117,11 +116,10 @@ function wrap(socket: net.Socket, noDelay: boolean, highWaterMark: number): Conn
  * @throws {RangeError} If an option is out of range.
  */
 export function connect(address: string, options?: ConnectOptions): Promise<Connection> {
-  const resolved = connectOptions(options);
   return connectWithin(
     address,
-    resolved,
-    (target, signal) =>
+    options,
+    (target, signal, resolved) =>
       new Promise<Connection>((resolve, reject) => {
         const socket = net.connect({ host: target.hostname, port: target.port });
         const onAbort = (): void => {
@@ -161,11 +159,10 @@ export function listen(
   onAccept: AcceptHandler,
   options?: ListenOptions,
 ): Promise<Listener> {
-  checkAcceptHandler(onAccept);
-  const resolved = listenOptions(options);
   let target: Address;
+  let resolved: ResolvedListenOptions;
   try {
-    target = parseAddress(address);
+    ({ target, options: resolved } = listenArgs(address, onAccept, options));
   } catch (error) {
     return Promise.reject(error);
   }
