@@ -213,3 +213,17 @@ export function listen(
  * ```
  */
 export const transport: Transport = { name: "node", connect, listen };
+
+export type {
+  AcceptHandler,
+  Address,
+  CloseInfo,
+  CloseReason,
+  Connection,
+  ConnectionHandler,
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  Transport,
+} from "./types.ts";
+export { type ErrorCode, WeftError } from "../errors.ts";
