@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { raw } from "../../src/codec/raw.ts";
+import { isWeftError } from "../../src/errors.ts";
+
+function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (isWeftError(error)) return error.code;
+    throw error;
+  }
+  return "no error";
+}
+
+Deno.test("`raw()` passes bytes and strings through untouched", () => {
+  const codec = raw();
+  const bytes = new Uint8Array([1, 2, 3]);
+  const [cmd, out] = codec.marshal("request", 4, bytes)!;
+  assert.equal(cmd, 4);
+  assert.equal(out, bytes, "the same object, not a copy");
+  assert.deepEqual(codec.marshal("request", 4, "héllo"), [4, "héllo"]);
+  assert.deepEqual(codec.marshal("response", 4, "ok"), [4, "ok"]);
+  const [, empty] = codec.marshal("request", 4, undefined)!;
+  assert.equal((empty as Uint8Array).length, 0);
+});
+
+Deno.test("`raw()` answers undefined with no response, and empty bytes with an empty one", () => {
+  const codec = raw();
+  assert.equal(codec.marshal("response", 4, undefined), undefined);
+  assert.equal((codec.marshal("response", 4, new Uint8Array(0))![1] as Uint8Array).length, 0);
+  assert.deepEqual(codec.marshal("response", 4, ""), [4, ""]);
+});
+
+Deno.test("`raw()` returns a copy of the lent view", () => {
+  const codec = raw();
+  const chunk = new Uint8Array([9, 1, 2, 3, 9]);
+  const view = chunk.subarray(1, 4);
+  const body = codec.unmarshal("request", 4, view) as Uint8Array;
+  chunk.fill(0);
+  assert.deepEqual([...body], [1, 2, 3]);
+  assert.equal(body.byteOffset, 0);
+  assert.equal(body.buffer.byteLength, 3, "a copy of the payload only");
+  assert.equal((codec.unmarshal("response", 4, new Uint8Array(0)) as Uint8Array).length, 0);
+});
+
+Deno.test("`raw({ text: true })` decodes strict UTF-8", () => {
+  const codec = raw({ text: true });
+  assert.equal(codec.unmarshal("request", 4, new TextEncoder().encode("héllo")), "héllo");
+  assert.equal(codec.unmarshal("request", 4, new Uint8Array(0)), "");
+  assert.equal(
+    code(() => codec.unmarshal("request", 4, new Uint8Array([0xff]))),
+    "unmarshal failed",
+  );
+});
+
+Deno.test("`raw()` fails to marshal bodies that are not bytes or text", () => {
+  const codec = raw();
+  for (const body of [1, null, { a: 1 }, [1], new ArrayBuffer(1), new Uint16Array(1)]) {
+    assert.equal(code(() => codec.marshal("request", 4, body)), "marshal failed", String(body));
+    assert.equal(code(() => codec.marshal("response", 4, body)), "marshal failed", String(body));
+  }
+});
+
+Deno.test("`raw()` with a command table maps names and refuses unknown ones", () => {
+  const codec = raw({ commands: { echo: { id: 1, response: "echoed" }, echoed: 2 } });
+  assert.deepEqual(codec.marshal("request", "echo", "x"), [1, "x"]);
+  assert.deepEqual(codec.marshal("response", 1, "x"), [2, "x"]);
+  assert.throws(() => codec.marshal("request", "ech", "x"), TypeError);
+  assert.equal(code(() => codec.unmarshal("request", 3, new Uint8Array(1))), "unmarshal failed");
+});
