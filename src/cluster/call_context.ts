@@ -1,0 +1,140 @@
+/**
+ * {@linkcode CallContext}: what a request handler knows about the request it
+ * serves, and the way to make calls that carry its trace id.
+ *
+ * @module
+ */
+
+import { abortController, type AbortSignalLike } from "../_platform.ts";
+import { traceIdToBigInt } from "../wire/frame.ts";
+import type { Peer } from "./peer.ts";
+
+/** Options of `cluster.call`, `cluster.send` and their context forms. */
+export interface CallOptions {
+  /**
+   * Milliseconds to wait for the response (and for a lazy connect or a
+   * congested connection before it); `Infinity` for none.
+   *
+   * @default {the cluster's `timeout`}
+   */
+  timeout?: number;
+  /** Aborts the call: it rejects with `aborted`, the reason as `cause`. */
+  signal?: AbortSignalLike;
+  /**
+   * The request being handled, whose trace id this call carries (with this
+   * node's id in the low 16 bits). `context.call()` sets it for you.
+   */
+  context?: CallContext;
+  /** An explicit 64-bit trace id, used as is. */
+  traceId?: bigint;
+}
+
+/** What a context needs from its cluster (kept small to avoid an import cycle). */
+export interface ContextHost {
+  /** `cluster.call`. */
+  call(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<unknown>;
+  /** `cluster.send`. */
+  send(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<void>;
+}
+
+/**
+ * The context of one request, passed to the handler as its fourth argument.
+ *
+ * Calls made through `context.call()` / `context.send()` (or with
+ * `{ context }` in their options) carry the request's trace id, as silly
+ * propagates it: the root (upper 48 bits) is kept and this node's id goes in
+ * the low 16 bits. The context is a plain object, so it is the same before
+ * and after any `await` in the handler.
+ */
+export class CallContext {
+  /** The peer that sent the request. */
+  readonly peer: Peer;
+  /** The request's cmd number. */
+  readonly cmd: number;
+  /** The request's session id. */
+  readonly session: number;
+  /** High 32 bits of the trace id the request carried. */
+  readonly traceHi: number;
+  /** Low 32 bits of the trace id the request carried (low 16: the sender's node id). */
+  readonly traceLo: number;
+  readonly #host: ContextHost;
+  #controller: { readonly signal: AbortSignalLike; abort(reason?: unknown): void } | undefined =
+    undefined;
+  #abortReason: unknown = undefined;
+  #aborted = false;
+
+  /**
+   * Made by the cluster for each request.
+   *
+   * @param host The cluster.
+   * @param peer The sending peer.
+   * @param frame The request's cmd, session and trace id halves.
+   */
+  constructor(
+    host: ContextHost,
+    peer: Peer,
+    frame: { cmd: number; session: number; traceHi: number; traceLo: number },
+  ) {
+    this.#host = host;
+    this.peer = peer;
+    this.cmd = frame.cmd;
+    this.session = frame.session;
+    this.traceHi = frame.traceHi;
+    this.traceLo = frame.traceLo;
+  }
+
+  /** The request's 64-bit trace id. */
+  get traceId(): bigint {
+    return traceIdToBigInt(this.traceHi, this.traceLo);
+  }
+
+  /**
+   * Aborts when the request no longer matters: its connection closed, or the
+   * cluster closed. (A real `AbortSignal` at run time, made on first use.)
+   */
+  get signal(): AbortSignalLike {
+    if (this.#controller === undefined) {
+      this.#controller = abortController();
+      if (this.#aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once the signal has aborted. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /**
+   * Calls `peer` carrying this request's trace id.
+   *
+   * @param peer Where to call.
+   * @param cmd The command name or number.
+   * @param body The request body.
+   * @param options Timeout, signal.
+   * @returns The response body.
+   */
+  call(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<unknown> {
+    return this.#host.call(peer, cmd, body, { ...options, context: this });
+  }
+
+  /**
+   * Sends a one-way request to `peer` carrying this request's trace id.
+   *
+   * @param peer Where to send.
+   * @param cmd The command name or number.
+   * @param body The request body.
+   * @param options Timeout, signal (for a lazy connect or a congested connection).
+   */
+  send(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<void> {
+    return this.#host.send(peer, cmd, body, { ...options, context: this });
+  }
+
+  /** Aborts the context's signal (internal: the cluster calls it). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * {@linkcode Channel}: one connection of a cluster, with its frame decoder,
+ * its batching encoder, its pending calls and the requests it is serving.
+ *
+ * @module
+ */
+
+import { microtask } from "../_platform.ts";
+import { WeftError } from "../errors.ts";
+import { type PendingCall, PendingCalls } from "../session/pending_calls.ts";
+import type { DeadlineQueue } from "../session/deadline_queue.ts";
+import type { CloseInfo, Connection } from "../transport/types.ts";
+import type { Frame, Framing, RequestHeader } from "../wire/frame.ts";
+import { FrameDecoder } from "../wire/frame_decoder.ts";
+import { FrameEncoder } from "../wire/frame_encoder.ts";
+import type { CallContext } from "./call_context.ts";
+import type { Peer } from "./peer.ts";
+
+/** What a channel needs from its cluster. */
+export interface ChannelHost {
+  /** A request frame arrived (the frame is valid only during the call). */
+  onRequest(channel: Channel, frame: Frame): void;
+  /** A response arrived for `call` (already removed from the table). */
+  onResponse(call: PendingCall, payload: Uint8Array): void;
+  /** A call's deadline passed (already removed from the table). */
+  onTimeout(call: PendingCall): void;
+  /** A frame over the soft limit arrived. */
+  onSoftLimit(channel: Channel, bodyLength: number): void;
+  /**
+   * The connection closed. `error` is why; `local` is true when this side
+   * closed it on purpose (`close(peer)`, the cluster's close).
+   */
+  onClosed(channel: Channel, error: WeftError, local: boolean): void;
+}
+
+/** Options of {@linkcode Channel}. */
+export interface ChannelOptions {
+  framing: Framing;
+  hardLimit: number;
+  softLimit: number;
+  deadlines: DeadlineQueue;
+  /** Bytes pending in the encoder, or buffered by the transport, over which the channel is congested. */
+  highWaterMark: number;
+}
+
+/**
+ * One connection's session state. Writes are batched: frames produced in one
+ * turn of the event loop go out in one `write()`, after the current task's
+ * synchronous work and the microtasks queued before the first frame.
+ */
+export class Channel {
+  /** The transport connection. */
+  readonly connection: Connection;
+  /** The peer this channel serves. */
+  readonly peer: Peer;
+  /** Calls waiting for a response on this connection. */
+  readonly pending: PendingCalls;
+  /** Requests being handled, by session; their contexts abort when the channel closes. */
+  readonly serving: Map<number, CallContext> = new Map();
+  readonly #host: ChannelHost;
+  readonly #decoder: FrameDecoder;
+  readonly #encoder: FrameEncoder;
+  readonly #highWaterMark: number;
+  /** Scratch header reused for every request written. */
+  readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
+  #flushQueued = false;
+  #congested = false;
+  #paused = false;
+  #closing: WeftError | null = null;
+  #localClose = false;
+  #closed = false;
+
+  /**
+   * @param host The cluster.
+   * @param peer The peer.
+   * @param connection A connection not yet started.
+   * @param options Framing, limits and the shared deadline queue.
+   */
+  constructor(host: ChannelHost, peer: Peer, connection: Connection, options: ChannelOptions) {
+    this.#host = host;
+    this.peer = peer;
+    this.connection = connection;
+    this.pending = new PendingCalls({
+      deadlines: options.deadlines,
+      onTimeout: (call) => host.onTimeout(call),
+    });
+    this.#decoder = new FrameDecoder({
+      framing: options.framing,
+      hardLimit: options.hardLimit,
+      softLimit: options.softLimit,
+      onSoftLimit: (n) => host.onSoftLimit(this, n),
+    });
+    this.#encoder = new FrameEncoder({ framing: options.framing, hardLimit: options.hardLimit });
+    this.#highWaterMark = options.highWaterMark;
+  }
+
+  /**
+   * True while the transport's send buffer is over its high-water mark, or
+   * the frames batched for this turn already reach it.
+   */
+  get congested(): boolean {
+    return this.#congested || this.#encoder.length >= this.#highWaterMark;
+  }
+
+  /** True once closed or closing: nothing more is written. */
+  get closed(): boolean {
+    return this.#closed || this.#closing !== null;
+  }
+
+  /** Starts reading. */
+  start(): void {
+    this.connection.start({
+      data: (chunk) => this.#onData(chunk),
+      drain: () => this.#onDrain(),
+      close: (info) => this.#onClose(info),
+    });
+  }
+
+  /**
+   * Queues a request frame. `call` (if any) is added to the pending table
+   * under the new session id, after encoding succeeded.
+   *
+   * @throws {WeftError} `frame too large` (nothing written), `closed`.
+   */
+  request(
+    cmd: number,
+    bytes: Uint8Array | string,
+    traceHi: number,
+    traceLo: number,
+    call: PendingCall | null,
+    deadline: number,
+  ): void {
+    if (this.closed) throw new WeftError("closed", "Cannot send: the connection is closed");
+    const header = this.#header;
+    header.session = this.pending.nextSession();
+    header.cmd = cmd;
+    header.traceHi = traceHi;
+    header.traceLo = traceLo;
+    this.#encoder.request(header, bytes);
+    if (call !== null) this.pending.add(call, header.session, deadline);
+    this.#queueFlush();
+  }
+
+  /**
+   * Queues a response frame.
+   *
+   * @throws {WeftError} `frame too large` (nothing written).
+   */
+  response(session: number, bytes: Uint8Array | string): void {
+    if (this.closed) return;
+    this.#encoder.response(session, bytes);
+    this.#queueFlush();
+  }
+
+  /**
+   * Resolves when the connection is no longer congested (at once if it is
+   * not); rejects with `closed` if it closes first.
+   */
+  drained(): Promise<void> {
+    // A full batch goes out now, so that the wait is for the socket.
+    if (this.#encoder.length > 0 && !this.closed) this.#flush();
+    return this.connection.drained();
+  }
+
+  /**
+   * Closes the connection. `local` marks a close on purpose (no `close`
+   * hook); `error` is the reason pending calls and contexts get.
+   */
+  close(error: WeftError, local: boolean): Promise<CloseInfo> {
+    if (this.#closing === null && !this.#closed) {
+      this.#closing = error;
+      this.#localClose = local;
+      this.#flush();
+    }
+    return this.connection.close();
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    microtask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#encoder.length === 0 || this.#closed) {
+      this.#encoder.clear();
+      return;
+    }
+    const bytes = this.#encoder.take();
+    let ok: boolean;
+    try {
+      ok = this.connection.write(bytes);
+    } catch {
+      // The connection closed under us; its close event settles everything.
+      return;
+    }
+    if (!ok) this.#congest();
+  }
+
+  #congest(): void {
+    this.#congested = true;
+    // Inbound backpressure: while our writes back up, stop reading requests
+    // from a peer that does not read its responses. Not while calls of ours
+    // wait on this connection: their responses must still be read, or two
+    // busy nodes calling each other could both stop reading.
+    if (!this.#paused && this.pending.size === 0) {
+      this.#paused = true;
+      this.connection.pause();
+    }
+  }
+
+  #onDrain(): void {
+    this.#congested = false;
+    if (this.#paused) {
+      this.#paused = false;
+      this.connection.resume();
+    }
+  }
+
+  readonly #onFrame = (frame: Frame): void => {
+    if (frame.kind === "response") {
+      const call = this.pending.take(frame.session);
+      // A response nobody waits for (late after a timeout or abort, or an
+      // answer to a send) is dropped; the connection stays healthy.
+      if (call !== undefined) this.#host.onResponse(call, frame.payload);
+    } else {
+      this.#host.onRequest(this, frame);
+    }
+  };
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#closing !== null) return;
+    try {
+      this.#decoder.decode(chunk, this.#onFrame);
+    } catch (error) {
+      const reason = error instanceof WeftError
+        ? error
+        : new WeftError("protocol", "Connection failed: frame handling threw", { cause: error });
+      this.close(reason, false);
+    }
+  }
+
+  #onClose(info: CloseInfo): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#flushQueued = false;
+    const local = this.#localClose || (this.#closing === null && info.reason === "local");
+    const error = this.#closing ??
+      info.error ??
+      new WeftError(
+        "closed",
+        info.reason === "remote"
+          ? `Connection closed by the remote end: ${this.peer}`
+          : `Connection closed: ${this.peer}`,
+      );
+    this.#host.onClosed(this, error, local);
+  }
+}

@@ -1,0 +1,629 @@
+/**
+ * {@linkcode Cluster}: silly.net.cluster's peer RPC — serve (the
+ * constructor), listen, connect, call, send, close — on any transport.
+ *
+ * @module
+ */
+
+import { type AbortSignalLike, now, startRefTimer, stopTimer } from "../_platform.ts";
+import { WeftError } from "../errors.ts";
+import { PendingCall } from "../session/pending_calls.ts";
+import { DeadlineQueue } from "../session/deadline_queue.ts";
+import { freshTraceId, propagateTraceId, type TraceId } from "../session/trace.ts";
+import { parseAddress } from "../transport/address.ts";
+import { defaultTransport } from "../transport/detect.ts";
+import type { Connection, Transport } from "../transport/types.ts";
+import { type Frame, traceIdFromBigInt } from "../wire/frame.ts";
+import { CallContext, type CallOptions, type ContextHost } from "./call_context.ts";
+import { Channel, type ChannelHost } from "./channel.ts";
+import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
+import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { Peer, type PeerState, peerState } from "./peer.ts";
+
+/**
+ * A cluster node: it listens for peers, connects to peers, and calls them.
+ *
+ * Every call and send takes `{ timeout, signal }`. Failures reject with a
+ * {@linkcode WeftError} whose `code` says what happened: `timeout`,
+ * `aborted`, `closed` (the connection dropped while the call waited),
+ * `peer closed`, `connect failed`, `frame too large`, `marshal failed`,
+ * `unmarshal failed`.
+ *
+ * @example Two nodes over the in-memory transport
+ * ```ts
+ * import { Cluster } from "./cluster.ts";
+ * import { transport } from "../transport/memory.ts";
+ *
+ * const codec = {
+ *   marshal: (_type: string, cmd: string | number, body: unknown) =>
+ *     [Number(cmd), JSON.stringify(body)] as const,
+ *   unmarshal: (_type: string, _cmd: string | number, bytes: Uint8Array) =>
+ *     JSON.parse(new TextDecoder().decode(bytes)),
+ * };
+ * await using server = new Cluster({
+ *   ...codec,
+ *   transport,
+ *   call: (_peer, _cmd, body) => ({ echo: body }),
+ * });
+ * const listener = await server.listen("127.0.0.1:0");
+ * await using client = new Cluster({ ...codec, transport });
+ * const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+ * const reply = await client.call(peer, 1, { hi: 1 });
+ * if (JSON.stringify(reply) !== '{"echo":{"hi":1}}') throw new Error("unexpected reply");
+ * ```
+ */
+export class Cluster implements ContextHost, ChannelHost {
+  readonly #o: ResolvedOptions;
+  readonly #deadlines = new DeadlineQueue();
+  #transport: Transport | undefined;
+  #transportLoading: Promise<Transport> | undefined;
+  readonly #peers = new Map<string, Peer>();
+  readonly #channels = new Set<Channel>();
+  readonly #listeners = new Set<ClusterListener>();
+  readonly #connecting = new Set<Promise<unknown>>();
+  /** Scratch trace id written per call; no allocation. */
+  readonly #trace: TraceId = { traceHi: 0, traceLo: 0 };
+  #closing: Promise<void> | null = null;
+
+  /**
+   * Creates a cluster node (silly's `serve`).
+   *
+   * @param options Hooks, timeouts, limits, transport; see {@linkcode ClusterOptions}.
+   * @throws {TypeError} Naming the option, for a wrong type or a missing hook.
+   * @throws {RangeError} Naming the option, for an out-of-range value.
+   */
+  constructor(options: ClusterOptions) {
+    this.#o = resolveOptions(options);
+    this.#transport = this.#o.transport;
+  }
+
+  /** This node's id: the low 16 bits of the trace ids it sends. */
+  get nodeId(): number {
+    return this.#o.nodeId;
+  }
+
+  /** True once `close()` (of the whole cluster) was called. */
+  get isClosed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /**
+   * Listens on `address` (`host:port`, `[::1]:port`; port 0 picks a free
+   * port, see `listener.address`).
+   *
+   * @throws {WeftError} `bad address`, `address in use`, `peer closed` (cluster closed), `transport`.
+   */
+  async listen(address: string, options: ClusterListenOptions = {}): Promise<ClusterListener> {
+    if (this.#closing !== null) throw this.#clusterClosed();
+    const transport = await this.#getTransport();
+    const raw = await transport.listen(address, (conn) => this.#accept(conn), {
+      ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+      highWaterMark: this.#o.highWaterMark,
+    });
+    const listener = new ClusterListener(raw, (l) => this.#listeners.delete(l));
+    if (this.#closing !== null) {
+      await listener.close();
+      throw this.#clusterClosed();
+    }
+    this.#listeners.add(listener);
+    return listener;
+  }
+
+  /**
+   * Returns the peer for `address` at once; it connects lazily on the first
+   * call or send, and again on the next call after its connection drops
+   * (one attempt per call; concurrent calls share it). The same address
+   * gives the same peer until it is closed.
+   *
+   * @throws {WeftError} `bad address` if `address` is not `host:port`.
+   */
+  connect(address: string): Peer {
+    parseAddress(address);
+    let peer = this.#peers.get(address);
+    if (peer === undefined) {
+      peer = new Peer(address);
+      if (this.#closing !== null) peerState(peer).closed = true;
+      else this.#peers.set(address, peer);
+    }
+    return peer;
+  }
+
+  /**
+   * Calls `cmd` on `peer` with `body` and resolves with the response body.
+   *
+   * @param peer From `connect()` or a hook.
+   * @param cmd A command name or number, as the marshal hook understands it.
+   * @param body The request body.
+   * @param options Timeout, signal, trace context.
+   * @returns The unmarshalled response body.
+   * @throws {WeftError} See the class docs for the codes.
+   */
+  call(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<unknown> {
+    return this.#request(peer, cmd, body, options, true) as Promise<unknown>;
+  }
+
+  /**
+   * Sends a one-way request: an ordinary request whose handler's result is
+   * not awaited (the receiver returns undefined, so no response is written;
+   * one that comes anyway is dropped). Resolves once the frame is handed to
+   * the transport.
+   *
+   * @param peer From `connect()` or a hook.
+   * @param cmd A command name or number.
+   * @param body The request body.
+   * @param options Timeout and signal (for a lazy connect or a congested connection).
+   * @throws {WeftError} `peer closed`, `connect failed`, `frame too large`, `marshal failed`, `timeout`, `aborted`, `closed`.
+   */
+  send(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<void> {
+    return this.#request(peer, cmd, body, options, false) as Promise<void>;
+  }
+
+  /**
+   * Closes a peer (its connection; it will not reconnect and later calls
+   * reject with `peer closed`), a listener (stops accepting), or with no
+   * argument the whole cluster: listeners, connections and pending calls
+   * (which reject with `peer closed`). Resolves when the sockets are closed.
+   * The `close` hook is not called for closes made here.
+   */
+  close(target?: Peer | ClusterListener): Promise<void> {
+    if (target instanceof ClusterListener) return target.close();
+    if (target instanceof Peer) return this.#closePeer(target);
+    if (target !== undefined) {
+      throw new TypeError("Invalid close target: expected a Peer, a ClusterListener or nothing");
+    }
+    this.#closing ??= this.#closeAll();
+    return this.#closing;
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- calls ---------------------------------------------------------------
+
+  #request(
+    peer: Peer,
+    cmd: string | number,
+    body: unknown,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
+    if (!(peer instanceof Peer)) {
+      return Promise.reject(
+        new TypeError("Invalid peer: expected a Peer from connect() or a hook"),
+      );
+    }
+    const timeout = options?.timeout ?? this.#o.timeout;
+    if (typeof timeout !== "number" || !(timeout > 0)) {
+      return Promise.reject(
+        new RangeError(`Invalid option timeout: expected more than 0 ms, got ${timeout}`),
+      );
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    const state = peerState(peer);
+    if (state.closed || this.#closing !== null) return Promise.reject(this.#peerClosed(peer));
+    const deadline = timeout === Infinity ? Infinity : now() + timeout;
+    const channel = state.channel;
+    if (channel !== null && !channel.congested) {
+      return this.#requestOn(channel, cmd, body, deadline, options, expectResponse);
+    }
+    return this.#requestSlow(peer, state, cmd, body, deadline, options, expectResponse);
+  }
+
+  /** The path for a peer not connected, or congested: connect or wait first. */
+  async #requestSlow(
+    peer: Peer,
+    state: PeerState,
+    cmd: string | number,
+    body: unknown,
+    deadline: number,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
+    const signal = options?.signal;
+    let channel = state.channel;
+    if (channel === null) channel = await this.#ensureChannel(peer, state, deadline, signal);
+    // Backpressure: wait for the connection to drain rather than queue more.
+    while (channel.congested) {
+      await waitFor(channel.drained(), deadline, signal, `Call to ${peer} timed out`);
+      if (state.closed) throw this.#peerClosed(peer);
+      channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
+    }
+    return this.#requestOn(channel, cmd, body, deadline, options, expectResponse);
+  }
+
+  /** Marshals, encodes and queues a request on a live channel. */
+  #requestOn(
+    channel: Channel,
+    cmd: string | number,
+    body: unknown,
+    deadline: number,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
+    let marshalled: readonly [number, Uint8Array | string] | undefined;
+    try {
+      marshalled = this.#o.marshal("request", cmd, body);
+    } catch (error) {
+      return Promise.reject(marshalError(cmd, error));
+    }
+    if (marshalled === undefined || !isCmd(marshalled[0])) {
+      return Promise.reject(
+        new WeftError(
+          "marshal failed",
+          `Cannot marshal request ${String(cmd)}: marshal returned ${
+            marshalled === undefined ? "nothing" : `cmd ${String(marshalled[0])}`
+          }`,
+        ),
+      );
+    }
+    const trace = this.#traceFor(options);
+    if (!expectResponse) {
+      try {
+        channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve(undefined);
+    }
+    let call!: PendingCall;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      call = new PendingCall(cmd, resolve, reject);
+    });
+    try {
+      channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, call, deadline);
+    } catch (error) {
+      call.reject(error);
+      return promise;
+    }
+    const signal = options?.signal;
+    if (signal !== undefined) {
+      const onAbort = () => {
+        if (call.table?.remove(call)) call.reject(abortedError(signal));
+      };
+      call.signal = signal;
+      call.onAbort = onAbort;
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    return promise;
+  }
+
+  /** Writes the trace id a call carries into the scratch id and returns it. */
+  #traceFor(options: CallOptions | undefined): TraceId {
+    const trace = this.#trace;
+    if (options?.traceId !== undefined) {
+      const [hi, lo] = traceIdFromBigInt(options.traceId);
+      trace.traceHi = hi;
+      trace.traceLo = lo;
+      return trace;
+    }
+    const parent = options?.context ?? this.#o.contextStorage?.getStore();
+    return parent === undefined
+      ? freshTraceId(this.#o.nodeId, trace)
+      : propagateTraceId(parent, this.#o.nodeId, trace);
+  }
+
+  /** The channel of an outbound peer: the live one, or a (shared) connect. */
+  async #ensureChannel(
+    peer: Peer,
+    state: PeerState,
+    deadline: number,
+    signal: AbortSignalLike | undefined,
+  ): Promise<Channel> {
+    if (state.channel !== null) return state.channel;
+    if (state.closed || peer.address === undefined) throw this.#peerClosed(peer);
+    if (state.connecting === null) {
+      const attempt = this.#connectPeer(peer, state);
+      state.connecting = attempt;
+      this.#connecting.add(attempt);
+      const forget = () => {
+        state.connecting = null;
+        this.#connecting.delete(attempt);
+      };
+      attempt.then(forget, forget);
+    }
+    return await waitFor(state.connecting, deadline, signal, `Connect to ${peer} timed out`);
+  }
+
+  async #connectPeer(peer: Peer, state: PeerState): Promise<Channel> {
+    const address = peer.address!;
+    let connection: Connection;
+    try {
+      const transport = await this.#getTransport();
+      connection = await transport.connect(address, {
+        timeout: this.#o.connectTimeout,
+        highWaterMark: this.#o.highWaterMark,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new WeftError("connect failed", `Cannot connect to ${address}: ${reason}`, {
+        cause: error,
+      });
+    }
+    if (state.closed || this.#closing !== null) {
+      await connection.close();
+      throw this.#peerClosed(peer);
+    }
+    this.#o.logger.info?.(`Connected to ${address}`);
+    const channel = this.#open(peer, state, connection);
+    channel.start();
+    return channel;
+  }
+
+  #open(peer: Peer, state: PeerState, connection: Connection): Channel {
+    const channel = new Channel(this, peer, connection, {
+      framing: this.#o.framing,
+      hardLimit: this.#o.hardLimit,
+      softLimit: this.#o.softLimit,
+      deadlines: this.#deadlines,
+      highWaterMark: this.#o.highWaterMark,
+    });
+    state.channel = channel;
+    state.lastRemote = connection.remoteAddress;
+    this.#channels.add(channel);
+    return channel;
+  }
+
+  #accept(connection: Connection): void {
+    if (this.#closing !== null) {
+      connection.close();
+      return;
+    }
+    const peer = new Peer(undefined);
+    const state = peerState(peer);
+    const channel = this.#open(peer, state, connection);
+    this.#o.logger.info?.(`Accepted ${peer}`);
+    if (this.#o.accept !== undefined) {
+      try {
+        this.#o.accept(peer);
+      } catch (error) {
+        // As silly does: an accept hook that throws refuses the connection.
+        this.#o.logger.error(`accept hook threw; closing ${peer}`, error);
+        state.closed = true;
+        channel.close(this.#peerClosed(peer), true);
+      }
+    }
+    channel.start();
+  }
+
+  async #getTransport(): Promise<Transport> {
+    if (this.#transport !== undefined) return this.#transport;
+    this.#transportLoading ??= defaultTransport();
+    const transport = await this.#transportLoading;
+    this.#transport = transport;
+    return transport;
+  }
+
+  // ---- channel host --------------------------------------------------------
+
+  /** @internal A request arrived on `channel`. */
+  onRequest(channel: Channel, frame: Frame): void {
+    const o = this.#o;
+    const peer = channel.peer;
+    let body: unknown;
+    try {
+      body = o.unmarshal("request", frame.cmd, frame.payload);
+      if (body instanceof Error) throw body;
+    } catch (error) {
+      // silly logs and answers nothing; the caller times out.
+      o.logger.error(`Cannot unmarshal request cmd ${frame.cmd} from ${peer}`, error);
+      return;
+    }
+    const handler = o.call;
+    if (handler === undefined) {
+      o.logger.error(`No call handler: request cmd ${frame.cmd} from ${peer} dropped`);
+      return;
+    }
+    const context = new CallContext(this, peer, frame);
+    const session = frame.session;
+    channel.serving.set(session, context);
+    let result: unknown;
+    try {
+      const storage = o.contextStorage;
+      result = storage === undefined
+        ? handler(peer, frame.cmd, body, context)
+        : storage.run(context, () => handler(peer, context.cmd, body, context));
+    } catch (error) {
+      this.#handlerFailed(channel, context, error);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.#respond(channel, context, value),
+        (error) => this.#handlerFailed(channel, context, error),
+      );
+    } else {
+      this.#respond(channel, context, result);
+    }
+  }
+
+  #respond(channel: Channel, context: CallContext, value: unknown): void {
+    if (channel.serving.get(context.session) === context) channel.serving.delete(context.session);
+    if (value === undefined || channel.closed) return;
+    let marshalled: readonly [number, Uint8Array | string] | undefined;
+    try {
+      marshalled = this.#o.marshal("response", context.cmd, value);
+    } catch (error) {
+      this.#o.logger.error(`Cannot marshal response to cmd ${context.cmd}`, error);
+      return;
+    }
+    if (marshalled === undefined) return;
+    try {
+      channel.response(context.session, marshalled[1]);
+    } catch (error) {
+      this.#o.logger.error(`Cannot send response to cmd ${context.cmd}`, error);
+    }
+  }
+
+  #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
+    if (channel.serving.get(context.session) === context) channel.serving.delete(context.session);
+    // silly logs and answers nothing; the caller times out.
+    this.#o.logger.error(`Handler for cmd ${context.cmd} from ${context.peer} threw`, error);
+  }
+
+  /** @internal A response arrived for `call`. */
+  onResponse(call: PendingCall, payload: Uint8Array): void {
+    let body: unknown;
+    try {
+      body = this.#o.unmarshal("response", call.cmd, payload);
+    } catch (error) {
+      call.reject(unmarshalError(call.cmd, error));
+      return;
+    }
+    if (body instanceof Error) call.reject(unmarshalError(call.cmd, body));
+    else call.resolve(body);
+  }
+
+  /** @internal A call's deadline passed. */
+  onTimeout(call: PendingCall): void {
+    call.reject(
+      new WeftError("timeout", `Call ${String(call.cmd)} timed out: no response in time`),
+    );
+  }
+
+  /** @internal A frame over the soft limit arrived. */
+  onSoftLimit(channel: Channel, bodyLength: number): void {
+    this.#o.logger.warn(
+      `Frame of ${bodyLength} bytes from ${channel.peer} is over the soft limit ${this.#o.softLimit}`,
+    );
+  }
+
+  /** @internal A connection closed. */
+  onClosed(channel: Channel, error: WeftError, local: boolean): void {
+    this.#channels.delete(channel);
+    const peer = channel.peer;
+    const state = peerState(peer);
+    if (state.channel === channel) state.channel = null;
+    if (peer.inbound) state.closed = true;
+    // Better than silly: calls waiting on the connection fail now, not at their timeout.
+    const calls = channel.pending.drain();
+    if (calls.length > 0) {
+      const reason = local && error.code === "peer closed"
+        ? error
+        : new WeftError("closed", `Connection to ${peer} lost while waiting: ${error.message}`, {
+          cause: error,
+        });
+      for (const call of calls) call.reject(reason);
+    }
+    for (const context of channel.serving.values()) context.abort(error);
+    channel.serving.clear();
+    if (!local) {
+      if (error.code !== "closed") this.#o.logger.error(`Closed ${peer}: ${error.message}`, error);
+      else this.#o.logger.info?.(`Closed ${peer}: ${error.message}`);
+      if (this.#o.close !== undefined) {
+        try {
+          this.#o.close(peer, error);
+        } catch (hookError) {
+          this.#o.logger.error("close hook threw", hookError);
+        }
+      }
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------
+
+  async #closePeer(peer: Peer): Promise<void> {
+    const state = peerState(peer);
+    state.closed = true;
+    if (peer.address !== undefined && this.#peers.get(peer.address) === peer) {
+      this.#peers.delete(peer.address);
+    }
+    const channel = state.channel;
+    if (channel !== null) await channel.close(this.#peerClosed(peer), true);
+  }
+
+  async #closeAll(): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const listener of [...this.#listeners]) waits.push(listener.close());
+    for (const peer of this.#peers.values()) peerState(peer).closed = true;
+    this.#peers.clear();
+    for (const channel of [...this.#channels]) {
+      peerState(channel.peer).closed = true;
+      waits.push(channel.close(this.#peerClosed(channel.peer), true));
+    }
+    // Connects in flight finish, see the cluster closed, and close their socket.
+    for (const attempt of this.#connecting) waits.push(attempt.catch(() => {}));
+    await Promise.all(waits);
+    this.#deadlines.clear();
+  }
+
+  #peerClosed(peer: Peer): WeftError {
+    return new WeftError(
+      "peer closed",
+      this.#closing !== null ? `Cluster closed: ${peer}` : `Peer closed: ${peer}`,
+    );
+  }
+
+  #clusterClosed(): WeftError {
+    return new WeftError("peer closed", "Cluster closed");
+  }
+}
+
+function isCmd(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
+    value <= 0xffffffff;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+function abortedError(signal: AbortSignalLike): WeftError {
+  return new WeftError("aborted", "Call aborted", { cause: signal.reason });
+}
+
+function marshalError(cmd: string | number, error: unknown): Error {
+  // Caller bugs (an unknown command name) stay what they are.
+  if (error instanceof TypeError || error instanceof RangeError) return error;
+  if (error instanceof WeftError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new WeftError("marshal failed", `Cannot marshal request ${String(cmd)}: ${reason}`, {
+    cause: error,
+  });
+}
+
+function unmarshalError(cmd: string | number, error: unknown): WeftError {
+  if (error instanceof WeftError && error.code === "unmarshal failed") return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new WeftError("unmarshal failed", `Cannot unmarshal response ${String(cmd)}: ${reason}`, {
+    cause: error,
+  });
+}
+
+/**
+ * Waits for `promise`, bounded by a monotonic deadline and a signal.
+ * Rejects with `timeout` or `aborted`.
+ */
+function waitFor<T>(
+  promise: Promise<T>,
+  deadline: number,
+  signal: AbortSignalLike | undefined,
+  timeoutMessage: string,
+): Promise<T> {
+  if (deadline === Infinity && signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = deadline === Infinity ? undefined : startRefTimer(() => {
+      done();
+      reject(new WeftError("timeout", timeoutMessage));
+    }, Math.max(0, deadline - now()));
+    const onAbort = () => {
+      done();
+      reject(abortedError(signal!));
+    };
+    const done = () => {
+      stopTimer(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then((value) => {
+      done();
+      resolve(value);
+    }, (error) => {
+      done();
+      reject(error);
+    });
+  });
+}

@@ -1,0 +1,252 @@
+/**
+ * The options of {@linkcode Cluster}, their defaults, and their validation.
+ *
+ * @module
+ */
+
+import { defaultConsole } from "../_platform.ts";
+import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
+import { checkNodeId, random32 } from "../session/trace.ts";
+import type { Transport } from "../transport/types.ts";
+import {
+  checkFraming,
+  checkLimit,
+  DEFAULT_HARD_LIMIT,
+  DEFAULT_SOFT_LIMIT,
+  type Framing,
+} from "../wire/frame.ts";
+import type { CallContext } from "./call_context.ts";
+import type { Peer } from "./peer.ts";
+import type { WeftError } from "../errors.ts";
+
+/** Default call timeout, in milliseconds (silly's default). */
+export const DEFAULT_TIMEOUT = 5000;
+
+/** Default connect timeout of lazy connects, in milliseconds. */
+export const DEFAULT_CLUSTER_CONNECT_TIMEOUT = 5000;
+
+/**
+ * Handles a request. Its return value (or what its promise resolves to) is
+ * the response body; `undefined` means no response is sent (which is how a
+ * one-way `send` is answered).
+ */
+export type RequestHandler = (
+  peer: Peer,
+  cmd: number,
+  body: unknown,
+  context: CallContext,
+) => unknown;
+
+/**
+ * Where the cluster reports what it cannot throw to a caller: a callback
+ * that threw, a malformed frame, a request that failed to decode.
+ */
+export interface Logger {
+  /** Something failed (a connection was closed, a hook threw). */
+  error(message: string, detail?: unknown): void;
+  /** Something is off but nothing failed (a frame over the soft limit). */
+  warn(message: string, detail?: unknown): void;
+  /** Connections opened and closed. */
+  info?(message: string, detail?: unknown): void;
+}
+
+/**
+ * Something like `AsyncLocalStorage` from `node:async_hooks` (Deno, Bun and
+ * Node all have it). Given one, the cluster runs handlers inside it so that
+ * `cluster.call` made anywhere under a handler, across `await`s, carries the
+ * handler's trace id without passing the context along.
+ */
+export interface ContextStorage {
+  /** Runs `fn` with `store` as the current value. */
+  run<R>(store: CallContext, fn: () => R): R;
+  /** The current value, if any. */
+  getStore(): CallContext | undefined;
+}
+
+/** Options of {@linkcode Cluster}. */
+export interface ClusterOptions {
+  /** A marshal/unmarshal pair (e.g. a ready codec). Or give `marshal` and `unmarshal`. */
+  codec?: Codec;
+  /** silly's marshal hook; see {@linkcode Marshal}. */
+  marshal?: Marshal;
+  /** silly's unmarshal hook; see {@linkcode Unmarshal}. */
+  unmarshal?: Unmarshal;
+  /** The request handler. Without one, requests are logged and get no response. */
+  call?: RequestHandler;
+  /**
+   * Called with each accepted peer. Throwing rejects the connection: it is
+   * closed and the error is logged (as silly does).
+   */
+  accept?: (peer: Peer) => void;
+  /**
+   * Called when a connection closes because the remote end closed it or it
+   * failed; never for a local `close()`. `reason` says why.
+   */
+  close?: (peer: Peer, reason: WeftError) => void;
+  /**
+   * Default call timeout in milliseconds; `Infinity` for none.
+   *
+   * @default {5000}
+   */
+  timeout?: number;
+  /**
+   * Timeout of a lazy connect in milliseconds (the call's own timeout also
+   * bounds it).
+   *
+   * @default {5000}
+   */
+  connectTimeout?: number;
+  /**
+   * Largest frame body (header included) sent or received. Over it, a send
+   * fails with `frame too large` and a received frame closes the connection.
+   *
+   * @default {134217728}
+   */
+  hardLimit?: number;
+  /**
+   * Body size over which received frames are logged as warnings.
+   *
+   * @default {65535}
+   */
+  softLimit?: number;
+  /**
+   * The framing: `"v2"` (silly's current) or `"v1"` (2-byte lengths).
+   *
+   * @default {"v2"}
+   */
+  framing?: Framing;
+  /** The transport; detected from the runtime when omitted. */
+  transport?: Transport;
+  /**
+   * Send-buffer bytes over which a connection counts as congested: calls
+   * and sends wait for it to drain.
+   *
+   * @default {65536}
+   */
+  highWaterMark?: number;
+  /**
+   * This node's id, 0 to 65535: the low 16 bits of the trace ids it sends.
+   *
+   * @default {a random id}
+   */
+  nodeId?: number;
+  /** Where to report failures; by default warnings and errors go to stderr. */
+  logger?: Logger;
+  /** Implicit trace propagation across `await`; see {@linkcode ContextStorage}. */
+  contextStorage?: ContextStorage;
+}
+
+/** Options with defaults applied and validated. */
+export interface ResolvedOptions {
+  marshal: Marshal;
+  unmarshal: Unmarshal;
+  call: RequestHandler | undefined;
+  accept: ((peer: Peer) => void) | undefined;
+  close: ((peer: Peer, reason: WeftError) => void) | undefined;
+  timeout: number;
+  connectTimeout: number;
+  hardLimit: number;
+  softLimit: number;
+  framing: Framing;
+  transport: Transport | undefined;
+  highWaterMark: number;
+  nodeId: number;
+  logger: Logger;
+  contextStorage: ContextStorage | undefined;
+}
+
+/** The default logger: warnings and errors to stderr, nothing else. */
+export const defaultLogger: Logger = {
+  error: (message, detail) => defaultConsole.error(`[weft] ${message}`, detail ?? ""),
+  warn: (message, detail) => defaultConsole.warn(`[weft] ${message}`, detail ?? ""),
+};
+
+function fn<T>(value: unknown, option: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") {
+    throw new TypeError(`Invalid option ${option}: expected a function, got ${typeof value}`);
+  }
+  return value as T;
+}
+
+function duration(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value)) {
+    throw new TypeError(`Invalid option ${option}: expected a number of milliseconds`);
+  }
+  if (value <= 0) {
+    throw new RangeError(`Invalid option ${option}: expected more than 0 ms, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Validates options and applies defaults.
+ *
+ * @throws {TypeError} Naming the option, for a wrong type or a missing hook.
+ * @throws {RangeError} Naming the option, for an out-of-range value.
+ */
+export function resolveOptions(options: ClusterOptions): ResolvedOptions {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("Invalid options: expected an object");
+  }
+  const codec = options.codec;
+  if (codec !== undefined && (codec === null || typeof codec !== "object")) {
+    throw new TypeError("Invalid option codec: expected an object with marshal and unmarshal");
+  }
+  const marshal = fn<Marshal>(options.marshal ?? codec?.marshal, "marshal");
+  const unmarshal = fn<Unmarshal>(options.unmarshal ?? codec?.unmarshal, "unmarshal");
+  if (marshal === undefined) {
+    throw new TypeError("Invalid option marshal: a marshal hook (or a codec) is required");
+  }
+  if (unmarshal === undefined) {
+    throw new TypeError("Invalid option unmarshal: an unmarshal hook (or a codec) is required");
+  }
+  const transport = options.transport;
+  if (
+    transport !== undefined &&
+    (transport === null || typeof transport.connect !== "function" ||
+      typeof transport.listen !== "function")
+  ) {
+    throw new TypeError("Invalid option transport: expected a Transport (connect and listen)");
+  }
+  const logger = options.logger ?? defaultLogger;
+  if (typeof logger?.error !== "function" || typeof logger.warn !== "function") {
+    throw new TypeError("Invalid option logger: expected an object with error and warn functions");
+  }
+  const storage = options.contextStorage;
+  if (
+    storage !== undefined &&
+    (typeof storage?.run !== "function" || typeof storage.getStore !== "function")
+  ) {
+    throw new TypeError("Invalid option contextStorage: expected run and getStore functions");
+  }
+  const hwm = options.highWaterMark ?? 64 * 1024;
+  if (typeof hwm !== "number") {
+    throw new TypeError("Invalid option highWaterMark: expected a number of bytes");
+  }
+  if (!Number.isInteger(hwm) || hwm < 1) {
+    throw new RangeError(`Invalid option highWaterMark: expected a positive integer, got ${hwm}`);
+  }
+  return {
+    marshal,
+    unmarshal,
+    call: fn(options.call, "call"),
+    accept: fn(options.accept, "accept"),
+    close: fn(options.close, "close"),
+    timeout: duration(options.timeout, "timeout", DEFAULT_TIMEOUT),
+    connectTimeout: duration(
+      options.connectTimeout,
+      "connectTimeout",
+      DEFAULT_CLUSTER_CONNECT_TIMEOUT,
+    ),
+    hardLimit: checkLimit(options.hardLimit, "hardLimit", DEFAULT_HARD_LIMIT),
+    softLimit: checkLimit(options.softLimit, "softLimit", DEFAULT_SOFT_LIMIT),
+    framing: checkFraming(options.framing),
+    transport,
+    highWaterMark: hwm,
+    nodeId: options.nodeId === undefined ? random32() & 0xffff : checkNodeId(options.nodeId),
+    logger,
+    contextStorage: storage,
+  };
+}

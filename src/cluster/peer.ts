@@ -1,0 +1,88 @@
+/**
+ * {@linkcode Peer}: the handle of the other end of a cluster connection.
+ *
+ * @module
+ */
+
+import { formatAddress } from "../transport/address.ts";
+import type { Address } from "../transport/types.ts";
+import type { Channel } from "./channel.ts";
+
+/** The cluster's mutable bookkeeping for a peer; not part of the public API. */
+export interface PeerState {
+  /** The live connection, or null. */
+  channel: Channel | null;
+  /** The connect in progress that calls share, or null. */
+  connecting: Promise<Channel> | null;
+  /** Closed for good: by `close(peer)`, the cluster's close, or (inbound) a disconnect. */
+  closed: boolean;
+  /** The remote address of the last connection. */
+  lastRemote: Address | undefined;
+}
+
+let stateOf: (peer: Peer) => PeerState;
+
+/**
+ * The other end of a connection: a node this cluster connected to (an
+ * outbound peer, made by `cluster.connect(address)`) or one that connected
+ * to it (an accepted peer, handed to the `accept` hook and to handlers).
+ *
+ * Both kinds are full peers: `cluster.call(peer, ...)` and
+ * `cluster.send(peer, ...)` work on either, over the same connection.
+ * Outbound peers connect lazily and reconnect on the next call after the
+ * connection drops; accepted peers never reconnect, and once their
+ * connection is gone calls to them reject with `peer closed`.
+ */
+export class Peer {
+  /** The address given to `connect()`, or undefined for an accepted peer. */
+  readonly address: string | undefined;
+  /** True for a peer that connected to us. */
+  readonly inbound: boolean;
+  readonly #state: PeerState = {
+    channel: null,
+    connecting: null,
+    closed: false,
+    lastRemote: undefined,
+  };
+
+  static {
+    stateOf = (peer) => peer.#state;
+  }
+
+  /**
+   * Made by the cluster; users get peers from `cluster.connect()` and hooks.
+   *
+   * @param address The address to connect to (outbound), or undefined (inbound).
+   */
+  constructor(address: string | undefined) {
+    this.address = address;
+    this.inbound = address === undefined;
+  }
+
+  /** The remote address of the current (or last) connection, if any. */
+  get remoteAddress(): Address | undefined {
+    return this.#state.channel?.connection.remoteAddress ?? this.#state.lastRemote;
+  }
+
+  /** True while a connection is open. */
+  get isConnected(): boolean {
+    return this.#state.channel !== null;
+  }
+
+  /** True once the peer is closed for good (calls reject with `peer closed`). */
+  get isClosed(): boolean {
+    return this.#state.closed;
+  }
+
+  /** `outbound host:port` or `inbound host:port`, for logs. */
+  toString(): string {
+    const remote = this.remoteAddress;
+    const where = this.address ?? (remote === undefined ? "?" : formatAddress(remote));
+    return `${this.inbound ? "inbound" : "outbound"} ${where}`;
+  }
+}
+
+/** The cluster's bookkeeping of `peer` (internal). */
+export function peerState(peer: Peer): PeerState {
+  return stateOf(peer);
+}
