@@ -7,7 +7,7 @@
  * | value | on the wire | decodes as |
  * | --- | --- | --- |
  * | `null`, booleans, numbers, strings, arrays, plain objects | MessagePack's own types | the same |
- * | `Uint8Array` | bin | a `Uint8Array` (a copy: the cluster's view is not kept) |
+ * | `Uint8Array` | bin | a `Uint8Array` (a view of a private copy of the payload: the cluster's lent view is never kept) |
  * | `Date` | the timestamp extension (-1) | a `Date` (millisecond precision; an invalid `Date` is a marshal failure) |
  * | `bigint` (with `bigint: true`, the default) | int 64 / uint 64 | a `bigint` |
  * | `Map` (any keys), `Set` | weft's extension types {@linkcode MAP_EXT_TYPE} and {@linkcode SET_EXT_TYPE} | a `Map`, a `Set` |
@@ -127,6 +127,23 @@ function guardBigInt(encoder: Encoder): Encoder {
   return encoder;
 }
 
+// Up to this many bytes, a payload is scanned for bin markers before it is
+// copied; a larger one is copied without looking (the copy is cheap next to
+// decoding it, and allocating one is what costs for a small payload).
+const SCAN_LIMIT = 4096;
+
+// Whether `bytes` may hold a bin value (0xc4..0xc6, bin 8/16/32), including
+// inside Map/Set extensions, whose data is decoded from the same bytes.
+// A false positive (the byte inside a number or a string) only costs a copy.
+function mayHoldBin(bytes: Uint8Array): boolean {
+  if (bytes.length > SCAN_LIMIT) return true;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0xc4 && byte <= 0xc6) return true;
+  }
+  return false;
+}
+
 /**
  * Creates a MessagePack codec. Spread it into the cluster's options in place
  * of `marshal`/`unmarshal`, pass it as the `codec` option, or use its two
@@ -244,8 +261,8 @@ export function msgpack<T extends CommandTable = CommandTable>(
     decode(bytes) {
       if (bytes.length === 0) return undefined;
       // bin values decode as views of the input, which is only lent to the
-      // hook: decode a copy, so the views stay valid.
-      return decoder.decode(bytes.slice());
+      // hook: then decode a copy, so the views stay valid.
+      return decoder.decode(mayHoldBin(bytes) ? bytes.slice() : bytes);
     },
   }, commands);
 }

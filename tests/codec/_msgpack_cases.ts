@@ -109,6 +109,19 @@ export const cases: Case[] = [
       const back = codec.unmarshal("request", 5, lent) as { b: Uint8Array };
       lent.fill(0);
       assert.deepEqual([...back.b], [9, 8, 7]);
+      // Inside a Map extension, and in a payload too large to scan.
+      for (
+        const body of [new Map([["b", new Uint8Array([5])]]), { b: new Uint8Array(5000).fill(5) }]
+      ) {
+        const [, out] = codec.marshal("request", 5, body)!;
+        const view = new Uint8Array(out as Uint8Array);
+        const decoded = codec.unmarshal("request", 5, view) as Map<string, Uint8Array> | {
+          b: Uint8Array;
+        };
+        view.fill(0);
+        const b = decoded instanceof Map ? decoded.get("b")! : decoded.b;
+        assert.ok(b.every((x) => x === 5));
+      }
     },
   },
   {
