@@ -78,6 +78,8 @@ export class FrameEncoder {
   readonly #capacity: number;
   readonly #prefix: number;
   #buf: Uint8Array;
+  /** A DataView over `#buf`: its 32-bit stores beat four byte stores. */
+  #view: DataView;
   /** Start of the bytes not yet taken. */
   #start = 0;
   /** End of the written bytes. */
@@ -110,6 +112,7 @@ export class FrameEncoder {
       throw new TypeError("Invalid option buffer: expected a Uint8Array");
     }
     this.#buf = options.buffer ?? new Uint8Array(capacity);
+    this.#view = viewOf(this.#buf);
     this.#prefix = prefixSize(this.framing);
   }
 
@@ -130,23 +133,24 @@ export class FrameEncoder {
   request(header: RequestHeader, payload: Uint8Array | string = EMPTY): number {
     const at = this.#reserve(REQUEST_HEADER_SIZE, payload);
     const buf = this.#buf;
+    const view = this.#view;
     const prefix = this.#prefix;
     let n: number;
     if (this.framing === "v2") {
       const body = at + prefix;
       n = writePayload(buf, body + REQUEST_HEADER_SIZE, payload);
-      writeU32(buf, body, header.session & 0x7fffffff);
-      writeU32(buf, body + 4, header.cmd);
-      writeU32(buf, body + 8, header.traceLo);
-      writeU32(buf, body + 12, header.traceHi);
+      view.setUint32(body, header.session & 0x7fffffff, true);
+      view.setUint32(body + 4, header.cmd, true);
+      view.setUint32(body + 8, header.traceLo, true);
+      view.setUint32(body + 12, header.traceHi, true);
     } else {
       const body = at + prefix;
       n = writePayload(buf, body, payload);
       const trailer = body + n;
-      writeU32(buf, trailer, header.traceLo);
-      writeU32(buf, trailer + 4, header.traceHi);
-      writeU32(buf, trailer + 8, header.cmd);
-      writeU32(buf, trailer + 12, header.session & 0x7fffffff);
+      view.setUint32(trailer, header.traceLo, true);
+      view.setUint32(trailer + 4, header.traceHi, true);
+      view.setUint32(trailer + 8, header.cmd, true);
+      view.setUint32(trailer + 12, header.session & 0x7fffffff, true);
     }
     return this.#commit(at, REQUEST_HEADER_SIZE + n);
   }
@@ -163,15 +167,16 @@ export class FrameEncoder {
   response(session: number, payload: Uint8Array | string = EMPTY): number {
     const at = this.#reserve(RESPONSE_HEADER_SIZE, payload);
     const buf = this.#buf;
+    const view = this.#view;
     const body = at + this.#prefix;
     const flagged = ((session & 0x7fffffff) | RESPONSE_FLAG) >>> 0;
     let n: number;
     if (this.framing === "v2") {
       n = writePayload(buf, body + RESPONSE_HEADER_SIZE, payload);
-      writeU32(buf, body, flagged);
+      view.setUint32(body, flagged, true);
     } else {
       n = writePayload(buf, body, payload);
-      writeU32(buf, body + n, flagged);
+      view.setUint32(body + n, flagged, true);
     }
     return this.#commit(at, RESPONSE_HEADER_SIZE + n);
   }
@@ -224,12 +229,10 @@ export class FrameEncoder {
   /** Writes the length prefix of a frame whose body is `body` bytes, and keeps it. */
   #commit(at: number, body: number): number {
     if (body > this.hardLimit) throw this.#tooLarge(body);
-    const buf = this.#buf;
     if (this.framing === "v2") {
-      writeU32(buf, at, body);
+      this.#view.setUint32(at, body, true);
     } else {
-      buf[at] = body >>> 8;
-      buf[at + 1] = body & 0xff;
+      this.#view.setUint16(at, body);
     }
     const size = this.#prefix + body;
     this.#end = at + size;
@@ -242,6 +245,7 @@ export class FrameEncoder {
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(this.#start, this.#end));
     this.#buf = next;
+    this.#view = viewOf(next);
     this.#start = 0;
     this.#end = pending;
   }
@@ -305,22 +309,15 @@ export function encodeResponse(
   return encoder.take().slice();
 }
 
-function writeU32(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value;
-  buf[at + 1] = value >>> 8;
-  buf[at + 2] = value >>> 16;
-  buf[at + 3] = value >>> 24;
+function viewOf(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 function writePayload(buf: Uint8Array, at: number, payload: Uint8Array | string): number {
   if (typeof payload === "string") {
     return utf8.encodeInto(payload, buf.subarray(at)).written;
   }
-  if (payload.length <= 32) {
-    // A short loop beats set() and its call overhead for small payloads.
-    for (let i = 0; i < payload.length; i++) buf[at + i] = payload[i]!;
-  } else {
-    buf.set(payload, at);
-  }
+  // set() beats a byte loop even for 32 bytes on current V8.
+  if (payload.length > 0) buf.set(payload, at);
   return payload.length;
 }
