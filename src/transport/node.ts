@@ -84,7 +84,9 @@ function wrap(socket: net.Socket, noDelay: boolean, highWaterMark: number): Conn
       }
     },
     write(bytes) {
-      socket.write(bytes, progress);
+      // A socket the peer already tore down reports it through 'close'; a
+      // write in between would only add a misleading ERR_STREAM_DESTROYED.
+      if (!socket.destroyed && socket.writable) socket.write(bytes, progress);
     },
     buffered: () => socket.writableLength,
     close() {
