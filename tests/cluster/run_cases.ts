@@ -1,0 +1,53 @@
+/**
+ * Runs every cluster behaviour case (cases.ts) over the adapter of the
+ * runtime running this script (picked by `defaultTransport()`), one case at
+ * a time, each bounded in time. Prints one line per case and a final
+ * `N passed, N failed` line; exits non-zero if any case failed.
+ *
+ * ```sh
+ * bun tests/cluster/run_cases.ts
+ * node24 tests/cluster/run_cases.ts
+ * deno run -A tests/cluster/run_cases.ts
+ * ```
+ *
+ * An optional argument filters cases by a substring of their name.
+ */
+
+import { cases } from "./cases.ts";
+import { defaultTransport } from "../../src/transport/detect.ts";
+
+declare const process: { argv: string[]; exit(code: number): never };
+
+const CASE_LIMIT = 30_000;
+
+/** Rejects if `promise` does not settle within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no result after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
+const filter = process.argv[2];
+const transport = await defaultTransport();
+let passed = 0;
+let failed = 0;
+for (const c of cases) {
+  if (filter !== undefined && !c.name.includes(filter)) continue;
+  const started = performance.now();
+  try {
+    await within(c.fn({ transport, host: "127.0.0.1" }), CASE_LIMIT, c.name);
+    passed++;
+    console.log(
+      `ok - ${transport.name}: ${c.name} (${Math.round(performance.now() - started)} ms)`,
+    );
+  } catch (error) {
+    failed++;
+    console.log(`not ok - ${transport.name}: ${c.name}`);
+    console.log(String((error as Error)?.stack ?? error).replace(/^/gm, "    "));
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+// Exit explicitly: a case that timed out may have left a socket behind.
+process.exit(failed === 0 ? 0 : 1);
