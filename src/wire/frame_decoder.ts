@@ -39,13 +39,21 @@ export type FrameHandler = (frame: Frame) => void;
 const EMPTY = new Uint8Array(0);
 
 /**
+ * The largest body that is copied into the decoder's reused buffer when it
+ * spans chunks (1 MiB); a larger one gets a buffer of its own.
+ */
+export const MAX_REUSED_BODY = 1024 * 1024;
+
+/**
  * Decodes a byte stream into frames, incrementally.
  *
  * Chunks may be split anywhere, even inside the length prefix. A frame whose
  * body (what follows the length prefix) lies inside one chunk is handed out
  * as a view of that chunk, with no copy, even when its prefix came in
- * earlier chunks; only a body that spans chunks is copied, once, into a
- * buffer of exactly its size. A length over the hard limit is refused as soon as the prefix is
+ * earlier chunks; only a body that spans chunks is copied, once: into a
+ * buffer the decoder reuses for the next such frame when the body is at most
+ * {@linkcode MAX_REUSED_BODY}, else into a buffer of its own. Either way the
+ * payload is valid only during the callback. A length over the hard limit is refused as soon as the prefix is
  * read, so the decoder never buffers more than the hard limit.
  *
  * Bad input throws a {@linkcode WeftError} with a specific code (`frame too
@@ -98,6 +106,8 @@ export class FrameDecoder {
   #body: Uint8Array | null = null;
   #bodyHave = 0;
   #failed: WeftError | null = null;
+  /** Reused for bodies that span chunks; see `#spanBuffer`. */
+  #scratch: Uint8Array | null = null;
 
   /**
    * Creates a decoder.
@@ -191,7 +201,7 @@ export class FrameDecoder {
           this.#bodyLength = bodyLength;
           return;
         } else {
-          this.#body = new Uint8Array(bodyLength);
+          this.#body = this.#spanBuffer(bodyLength);
           this.#bodyHave = 0;
         }
       }
@@ -226,8 +236,8 @@ export class FrameDecoder {
         this.#prefixHave = prefix;
         return;
       } else {
-        // The frame spans chunks: copy it once into a buffer of its size.
-        const body = new Uint8Array(bodyLength);
+        // The frame spans chunks: copy it once.
+        const body = this.#spanBuffer(bodyLength);
         body.set(chunk.subarray(pos));
         this.#body = body;
         this.#bodyHave = len - pos;
@@ -235,6 +245,21 @@ export class FrameDecoder {
         return;
       }
     }
+  }
+
+  /**
+   * A buffer for a body that spans chunks: a view of the reused scratch
+   * buffer when the body is at most {@linkcode MAX_REUSED_BODY} bytes, else
+   * a buffer of its own, so one huge frame does not stay allocated.
+   */
+  #spanBuffer(n: number): Uint8Array {
+    if (n > MAX_REUSED_BODY) return new Uint8Array(n);
+    let scratch = this.#scratch;
+    if (scratch === null || scratch.length < n) {
+      const size = Math.min(MAX_REUSED_BODY, Math.max(n, 2 * (scratch?.length ?? 2048)));
+      scratch = this.#scratch = new Uint8Array(size);
+    }
+    return scratch.subarray(0, n);
   }
 
   /** Reads and checks a length prefix at `at`. */
