@@ -76,3 +76,134 @@ async function locate(name: "bun" | "node"): Promise<string> {
   }
   return path;
 }
+
+/** A script running under a runtime, started by {@linkcode spawnScript}. */
+export interface ScriptChild {
+  /** The runtime running the script. */
+  readonly runtime: RuntimeName;
+  /** The child's process id. */
+  readonly pid: number;
+  /** Everything the child printed on stdout so far. */
+  stdout(): string;
+  /**
+   * Waits until the child's stdout has a line matching `pattern` (checked
+   * against the whole output, so use `m` for `^`/`$`) and returns the match.
+   *
+   * @throws {Error} If the child exits first or `limitMs` passes.
+   */
+  waitFor(pattern: RegExp, limitMs: number): Promise<RegExpMatchArray>;
+  /** Waits for the child to exit by itself, up to `limitMs`; its exit code, or undefined. */
+  exited(limitMs: number): Promise<number | undefined>;
+  /**
+   * Kills the child if it still runs (SIGKILL: this child only), waits for
+   * it, and returns what it printed on stderr. Harmless twice.
+   */
+  stop(): Promise<string>;
+}
+
+/**
+ * Starts `script` under runtime `name`, with stdout and stderr piped and
+ * read as they come, so the caller can wait for a line such as
+ * `listening HOST:PORT`. Always `stop()` it, in a `finally`.
+ */
+export async function spawnScript(
+  name: RuntimeName,
+  script: string,
+  args: string[] = [],
+): Promise<ScriptChild> {
+  const bin = await runtimePath(name);
+  const child = new Deno.Command(bin, {
+    args: scriptArgs(name, script, args),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let ended = false;
+  const wake = new Set<() => void>();
+  const notify = () => {
+    for (const fn of wake) fn();
+  };
+  const reading = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      out += dec.decode(chunk, { stream: true });
+      notify();
+    }
+  })().catch(() => {}).finally(() => {
+    ended = true;
+    notify();
+  });
+  const stderr = child.stderr.text().catch((error) => `(stderr unreadable: ${error})`);
+  let code: number | undefined;
+  const status = child.status.then((s) => {
+    code = s.code;
+    notify();
+    return s.code;
+  });
+  let stopped: Promise<string> | undefined;
+
+  function bounded<T>(limitMs: number, poll: () => T | undefined, onLimit: () => T): Promise<T> {
+    return new Promise<T>((resolve) => {
+      const check = () => {
+        const value = poll();
+        if (value === undefined) return;
+        done();
+        resolve(value);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve(onLimit());
+      }, limitMs);
+      const done = () => {
+        clearTimeout(timer);
+        wake.delete(check);
+      };
+      wake.add(check);
+      check();
+    });
+  }
+
+  return {
+    runtime: name,
+    pid: child.pid,
+    stdout: () => out,
+    async waitFor(pattern, limitMs) {
+      const result = await bounded<RegExpMatchArray | Error>(
+        limitMs,
+        () => {
+          const match = out.match(pattern);
+          if (match !== null) return match;
+          if (ended || code !== undefined) {
+            return new Error(`${name} ${script} exited before printing ${pattern}:\n${out}`);
+          }
+          return undefined;
+        },
+        () => new Error(`${name} ${script} printed no ${pattern} in ${limitMs} ms:\n${out}`),
+      );
+      if (result instanceof Error) throw result;
+      return result;
+    },
+    async exited(limitMs) {
+      const result = await bounded<{ code: number | undefined }>(
+        limitMs,
+        () => (code === undefined ? undefined : { code }),
+        () => ({ code: undefined }),
+      );
+      return result.code;
+    },
+    stop() {
+      stopped ??= (async () => {
+        if (code === undefined) {
+          try {
+            child.kill("SIGKILL");
+          } catch { /* already gone */ }
+        }
+        await status;
+        await reading;
+        return await stderr;
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,7 +1,9 @@
 /**
- * Raw frame echo client: sends a few request and response frames of varied
- * sizes (one over 64 KiB) to an echo server, checks every echoed frame byte
- * for byte, prints what it did, and exits 0 only if every check passed.
+ * Cluster echo client: calls `echo` on an echo server (examples/echo_server.ts)
+ * with bodies of varied sizes (one over 64 KiB, one of 1 MiB, with
+ * multi-byte UTF-8), some one after another and some at once, sends a
+ * one-way `note`, and asks the server for the notes it received. Checks
+ * every reply, prints what it did, and exits 0 only if every check passed.
  *
  * Runs unchanged under Deno, Bun and Node 24.
  *
@@ -12,29 +14,13 @@
  * ```
  */
 
-import type { FrameKind } from "../src/wire/frame.ts";
-import { FrameDecoder } from "../src/wire/frame_decoder.ts";
-import { FrameEncoder } from "../src/wire/frame_encoder.ts";
-import { defaultTransport } from "../src/transport/detect.ts";
+import { Cluster } from "../src/cluster/cluster.ts";
+import { json } from "../src/codec/json.ts";
+import { isWeftError } from "../src/errors.ts";
+import { detectRuntime } from "../src/transport/detect.ts";
+import { ECHO_COMMANDS } from "./_echo_commands.ts";
 
 declare const process: { argv: string[]; exit(code: number): never };
-
-const LIMIT_MS = 15_000;
-
-interface Sent {
-  kind: FrameKind;
-  session: number;
-  cmd: number;
-  traceHi: number;
-  traceLo: number;
-  payload: Uint8Array;
-}
-
-function payload(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff;
-  return bytes;
-}
 
 const address = process.argv[2];
 if (address === undefined) {
@@ -42,104 +28,81 @@ if (address === undefined) {
   process.exit(2);
 }
 
-const frames: Sent[] = [
-  {
-    kind: "request",
-    session: 1,
-    cmd: 7,
-    traceHi: 0x11223344,
-    traceLo: 0x55667788,
-    payload: payload(0, 1),
-  },
-  { kind: "request", session: 2, cmd: 0xffffffff, traceHi: 0, traceLo: 1, payload: payload(5, 2) },
-  {
-    kind: "response",
-    session: 0x7fffffff,
-    cmd: 0,
-    traceHi: 0,
-    traceLo: 0,
-    payload: payload(1000, 3),
-  },
-  {
-    kind: "request",
-    session: 3,
-    cmd: 42,
-    traceHi: 0xdeadbeef,
-    traceLo: 0xcafebabe,
-    payload: payload(70_000, 4),
-  },
-  { kind: "request", session: 4, cmd: 1, traceHi: 1, traceLo: 2, payload: payload(1024 * 1024, 5) },
-  { kind: "response", session: 5, cmd: 0, traceHi: 0, traceLo: 0, payload: payload(65_536, 6) },
-];
+interface Body {
+  seq: number;
+  text: string;
+}
 
-const transport = await defaultTransport();
-const conn = await transport.connect(address, { timeout: 5_000 });
-const encoder = new FrameEncoder();
-const decoder = new FrameDecoder();
-let next = 0;
+const ALPHABET = Array.from("abcdefghij0123456789 é€漢🙂");
+
+/** A string of `size` code points, some of them 2, 3 or 4 bytes in UTF-8. */
+function text(size: number, seed: number): string {
+  const chars: string[] = [];
+  for (let i = 0; i < size; i++) chars.push(ALPHABET[(i * 7 + seed) % ALPHABET.length]!);
+  return chars.join("");
+}
+
 let failures = 0;
-
-function check(got: Sent): void {
-  const want = frames[next++];
-  const label = `frame ${next}/${frames.length}`;
-  if (want === undefined) {
-    failures++;
-    console.log(`${label}: unexpected extra frame`);
-    return;
-  }
-  const problems: string[] = [];
-  for (const key of ["kind", "session", "cmd", "traceHi", "traceLo"] as const) {
-    if (got[key] !== want[key]) problems.push(`${key} ${got[key]} != ${want[key]}`);
-  }
-  if (got.payload.length !== want.payload.length) {
-    problems.push(`payload length ${got.payload.length} != ${want.payload.length}`);
-  } else {
-    const at = got.payload.findIndex((b, i) => b !== want.payload[i]);
-    if (at >= 0) problems.push(`payload differs at byte ${at}`);
-  }
-  if (problems.length > 0) failures++;
-  console.log(
-    `${label}: ${want.kind} session=${want.session} cmd=${want.cmd} ` +
-      `payload=${want.payload.length} bytes: ${
-        problems.length === 0 ? "echo ok" : problems.join(", ")
-      }`,
-  );
+function check(ok: boolean, what: string): void {
+  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
+  if (!ok) failures++;
+}
+function describe(error: unknown): string {
+  return isWeftError(error) ? `${error.code}: ${error.message}` : String(error);
 }
 
-const done = new Promise<string>((resolve) => {
-  const timer = setTimeout(() => resolve(`timed out after ${LIMIT_MS} ms`), LIMIT_MS);
-  conn.start({
-    data(chunk) {
-      try {
-        decoder.decode(chunk, (f) => check({ ...f, payload: f.payload.slice() }));
-      } catch (error) {
-        failures++;
-        clearTimeout(timer);
-        resolve(`bad echo stream: ${error}`);
-        return;
-      }
-      if (next >= frames.length) {
-        clearTimeout(timer);
-        resolve("all echoes received");
-      }
-    },
-    close(info) {
-      clearTimeout(timer);
-      resolve(`connection closed early (${info.reason})`);
-    },
-  });
+const client = new Cluster({
+  ...json({ commands: ECHO_COMMANDS }),
+  timeout: 10_000,
+  // Frames over the soft limit (64 KiB by default, as in silly) are logged
+  // as warnings; the big echoes here are on purpose.
+  softLimit: 4 * 1024 * 1024,
 });
+const peer = client.connect(address);
+console.log(`${detectRuntime()} client: calling echo on ${address}`);
+try {
+  // One after another.
+  const sizes = [0, 5, 1000, 70_000, 1024 * 1024];
+  for (const [seq, size] of sizes.entries()) {
+    const body: Body = { seq, text: text(size, seq) };
+    const started = performance.now();
+    try {
+      const reply = await client.call(peer, "echo", body) as Body;
+      const ms = (performance.now() - started).toFixed(1);
+      check(
+        reply.seq === seq && reply.text === body.text,
+        `echo of ${size} code points (${
+          new TextEncoder().encode(body.text).length
+        } bytes UTF-8) in ${ms} ms`,
+      );
+    } catch (error) {
+      check(false, `echo of ${size} code points: ${describe(error)}`);
+    }
+  }
 
-console.log(`${transport.name} client: sending ${frames.length} frames to ${address}`);
-for (const f of frames) {
-  if (f.kind === "request") encoder.request(f, f.payload);
-  else encoder.response(f.session, f.payload);
-  if (!conn.write(encoder.take())) await conn.drained();
+  // At once: replies come back matched to their calls, whatever the order.
+  const many = Array.from({ length: 20 }, (_, i) => ({ seq: 100 + i, text: text(i * 500, i) }));
+  const replies = await Promise.allSettled(many.map((body) => client.call(peer, "echo", body)));
+  const matched = replies.filter((r, i) =>
+    r.status === "fulfilled" && (r.value as Body).seq === many[i]!.seq &&
+    (r.value as Body).text === many[i]!.text
+  ).length;
+  check(matched === many.length, `${matched}/${many.length} concurrent echoes matched`);
+
+  // A one-way send, then ask what the server received.
+  try {
+    await client.send(peer, "note", { seq: 999, text: "one-way" });
+    const notes = await client.call(peer, "notes") as Body[];
+    check(
+      notes.length === 1 && notes[0]?.seq === 999 && notes[0]?.text === "one-way",
+      "send: the server received the one-way note",
+    );
+  } catch (error) {
+    check(false, `send: ${describe(error)}`);
+  }
+} finally {
+  await client.close();
 }
-const outcome = await done;
-await conn.close();
-const ok = failures === 0 && next === frames.length;
-console.log(
-  `${outcome}; ${next}/${frames.length} checked, ${failures} failed: ${ok ? "PASS" : "FAIL"}`,
-);
-process.exit(ok ? 0 : 1);
+
+console.log(failures === 0 ? "PASS" : `FAIL: ${failures} check(s) failed`);
+if (failures > 0) process.exit(1);

@@ -1,9 +1,10 @@
 /**
- * Raw frame echo server: decodes silly frames and writes each one back
- * unchanged (same kind, session, cmd, traceid and payload).
+ * Cluster echo server: a weft cluster node whose `echo` command answers
+ * with the request's body, and which keeps the one-way `note`s each peer
+ * sends so that `notes` can report them back.
  *
  * Runs unchanged under Deno, Bun and Node 24; the transport is picked for
- * the runtime by `defaultTransport()`.
+ * the runtime. Pair it with examples/echo_client.ts on any runtime.
  *
  * ```sh
  * deno run -A examples/echo_server.ts 127.0.0.1:0
@@ -11,14 +12,15 @@
  * node24 examples/echo_server.ts 127.0.0.1:0
  * ```
  *
- * Prints one line, `listening HOST:PORT`, with the bound address, then
- * serves until killed.
+ * Prints one line, `listening HOST:PORT`, with the bound address (port 0
+ * picks a free port), then serves until killed.
  */
 
-import { FrameDecoder } from "../src/wire/frame_decoder.ts";
-import { FrameEncoder } from "../src/wire/frame_encoder.ts";
+import { Cluster } from "../src/cluster/cluster.ts";
+import type { Peer } from "../src/cluster/peer.ts";
+import { json } from "../src/codec/json.ts";
 import { formatAddress } from "../src/transport/address.ts";
-import { defaultTransport } from "../src/transport/detect.ts";
+import { ECHO_COMMANDS } from "./_echo_commands.ts";
 
 declare const process: { argv: string[]; exit(code: number): never };
 
@@ -28,27 +30,27 @@ if (address === undefined) {
   process.exit(2);
 }
 
-const transport = await defaultTransport();
-const listener = await transport.listen(address, (conn) => {
-  const decoder = new FrameDecoder();
-  const encoder = new FrameEncoder();
-  conn.start({
-    data(chunk) {
-      try {
-        decoder.decode(chunk, (frame) => {
-          if (frame.kind === "request") encoder.request(frame, frame.payload);
-          else encoder.response(frame.session, frame.payload);
-        });
-      } catch (error) {
-        console.error(`closing ${formatAddress(conn.remoteAddress)}: ${error}`);
-        void conn.close();
-        return;
+const notes = new WeakMap<Peer, unknown[]>();
+const server = new Cluster({
+  ...json({ commands: ECHO_COMMANDS }),
+  // Big echoes are expected: warn only over 4 MiB (silly's soft limit is 64 KiB).
+  softLimit: 4 * 1024 * 1024,
+  call(peer, cmd, body) {
+    switch (ECHO_COMMANDS.nameOf(cmd)) {
+      case "echo":
+        return body;
+      case "note": {
+        // One-way: keep it, answer nothing.
+        let list = notes.get(peer);
+        if (list === undefined) notes.set(peer, list = []);
+        list.push(body);
+        return undefined;
       }
-      // take() hands the batch over; pause reading while the peer is slow.
-      if (encoder.length > 0 && !conn.write(encoder.take())) conn.pause();
-    },
-    drain: () => conn.resume(),
-    close() {},
-  });
+      case "notes":
+        return notes.get(peer) ?? [];
+    }
+    return undefined;
+  },
 });
+const listener = await server.listen(address);
 console.log(`listening ${formatAddress(listener.address)}`);

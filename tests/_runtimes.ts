@@ -5,7 +5,14 @@
 
 import { type RuntimeName, runtimePath, scriptArgs } from "../examples/_runtimes.ts";
 
-export { PINNED, type RuntimeName, runtimePath, scriptArgs } from "../examples/_runtimes.ts";
+export {
+  PINNED,
+  type RuntimeName,
+  runtimePath,
+  scriptArgs,
+  type ScriptChild,
+  spawnScript,
+} from "../examples/_runtimes.ts";
 
 /** What a finished child process printed. */
 export interface ChildResult {

@@ -1,13 +1,13 @@
 // Every ordered pair of {deno, bun, node} as (server, client) exchanges
-// silly frames for real: examples/echo_server.ts under one runtime,
-// examples/echo_client.ts under another, each picking its own adapter.
+// silly frames for real: examples/raw_echo_server.ts under one runtime,
+// examples/raw_echo_client.ts under another, each picking its own adapter.
 
 import assert from "node:assert/strict";
 import { runScript, type RuntimeName, runtimePath } from "../_runtimes.ts";
 
 const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
-const SERVER = new URL("../../examples/echo_server.ts", import.meta.url).pathname;
-const CLIENT = new URL("../../examples/echo_client.ts", import.meta.url).pathname;
+const SERVER = new URL("../../examples/raw_echo_server.ts", import.meta.url).pathname;
+const CLIENT = new URL("../../examples/raw_echo_client.ts", import.meta.url).pathname;
 const START_LIMIT = 30_000;
 const CLIENT_LIMIT = 60_000;
 
@@ -40,7 +40,7 @@ async function addressLine(
 for (const server of RUNTIMES) {
   for (const client of RUNTIMES) {
     Deno.test({
-      name: `echo example: ${server} server, ${client} client`,
+      name: `raw echo example: ${server} server, ${client} client`,
       sanitizeOps: true,
       sanitizeResources: true,
       async fn() {
