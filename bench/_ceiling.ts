@@ -1,0 +1,144 @@
+// The raw-socket ceiling's protocol, shared by ceiling_{deno,bun,node}.ts:
+// frames are `[u32 LE length][payload]`, the server echoes every complete
+// frame back, and the client keeps `depth` frames in flight. No weft code:
+// each runtime's script only adds its native socket calls around this.
+//
+// Hand-tuned as a raw echo would be: the server writes back the complete
+// frames of each read in one write (a view of the read, no copy unless a
+// frame spans reads); the client's requests are all the same bytes, so it
+// writes views of one prebuilt buffer and allocates nothing per call.
+
+import { Latencies, type LoadCase, type LoadResult, runtime, sleep } from "./_common.ts";
+
+/** Server side: finds frame boundaries and says what to echo. */
+export class EchoFramer {
+  /** Bytes of a frame that spans reads. */
+  #carry: Uint8Array | null = null;
+
+  /**
+   * Feeds a read; returns the bytes to echo now (complete frames only), or
+   * null. The result may be a view of `chunk`.
+   */
+  feed(chunk: Uint8Array): Uint8Array | null {
+    let data = chunk;
+    if (this.#carry !== null) {
+      const joined = new Uint8Array(this.#carry.length + chunk.length);
+      joined.set(this.#carry);
+      joined.set(chunk, this.#carry.length);
+      data = joined;
+      this.#carry = null;
+    }
+    let pos = 0;
+    const len = data.length;
+    while (len - pos >= 4) {
+      const size = 4 +
+        ((data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16) | (data[pos + 3]! << 24)) >>>
+          0);
+      if (len - pos < size) break;
+      pos += size;
+    }
+    if (pos < len) this.#carry = data.slice(pos);
+    return pos === 0 ? null : data.subarray(0, pos);
+  }
+}
+
+/** Client side: keeps `depth` frames in flight and measures. */
+export class EchoLoad {
+  readonly #c: LoadCase;
+  readonly #frameSize: number;
+  /** `depth + 1` identical frames: any run of frames from any offset is a view. */
+  readonly #stream: Uint8Array;
+  readonly #send: (bytes: Uint8Array) => void;
+  readonly #latencies = new Latencies();
+  /** Bytes of the current response frame still to come (its prefix included). */
+  #rest = 0;
+  #prefix = new Uint8Array(4);
+  #prefixHave = 0;
+  #sentAt = 0;
+  #running = true;
+  #measuring = false;
+  #calls = 0;
+  /** Bytes written so far, to know where in the frame pattern the next write starts. */
+  #sent = 0;
+
+  /**
+   * @param c The case.
+   * @param send Writes bytes (the runtime queues what it cannot send yet;
+   * the bytes are never changed afterwards, so it may keep the view).
+   */
+  constructor(c: LoadCase, send: (bytes: Uint8Array) => void) {
+    this.#c = c;
+    this.#send = send;
+    this.#frameSize = 4 + c.payload;
+    this.#stream = new Uint8Array(this.#frameSize * (c.depth + 1));
+    const view = new DataView(this.#stream.buffer);
+    for (let i = 0; i <= c.depth; i++) {
+      view.setUint32(i * this.#frameSize, c.payload, true);
+      this.#stream.fill(0x61 + (i % 26), i * this.#frameSize + 4, (i + 1) * this.#frameSize);
+    }
+  }
+
+  #write(frames: number): void {
+    let bytes = frames * this.#frameSize;
+    while (bytes > 0) {
+      const off = this.#sent % this.#frameSize;
+      const n = Math.min(bytes, this.#stream.length - off);
+      this.#send(this.#stream.subarray(off, off + n));
+      this.#sent += n;
+      bytes -= n;
+    }
+  }
+
+  /** Handles received bytes. */
+  data(chunk: Uint8Array): void {
+    let pos = 0;
+    const len = chunk.length;
+    let done = 0;
+    while (pos < len) {
+      if (this.#rest === 0) {
+        // At a frame start: read the length prefix (maybe split).
+        while (this.#prefixHave < 4 && pos < len) this.#prefix[this.#prefixHave++] = chunk[pos++]!;
+        if (this.#prefixHave < 4) break;
+        const p = this.#prefix;
+        this.#rest = (p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) >>> 0;
+        this.#prefixHave = 0;
+        if (this.#rest === 0) {
+          done++;
+          continue;
+        }
+      }
+      const take = Math.min(this.#rest, len - pos);
+      this.#rest -= take;
+      pos += take;
+      if (this.#rest === 0) done++;
+    }
+    if (done === 0) return;
+    if (this.#measuring) {
+      this.#calls += done;
+      if (this.#c.depth === 1) this.#latencies.record(performance.now() - this.#sentAt);
+    }
+    if (!this.#running) return;
+    if (this.#c.depth === 1) this.#sentAt = performance.now();
+    this.#write(done);
+  }
+
+  /** Runs the case: warm-up, then the measured window. */
+  async run(): Promise<LoadResult> {
+    this.#sentAt = performance.now();
+    this.#write(this.#c.depth);
+    await sleep(this.#c.warmupMs);
+    this.#measuring = true;
+    const start = performance.now();
+    await sleep(this.#c.durationMs);
+    this.#measuring = false;
+    const seconds = (performance.now() - start) / 1000;
+    this.#running = false;
+    return {
+      runtime,
+      calls: this.#calls,
+      seconds,
+      callsPerSec: this.#calls / seconds,
+      ...(this.#c.depth === 1 ? this.#latencies.summary() : {}),
+    };
+  }
+}

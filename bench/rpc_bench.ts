@@ -1,0 +1,452 @@
+/**
+ * The loopback RPC benchmark's driver: runs weft's call benchmark
+ * (rpc_server.ts, rpc_client.ts) beside the raw-socket ceiling
+ * (ceiling_<runtime>.ts) for every client/server runtime pair, pinned with
+ * `taskset` on one core and on two, then the memory measurements
+ * (memory_client.ts), and prints one markdown report.
+ *
+ * ```sh
+ * deno run -A bench/rpc_bench.ts                       # everything (~20 min)
+ * deno run -A bench/rpc_bench.ts --pairs=same --repeat=2
+ * deno run -A bench/rpc_bench.ts --quick --runtimes=deno --memory=false
+ * ```
+ *
+ * Options (`--name=value`):
+ *
+ * - `--runtimes=deno,bun,node`: the runtimes to use;
+ * - `--pairs=all|same`: every client/server pair, or same-runtime pairs only;
+ * - `--placements=one,split`: both on cpu 0, or client on cpu 0 and server on cpu 1;
+ * - `--payloads=32,1024`, `--depths=1,256`;
+ * - `--warmup=1000`, `--duration=5000`: per case, in ms;
+ * - `--repeat=1`: runs of every case (one table row each);
+ * - `--memory=true`, `--conns=10000`, `--sample=1000`, `--pending=10000`;
+ * - `--codec=raw|pass`: the raw codec (copies received payloads) or pass-through hooks;
+ * - `--limit=3600`: seconds after which no new case starts;
+ * - `--out=FILE`: also write the report there;
+ * - `--quick`: warm-up 50 ms, 200 ms per case, 200 connections, 1000 pending calls.
+ *
+ * Every child runs under a time limit and is killed by its own handle;
+ * the driver starts nothing it does not reap.
+ *
+ * @module
+ */
+
+import { type RuntimeName, runtimePath } from "../tests/_runtimes.ts";
+import type { LoadResult } from "./_common.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const NOFILE = 20_000;
+const START_LIMIT = 30_000;
+
+// ---- options ---------------------------------------------------------------
+
+const flags = new Map<string, string>();
+for (const arg of Deno.args) {
+  const match = arg.match(/^--([^=]+)(?:=(.*))?$/);
+  if (!match) throw new TypeError(`Unknown argument ${arg}`);
+  flags.set(match[1]!, match[2] ?? "true");
+}
+const quick = flags.get("quick") === "true";
+const list = (name: string, fallback: string) =>
+  (flags.get(name) ?? fallback).split(",").map((s) => s.trim()).filter((s) => s !== "");
+const num = (name: string, fallback: number) => {
+  const value = Number(flags.get(name) ?? fallback);
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`Invalid option --${name}`);
+  return value;
+};
+
+const runtimes = list("runtimes", "deno,bun,node") as RuntimeName[];
+for (const r of runtimes) {
+  if (!["deno", "bun", "node"].includes(r)) throw new RangeError(`Unknown runtime ${r}`);
+}
+const samePairs = (flags.get("pairs") ?? "all") === "same";
+const placements = list("placements", "one,split") as ("one" | "split")[];
+const payloads = list("payloads", "32,1024").map(Number);
+const depths = list("depths", "1,256").map(Number);
+const warmup = num("warmup", quick ? 50 : 1000);
+const duration = num("duration", quick ? 200 : 5000);
+const repeat = Math.max(1, num("repeat", 1));
+const withMemory = (flags.get("memory") ?? "true") !== "false";
+const conns = num("conns", quick ? 200 : 10_000);
+const sample = num("sample", quick ? 100 : 1000);
+const pending = num("pending", quick ? 1000 : 10_000);
+const codec = flags.get("codec") ?? "raw";
+const limitMs = num("limit", 3600) * 1000;
+const outFile = flags.get("out");
+const started = performance.now();
+
+// ---- children --------------------------------------------------------------
+
+const dec = new TextDecoder();
+const hasTaskset = await run(["taskset", "-c", "0", "true"]).then((r) => r.ok);
+
+async function run(cmd: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const out = await new Deno.Command(cmd[0]!, {
+      args: cmd.slice(1),
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output();
+    return { ok: out.success, out: dec.decode(out.stdout) };
+  } catch {
+    return { ok: false, out: "" };
+  }
+}
+
+/** The argv that runs `script` under `runtime`, pinned to `cpu`, with a raised fd limit. */
+async function argv(
+  runtime: RuntimeName,
+  script: string,
+  args: string[],
+  cpu: number | null,
+): Promise<string[]> {
+  const bin = await runtimePath(runtime);
+  const path = HERE + script;
+  const base = runtime === "deno"
+    ? [bin, "run", "-A", "--v8-flags=--expose-gc", path]
+    : runtime === "node"
+    ? [bin, "--no-warnings", "--expose-gc", path]
+    : [bin, path];
+  const pinned = cpu !== null && hasTaskset ? ["taskset", "-c", String(cpu), ...base] : base;
+  // `exec` keeps the pid: killing the child kills the runtime itself.
+  return ["sh", "-c", 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(NOFILE), ...pinned, ...args];
+}
+
+/** A started child whose output is collected as it comes. */
+class Child {
+  readonly process: Deno.ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly #done: Promise<unknown>;
+
+  constructor(cmd: string[]) {
+    this.process = new Deno.Command(cmd[0]!, {
+      args: cmd.slice(1),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
+      for await (const chunk of stream) {
+        this[key] += dec.decode(chunk, { stream: true });
+        if (this[key].length > 1 << 20) this[key] = this[key].slice(-(1 << 19));
+      }
+    };
+    this.#done = Promise.all([
+      collect(this.process.stdout, "stdout"),
+      collect(this.process.stderr, "stderr"),
+      this.process.status,
+    ]);
+  }
+
+  /** Waits until a stdout line matches, the child exits, or `ms` pass. */
+  async line(pattern: RegExp, ms: number): Promise<RegExpMatchArray | null> {
+    const end = performance.now() + ms;
+    let exited = false;
+    this.process.status.then(() => exited = true);
+    while (performance.now() < end) {
+      const match = this.stdout.match(pattern);
+      if (match) return match;
+      if (exited) {
+        await this.#done;
+        return this.stdout.match(pattern);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return null;
+  }
+
+  /** Kills this child (TERM, then KILL after a second) and reaps it. */
+  async stop(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      this.process.kill("SIGTERM");
+      timer = setTimeout(() => {
+        try {
+          this.process.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 1000);
+    } catch { /* already gone */ }
+    await this.#done;
+    clearTimeout(timer);
+  }
+}
+
+/** Starts a server script and returns it with the address it printed. */
+async function server(
+  runtime: RuntimeName,
+  script: string,
+  args: string[],
+  cpu: number | null,
+): Promise<{ child: Child; address: string }> {
+  const child = new Child(await argv(runtime, script, args, cpu));
+  const match = await child.line(/^listening (\S+)$/m, START_LIMIT);
+  if (match === null) {
+    await child.stop();
+    throw new Error(`${runtime} ${script} printed no address:\n${child.stdout}\n${child.stderr}`);
+  }
+  return { child, address: match[1]! };
+}
+
+/** Runs a client script to its `TAG {json}` line, within `ms`. */
+async function client<T>(
+  runtime: RuntimeName,
+  script: string,
+  args: string[],
+  cpu: number | null,
+  tag: string,
+  ms: number,
+): Promise<T> {
+  const child = new Child(await argv(runtime, script, args, cpu));
+  try {
+    const match = await child.line(new RegExp(`^${tag} (.+)$`, "m"), ms);
+    if (match === null) {
+      throw new Error(
+        `${runtime} ${script} gave no ${tag} line:\n${child.stdout}\n${child.stderr}`,
+      );
+    }
+    return JSON.parse(match[1]!) as T;
+  } finally {
+    await child.stop();
+  }
+}
+
+// ---- the call benchmark ----------------------------------------------------
+
+interface Row {
+  client: RuntimeName;
+  server: RuntimeName;
+  placement: "one" | "split";
+  payload: number;
+  depth: number;
+  weft: LoadResult | string;
+  ceiling: LoadResult | string;
+}
+
+/** One side (weft or ceiling) of a case; a failure becomes its message. */
+async function side(
+  kind: "weft" | "ceiling",
+  clientRt: RuntimeName,
+  serverRt: RuntimeName,
+  placement: "one" | "split",
+  payload: number,
+  depth: number,
+): Promise<LoadResult | string> {
+  const serverCpu = placement === "one" ? 0 : 1;
+  const serverScript = kind === "weft" ? "rpc_server.ts" : `ceiling_${serverRt}.ts`;
+  const clientScript = kind === "weft" ? "rpc_client.ts" : `ceiling_${clientRt}.ts`;
+  const serverArgs = kind === "weft"
+    ? ["127.0.0.1:0", `--codec=${codec}`]
+    : ["server", "127.0.0.1:0"];
+  let srv: Awaited<ReturnType<typeof server>> | undefined;
+  try {
+    srv = await server(serverRt, serverScript, serverArgs, serverCpu);
+    const caseArgs = [
+      srv.address,
+      `--payload=${payload}`,
+      `--depth=${depth}`,
+      `--warmup=${warmup}`,
+      `--duration=${duration}`,
+      `--codec=${codec}`,
+    ];
+    return await client<LoadResult>(
+      clientRt,
+      clientScript,
+      kind === "weft" ? caseArgs : ["client", ...caseArgs],
+      0,
+      "RESULT",
+      warmup + duration + START_LIMIT,
+    );
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`${kind} ${clientRt}->${serverRt} failed: ${message}`);
+    return `failed: ${message.split("\n")[0]}`;
+  } finally {
+    await srv?.child.stop();
+  }
+}
+
+const pairs: [RuntimeName, RuntimeName][] = [];
+for (const s of runtimes) {
+  for (const c of runtimes) if (!samePairs || c === s) pairs.push([c, s]);
+}
+// Same-runtime pairs first: they are the targets' cases.
+pairs.sort((a, b) => Number(a[0] !== a[1]) - Number(b[0] !== b[1]));
+
+const rows: Row[] = [];
+let stoppedEarly = false;
+outer: for (let r = 0; r < repeat; r++) {
+  for (const placement of placements) {
+    for (const [c, s] of pairs) {
+      for (const payload of payloads) {
+        for (const depth of depths) {
+          if (performance.now() - started > limitMs) {
+            stoppedEarly = true;
+            break outer;
+          }
+          const weft = await side("weft", c, s, placement, payload, depth);
+          const ceiling = await side("ceiling", c, s, placement, payload, depth);
+          const row = { client: c, server: s, placement, payload, depth, weft, ceiling };
+          rows.push(row);
+          console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line(row)}`);
+        }
+      }
+    }
+  }
+}
+
+// ---- memory ----------------------------------------------------------------
+
+interface Memory {
+  runtime: string;
+  gc: boolean;
+  serverGc: boolean;
+  idleSample: number;
+  idleHeapPerConn: number;
+  idleRssPerConn: number;
+  connsWanted: number;
+  connsReached: number;
+  connsError?: string;
+  rssBase: number;
+  rssAtConns: number;
+  heapAtConns: number;
+  rssAfterClose: number;
+  pending: number;
+  pendingHeld: number;
+  pendingFailed: number;
+  clientHeapPerPendingCall: number;
+  serverHeapPerHeldCall: number;
+}
+
+const memoryRows: (Memory | { runtime: string; error: string })[] = [];
+if (withMemory) {
+  for (const rt of runtimes) {
+    if (performance.now() - started > limitMs) {
+      stoppedEarly = true;
+      break;
+    }
+    let srv: Awaited<ReturnType<typeof server>> | undefined;
+    try {
+      srv = await server(rt, "rpc_server.ts", ["127.0.0.1:0"], 1);
+      const m = await client<Memory>(
+        rt,
+        "memory_client.ts",
+        [srv.address, `--conns=${conns}`, `--sample=${sample}`, `--pending=${pending}`],
+        0,
+        "MEMORY",
+        180_000,
+      );
+      memoryRows.push(m);
+      console.error(`memory ${rt}: ${JSON.stringify(m)}`);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(`memory ${rt} failed: ${message}`);
+      memoryRows.push({ runtime: rt, error: message.split("\n")[0]! });
+    } finally {
+      await srv?.child.stop();
+    }
+  }
+}
+
+// ---- report ----------------------------------------------------------------
+
+function fmtRate(x: number): string {
+  return x >= 1e6
+    ? `${(x / 1e6).toFixed(2)} M`
+    : x >= 1e3
+    ? `${(x / 1e3).toFixed(1)} k`
+    : x.toFixed(0);
+}
+function lat(r: LoadResult): string {
+  return r.meanUs === undefined
+    ? "–"
+    : `${r.meanUs.toFixed(1)} / ${r.p50Us!.toFixed(1)} / ${r.p99Us!.toFixed(1)}`;
+}
+function cells(row: Row): string[] {
+  const { weft, ceiling } = row;
+  const w = typeof weft === "string" ? weft : fmtRate(weft.callsPerSec);
+  const c = typeof ceiling === "string" ? ceiling : fmtRate(ceiling.callsPerSec);
+  const ok = typeof weft !== "string" && typeof ceiling !== "string";
+  const ratio = ok ? (weft.callsPerSec / ceiling.callsPerSec).toFixed(2) : "–";
+  const p99 = ok && weft.p99Us !== undefined && ceiling.p99Us
+    ? (weft.p99Us / ceiling.p99Us).toFixed(2)
+    : "–";
+  return [
+    `${row.client} → ${row.server}`,
+    row.placement === "one" ? "one core" : "split",
+    row.payload >= 1024 ? `${row.payload / 1024} KiB` : `${row.payload} B`,
+    String(row.depth),
+    w,
+    c,
+    ratio,
+    typeof weft === "string" ? "–" : lat(weft),
+    typeof ceiling === "string" ? "–" : lat(ceiling),
+    p99,
+  ];
+}
+function line(row: Row): string {
+  return `| ${cells(row).join(" | ")} |`;
+}
+function bytes(n: number): string {
+  const a = Math.abs(n);
+  return a >= 1 << 20
+    ? `${(n / (1 << 20)).toFixed(1)} MiB`
+    : a >= 1024
+    ? `${(n / 1024).toFixed(1)} KiB`
+    : `${n.toFixed(0)} B`;
+}
+
+const cpuModel = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
+  .match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "unknown";
+const nproc = (await run(["nproc"])).out.trim() || String(navigator.hardwareConcurrency);
+const versions = await Promise.all(
+  runtimes.map(async (rt) => {
+    const bin = await runtimePath(rt);
+    const out = await run(rt === "deno" ? [bin, "--version"] : [bin, "--version"]);
+    return `${rt} ${out.out.split("\n")[0]!.replace(/^deno /, "").trim()}`;
+  }),
+);
+
+const report: string[] = [];
+report.push(
+  `Machine: ${nproc} CPUs (${cpuModel}), Linux ${Deno.osRelease()}; ${versions.join(", ")}.`,
+  hasTaskset
+    ? "Pinned with taskset: *one core* = client and server on cpu 0; *split* = client on cpu 0, server on cpu 1."
+    : "**taskset is missing: processes ran unpinned** (placements are nominal; results are bimodal).",
+  `Each case: ${warmup} ms warm-up, ${duration} ms measured; one connection; codec: ${codec}. ` +
+    "Latencies (mean / p50 / p99) in µs, one call in flight only. Ratio = weft / ceiling.",
+  "",
+  "| client → server | placement | payload | depth | weft calls/s | ceiling calls/s | ratio | weft µs mean / p50 / p99 | ceiling µs mean / p50 / p99 | p99 ratio |",
+  "| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: |",
+  ...rows.map(line),
+);
+if (stoppedEarly) {
+  report.push("", `Stopped at the time limit (${limitMs / 1000} s): later cases did not run.`);
+}
+if (withMemory) {
+  report.push(
+    "",
+    "| server (and client) | bytes / idle connection (heap, RSS) | idle connections held | server RSS then (base) | bytes / pending call (client heap) | server heap / held call |",
+    "| --- | --: | --: | --: | --: | --: |",
+  );
+  for (const m of memoryRows) {
+    if ("error" in m) {
+      report.push(`| ${m.runtime} | failed: ${m.error} | | | | |`);
+      continue;
+    }
+    const reached = m.connsReached >= m.connsWanted
+      ? String(m.connsReached)
+      : `${m.connsReached} of ${m.connsWanted} (${m.connsError ?? "not all accepted in time"})`;
+    report.push(
+      `| ${m.runtime} | ${bytes(m.idleHeapPerConn)}, ${bytes(m.idleRssPerConn)} | ${reached} | ${
+        bytes(m.rssAtConns)
+      } (${bytes(m.rssBase)}) | ${bytes(m.clientHeapPerPendingCall)}${m.gc ? "" : " (no gc)"} | ${
+        bytes(m.serverHeapPerHeldCall)
+      } |`,
+    );
+  }
+}
+const text = report.join("\n") + "\n";
+console.log(text);
+if (outFile !== undefined) await Deno.writeTextFile(outFile, text);

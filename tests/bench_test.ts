@@ -1,0 +1,35 @@
+// The loopback benchmark's driver runs end to end, in its quickest mode,
+// only to prove that it works: a benchmark is never a timed test, so no
+// figure is asserted, only that the report has its rows.
+
+import assert from "node:assert/strict";
+import { runScript } from "./_runtimes.ts";
+
+const DRIVER = new URL("../bench/rpc_bench.ts", import.meta.url).pathname;
+
+Deno.test({
+  name: "`bench/rpc_bench.ts` runs weft and the ceiling and reports memory",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const result = await runScript("deno", DRIVER, [
+      "--quick",
+      "--runtimes=deno",
+      "--placements=one",
+      "--payloads=32",
+      "--depths=1,256",
+      "--warmup=20",
+      "--duration=100",
+      "--conns=20",
+      "--sample=10",
+      "--pending=100",
+    ], 120_000);
+    const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+    assert.equal(result.code, 0, context);
+    assert.match(result.stdout, /^Machine: \d+ CPUs/m, context);
+    const rows = result.stdout.split("\n").filter((l) => l.startsWith("| deno → deno |"));
+    assert.equal(rows.length, 2, context);
+    for (const row of rows) assert.doesNotMatch(row, /failed/, context);
+    assert.match(result.stdout, /^\| deno \| [\d.]+ (B|KiB|MiB), /m, context);
+  },
+});
