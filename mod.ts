@@ -2,30 +2,82 @@
  * weft: cluster RPC for TypeScript runtimes, wire-compatible with
  * silly.net.cluster.
  *
- * This entry point is runtime-free. Runtime adapters are separate subpath
- * exports.
+ * This entry point is runtime-free: the {@linkcode Cluster}, its options and
+ * errors, the frame codec, and the transport contract. The runtime adapters
+ * (`@weft/cluster/deno`, `/bun`, `/node`, `/memory`) and the codecs
+ * (`/json`, `/msgpack`, `/raw`, `/commands`) are separate subpath exports.
+ * Without a `transport` option the cluster picks the adapter of the runtime
+ * it runs on.
+ *
+ * @example Two nodes, one call (in-memory transport, JSON bodies)
+ * ```ts
+ * import { Cluster } from "./mod.ts";
+ * import { json } from "./src/codec/json.ts";
+ * import { transport } from "./src/transport/memory.ts";
+ *
+ * const commands = { add: 1 };
+ * await using server = new Cluster({
+ *   ...json({ commands }),
+ *   transport,
+ *   call: (_peer, _cmd, body) => {
+ *     const { a, b } = body as { a: number; b: number };
+ *     return { sum: a + b };
+ *   },
+ * });
+ * const listener = await server.listen("127.0.0.1:0");
+ * await using client = new Cluster({ ...json({ commands }), transport });
+ * const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+ * const reply = await client.call(peer, "add", { a: 1, b: 2 });
+ * if ((reply as { sum: number }).sum !== 3) throw new Error("unexpected reply");
+ * ```
  *
  * @example Encode and decode a frame
  * ```ts
  * import { FrameDecoder, FrameEncoder } from "./mod.ts";
- * import assert from "node:assert/strict";
  *
  * const encoder = new FrameEncoder();
  * encoder.request({ session: 1, cmd: 7, traceHi: 0, traceLo: 42 }, "ping");
  * const decoder = new FrameDecoder();
- * decoder.decode(encoder.take(), (frame) => {
- *   assert.equal(frame.kind, "request");
- *   assert.equal(frame.cmd, 7);
- *   assert.equal(new TextDecoder().decode(frame.payload), "ping");
- * });
+ * let cmd = 0;
+ * decoder.decode(encoder.take(), (frame) => (cmd = frame.cmd));
+ * if (cmd !== 7) throw new Error("unexpected frame");
  * ```
  *
  * @module
  */
 
 export * from "./src/errors.ts";
+export type { AbortSignalLike } from "./src/_platform.ts";
+export * from "./src/cluster/cluster.ts";
+export {
+  type ClusterOptions,
+  type ContextStorage,
+  DEFAULT_CLUSTER_CONNECT_TIMEOUT,
+  DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_HEARTBEAT_MISSES,
+  DEFAULT_TIMEOUT,
+  defaultLogger,
+  type Logger,
+  type RequestHandler,
+} from "./src/cluster/options.ts";
+export { Peer } from "./src/cluster/peer.ts";
+export * from "./src/cluster/listener.ts";
+export * from "./src/cluster/call_context.ts";
+export {
+  ControlCmd,
+  DEFAULT_PROTOCOL,
+  defaultErrorInfo,
+  type Protocol,
+  RequestFlag,
+  RESERVED_CMD_MIN,
+  ResponseStatus,
+  WEFT_VERSION,
+} from "./src/cluster/protocol.ts";
+export * from "./src/codec/types.ts";
+export * from "./src/session/trace.ts";
 export * from "./src/wire/frame.ts";
 export * from "./src/wire/frame_encoder.ts";
 export * from "./src/wire/frame_decoder.ts";
 export * from "./src/transport/types.ts";
 export * from "./src/transport/address.ts";
+export { defaultTransport, detectRuntime, type RuntimeName } from "./src/transport/detect.ts";

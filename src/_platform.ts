@@ -5,20 +5,31 @@
 
 /** The part of `TextEncoder` the core uses. */
 export interface Utf8Encoder {
+  /** Encodes `input` as UTF-8 into a new array. */
   encode(input: string): Uint8Array;
+  /** Encodes `input` as UTF-8 into `destination`. */
   encodeInto(input: string, destination: Uint8Array): { read: number; written: number };
 }
 
 /** The part of `TextDecoder` the core uses. */
 export interface Utf8Decoder {
+  /** Decodes UTF-8 bytes. */
   decode(input: Uint8Array): string;
 }
 
-/** The part of `AbortSignal` the core uses. */
+/**
+ * The part of `AbortSignal` weft uses. Pass a real `AbortSignal`; signals
+ * weft hands out (a handler context's) are real ones at run time. The core
+ * names this subset because it type-checks without the DOM library.
+ */
 export interface AbortSignalLike {
+  /** True once aborted. */
   readonly aborted: boolean;
+  /** Why it aborted. */
   readonly reason: unknown;
+  /** Listens for the abort. */
   addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  /** Stops listening. */
   removeEventListener(type: "abort", listener: () => void): void;
 }
 
@@ -38,6 +49,7 @@ declare const console: {
   warn(...data: unknown[]): void;
   log(...data: unknown[]): void;
 };
+declare const AbortSignal: { any(signals: AbortSignalLike[]): AbortSignalLike };
 declare class AbortController {
   readonly signal: AbortSignalLike;
   abort(reason?: unknown): void;
@@ -90,3 +102,8 @@ export const defaultConsole: {
   warn(...data: unknown[]): void;
   log(...data: unknown[]): void;
 } = console;
+
+/** A signal that aborts when any of `signals` does (`AbortSignal.any`). */
+export function anySignal(signals: AbortSignalLike[]): AbortSignalLike {
+  return AbortSignal.any(signals);
+}

@@ -112,3 +112,51 @@ export class WeftError extends Error {
 export function isWeftError(value: unknown, code?: ErrorCode): value is WeftError {
   return value instanceof WeftError && (code === undefined || value.code === code);
 }
+
+/** What travels over the wire about a remote failure (weft protocol mode). */
+export interface RemoteErrorInfo {
+  /** The remote error's `name` (e.g. `"TypeError"`). */
+  name: string;
+  /** The remote error's string `code`, if it had one (e.g. a WeftError's). */
+  code?: string;
+  /** The remote error's message. */
+  message: string;
+  /** The remote stack, only if the server opted in (see the cluster's `errorInfo` option). */
+  stack?: string;
+}
+
+/**
+ * A call failed on the remote node (its handler threw, it could not decode
+ * the request, it has no handler, it is shutting down): a
+ * {@linkcode WeftError} with code `remote` carrying what the remote node
+ * said. Only in weft protocol mode; silly nodes answer nothing instead.
+ *
+ * @example
+ * ```ts
+ * import { RemoteError } from "./errors.ts";
+ *
+ * const err = new RemoteError({ name: "RangeError", message: "too big" }, "Call add failed remotely");
+ * if (err.code !== "remote" || err.remote.name !== "RangeError") throw new Error("unexpected result");
+ * ```
+ */
+export class RemoteError extends WeftError {
+  /** The remote error's name, code, message (and stack if sent). */
+  readonly remote: Readonly<RemoteErrorInfo>;
+
+  /**
+   * Creates the error from what the remote node sent.
+   *
+   * @param remote What the remote node sent.
+   * @param context What failed, e.g. `Call add failed remotely`.
+   */
+  constructor(remote: RemoteErrorInfo, context: string) {
+    super(
+      "remote",
+      `${context}: ${remote.name}${
+        remote.code === undefined ? "" : ` [${remote.code}]`
+      }: ${remote.message}`,
+    );
+    this.name = "RemoteError";
+    this.remote = Object.freeze({ ...remote });
+  }
+}

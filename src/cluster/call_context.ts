@@ -5,7 +5,7 @@
  * @module
  */
 
-import { abortController, type AbortSignalLike } from "../_platform.ts";
+import { abortController, type AbortSignalLike, now } from "../_platform.ts";
 import { traceIdToBigInt } from "../wire/frame.ts";
 import type { Peer } from "./peer.ts";
 
@@ -57,6 +57,15 @@ export class CallContext {
   readonly traceHi: number;
   /** Low 32 bits of the trace id the request carried (low 16: the sender's node id). */
   readonly traceLo: number;
+  /**
+   * Weft mode: when the caller stops waiting, in this node's monotonic
+   * milliseconds (`performance.now()`), from the remaining time that
+   * travelled with the request; Infinity when none did (and in silly mode).
+   * Calls made through this context end by then too.
+   */
+  readonly deadline: number;
+  /** Weft mode: true for a one-way `send` (its result is not sent back). */
+  readonly oneWay: boolean;
   readonly #host: ContextHost;
   #controller: { readonly signal: AbortSignalLike; abort(reason?: unknown): void } | undefined =
     undefined;
@@ -69,11 +78,15 @@ export class CallContext {
    * @param host The cluster.
    * @param peer The sending peer.
    * @param frame The request's cmd, session and trace id halves.
+   * @param deadline Monotonic deadline in ms, or Infinity.
+   * @param oneWay True for a one-way send.
    */
   constructor(
     host: ContextHost,
     peer: Peer,
     frame: { cmd: number; session: number; traceHi: number; traceLo: number },
+    deadline = Infinity,
+    oneWay = false,
   ) {
     this.#host = host;
     this.peer = peer;
@@ -81,6 +94,13 @@ export class CallContext {
     this.session = frame.session;
     this.traceHi = frame.traceHi;
     this.traceLo = frame.traceLo;
+    this.deadline = deadline;
+    this.oneWay = oneWay;
+  }
+
+  /** Milliseconds left before the deadline (Infinity when there is none). */
+  get timeRemaining(): number {
+    return this.deadline === Infinity ? Infinity : Math.max(0, this.deadline - now());
   }
 
   /** The request's 64-bit trace id. */
@@ -89,8 +109,10 @@ export class CallContext {
   }
 
   /**
-   * Aborts when the request no longer matters: its connection closed, or the
-   * cluster closed. (A real `AbortSignal` at run time, made on first use.)
+   * Aborts when the request no longer matters: the caller cancelled it
+   * (weft mode), its connection closed, or the cluster closed. Calls made
+   * through this context abort with it. (A real `AbortSignal` at run time,
+   * made on first use.)
    */
   get signal(): AbortSignalLike {
     if (this.#controller === undefined) {

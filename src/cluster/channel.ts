@@ -6,6 +6,15 @@
  */
 
 import { microtask } from "../_platform.ts";
+import {
+  ControlCmd,
+  HELLO_PAYLOAD,
+  helloVersion,
+  isHello,
+  type Protocol,
+  RESERVED_CMD_MIN,
+  WEFT_VERSION,
+} from "./protocol.ts";
 import { WeftError } from "../errors.ts";
 import { type PendingCall, PendingCalls } from "../session/pending_calls.ts";
 import type { DeadlineQueue } from "../session/deadline_queue.ts";
@@ -21,11 +30,13 @@ export interface ChannelHost {
   /** A request frame arrived (the frame is valid only during the call). */
   onRequest(channel: Channel, frame: Frame): void;
   /** A response arrived for `call` (already removed from the table). */
-  onResponse(call: PendingCall, payload: Uint8Array): void;
+  onResponse(channel: Channel, call: PendingCall, payload: Uint8Array): void;
   /** A call's deadline passed (already removed from the table). */
-  onTimeout(call: PendingCall): void;
+  onTimeout(channel: Channel, call: PendingCall): void;
   /** A frame over the soft limit arrived. */
   onSoftLimit(channel: Channel, bodyLength: number): void;
+  /** Weft mode: the peer cancelled the request it sent under `session`. */
+  onCancel(channel: Channel, session: number): void;
   /**
    * The connection closed. `error` is why; `local` is true when this side
    * closed it on purpose (`close(peer)`, the cluster's close).
@@ -41,6 +52,16 @@ export interface ChannelOptions {
   deadlines: DeadlineQueue;
   /** Bytes pending in the encoder, or buffered by the transport, over which the channel is congested. */
   highWaterMark: number;
+  /** The protocol spoken on this connection. */
+  protocol: Protocol;
+  /** True on the side that connected (it sends weft's HELLO). */
+  initiator: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function mismatch(detail: string): WeftError {
+  return new WeftError("protocol", `Protocol mismatch: ${detail}`);
 }
 
 /**
@@ -61,6 +82,18 @@ export class Channel {
   readonly #decoder: FrameDecoder;
   readonly #encoder: FrameEncoder;
   readonly #highWaterMark: number;
+  /** Weft mode (extensions on). */
+  readonly weft: boolean;
+  /** Weft: false on the accepting side until HELLO arrives; calls wait. */
+  #ready: boolean;
+  #readyWaiter: PromiseWithResolvers<void> | null = null;
+  /** Weft: true on the connecting side until HELLO_ACK arrives. */
+  #awaitingAck: boolean;
+  /** Scratch header for control frames. */
+  readonly #controlHeader: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
+  #pingSeq = 0;
+  #pingOutstanding = false;
+  #missed = 0;
   /** Scratch header reused for every request written. */
   readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
   #flushQueued = false;
@@ -82,7 +115,7 @@ export class Channel {
     this.connection = connection;
     this.pending = new PendingCalls({
       deadlines: options.deadlines,
-      onTimeout: (call) => host.onTimeout(call),
+      onTimeout: (call) => host.onTimeout(this, call),
     });
     this.#decoder = new FrameDecoder({
       framing: options.framing,
@@ -92,6 +125,9 @@ export class Channel {
     });
     this.#encoder = new FrameEncoder({ framing: options.framing, hardLimit: options.hardLimit });
     this.#highWaterMark = options.highWaterMark;
+    this.weft = options.protocol === "weft";
+    this.#ready = !this.weft || options.initiator;
+    this.#awaitingAck = this.weft && options.initiator;
   }
 
   /**
@@ -99,7 +135,7 @@ export class Channel {
    * the frames batched for this turn already reach it.
    */
   get congested(): boolean {
-    return this.#congested || this.#encoder.length >= this.#highWaterMark;
+    return this.#congested || this.#encoder.length >= this.#highWaterMark || !this.#ready;
   }
 
   /** True once closed or closing: nothing more is written. */
@@ -114,6 +150,9 @@ export class Channel {
       drain: () => this.#onDrain(),
       close: (info) => this.#onClose(info),
     });
+    // Weft: the connecting side says HELLO first and goes on without waiting
+    // for the answer; the first frame back must be HELLO_ACK.
+    if (this.#awaitingAck) this.#control(ControlCmd.Hello, 0, HELLO_PAYLOAD);
   }
 
   /**
@@ -129,6 +168,7 @@ export class Channel {
     traceLo: number,
     call: PendingCall | null,
     deadline: number,
+    head: Uint8Array = EMPTY,
   ): void {
     if (this.closed) throw new WeftError("closed", "Cannot send: the connection is closed");
     const header = this.#header;
@@ -136,7 +176,7 @@ export class Channel {
     header.cmd = cmd;
     header.traceHi = traceHi;
     header.traceLo = traceLo;
-    this.#encoder.request(header, bytes);
+    this.#encoder.request(header, bytes, head);
     if (call !== null) this.pending.add(call, header.session, deadline);
     this.#queueFlush();
   }
@@ -146,9 +186,39 @@ export class Channel {
    *
    * @throws {WeftError} `frame too large` (nothing written).
    */
-  response(session: number, bytes: Uint8Array | string): void {
+  response(session: number, bytes: Uint8Array | string, head: Uint8Array = EMPTY): void {
     if (this.closed) return;
-    this.#encoder.response(session, bytes);
+    this.#encoder.response(session, bytes, head);
+    this.#queueFlush();
+  }
+
+  /** Weft mode: tells the peer that the call under `session` is abandoned. */
+  cancel(session: number): void {
+    if (this.weft && !this.closed) this.#control(ControlCmd.Cancel, session, EMPTY);
+  }
+
+  /**
+   * Weft mode, once per heartbeat interval: pings the peer, or counts a
+   * ping still unanswered. Returns false when `misses` pings in a row went
+   * unanswered: the peer is dead, frozen or not reading.
+   */
+  heartbeat(misses: number): boolean {
+    if (!this.weft || this.closed || !this.#ready) return true;
+    if (this.#pingOutstanding) {
+      this.#missed++;
+      return this.#missed < misses;
+    }
+    this.#pingSeq = this.#pingSeq === 0x7fffffff ? 1 : this.#pingSeq + 1;
+    this.#pingOutstanding = true;
+    this.#control(ControlCmd.Ping, this.#pingSeq, EMPTY);
+    return true;
+  }
+
+  #control(cmd: number, session: number, payload: Uint8Array): void {
+    const header = this.#controlHeader;
+    header.session = session;
+    header.cmd = cmd;
+    this.#encoder.request(header, payload);
     this.#queueFlush();
   }
 
@@ -157,6 +227,10 @@ export class Channel {
    * not); rejects with `closed` if it closes first.
    */
   drained(): Promise<void> {
+    if (!this.#ready) {
+      this.#readyWaiter ??= Promise.withResolvers<void>();
+      return this.#readyWaiter.promise;
+    }
     // A full batch goes out now, so that the wait is for the socket.
     if (this.#encoder.length > 0 && !this.closed) this.#flush();
     return this.connection.drained();
@@ -219,15 +293,77 @@ export class Channel {
   }
 
   readonly #onFrame = (frame: Frame): void => {
+    if (this.weft) {
+      if (this.#awaitingAck || !this.#ready) {
+        this.#handshake(frame);
+        return;
+      }
+      if (frame.kind === "request" && frame.cmd >= RESERVED_CMD_MIN) {
+        this.#onControl(frame);
+        return;
+      }
+    } else if (
+      frame.kind === "request" && frame.cmd === ControlCmd.Hello && isHello(frame.payload)
+    ) {
+      throw mismatch(`${this.peer} speaks weft's protocol; this node is in silly mode`);
+    }
     if (frame.kind === "response") {
       const call = this.pending.take(frame.session);
       // A response nobody waits for (late after a timeout or abort, or an
       // answer to a send) is dropped; the connection stays healthy.
-      if (call !== undefined) this.#host.onResponse(call, frame.payload);
+      if (call !== undefined) this.#host.onResponse(this, call, frame.payload);
     } else {
       this.#host.onRequest(this, frame);
     }
   };
+
+  /** Weft: the first frame each way is the handshake. */
+  #handshake(frame: Frame): void {
+    const expected = this.#awaitingAck ? ControlCmd.HelloAck : ControlCmd.Hello;
+    if (frame.kind !== "request" || frame.cmd !== expected || !isHello(frame.payload)) {
+      throw mismatch(
+        this.#awaitingAck
+          ? `${this.peer} answered without weft's HELLO_ACK: it speaks silly's protocol (use protocol "silly" to talk to it)`
+          : `${this.peer} sent frames without weft's HELLO: it speaks silly's protocol (use protocol "silly" to talk to it)`,
+      );
+    }
+    const version = helloVersion(frame.payload);
+    if (version !== WEFT_VERSION) {
+      throw mismatch(
+        `${this.peer} speaks weft protocol version ${version}, this node ${WEFT_VERSION}`,
+      );
+    }
+    if (this.#awaitingAck) {
+      this.#awaitingAck = false;
+      return;
+    }
+    this.#control(ControlCmd.HelloAck, frame.session, HELLO_PAYLOAD);
+    this.#ready = true;
+    this.#readyWaiter?.resolve();
+    this.#readyWaiter = null;
+  }
+
+  #onControl(frame: Frame): void {
+    switch (frame.cmd) {
+      case ControlCmd.Cancel:
+        this.#host.onCancel(this, frame.session);
+        return;
+      case ControlCmd.Ping:
+        this.#control(ControlCmd.Pong, frame.session, EMPTY);
+        return;
+      case ControlCmd.Pong:
+        if (frame.session === this.#pingSeq) {
+          this.#pingOutstanding = false;
+          this.#missed = 0;
+        }
+        return;
+      default:
+        throw new WeftError(
+          "protocol",
+          `Unexpected control frame 0x${frame.cmd.toString(16)} from ${this.peer}`,
+        );
+    }
+  }
 
   #onData(chunk: Uint8Array): void {
     if (this.#closing !== null) return;
@@ -246,7 +382,21 @@ export class Channel {
     this.#closed = true;
     this.#flushQueued = false;
     const local = this.#localClose || (this.#closing === null && info.reason === "local");
-    const error = this.#closing ??
+    if (this.#readyWaiter !== null) {
+      this.#readyWaiter.reject(new WeftError("closed", `Connection closed: ${this.peer}`));
+      this.#readyWaiter.promise.catch(() => {});
+      this.#readyWaiter = null;
+    }
+    // Weft: a peer that hangs up on our HELLO refused the connection or is
+    // a node in silly mode; say so (its own log names the mismatch).
+    const unanswered = this.#awaitingAck && this.#closing === null && info.reason !== "local"
+      ? new WeftError(
+        "closed",
+        `Connection closed by ${this.peer} before it answered weft's HELLO: it refused the connection, or it is in silly mode (protocol mismatch)`,
+        info.error === undefined ? undefined : { cause: info.error },
+      )
+      : null;
+    const error = this.#closing ?? unanswered ??
       info.error ??
       new WeftError(
         "closed",

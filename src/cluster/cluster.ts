@@ -5,7 +5,14 @@
  * @module
  */
 
-import { type AbortSignalLike, now, startRefTimer, stopTimer } from "../_platform.ts";
+import {
+  type AbortSignalLike,
+  anySignal,
+  now,
+  startRefTimer,
+  stopTimer,
+  type TimerHandle,
+} from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { PendingCall } from "../session/pending_calls.ts";
 import { DeadlineQueue } from "../session/deadline_queue.ts";
@@ -18,7 +25,32 @@ import { CallContext, type CallOptions, type ContextHost } from "./call_context.
 import { Channel, type ChannelHost } from "./channel.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import {
+  decodeErrorInfo,
+  encodeErrorInfo,
+  REQUEST_HEAD_SIZE,
+  RequestFlag,
+  requestFlags,
+  requestRemaining,
+  RESERVED_CMD_MIN,
+  ResponseStatus,
+  STATUS_HEAD,
+  writeRequestHead,
+} from "./protocol.ts";
 import { Peer, type PeerState, peerState } from "./peer.ts";
+
+/** Options of `cluster.close()` for the whole cluster. */
+export interface ClusterCloseOptions {
+  /**
+   * Graceful drain: milliseconds to let requests already being handled
+   * finish. Listeners close at once and requests arriving meanwhile are
+   * refused (weft mode: a `remote` error with code `peer closed`; silly
+   * mode: dropped). Then everything closes as without a grace period.
+   *
+   * @default {0}
+   */
+  grace?: number;
+}
 
 /**
  * A cluster node: it listens for peers, connects to peers, and calls them.
@@ -52,7 +84,7 @@ import { Peer, type PeerState, peerState } from "./peer.ts";
  * if (JSON.stringify(reply) !== '{"echo":{"hi":1}}') throw new Error("unexpected reply");
  * ```
  */
-export class Cluster implements ContextHost, ChannelHost {
+export class Cluster implements ContextHost {
   readonly #o: ResolvedOptions;
   readonly #deadlines = new DeadlineQueue();
   #transport: Transport | undefined;
@@ -63,7 +95,24 @@ export class Cluster implements ContextHost, ChannelHost {
   readonly #connecting = new Set<Promise<unknown>>();
   /** Scratch trace id written per call; no allocation. */
   readonly #trace: TraceId = { traceHi: 0, traceLo: 0 };
+  /** Scratch weft request head, filled per request; no allocation. */
+  readonly #head = new Uint8Array(REQUEST_HEAD_SIZE);
   #closing: Promise<void> | null = null;
+  /** Set once the drain is over: everything is closing or closed. */
+  #shut = false;
+  /** Requests whose handlers are running. */
+  #serving = 0;
+  #idle: PromiseWithResolvers<void> | null = null;
+  #heartbeat: TimerHandle | undefined = undefined;
+  /** What channels call back into; kept private so it is not part of the API. */
+  readonly #host: ChannelHost = {
+    onRequest: (channel, frame) => this.#onRequest(channel, frame),
+    onResponse: (channel, call, payload) => this.#onResponse(channel, call, payload),
+    onTimeout: (channel, call) => this.#onTimeout(channel, call),
+    onCancel: (channel, session) => this.#onCancel(channel, session),
+    onSoftLimit: (channel, bodyLength) => this.#onSoftLimit(channel, bodyLength),
+    onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
+  };
 
   /**
    * Creates a cluster node (silly's `serve`).
@@ -161,17 +210,25 @@ export class Cluster implements ContextHost, ChannelHost {
   /**
    * Closes a peer (its connection; it will not reconnect and later calls
    * reject with `peer closed`), a listener (stops accepting), or with no
-   * argument the whole cluster: listeners, connections and pending calls
-   * (which reject with `peer closed`). Resolves when the sockets are closed.
-   * The `close` hook is not called for closes made here.
+   * argument (or with {@linkcode ClusterCloseOptions}) the whole cluster:
+   * listeners, connections and pending calls (which reject with `peer
+   * closed`), after an optional grace period for requests being handled.
+   * Resolves when the sockets are closed. The `close` hook is not called for
+   * closes made here.
+   *
+   * @throws {TypeError} For a target that is none of these.
    */
-  close(target?: Peer | ClusterListener): Promise<void> {
+  close(target?: Peer | ClusterListener | ClusterCloseOptions): Promise<void> {
     if (target instanceof ClusterListener) return target.close();
     if (target instanceof Peer) return this.#closePeer(target);
-    if (target !== undefined) {
-      throw new TypeError("Invalid close target: expected a Peer, a ClusterListener or nothing");
+    if (target !== undefined && (target === null || typeof target !== "object")) {
+      throw new TypeError("Invalid close target: expected a Peer, a ClusterListener or options");
     }
-    this.#closing ??= this.#closeAll();
+    const grace = target?.grace ?? 0;
+    if (typeof grace !== "number" || !(grace >= 0)) {
+      throw new RangeError(`Invalid option grace: expected 0 or more ms, got ${grace}`);
+    }
+    this.#closing ??= this.#closeAll(grace);
     return this.#closing;
   }
 
@@ -200,16 +257,27 @@ export class Cluster implements ContextHost, ChannelHost {
         new RangeError(`Invalid option timeout: expected more than 0 ms, got ${timeout}`),
       );
     }
-    const signal = options?.signal;
+    let signal = options?.signal;
+    let deadline = timeout === Infinity ? Infinity : now() + timeout;
+    const context = options?.context;
+    if (context !== undefined) {
+      // A call made for a request ends with it: same deadline, same signal.
+      if (context.deadline < deadline) deadline = context.deadline;
+      signal = signal === undefined ? context.signal : anySignal([signal, context.signal]);
+    }
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     const state = peerState(peer);
-    if (state.closed || this.#closing !== null) return Promise.reject(this.#peerClosed(peer));
-    const deadline = timeout === Infinity ? Infinity : now() + timeout;
+    if (state.closed || this.#shut) return Promise.reject(this.#peerClosed(peer));
+    if (deadline <= now()) {
+      return Promise.reject(
+        new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`),
+      );
+    }
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
-      return this.#requestOn(channel, cmd, body, deadline, options, expectResponse);
+      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
     }
-    return this.#requestSlow(peer, state, cmd, body, deadline, options, expectResponse);
+    return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
   }
 
   /** The path for a peer not connected, or congested: connect or wait first. */
@@ -219,10 +287,10 @@ export class Cluster implements ContextHost, ChannelHost {
     cmd: string | number,
     body: unknown,
     deadline: number,
+    signal: AbortSignalLike | undefined,
     options: CallOptions | undefined,
     expectResponse: boolean,
   ): Promise<unknown> {
-    const signal = options?.signal;
     let channel = state.channel;
     if (channel === null) channel = await this.#ensureChannel(peer, state, deadline, signal);
     // Backpressure: wait for the connection to drain rather than queue more.
@@ -231,7 +299,7 @@ export class Cluster implements ContextHost, ChannelHost {
       if (state.closed) throw this.#peerClosed(peer);
       channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
     }
-    return this.#requestOn(channel, cmd, body, deadline, options, expectResponse);
+    return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
   }
 
   /** Marshals, encodes and queues a request on a live channel. */
@@ -240,6 +308,7 @@ export class Cluster implements ContextHost, ChannelHost {
     cmd: string | number,
     body: unknown,
     deadline: number,
+    signal: AbortSignalLike | undefined,
     options: CallOptions | undefined,
     expectResponse: boolean,
   ): Promise<unknown> {
@@ -249,20 +318,30 @@ export class Cluster implements ContextHost, ChannelHost {
     } catch (error) {
       return Promise.reject(marshalError(cmd, error));
     }
-    if (marshalled === undefined || !isCmd(marshalled[0])) {
+    if (
+      marshalled === undefined || !isCmd(marshalled[0]) ||
+      (channel.weft && marshalled[0] >= RESERVED_CMD_MIN)
+    ) {
       return Promise.reject(
         new WeftError(
           "marshal failed",
           `Cannot marshal request ${String(cmd)}: marshal returned ${
-            marshalled === undefined ? "nothing" : `cmd ${String(marshalled[0])}`
+            marshalled === undefined
+              ? "nothing"
+              : isCmd(marshalled[0])
+              ? `cmd ${marshalled[0]}, which weft reserves for control frames`
+              : `cmd ${String(marshalled[0])}`
           }`,
         ),
       );
     }
     const trace = this.#traceFor(options);
+    const head = channel.weft
+      ? writeRequestHead(this.#head, !expectResponse, deadline - now())
+      : undefined;
     if (!expectResponse) {
       try {
-        channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0);
+        channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -273,15 +352,26 @@ export class Cluster implements ContextHost, ChannelHost {
       call = new PendingCall(cmd, resolve, reject);
     });
     try {
-      channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, call, deadline);
+      channel.request(
+        marshalled[0],
+        marshalled[1],
+        trace.traceHi,
+        trace.traceLo,
+        call,
+        deadline,
+        head,
+      );
     } catch (error) {
       call.reject(error);
       return promise;
     }
-    const signal = options?.signal;
     if (signal !== undefined) {
       const onAbort = () => {
-        if (call.table?.remove(call)) call.reject(abortedError(signal));
+        const session = call.session;
+        if (call.table?.remove(call)) {
+          call.reject(abortedError(signal));
+          channel.cancel(session);
+        }
       };
       call.signal = signal;
       call.onAbort = onAbort;
@@ -342,28 +432,50 @@ export class Cluster implements ContextHost, ChannelHost {
         cause: error,
       });
     }
-    if (state.closed || this.#closing !== null) {
+    if (state.closed || this.#shut) {
       await connection.close();
       throw this.#peerClosed(peer);
     }
     this.#o.logger.info?.(`Connected to ${address}`);
-    const channel = this.#open(peer, state, connection);
+    const channel = this.#open(peer, state, connection, true);
     channel.start();
     return channel;
   }
 
-  #open(peer: Peer, state: PeerState, connection: Connection): Channel {
-    const channel = new Channel(this, peer, connection, {
+  #open(peer: Peer, state: PeerState, connection: Connection, initiator: boolean): Channel {
+    const channel = new Channel(this.#host, peer, connection, {
       framing: this.#o.framing,
       hardLimit: this.#o.hardLimit,
       softLimit: this.#o.softLimit,
       deadlines: this.#deadlines,
       highWaterMark: this.#o.highWaterMark,
+      protocol: this.#o.protocol,
+      initiator,
     });
     state.channel = channel;
     state.lastRemote = connection.remoteAddress;
     this.#channels.add(channel);
+    if (channel.weft && this.#heartbeat === undefined) this.#armHeartbeat();
     return channel;
+  }
+
+  /** One timer drives the heartbeats of every connection; it runs while there are any. */
+  #armHeartbeat(): void {
+    this.#heartbeat = startRefTimer(() => {
+      this.#heartbeat = undefined;
+      for (const channel of this.#channels) {
+        if (!channel.heartbeat(this.#o.heartbeatMisses)) {
+          channel.close(
+            new WeftError(
+              "closed",
+              `Connection to ${channel.peer} is dead: ${this.#o.heartbeatMisses} heartbeats unanswered`,
+            ),
+            false,
+          );
+        }
+      }
+      if (this.#channels.size > 0 && !this.#shut) this.#armHeartbeat();
+    }, this.#o.heartbeatInterval);
   }
 
   #accept(connection: Connection): void {
@@ -373,7 +485,7 @@ export class Cluster implements ContextHost, ChannelHost {
     }
     const peer = new Peer(undefined);
     const state = peerState(peer);
-    const channel = this.#open(peer, state, connection);
+    const channel = this.#open(peer, state, connection, false);
     this.#o.logger.info?.(`Accepted ${peer}`);
     if (this.#o.accept !== undefined) {
       try {
@@ -398,27 +510,52 @@ export class Cluster implements ContextHost, ChannelHost {
 
   // ---- channel host --------------------------------------------------------
 
-  /** @internal A request arrived on `channel`. */
-  onRequest(channel: Channel, frame: Frame): void {
+  /** A request arrived on `channel`. */
+  #onRequest(channel: Channel, frame: Frame): void {
     const o = this.#o;
     const peer = channel.peer;
+    let payload = frame.payload;
+    let deadline = Infinity;
+    let oneWay = false;
+    if (channel.weft) {
+      if (payload.length < REQUEST_HEAD_SIZE) {
+        throw new WeftError(
+          "protocol",
+          `Request from ${peer} is shorter than weft's ${REQUEST_HEAD_SIZE}-byte request head`,
+        );
+      }
+      oneWay = (requestFlags(payload) & RequestFlag.OneWay) !== 0;
+      const remaining = requestRemaining(payload);
+      if (remaining !== Infinity) deadline = now() + remaining;
+      payload = payload.subarray(REQUEST_HEAD_SIZE);
+    }
+    const context = new CallContext(this, peer, frame, deadline, oneWay);
+    if (this.#closing !== null) {
+      this.#refuse(channel, context, new WeftError("peer closed", "Node is shutting down"));
+      return;
+    }
     let body: unknown;
     try {
-      body = o.unmarshal("request", frame.cmd, frame.payload);
+      body = o.unmarshal("request", frame.cmd, payload);
       if (body instanceof Error) throw body;
     } catch (error) {
-      // silly logs and answers nothing; the caller times out.
+      // silly logs and answers nothing (the caller times out); weft answers with the error.
       o.logger.error(`Cannot unmarshal request cmd ${frame.cmd} from ${peer}`, error);
+      this.#refuse(channel, context, unmarshalError(frame.cmd, error, "request"));
       return;
     }
     const handler = o.call;
     if (handler === undefined) {
       o.logger.error(`No call handler: request cmd ${frame.cmd} from ${peer} dropped`);
+      this.#refuse(
+        channel,
+        context,
+        new WeftError("protocol", `No handler for cmd ${frame.cmd} on this node`),
+      );
       return;
     }
-    const context = new CallContext(this, peer, frame);
-    const session = frame.session;
-    channel.serving.set(session, context);
+    channel.serving.set(frame.session, context);
+    this.#serving++;
     let result: unknown;
     try {
       const storage = o.contextStorage;
@@ -439,59 +576,131 @@ export class Cluster implements ContextHost, ChannelHost {
     }
   }
 
-  #respond(channel: Channel, context: CallContext, value: unknown): void {
+  /** A handler finished (either way): forget it, and tell a drain waiting for the last one. */
+  #finished(channel: Channel, context: CallContext): void {
     if (channel.serving.get(context.session) === context) channel.serving.delete(context.session);
-    if (value === undefined || channel.closed) return;
+    if (--this.#serving === 0 && this.#idle !== null) this.#idle.resolve();
+  }
+
+  #respond(channel: Channel, context: CallContext, value: unknown): void {
+    this.#finished(channel, context);
+    if (channel.closed || context.oneWay) return;
+    // Weft answers every call; undefined travels as an empty response.
+    if (value === undefined) {
+      if (channel.weft) channel.response(context.session, "", STATUS_HEAD[ResponseStatus.Empty]);
+      return;
+    }
     let marshalled: readonly [number, Uint8Array | string] | undefined;
     try {
       marshalled = this.#o.marshal("response", context.cmd, value);
     } catch (error) {
       this.#o.logger.error(`Cannot marshal response to cmd ${context.cmd}`, error);
+      this.#sendError(channel, context, marshalError(context.cmd, error, "response"));
       return;
     }
-    if (marshalled === undefined) return;
+    if (marshalled === undefined) {
+      if (channel.weft) channel.response(context.session, "", STATUS_HEAD[ResponseStatus.Empty]);
+      return;
+    }
     try {
-      channel.response(context.session, marshalled[1]);
+      channel.response(
+        context.session,
+        marshalled[1],
+        channel.weft ? STATUS_HEAD[ResponseStatus.Ok] : undefined,
+      );
     } catch (error) {
       this.#o.logger.error(`Cannot send response to cmd ${context.cmd}`, error);
+      this.#sendError(channel, context, error);
     }
   }
 
   #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
-    if (channel.serving.get(context.session) === context) channel.serving.delete(context.session);
-    // silly logs and answers nothing; the caller times out.
+    this.#finished(channel, context);
+    // silly logs and answers nothing (the caller times out); weft answers with the error.
     this.#o.logger.error(`Handler for cmd ${context.cmd} from ${context.peer} threw`, error);
+    this.#sendError(channel, context, error);
   }
 
-  /** @internal A response arrived for `call`. */
-  onResponse(call: PendingCall, payload: Uint8Array): void {
+  /** Refuses a request that never reached the handler (weft: with an error response). */
+  #refuse(channel: Channel, context: CallContext, error: unknown): void {
+    this.#sendError(channel, context, error);
+  }
+
+  /** Weft mode: answers the request with an error response (never for a one-way send). */
+  #sendError(channel: Channel, context: CallContext, error: unknown): void {
+    if (!channel.weft || context.oneWay || channel.closed) return;
+    let info;
+    try {
+      info = this.#o.errorInfo(error);
+    } catch (hookError) {
+      this.#o.logger.error("errorInfo hook threw", hookError);
+      info = { name: "Error", message: "Handler failed (errorInfo hook threw)" };
+    }
+    try {
+      channel.response(context.session, encodeErrorInfo(info), STATUS_HEAD[ResponseStatus.Error]);
+    } catch (sendError) {
+      // An error too large for the hard limit: send a short one instead.
+      this.#o.logger.error(`Cannot send error response to cmd ${context.cmd}`, sendError);
+      channel.response(
+        context.session,
+        encodeErrorInfo({ name: "WeftError", code: "frame too large", message: "Error too large" }),
+        STATUS_HEAD[ResponseStatus.Error],
+      );
+    }
+  }
+
+  /** A response arrived for `call`. */
+  #onResponse(channel: Channel, call: PendingCall, payload: Uint8Array): void {
     let body: unknown;
     try {
+      if (channel.weft) {
+        const status = payload[0];
+        if (status === ResponseStatus.Empty) {
+          call.resolve(undefined);
+          return;
+        }
+        if (status === ResponseStatus.Error) {
+          call.reject(decodeErrorInfo(payload.subarray(1), call.cmd));
+          return;
+        }
+        if (status !== ResponseStatus.Ok) {
+          throw new WeftError("protocol", `Unknown weft response status ${String(status)}`);
+        }
+        payload = payload.subarray(1);
+      }
       body = this.#o.unmarshal("response", call.cmd, payload);
     } catch (error) {
-      call.reject(unmarshalError(call.cmd, error));
+      call.reject(unmarshalError(call.cmd, error, "response"));
       return;
     }
-    if (body instanceof Error) call.reject(unmarshalError(call.cmd, body));
+    if (body instanceof Error) call.reject(unmarshalError(call.cmd, body, "response"));
     else call.resolve(body);
   }
 
-  /** @internal A call's deadline passed. */
-  onTimeout(call: PendingCall): void {
+  /** A call's deadline passed. */
+  #onTimeout(channel: Channel, call: PendingCall): void {
     call.reject(
       new WeftError("timeout", `Call ${String(call.cmd)} timed out: no response in time`),
     );
+    channel.cancel(call.session);
   }
 
-  /** @internal A frame over the soft limit arrived. */
-  onSoftLimit(channel: Channel, bodyLength: number): void {
+  /** Weft: the caller cancelled a request being handled. */
+  #onCancel(channel: Channel, session: number): void {
+    channel.serving.get(session)?.abort(
+      new WeftError("aborted", `Call cancelled by ${channel.peer}`),
+    );
+  }
+
+  /** A frame over the soft limit arrived. */
+  #onSoftLimit(channel: Channel, bodyLength: number): void {
     this.#o.logger.warn(
       `Frame of ${bodyLength} bytes from ${channel.peer} is over the soft limit ${this.#o.softLimit}`,
     );
   }
 
-  /** @internal A connection closed. */
-  onClosed(channel: Channel, error: WeftError, local: boolean): void {
+  /** A connection closed. */
+  #onClosed(channel: Channel, error: WeftError, local: boolean): void {
     this.#channels.delete(channel);
     const peer = channel.peer;
     const state = peerState(peer);
@@ -500,7 +709,7 @@ export class Cluster implements ContextHost, ChannelHost {
     // Better than silly: calls waiting on the connection fail now, not at their timeout.
     const calls = channel.pending.drain();
     if (calls.length > 0) {
-      const reason = local && error.code === "peer closed"
+      const reason = (local && error.code === "peer closed") || error.code === "protocol"
         ? error
         : new WeftError("closed", `Connection to ${peer} lost while waiting: ${error.message}`, {
           cause: error,
@@ -509,6 +718,10 @@ export class Cluster implements ContextHost, ChannelHost {
     }
     for (const context of channel.serving.values()) context.abort(error);
     channel.serving.clear();
+    if (this.#channels.size === 0 && this.#heartbeat !== undefined) {
+      stopTimer(this.#heartbeat);
+      this.#heartbeat = undefined;
+    }
     if (!local) {
       if (error.code !== "closed") this.#o.logger.error(`Closed ${peer}: ${error.message}`, error);
       else this.#o.logger.info?.(`Closed ${peer}: ${error.message}`);
@@ -534,9 +747,20 @@ export class Cluster implements ContextHost, ChannelHost {
     if (channel !== null) await channel.close(this.#peerClosed(peer), true);
   }
 
-  async #closeAll(): Promise<void> {
+  async #closeAll(grace: number): Promise<void> {
     const waits: Promise<unknown>[] = [];
     for (const listener of [...this.#listeners]) waits.push(listener.close());
+    if (grace > 0 && this.#serving > 0) {
+      // Graceful drain: requests being handled may finish (and may call out).
+      this.#idle = Promise.withResolvers<void>();
+      const timer = startRefTimer(() => this.#idle?.resolve(), grace);
+      await this.#idle.promise;
+      stopTimer(timer);
+      this.#idle = null;
+    }
+    this.#shut = true;
+    if (this.#heartbeat !== undefined) stopTimer(this.#heartbeat);
+    this.#heartbeat = undefined;
     for (const peer of this.#peers.values()) peerState(peer).closed = true;
     this.#peers.clear();
     for (const channel of [...this.#channels]) {
@@ -575,20 +799,21 @@ function abortedError(signal: AbortSignalLike): WeftError {
   return new WeftError("aborted", "Call aborted", { cause: signal.reason });
 }
 
-function marshalError(cmd: string | number, error: unknown): Error {
+function marshalError(cmd: string | number, error: unknown, what = "request"): Error {
   // Caller bugs (an unknown command name) stay what they are.
   if (error instanceof TypeError || error instanceof RangeError) return error;
   if (error instanceof WeftError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new WeftError("marshal failed", `Cannot marshal request ${String(cmd)}: ${reason}`, {
+  return new WeftError("marshal failed", `Cannot marshal ${what} ${String(cmd)}: ${reason}`, {
     cause: error,
   });
 }
 
-function unmarshalError(cmd: string | number, error: unknown): WeftError {
+function unmarshalError(cmd: string | number, error: unknown, what: string): WeftError {
   if (error instanceof WeftError && error.code === "unmarshal failed") return error;
+  if (error instanceof WeftError && error.code === "remote") return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new WeftError("unmarshal failed", `Cannot unmarshal response ${String(cmd)}: ${reason}`, {
+  return new WeftError("unmarshal failed", `Cannot unmarshal ${what} ${String(cmd)}: ${reason}`, {
     cause: error,
   });
 }

@@ -16,11 +16,18 @@ import {
   type Framing,
 } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
+import { DEFAULT_PROTOCOL, defaultErrorInfo, type Protocol } from "./protocol.ts";
 import type { Peer } from "./peer.ts";
-import type { WeftError } from "../errors.ts";
+import type { RemoteErrorInfo, WeftError } from "../errors.ts";
 
 /** Default call timeout, in milliseconds (silly's default). */
 export const DEFAULT_TIMEOUT = 5000;
+
+/** Default heartbeat interval (weft mode), in milliseconds. */
+export const DEFAULT_HEARTBEAT_INTERVAL = 5000;
+
+/** Default number of unanswered heartbeats after which a connection is dead. */
+export const DEFAULT_HEARTBEAT_MISSES = 2;
 
 /** Default connect timeout of lazy connects, in milliseconds. */
 export const DEFAULT_CLUSTER_CONNECT_TIMEOUT = 5000;
@@ -134,6 +141,36 @@ export interface ClusterOptions {
   logger?: Logger;
   /** Implicit trace propagation across `await`; see {@linkcode ContextStorage}. */
   contextStorage?: ContextStorage;
+  /**
+   * `"weft"`: silly's frames plus weft's extensions (remote errors,
+   * cancellation, deadlines, heartbeats); both ends must speak it.
+   * `"silly"`: byte-exact with silly.net.cluster, for silly nodes. A
+   * mismatched pair fails at once with a `protocol` error naming it.
+   *
+   * @default {"weft"}
+   */
+  protocol?: Protocol;
+  /**
+   * Weft mode: milliseconds between heartbeats on each connection.
+   *
+   * @default {5000}
+   */
+  heartbeatInterval?: number;
+  /**
+   * Weft mode: heartbeats left unanswered before the connection is declared
+   * dead (its calls reject with `closed`; outbound peers reconnect on their
+   * next call). A dead, frozen or half-open peer is found within about
+   * `heartbeatInterval * (heartbeatMisses + 1)`.
+   *
+   * @default {2}
+   */
+  heartbeatMisses?: number;
+  /**
+   * Weft mode: turns an error thrown by a handler into what is sent back.
+   * The default sends `name`, `code` (a string `code` property) and
+   * `message`, never the stack; return `stack` too to opt in.
+   */
+  errorInfo?: (error: unknown) => RemoteErrorInfo;
 }
 
 /** Options with defaults applied and validated. */
@@ -153,6 +190,10 @@ export interface ResolvedOptions {
   nodeId: number;
   logger: Logger;
   contextStorage: ContextStorage | undefined;
+  protocol: Protocol;
+  heartbeatInterval: number;
+  heartbeatMisses: number;
+  errorInfo: (error: unknown) => RemoteErrorInfo;
 }
 
 /** The default logger: warnings and errors to stderr, nothing else. */
@@ -221,6 +262,21 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   ) {
     throw new TypeError("Invalid option contextStorage: expected run and getStore functions");
   }
+  const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+  if (protocol !== "weft" && protocol !== "silly") {
+    throw new TypeError(
+      `Invalid option protocol: expected "weft" or "silly", got ${String(protocol)}`,
+    );
+  }
+  const misses = options.heartbeatMisses ?? DEFAULT_HEARTBEAT_MISSES;
+  if (typeof misses !== "number") {
+    throw new TypeError("Invalid option heartbeatMisses: expected a number");
+  }
+  if (!Number.isInteger(misses) || misses < 1) {
+    throw new RangeError(
+      `Invalid option heartbeatMisses: expected an integer of at least 1, got ${misses}`,
+    );
+  }
   const hwm = options.highWaterMark ?? 64 * 1024;
   if (typeof hwm !== "number") {
     throw new TypeError("Invalid option highWaterMark: expected a number of bytes");
@@ -248,5 +304,14 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     nodeId: options.nodeId === undefined ? random32() & 0xffff : checkNodeId(options.nodeId),
     logger,
     contextStorage: storage,
+    protocol,
+    heartbeatInterval: duration(
+      options.heartbeatInterval,
+      "heartbeatInterval",
+      DEFAULT_HEARTBEAT_INTERVAL,
+    ),
+    heartbeatMisses: misses,
+    errorInfo: fn<(error: unknown) => RemoteErrorInfo>(options.errorInfo, "errorInfo") ??
+      defaultErrorInfo,
   };
 }

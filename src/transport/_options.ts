@@ -1,5 +1,7 @@
 // Option validation and the connect deadline, shared by the socket adapters.
 
+import { abortController, type AbortSignalLike, startRefTimer, stopTimer } from "../_platform.ts";
+
 import {
   DEFAULT_BACKLOG,
   DEFAULT_CONNECT_TIMEOUT,
@@ -11,7 +13,7 @@ import { abortedError, connectTimeoutError, mapError } from "./_errors.ts";
 
 /** Connect options with every default filled in. */
 export interface ResolvedConnectOptions {
-  signal: AbortSignal | undefined;
+  signal: AbortSignalLike | undefined;
   timeout: number;
   noDelay: boolean;
   highWaterMark: number;
@@ -77,7 +79,7 @@ export function connectOptions(options: ConnectOptions | undefined): ResolvedCon
     throw new TypeError("Invalid option signal: expected an AbortSignal");
   }
   return {
-    signal: signal as AbortSignal | undefined,
+    signal: signal as AbortSignalLike | undefined,
     timeout: integer(o.timeout, "timeout", DEFAULT_CONNECT_TIMEOUT, 1, 2 ** 31 - 1),
     noDelay: boolean(o.noDelay, "noDelay", true),
     highWaterMark: integer(
@@ -142,7 +144,11 @@ export function listenArgs(
 export function connectWithin<T>(
   address: string,
   connectOptions_: ConnectOptions | undefined,
-  attempt: (target: Address, signal: AbortSignal, options: ResolvedConnectOptions) => Promise<T>,
+  attempt: (
+    target: Address,
+    signal: AbortSignalLike,
+    options: ResolvedConnectOptions,
+  ) => Promise<T>,
   discard: (value: T) => void,
 ): Promise<T> {
   // Bad options and addresses reject, like every other failure.
@@ -157,12 +163,12 @@ export function connectWithin<T>(
   const { signal, timeout } = options;
   if (signal?.aborted) return Promise.reject(abortedError(address, signal.reason));
   return new Promise<T>((resolve, reject) => {
-    const cancel = new AbortController();
+    const cancel = abortController();
     let done = false;
     const finish = (): boolean => {
       if (done) return false;
       done = true;
-      clearTimeout(timer);
+      stopTimer(timer);
       signal?.removeEventListener("abort", onAbort);
       return true;
     };
@@ -171,7 +177,7 @@ export function connectWithin<T>(
       reject(abortedError(address, signal?.reason));
       cancel.abort(signal?.reason);
     };
-    const timer = setTimeout(() => {
+    const timer = startRefTimer(() => {
       if (!finish()) return;
       reject(connectTimeoutError(address, timeout));
       cancel.abort(connectTimeoutError(address, timeout));

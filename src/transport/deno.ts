@@ -211,7 +211,8 @@ export function connect(address: string, options?: ConnectOptions): Promise<Conn
         hostname: target.hostname,
         port: target.port,
         transport: "tcp",
-        signal,
+        // The platform's AbortSignal, typed as the structural subset weft uses.
+        signal: signal as unknown as AbortSignal,
       });
       return wrap(conn, resolved.noDelay, resolved.highWaterMark);
     },

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { AbortSignalLike } from "../_platform.ts";
 import type { WeftError } from "../errors.ts";
 
 /** A socket address. IPv6 hostnames are bare (`::1`), without brackets. */
@@ -130,7 +131,7 @@ export interface Connection {
 /** Options of {@linkcode Transport.prototype.connect}. */
 export interface ConnectOptions {
   /** Aborts the connect attempt; rejects with `aborted` carrying the reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /**
    * Milliseconds to wait for the connection; rejects with `connect timeout`.
    *

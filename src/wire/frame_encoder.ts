@@ -126,26 +126,32 @@ export class FrameEncoder {
    *
    * @param header Session, cmd and the two traceid halves.
    * @param payload Bytes, or a string written as UTF-8.
+   * @param head Bytes written just before the payload and counted in the
+   * body (weft's extension header); the encoder copies them at once.
    * @returns The frame's size in bytes, prefix included.
    * @throws {WeftError} `frame too large` if the body is over the hard limit;
    * nothing is written then.
    */
-  request(header: RequestHeader, payload: Uint8Array | string = EMPTY): number {
-    const at = this.#reserve(REQUEST_HEADER_SIZE, payload);
+  request(
+    header: RequestHeader,
+    payload: Uint8Array | string = EMPTY,
+    head: Uint8Array = EMPTY,
+  ): number {
+    const at = this.#reserve(REQUEST_HEADER_SIZE + head.length, payload);
     const buf = this.#buf;
     const view = this.#view;
     const prefix = this.#prefix;
     let n: number;
     if (this.framing === "v2") {
       const body = at + prefix;
-      n = writePayload(buf, body + REQUEST_HEADER_SIZE, payload);
+      n = writeHeadAndPayload(buf, body + REQUEST_HEADER_SIZE, head, payload);
       view.setUint32(body, header.session & 0x7fffffff, true);
       view.setUint32(body + 4, header.cmd, true);
       view.setUint32(body + 8, header.traceLo, true);
       view.setUint32(body + 12, header.traceHi, true);
     } else {
       const body = at + prefix;
-      n = writePayload(buf, body, payload);
+      n = writeHeadAndPayload(buf, body, head, payload);
       const trailer = body + n;
       view.setUint32(trailer, header.traceLo, true);
       view.setUint32(trailer + 4, header.traceHi, true);
@@ -160,22 +166,28 @@ export class FrameEncoder {
    *
    * @param session The session of the request being answered.
    * @param payload Bytes, or a string written as UTF-8.
+   * @param head Bytes written just before the payload and counted in the
+   * body (weft's extension header); the encoder copies them at once.
    * @returns The frame's size in bytes, prefix included.
    * @throws {WeftError} `frame too large` if the body is over the hard limit;
    * nothing is written then.
    */
-  response(session: number, payload: Uint8Array | string = EMPTY): number {
-    const at = this.#reserve(RESPONSE_HEADER_SIZE, payload);
+  response(
+    session: number,
+    payload: Uint8Array | string = EMPTY,
+    head: Uint8Array = EMPTY,
+  ): number {
+    const at = this.#reserve(RESPONSE_HEADER_SIZE + head.length, payload);
     const buf = this.#buf;
     const view = this.#view;
     const body = at + this.#prefix;
     const flagged = ((session & 0x7fffffff) | RESPONSE_FLAG) >>> 0;
     let n: number;
     if (this.framing === "v2") {
-      n = writePayload(buf, body + RESPONSE_HEADER_SIZE, payload);
+      n = writeHeadAndPayload(buf, body + RESPONSE_HEADER_SIZE, head, payload);
       view.setUint32(body, flagged, true);
     } else {
-      n = writePayload(buf, body, payload);
+      n = writeHeadAndPayload(buf, body, head, payload);
       view.setUint32(body + n, flagged, true);
     }
     return this.#commit(at, RESPONSE_HEADER_SIZE + n);
@@ -311,6 +323,18 @@ export function encodeResponse(
 
 function viewOf(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Writes `head` (weft's extension header, often empty) then the payload; returns both sizes. */
+function writeHeadAndPayload(
+  buf: Uint8Array,
+  at: number,
+  head: Uint8Array,
+  payload: Uint8Array | string,
+): number {
+  const h = head.length;
+  for (let i = 0; i < h; i++) buf[at + i] = head[i]!;
+  return h + writePayload(buf, at + h, payload);
 }
 
 function writePayload(buf: Uint8Array, at: number, payload: Uint8Array | string): number {

@@ -10,7 +10,7 @@ import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions, Logger } from "../../src/cluster/options.ts";
 import type { Peer } from "../../src/cluster/peer.ts";
 import { json } from "../../src/codec/json.ts";
-import { isWeftError, type WeftError } from "../../src/errors.ts";
+import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
 import type { Connection, Transport } from "../../src/transport/types.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
 
@@ -20,6 +20,8 @@ export interface CaseEnv {
   transport: Transport;
   /** The loopback host to listen on and connect to. */
   host: string;
+  /** The protocol both ends speak. */
+  protocol: "weft" | "silly";
 }
 
 /** One behaviour. */
@@ -76,12 +78,14 @@ async function pair(
   const s = new Cluster({
     ...json(),
     transport: env.transport,
+    protocol: env.protocol,
     logger: new MemoryLogger(),
     ...server,
   });
   const c = new Cluster({
     ...json(),
     transport: env.transport,
+    protocol: env.protocol,
     logger: new MemoryLogger(),
     ...client,
   });
@@ -189,7 +193,7 @@ export const cases: Case[] = [
       ),
   },
   {
-    name: "undefined from the handler or from marshal means no response",
+    name: "undefined from the handler or from marshal: silly sends no response, weft an empty one",
     fn: (env) => {
       const codec = json();
       return pair(
@@ -201,8 +205,13 @@ export const cases: Case[] = [
         },
         { timeout: 40 },
         async (_s, c, peer) => {
-          await rejectsWith(c.call(peer, 1, null), "timeout");
-          await rejectsWith(c.call(peer, 2, null), "timeout");
+          if (env.protocol === "silly") {
+            await rejectsWith(c.call(peer, 1, null), "timeout");
+            await rejectsWith(c.call(peer, 2, null), "timeout");
+          } else {
+            assert.equal(await c.call(peer, 1, null), undefined);
+            assert.equal(await c.call(peer, 2, null), undefined);
+          }
           assert.equal(await c.call(peer, 3, null), "answer");
         },
       );
@@ -290,7 +299,7 @@ export const cases: Case[] = [
           accept: () => accepted++,
           call: (peer, _cmd, body) => {
             if (body === "drop") setTimeout(() => server.close(peer), 5);
-            return undefined;
+            return new Promise(() => {}); // never answers
           },
         },
         { timeout: 5000 },
@@ -314,12 +323,18 @@ export const cases: Case[] = [
       const probe = new Cluster({
         ...json(),
         transport: env.transport,
+        protocol: env.protocol,
         logger: new MemoryLogger(),
       });
       const listener = await probe.listen(`${env.host}:0`);
       const port = listener.address.port;
       await probe.close();
-      const c = new Cluster({ ...json(), transport: env.transport, logger: new MemoryLogger() });
+      const c = new Cluster({
+        ...json(),
+        transport: env.transport,
+        protocol: env.protocol,
+        logger: new MemoryLogger(),
+      });
       try {
         const host = env.host.includes(":") ? `[${env.host}]` : env.host;
         const peer = c.connect(`${host}:${port}`);
@@ -402,7 +417,12 @@ export const cases: Case[] = [
           await rejectsWith(c.call(peer, 1, "refused"), "closed");
           await until(() => !peer.isConnected, 2000, "refusal");
           assert.equal(await c.call(peer, 1, "ok"), "ok");
-          await rejectsWith(c.call(peer, 1, "throw"), "timeout");
+          if (env.protocol === "silly") {
+            await rejectsWith(c.call(peer, 1, "throw"), "timeout");
+          } else {
+            const error = await rejectsWith(c.call(peer, 1, "throw"), "remote");
+            assert.match(error.message, /handler broke/);
+          }
           assert.ok(serverLog.errors.some((m) => m.includes("accept hook threw")));
           assert.ok(serverLog.errors.some((m) => m.includes("threw")), serverLog.errors.join("\n"));
         },
@@ -440,6 +460,7 @@ export const cases: Case[] = [
           const other = new Cluster({
             ...json(),
             transport: env.transport,
+            protocol: env.protocol,
             logger: new MemoryLogger(),
           });
           try {
@@ -484,7 +505,8 @@ export const cases: Case[] = [
     },
   },
   {
-    name: "a request that fails to decode is logged and unanswered (silly mode)",
+    name:
+      "a request that fails to decode is logged; silly leaves it unanswered, weft answers remote",
     fn: async (env) => {
       const log = new MemoryLogger();
       const codec = json();
@@ -500,7 +522,12 @@ export const cases: Case[] = [
         },
         { timeout: 40 },
         async (_s, c, peer) => {
-          await rejectsWith(c.call(peer, 5, null), "timeout");
+          if (env.protocol === "silly") {
+            await rejectsWith(c.call(peer, 5, null), "timeout");
+          } else {
+            const error = await rejectsWith(c.call(peer, 5, null), "remote");
+            assert.equal((error as RemoteError).remote.code, "unmarshal failed");
+          }
           assert.ok(log.errors.some((m) => m.includes("unmarshal")), log.errors.join("\n"));
           assert.equal(await c.call(peer, 1, null), "ok");
         },
@@ -566,6 +593,7 @@ export const cases: Case[] = [
         const cluster = new Cluster({
           ...json(),
           transport: env.transport,
+          protocol: env.protocol,
           nodeId,
           logger: new MemoryLogger(),
           ...(call === undefined ? {} : { call }),
@@ -609,6 +637,7 @@ export const cases: Case[] = [
       const s = new Cluster({
         ...json(),
         transport: env.transport,
+        protocol: env.protocol,
         logger: new MemoryLogger(),
         // The handler outlives the client; its context's signal aborts when
         // the connection goes, so it can stop (and stop its timer).
@@ -625,7 +654,12 @@ export const cases: Case[] = [
       let aborted = false;
       const listener = await s.listen(`${env.host}:0`);
       const host = env.host.includes(":") ? `[${env.host}]` : env.host;
-      const c = new Cluster({ ...json(), transport: env.transport, logger: new MemoryLogger() });
+      const c = new Cluster({
+        ...json(),
+        transport: env.transport,
+        protocol: env.protocol,
+        logger: new MemoryLogger(),
+      });
       const peer = c.connect(`${host}:${listener.address.port}`);
       const pending = c.call(peer, 1, null);
       await delay(10);
@@ -670,10 +704,11 @@ export const cases: Case[] = [
       }),
   },
   {
-    name: "raw silly bytes from a foreign client are answered byte-exact",
+    name: "silly mode: raw silly bytes from a foreign client are answered byte-exact",
     fn: async (env) => {
       const s = new Cluster({
         transport: env.transport,
+        protocol: "silly",
         marshal: (_t, cmd, body) => [Number(cmd), body as string],
         unmarshal: (_t, _cmd, bytes) => new TextDecoder().decode(bytes),
         call: (_p, _cmd, body) => body,

@@ -1,0 +1,184 @@
+/**
+ * weft's protocol extensions, as bytes. Every extension is an ordinary frame
+ * of the framing in use (see docs/PROTOCOL_EXTENSIONS.md for the tables), so
+ * a peer that does not know them still stays in sync and can report them.
+ *
+ * - Control frames are requests whose cmd is in the reserved range
+ *   `0xFFFFFF00`-`0xFFFFFFFF`: HELLO, HELLO_ACK, CANCEL, PING, PONG.
+ * - In weft mode a request's payload starts with a 5-byte head (flags and
+ *   the remaining time of the call) and a response's payload with a 1-byte
+ *   status (ok, error, ok without a body).
+ *
+ * In silly mode none of this is sent.
+ *
+ * @module
+ */
+
+import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
+import { RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
+
+/**
+ * Which protocol a cluster speaks:
+ *
+ * - `"weft"`: silly's frames plus weft's extensions (errors that travel
+ *   back, cancellation, deadlines, heartbeats). Both ends must be weft.
+ * - `"silly"`: byte-exact with silly.net.cluster, for talking to silly nodes.
+ */
+export type Protocol = "weft" | "silly";
+
+/** The default protocol. */
+export const DEFAULT_PROTOCOL: Protocol = "weft";
+
+/** Cmd numbers of weft's control frames (all requests). */
+export const ControlCmd = {
+  /** Sent first by the side that connected: magic and version. */
+  Hello: 0xffffff00,
+  /** The accepting side's answer to HELLO, its first frame. */
+  HelloAck: 0xffffff01,
+  /** The caller gave up on the call whose session this frame carries. */
+  Cancel: 0xffffff02,
+  /** Liveness probe; its session is a sequence number. */
+  Ping: 0xffffff03,
+  /** Answer to PING, with the same session. */
+  Pong: 0xffffff04,
+} as const;
+
+/** The union of {@linkcode ControlCmd} values. */
+export type ControlCmd = typeof ControlCmd[keyof typeof ControlCmd];
+
+/** The first cmd number reserved for control frames in weft mode. */
+export const RESERVED_CMD_MIN = 0xffffff00;
+
+/** The protocol version in HELLO. */
+export const WEFT_VERSION = 1;
+
+/** Bytes of the head in front of a weft request's payload. */
+export const REQUEST_HEAD_SIZE = 5;
+
+/** Flags in a weft request head. */
+export const RequestFlag = {
+  /** A one-way `send`: the receiver writes no response at all. */
+  OneWay: 1,
+  /** The head's u32 carries the call's remaining milliseconds. */
+  Deadline: 2,
+} as const;
+
+/** The first byte of a weft response's payload. */
+export const ResponseStatus = {
+  /** A body follows. */
+  Ok: 0,
+  /** A UTF-8 JSON error (`name`, `code`, `message`, optional `stack`) follows. */
+  Error: 1,
+  /** The handler returned undefined: no body. */
+  Empty: 2,
+} as const;
+
+/** The union of {@linkcode ResponseStatus} values. */
+export type ResponseStatus = typeof ResponseStatus[keyof typeof ResponseStatus];
+
+const MAGIC = [0x57, 0x45, 0x46, 0x54]; // "WEFT"
+
+/** The 8-byte payload of HELLO and HELLO_ACK: "WEFT", u16 LE version, u16 LE flags (0). */
+export const HELLO_PAYLOAD: Uint8Array = Uint8Array.of(...MAGIC, WEFT_VERSION, 0, 0, 0);
+
+/** True if `payload` is a HELLO payload (magic "WEFT", any version). */
+export function isHello(payload: Uint8Array): boolean {
+  return payload.length >= 8 && payload[0] === MAGIC[0] && payload[1] === MAGIC[1] &&
+    payload[2] === MAGIC[2] && payload[3] === MAGIC[3];
+}
+
+/** The version in a HELLO payload. */
+export function helloVersion(payload: Uint8Array): number {
+  return payload[4]! | (payload[5]! << 8);
+}
+
+/**
+ * Writes a request head into `out` (5 bytes): flags, then the remaining
+ * milliseconds (u32 LE; rounded up, capped at 2^32 - 1) when `remaining` is
+ * finite.
+ */
+export function writeRequestHead(out: Uint8Array, oneWay: boolean, remaining: number): Uint8Array {
+  let flags = oneWay ? RequestFlag.OneWay : 0;
+  let ms = 0;
+  if (remaining !== Infinity) {
+    flags |= RequestFlag.Deadline;
+    ms = Math.min(0xffffffff, Math.max(0, Math.ceil(remaining)));
+  }
+  out[0] = flags;
+  out[1] = ms;
+  out[2] = ms >>> 8;
+  out[3] = ms >>> 16;
+  out[4] = ms >>> 24;
+  return out;
+}
+
+/** Reads the flags of a request head. */
+export function requestFlags(payload: Uint8Array): number {
+  return payload[0]!;
+}
+
+/** Reads the remaining milliseconds of a request head, or Infinity. */
+export function requestRemaining(payload: Uint8Array): number {
+  if ((payload[0]! & RequestFlag.Deadline) === 0) return Infinity;
+  return (payload[1]! | (payload[2]! << 8) | (payload[3]! << 16) | (payload[4]! << 24)) >>> 0;
+}
+
+/** One-byte heads for each response status, shared (never written to). */
+export const STATUS_HEAD: Readonly<Record<ResponseStatus, Uint8Array>> = {
+  [ResponseStatus.Ok]: Uint8Array.of(ResponseStatus.Ok),
+  [ResponseStatus.Error]: Uint8Array.of(ResponseStatus.Error),
+  [ResponseStatus.Empty]: Uint8Array.of(ResponseStatus.Empty),
+};
+
+/**
+ * The default way an error becomes wire data: name, code (a string `code`
+ * property, if any) and message. No stack.
+ */
+export function defaultErrorInfo(error: unknown): RemoteErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === "string" ? { code } : {}),
+    };
+  }
+  return { name: "Error", message: String(error) };
+}
+
+/** Encodes error info as the UTF-8 JSON body of an error response. */
+export function encodeErrorInfo(info: RemoteErrorInfo): Uint8Array {
+  const wire: RemoteErrorInfo = {
+    name: String(info.name),
+    message: String(info.message),
+    ...(info.code === undefined ? {} : { code: String(info.code) }),
+    ...(info.stack === undefined ? {} : { stack: String(info.stack) }),
+  };
+  return utf8Encoder.encode(JSON.stringify(wire));
+}
+
+/**
+ * Decodes the body of an error response into a {@linkcode RemoteError}.
+ *
+ * @throws {WeftError} `protocol` if the body is not the JSON weft writes.
+ */
+export function decodeErrorInfo(bytes: Uint8Array, cmd: string | number): RemoteError {
+  let info: RemoteErrorInfo;
+  try {
+    const parsed = JSON.parse(strictUtf8Decoder.decode(bytes));
+    if (parsed === null || typeof parsed !== "object" || typeof parsed.message !== "string") {
+      throw new TypeError("not an error object");
+    }
+    info = {
+      name: typeof parsed.name === "string" ? parsed.name : "Error",
+      message: parsed.message,
+      ...(typeof parsed.code === "string" ? { code: parsed.code } : {}),
+      ...(typeof parsed.stack === "string" ? { stack: parsed.stack } : {}),
+    };
+  } catch (error) {
+    throw new WeftError("protocol", `Cannot decode the error response to ${String(cmd)}`, {
+      cause: error,
+    });
+  }
+  return new RemoteError(info, `Call ${String(cmd)} failed remotely`);
+}
