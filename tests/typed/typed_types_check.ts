@@ -2,8 +2,9 @@
 // `deno check` (this file is not a test module and is never run). Every line
 // under a `// @ts-expect-error` must be a type error: if a wrong call stopped
 // being one, the unused directive would fail the check. Lines without the
-// directive must check cleanly. typed_test.ts also strips one directive and
-// asserts that the check then fails, so this file's verdicts are real.
+// directive must check cleanly. typed_test.ts also checks a copy without the
+// directives (each of their lines, and only those, must then error) and a
+// copy where one wrong call is made right (the check must then fail).
 //
 // It imports only src/cluster/typed.ts (types from the cluster, no Cluster
 // value), so it checks the typed layer alone.
