@@ -95,7 +95,9 @@ import type { Peer } from "./peer.ts";
 export type { CallContext, CallOptions, ContextHost } from "./call_context.ts";
 export type { RequestHandler } from "./options.ts";
 export type { Peer } from "./peer.ts";
-export type { Commands, CommandSpec, CommandTable } from "../codec/commands.ts";
+export type { CommandName, Commands, CommandSpec, CommandTable } from "../codec/commands.ts";
+export type { AbortSignalLike } from "../_platform.ts";
+export type { Address } from "../transport/types.ts";
 
 /**
  * The types of one command: its request body, and its response body. A
@@ -142,7 +144,13 @@ export type RequestOf<A, K extends keyof A> = A[K] extends { request: infer R } 
 export type ResponseOf<A, K extends keyof A> = A[K] extends { response: infer R } ? R
   : undefined;
 
-type IsOneWay<R> = 0 extends 1 & R ? false : [R] extends [void] ? true : false;
+/**
+ * `true` if a response type `R` means "no response" (`void`, `undefined`,
+ * `never`); `any` does not.
+ *
+ * @typeParam R A response type.
+ */
+export type IsOneWay<R> = 0 extends 1 & R ? false : [R] extends [void] ? true : false;
 
 /**
  * The names of `A` that have a response, and so can be called.
