@@ -1,7 +1,9 @@
 /**
- * Runs every cluster behaviour case (cases.ts) over the adapter of the
- * runtime running this script (picked by `defaultTransport()`), one case at
- * a time, each bounded in time. Prints one line per case and a final
+ * Runs every cluster behaviour case over the adapter of the runtime running
+ * this script (picked by `defaultTransport()`), one case at a time, each
+ * bounded in time: the common cases (cases.ts) in both protocols, weft and
+ * silly, then weft mode's own (weft_cases.ts), as cluster_test.ts does on
+ * Deno. Prints one line per case and a final
  * `N passed, N failed` line; exits non-zero if any case failed.
  *
  * ```sh
@@ -14,6 +16,7 @@
  */
 
 import { cases } from "./cases.ts";
+import { weftCases } from "./weft_cases.ts";
 import { defaultTransport } from "../../src/transport/detect.ts";
 
 declare const process: { argv: string[]; exit(code: number): never };
@@ -33,11 +36,16 @@ const filter = process.argv[2];
 const transport = await defaultTransport();
 let passed = 0;
 let failed = 0;
-for (const c of cases) {
+const runs = [
+  ...cases.map((c) => ({ ...c, name: `(weft) ${c.name}`, protocol: "weft" as const })),
+  ...cases.map((c) => ({ ...c, name: `(silly) ${c.name}`, protocol: "silly" as const })),
+  ...weftCases.map((c) => ({ ...c, protocol: "weft" as const })),
+];
+for (const c of runs) {
   if (filter !== undefined && !c.name.includes(filter)) continue;
   const started = performance.now();
   try {
-    await within(c.fn({ transport, host: "127.0.0.1" }), CASE_LIMIT, c.name);
+    await within(c.fn({ transport, host: "127.0.0.1", protocol: c.protocol }), CASE_LIMIT, c.name);
     passed++;
     console.log(
       `ok - ${transport.name}: ${c.name} (${Math.round(performance.now() - started)} ms)`,

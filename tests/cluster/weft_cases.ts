@@ -1,0 +1,519 @@
+/**
+ * Weft protocol mode's extensions, and proof that silly mode sends none of
+ * them, written once as runtime-neutral cases (run like cases.ts: by
+ * cluster_test.ts under Deno, by run_cases.ts under Bun and Node).
+ */
+
+import assert from "node:assert/strict";
+import { Cluster } from "../../src/cluster/cluster.ts";
+import type { ClusterOptions } from "../../src/cluster/options.ts";
+import { ControlCmd, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
+import { json } from "../../src/codec/json.ts";
+import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
+import type { Connection, Transport } from "../../src/transport/types.ts";
+import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
+import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
+import { type Case, type CaseEnv, MemoryLogger, until } from "./cases.ts";
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<WeftError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isWeftError(error), `expected a WeftError ${code}, got ${error}`);
+    assert.equal(error.code, code, `expected code ${code}, got ${error.code}: ${error.message}`);
+    return error;
+  }
+  assert.fail(`expected a rejection with ${code}`);
+}
+
+function hostPort(env: CaseEnv, port: number): string {
+  return env.host.includes(":") ? `[${env.host}]:${port}` : `${env.host}:${port}`;
+}
+
+/** Clusters made by `node()`, all closed by `nodes()`'s end. */
+async function nodes(
+  env: CaseEnv,
+  fn: (node: (options?: Partial<ClusterOptions>) => Cluster) => Promise<void>,
+): Promise<void> {
+  const made: Cluster[] = [];
+  try {
+    await fn((options = {}) => {
+      const cluster = new Cluster({
+        ...json(),
+        transport: env.transport,
+        protocol: "weft",
+        logger: new MemoryLogger(),
+        ...options,
+      });
+      made.push(cluster);
+      return cluster;
+    });
+  } finally {
+    for (const cluster of made) await cluster.close();
+  }
+}
+
+async function serve(env: CaseEnv, cluster: Cluster): Promise<string> {
+  const listener = await cluster.listen(`${env.host}:0`);
+  return hostPort(env, listener.address.port);
+}
+
+/** Records every byte a transport's connections write. */
+function recordingTransport(inner: Transport): { transport: Transport; written: number[][] } {
+  const written: number[][] = [];
+  const wrap = (conn: Connection): Connection => {
+    const log: number[] = [];
+    written.push(log);
+    const write = conn.write.bind(conn);
+    conn.write = (bytes: Uint8Array) => {
+      log.push(...bytes);
+      return write(bytes);
+    };
+    return conn;
+  };
+  return {
+    written,
+    transport: {
+      name: `recording(${inner.name})`,
+      connect: async (address, options) => wrap(await inner.connect(address, options)),
+      listen: (address, onAccept, options) =>
+        inner.listen(address, (conn) => onAccept(wrap(conn)), options),
+    },
+  };
+}
+
+/**
+ * A raw listener speaking frames by hand: `onFrame` decides what to answer.
+ * Used to play a frozen weft peer or a real silly node.
+ */
+async function rawPeer(
+  env: CaseEnv,
+  onFrame: (frame: { kind: string; session: number; cmd: number }, reply: FrameEncoder) => void,
+): Promise<{ address: string; accepted: () => number; close: () => Promise<void> }> {
+  const conns: Connection[] = [];
+  const listener = await env.transport.listen(`${env.host}:0`, (conn) => {
+    conns.push(conn);
+    const decoder = new FrameDecoder();
+    const encoder = new FrameEncoder();
+    conn.start({
+      data: (chunk) => {
+        try {
+          decoder.decode(chunk, (frame) => onFrame(frame, encoder));
+        } catch {
+          conn.close();
+          return;
+        }
+        if (encoder.length > 0 && !conn.isClosed) conn.write(encoder.take().slice());
+      },
+      close: () => {},
+    });
+  });
+  return {
+    address: hostPort(env, listener.address.port),
+    accepted: () => conns.length,
+    close: async () => {
+      for (const conn of conns) await conn.close();
+      await listener.close();
+    },
+  };
+}
+
+export const weftCases: Case[] = [
+  {
+    name: "weft: a handler's error travels back as RemoteError: name, code, message, no stack",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const server = node({
+          call: (_p, cmd) => {
+            if (cmd === 1) throw Object.assign(new RangeError("amount too big"), { code: "E_BIG" });
+            return Promise.reject(new Error("async failure"));
+          },
+        });
+        const address = await serve(env, server);
+        const client = node();
+        const peer = client.connect(address);
+        const started = Date.now();
+        const error = await rejectsWith(client.call(peer, 1, null, { timeout: 5000 }), "remote");
+        assert.ok(Date.now() - started < 2000, "rejected at once, not at the timeout");
+        const remote = (error as RemoteError).remote;
+        assert.equal(remote.name, "RangeError");
+        assert.equal(remote.code, "E_BIG");
+        assert.equal(remote.message, "amount too big");
+        assert.equal(remote.stack, undefined);
+        assert.equal((error as RemoteError).name, "RemoteError");
+        const second = await rejectsWith(client.call(peer, 2, null), "remote");
+        assert.equal((second as RemoteError).remote.message, "async failure");
+      }),
+  },
+  {
+    name: "weft: the errorInfo hook opts in to sending the stack",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const server = node({
+          call: () => {
+            throw new Error("with stack");
+          },
+          errorInfo: (error) => ({
+            name: (error as Error).name,
+            message: (error as Error).message,
+            stack: (error as Error).stack ?? "",
+          }),
+        });
+        const client = node();
+        const error = await rejectsWith(
+          client.call(client.connect(await serve(env, server)), 1, null),
+          "remote",
+        );
+        assert.match((error as RemoteError).remote.stack ?? "", /with stack/);
+      }),
+  },
+  {
+    name: "weft: no handler, or an undecodable request, answers with a remote error",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const bare = node();
+        const client = node();
+        const error = await rejectsWith(
+          client.call(client.connect(await serve(env, bare)), 1, null),
+          "remote",
+        );
+        assert.match(error.message, /No handler/);
+      }),
+  },
+  {
+    name: "weft: aborting a call cancels the handler's signal; the late response is dropped",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        let sawAbort = false;
+        let finished = 0;
+        const server = node({
+          call: async (_p, _cmd, body, ctx) => {
+            if (body === "slow") {
+              await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, 300);
+                ctx.signal.addEventListener("abort", () => {
+                  sawAbort = true;
+                  clearTimeout(timer);
+                  resolve();
+                });
+              });
+              finished++;
+              return "late";
+            }
+            return body;
+          },
+        });
+        const client = node();
+        const peer = client.connect(await serve(env, server));
+        const controller = new AbortController();
+        const call = client.call(peer, 1, "slow", { signal: controller.signal });
+        await delay(20);
+        controller.abort(new Error("stop"));
+        await rejectsWith(call, "aborted");
+        await until(() => sawAbort && finished === 1, 2000, "the handler to see the abort");
+        assert.equal(await client.call(peer, 1, "fine"), "fine");
+      }),
+  },
+  {
+    name: "weft: a timed-out call also cancels the handler",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        let sawAbort = false;
+        const server = node({
+          call: (_p, _cmd, _body, ctx) =>
+            new Promise((resolve) => {
+              ctx.signal.addEventListener("abort", () => {
+                sawAbort = true;
+                resolve("too late");
+              });
+            }),
+        });
+        const client = node();
+        const peer = client.connect(await serve(env, server));
+        await rejectsWith(client.call(peer, 1, null, { timeout: 30 }), "timeout");
+        await until(() => sawAbort, 2000, "the cancel to arrive");
+      }),
+  },
+  {
+    name: "weft: the deadline travels, and a chain of calls across nodes stops together",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        let leafAborted = false;
+        let middleError: string | undefined;
+        let remainingSeen = -1;
+        const leaf = node({
+          call: (_p, _cmd, _body, ctx) =>
+            new Promise((resolve) => {
+              ctx.signal.addEventListener("abort", () => {
+                leafAborted = true;
+                resolve(undefined);
+              });
+            }),
+        });
+        const leafAddress = await serve(env, leaf);
+        const middle: Cluster = node({
+          call: async (_p, _cmd, _body, ctx) => {
+            remainingSeen = ctx.timeRemaining;
+            try {
+              // No timeout of its own: it inherits the caller's deadline.
+              return await ctx.call(middle.connect(leafAddress), 1, "down", { timeout: 60_000 });
+            } catch (error) {
+              middleError = (error as WeftError).code;
+              throw error;
+            }
+          },
+        });
+        const client = node();
+        const peer = client.connect(await serve(env, middle));
+        const started = Date.now();
+        await rejectsWith(client.call(peer, 1, "top", { timeout: 120 }), "timeout");
+        assert.ok(remainingSeen > 0 && remainingSeen <= 120, `remaining ${remainingSeen}`);
+        await until(() => middleError !== undefined && leafAborted, 3000, "the chain to stop");
+        // The middle's own copy of the deadline, or the caller's CANCEL, whichever came first.
+        assert.ok(middleError === "timeout" || middleError === "aborted", middleError);
+        assert.ok(Date.now() - started < 3000);
+      }),
+  },
+  {
+    name:
+      "weft: heartbeats find a frozen peer; its calls reject with closed; the next call reconnects",
+    fn: async (env) => {
+      // A peer that answers HELLO and then nothing at all: not even PINGs.
+      const frozen = await rawPeer(env, (frame, reply) => {
+        if (frame.kind === "request" && frame.cmd === ControlCmd.Hello) {
+          reply.request(
+            { session: frame.session, cmd: ControlCmd.HelloAck, traceHi: 0, traceLo: 0 },
+            HELLO_PAYLOAD,
+          );
+        }
+      });
+      try {
+        await nodes(env, async (node) => {
+          const closes: string[] = [];
+          const client = node({
+            heartbeatInterval: 20,
+            heartbeatMisses: 2,
+            close: (_p, reason) => closes.push(reason.message),
+          });
+          const peer = client.connect(frozen.address);
+          const started = Date.now();
+          const calls = Array.from(
+            { length: 20 },
+            () => client.call(peer, 1, "x", { timeout: 10_000 }),
+          );
+          for (const call of calls) await rejectsWith(call, "closed");
+          assert.ok(Date.now() - started < 5000, "found by heartbeats, not the 10 s timeout");
+          assert.match(closes[0] ?? "", /heartbeats unanswered/);
+          await rejectsWith(client.call(peer, 1, "again", { timeout: 10_000 }), "closed");
+          assert.equal(frozen.accepted(), 2, "a fresh connection, not the dead one");
+        });
+      } finally {
+        await frozen.close();
+      }
+    },
+  },
+  {
+    name: "weft: a healthy idle connection survives many heartbeat intervals",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        let accepted = 0;
+        const server = node({
+          call: (_p, _c, body) => body,
+          accept: () => accepted++,
+          heartbeatInterval: 10,
+        });
+        const client = node({ heartbeatInterval: 10, heartbeatMisses: 2 });
+        const peer = client.connect(await serve(env, server));
+        assert.equal(await client.call(peer, 1, "a"), "a");
+        await delay(150);
+        assert.equal(peer.isConnected, true);
+        assert.equal(await client.call(peer, 1, "b"), "b");
+        assert.equal(accepted, 1);
+      }),
+  },
+  {
+    name: "weft: close({ grace }) lets running handlers finish and refuses new requests",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const server = node({
+          call: async (_p, _cmd, body) => {
+            await delay(body as number);
+            return body;
+          },
+        });
+        const address = await serve(env, server);
+        const client = node();
+        const peer = client.connect(address);
+        assert.equal(await client.call(peer, 1, 1), 1);
+        const running = client.call(peer, 1, 60);
+        await delay(10);
+        const closing = server.close({ grace: 2000 });
+        await delay(5);
+        const refused = await rejectsWith(client.call(peer, 1, 1), "remote");
+        assert.equal((refused as RemoteError).remote.code, "peer closed");
+        assert.equal(await running, 60, "the running handler finished and answered");
+        await closing;
+        await until(() => !peer.isConnected, 2000, "the client to see the close");
+        await rejectsWith(client.call(peer, 1, 1), "connect failed");
+      }),
+  },
+  {
+    name: "weft: the grace period ends: a handler still running is cut off",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const server = node({
+          call: (_p, _cmd, _body, ctx) =>
+            new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("cut"))),
+        });
+        const client = node();
+        const peer = client.connect(await serve(env, server));
+        await client.call(peer, 2, null, { timeout: 50 }).catch(() => {});
+        const running = client.call(peer, 1, null, { timeout: 10_000 });
+        await delay(10);
+        const started = Date.now();
+        await server.close({ grace: 30 });
+        assert.ok(Date.now() - started < 2000);
+        await rejectsWith(running, "closed");
+      }),
+  },
+  {
+    name: "weft vs silly mode: both sides fail at once and name the mismatch",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const sillyLog = new MemoryLogger();
+        const sillyServer = node({ protocol: "silly", logger: sillyLog, call: (_p, _c, b) => b });
+        const weftClient = node();
+        const error = await rejectsWith(
+          weftClient.call(weftClient.connect(await serve(env, sillyServer)), 1, "x", {
+            timeout: 5000,
+          }),
+          "closed",
+        );
+        assert.match(error.message, /silly mode/);
+        await until(() => sillyLog.errors.length > 0, 2000, "the silly side's log");
+        assert.match(sillyLog.errors.join("\n"), /Protocol mismatch/);
+
+        const weftLog = new MemoryLogger();
+        const weftServer = node({ logger: weftLog, call: (_p, _c, b) => b });
+        const sillyClient = node({ protocol: "silly" });
+        const started = Date.now();
+        await rejectsWith(
+          sillyClient.call(sillyClient.connect(await serve(env, weftServer)), 1, "x", {
+            timeout: 5000,
+          }),
+          "closed",
+        );
+        assert.ok(Date.now() - started < 2000, "not at the timeout");
+        await until(() => weftLog.errors.length > 0, 2000, "the weft side's log");
+        assert.match(weftLog.errors.join("\n"), /Protocol mismatch: .*without weft's HELLO/);
+      }),
+  },
+  {
+    name:
+      "weft vs a real silly node (answers requests, ignores HELLO): protocol error at the first reply",
+    fn: async (env) => {
+      const silly = await rawPeer(env, (frame, reply) => {
+        // A silly node cannot decode HELLO's cmd: it logs and answers nothing.
+        if (frame.kind === "request" && frame.cmd < 0xffffff00) {
+          reply.response(frame.session, '"pong"');
+        }
+      });
+      try {
+        await nodes(env, async (node) => {
+          const client = node();
+          const error = await rejectsWith(
+            client.call(client.connect(silly.address), 1, "ping", { timeout: 5000 }),
+            "protocol",
+          );
+          assert.match(error.message, /HELLO_ACK/);
+        });
+      } finally {
+        await silly.close();
+      }
+    },
+  },
+  {
+    name: "weft: marshal may not use the reserved control cmd range; silly mode may",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const reserved = {
+          marshal: (_t: string, _c: string | number, body: unknown) =>
+            [0xffffff02, JSON.stringify(body)] as const,
+          unmarshal: (_t: string, _c: string | number, bytes: Uint8Array) =>
+            JSON.parse(new TextDecoder().decode(bytes)),
+        };
+        const server = node({ ...reserved, call: (_p, _c, body) => body });
+        const client = node(reserved);
+        await rejectsWith(
+          client.call(client.connect(await serve(env, server)), 1, "x"),
+          "marshal failed",
+        );
+        const sillyServer = node({ ...reserved, protocol: "silly", call: (_p, _c, body) => body });
+        const sillyClient = node({ ...reserved, protocol: "silly" });
+        assert.equal(
+          await sillyClient.call(sillyClient.connect(await serve(env, sillyServer)), 1, "x"),
+          "x",
+        );
+      }),
+  },
+  {
+    name: "silly mode is byte-exact: a call and its answer are silly's frames and nothing else",
+    fn: async (env) => {
+      const recorded = recordingTransport(env.transport);
+      await nodes(env, async (node) => {
+        const server = node({
+          protocol: "silly",
+          transport: recorded.transport,
+          heartbeatInterval: 5,
+          call: (_p, _c, body) => body,
+        });
+        const client = node({
+          protocol: "silly",
+          transport: recorded.transport,
+          heartbeatInterval: 5,
+        });
+        const peer = client.connect(await serve(env, server));
+        assert.equal(await client.call(peer, 7, "hi", { traceId: 0x1122334455667788n }), "hi");
+        await delay(40); // several heartbeat intervals: silly mode sends no PING
+      });
+      const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
+      const clientBytes = recorded.written.find((b) => b[8] === 7);
+      const serverBytes = recorded.written.find((b) => b !== clientBytes);
+      // Request: length 16 + 4, session 1, cmd 7, traceid, payload "\"hi\"".
+      assert.equal(
+        hex(clientBytes!),
+        "14000000" + "01000000" + "07000000" + "8877665544332211" + "22686922",
+      );
+      // Response: length 4 + 4, session 1 | 0x80000000, payload.
+      assert.equal(hex(serverBytes!), "08000000" + "01000080" + "22686922");
+    },
+  },
+  {
+    name: "weft mode's bytes: HELLO first, then requests with their 5-byte head",
+    fn: async (env) => {
+      const recorded = recordingTransport(env.transport);
+      await nodes(env, async (node) => {
+        const server = node({ transport: recorded.transport, call: (_p, _c, body) => body });
+        const client = node({ transport: recorded.transport });
+        const peer = client.connect(await serve(env, server));
+        assert.equal(
+          await client.call(peer, 7, "hi", { traceId: 0x1122334455667788n, timeout: Infinity }),
+          "hi",
+        );
+      });
+      const hex = (bytes: number[]) => bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
+      const hello = "18000000" + "00000000" + "00ffffff" + "0000000000000000" + "5745465401000000";
+      const request = "19000000" + "01000000" + "07000000" + "8877665544332211" + "0000000000" +
+        "22686922";
+      // Each connection's bytes, whichever was recorded first.
+      const clientBytes = recorded.written.find((b) => hex(b).startsWith(hello.slice(0, 24)));
+      const serverBytes = recorded.written.find((b) => b !== clientBytes);
+      assert.equal(hex(clientBytes!), hello + request);
+      const ack = "18000000" + "00000000" + "01ffffff" + "0000000000000000" + "5745465401000000";
+      const response = "09000000" + "01000080" + "00" + "22686922";
+      assert.equal(hex(serverBytes!), ack + response);
+    },
+  },
+];
