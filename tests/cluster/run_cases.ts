@@ -19,7 +19,11 @@ import { cases } from "./cases.ts";
 import { weftCases } from "./weft_cases.ts";
 import { defaultTransport } from "../../src/transport/detect.ts";
 
-declare const process: { argv: string[]; exit(code: number): never };
+declare const process: {
+  argv: string[];
+  exit(code: number): never;
+  on(event: "unhandledRejection", listener: (reason: unknown) => void): void;
+};
 
 const CASE_LIMIT = 30_000;
 
@@ -31,6 +35,12 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
+
+// A promise a case left rejected with no handler would end the whole run
+// (Node's default); count it as a failure of the case that just ran instead.
+const stray: unknown[] = [];
+process.on("unhandledRejection", (reason) => stray.push(reason));
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 const filter = process.argv[2];
 const transport = await defaultTransport();
@@ -46,6 +56,11 @@ for (const c of runs) {
   const started = performance.now();
   try {
     await within(c.fn({ transport, host: "127.0.0.1", protocol: c.protocol }), CASE_LIMIT, c.name);
+    await tick();
+    if (stray.length > 0) {
+      const reasons = stray.splice(0).map((r) => String((r as Error)?.stack ?? r)).join("\n");
+      throw new Error(`unhandled rejection(s) during or right after the case:\n${reasons}`);
+    }
     passed++;
     console.log(
       `ok - ${transport.name}: ${c.name} (${Math.round(performance.now() - started)} ms)`,
