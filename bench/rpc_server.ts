@@ -15,7 +15,8 @@
  * - 4 `stats`: collects garbage (if exposed) and answers JSON
  *   `{ rss, heap, open, accepted, held, gc }`.
  *
- * `--codec=pass` swaps the raw codec (whose `unmarshal` copies the payload)
+ * `--exit-after=MS` exits normally after MS (so `--cpu-prof` writes its
+ * profile). `--codec=pass` swaps the raw codec (whose `unmarshal` copies the payload)
  * for hooks that lend the payload view through, to see what the copy costs.
  *
  * @module
@@ -79,3 +80,6 @@ const cluster = new Cluster({
 });
 const listener = await cluster.listen(address);
 console.log(`listening ${listener.address.hostname}:${listener.address.port}`);
+// For profiling: exit normally (so that --cpu-prof writes its profile).
+const exitAfter = Number(flags.get("exit-after") ?? 0);
+if (exitAfter > 0) setTimeout(() => exit(0), exitAfter);
