@@ -2,7 +2,7 @@
  * The cluster's behaviour, written once as runtime-neutral cases. They run
  * over the in-memory transport and real loopback sockets under Deno
  * (cluster_test.ts), and under Bun and Node (run_cases.ts, started by
- * cluster_test.ts as child processes).
+ * runtimes_test.ts as child processes), in both protocols.
  */
 
 import assert from "node:assert/strict";
