@@ -40,8 +40,10 @@
  * - A request this node has no handler for (a number outside the table, or
  *   a command the handler map leaves out) is treated like a request that
  *   cannot be decoded: the handler throws a `WeftError` with code
- *   `unmarshal failed`, so the cluster logs it and answers nothing, as
- *   silly does (unless a `fallback` handles it).
+ *   `unmarshal failed` (unless a `fallback` handles it). The cluster logs
+ *   it; in silly mode it answers nothing (the caller times out, as with
+ *   silly), in weft mode the caller gets a `RemoteError` whose
+ *   `remote.code` is `unmarshal failed`.
  * - A handler returning `undefined` sends no response (silly's `nil`): a
  *   command whose response type admits `undefined` can leave its caller to
  *   time out.
