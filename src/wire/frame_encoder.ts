@@ -25,11 +25,17 @@ import {
 /** Default capacity of an encoder's buffer: 64 KiB. */
 export const DEFAULT_ENCODER_CAPACITY = 64 * 1024;
 
+/** Size of an encoder's first buffer (at most its capacity). */
+const FIRST_BUFFER_SIZE = 1024;
+
 /** Options of {@linkcode FrameEncoder}. */
 export interface FrameEncoderOptions extends FrameLimitsOptions {
   /**
-   * Bytes allocated for the buffer when none is given, and for each new
-   * buffer when the current one fills up (or the frame's size, if larger).
+   * The largest buffer the encoder allocates for itself (a single frame
+   * larger than this gets a buffer of its size). Without a given `buffer`,
+   * the first one is 1 KiB (or `capacity`, if smaller) and each new one,
+   * allocated when the current one fills up, doubles up to `capacity`: an
+   * idle connection's encoder stays small.
    *
    * @default {65536}
    */
@@ -111,7 +117,7 @@ export class FrameEncoder {
     if (options.buffer !== undefined && !(options.buffer instanceof Uint8Array)) {
       throw new TypeError("Invalid option buffer: expected a Uint8Array");
     }
-    this.#buf = options.buffer ?? new Uint8Array(capacity);
+    this.#buf = options.buffer ?? new Uint8Array(Math.min(capacity, FIRST_BUFFER_SIZE));
     this.#view = viewOf(this.#buf);
     this.#prefix = prefixSize(this.framing);
   }
@@ -253,7 +259,7 @@ export class FrameEncoder {
 
   #grow(need: number): void {
     const pending = this.#end - this.#start;
-    const size = Math.max(this.#capacity, pending + need);
+    const size = Math.max(Math.min(this.#capacity, this.#buf.length * 2), pending + need);
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(this.#start, this.#end));
     this.#buf = next;
