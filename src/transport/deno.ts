@@ -1,8 +1,10 @@
 /**
  * The Deno transport: TCP over `Deno.connect` and `Deno.listen`.
  *
- * - Reads go into one reused 64 KiB buffer per connection, so a chunk handed
- *   to `data` is valid only during that call (as the contract says).
+ * - Reads go into one reused buffer per connection, so a chunk handed to
+ *   `data` is valid only during that call (as the contract says). The
+ *   buffer starts at 4 KiB, so an idle connection stays small, and becomes
+ *   64 KiB after the first read that fills it.
  * - Writes are queued and sent by one writer loop per connection; small
  *   queued chunks are joined into one `conn.write`. `bufferedAmount` is the
  *   queue, including the bytes of the write in flight.
@@ -78,6 +80,9 @@ declare const Deno: {
   }): DenoListener;
 };
 
+/** First read buffer of a connection: idle connections keep only this. */
+const FIRST_READ_SIZE = 4 * 1024;
+/** Read buffer of a connection once a read has filled the first one. */
 const READ_SIZE = 64 * 1024;
 
 function toAddress(addr: DenoNetAddr): Address {
@@ -116,7 +121,7 @@ function wrap(conn: DenoConn, noDelay: boolean, highWaterMark: number): Connecti
   };
 
   const runReads = async (): Promise<void> => {
-    const buffer = new Uint8Array(READ_SIZE);
+    let buffer = new Uint8Array(FIRST_READ_SIZE);
     while (!tornDown && !closing) {
       if (!reading) {
         await new Promise<void>((resolve) => wake = resolve);
@@ -136,6 +141,8 @@ function wrap(conn: DenoConn, noDelay: boolean, highWaterMark: number): Connecti
         return;
       }
       events.data(buffer.subarray(0, n));
+      // A full read means more is coming: read in larger bites from now on.
+      if (n === buffer.length && n < READ_SIZE) buffer = new Uint8Array(READ_SIZE);
     }
   };
 
