@@ -44,9 +44,10 @@
  *   it; in silly mode it answers nothing (the caller times out, as with
  *   silly), in weft mode the caller gets a `RemoteError` whose
  *   `remote.code` is `unmarshal failed`.
- * - A handler returning `undefined` sends no response (silly's `nil`): a
- *   command whose response type admits `undefined` can leave its caller to
- *   time out.
+ * - A handler returning `undefined` answers with no body in weft mode (the
+ *   caller gets `undefined`) and sends no response in silly mode (silly's
+ *   `nil`), where a command whose response type admits `undefined` can
+ *   leave its caller to time out.
  *
  * @example Two nodes over the in-memory transport
  * ```ts
