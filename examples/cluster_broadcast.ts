@@ -19,16 +19,10 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
-
-declare const process: { exit(code: number): never };
+import { check, finish } from "./_check.ts";
 
 // broadcast 0x20 is answered by ack 0x21.
 const commands = new Commands({ broadcast: { id: 0x20, response: "ack" }, ack: 0x21 });
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 
 const received = new Map<string, string>();
 const receivers: Cluster[] = [];
@@ -84,8 +78,4 @@ try {
   for (const receiver of receivers) await receiver.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();

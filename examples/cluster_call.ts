@@ -19,16 +19,12 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
 import { isWeftError } from "../src/errors.ts";
+import { check, finish } from "./_check.ts";
 
 declare const process: { exit(code: number): never };
 
 // add 0x01 is answered by sum 0x02.
 const commands = new Commands({ add: { id: 0x01, response: "sum" }, sum: 0x02 });
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 
 const server = new Cluster({
   ...json({ commands }),
@@ -59,8 +55,4 @@ try {
   await server.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();

@@ -17,15 +17,9 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
 import { isWeftError } from "../src/errors.ts";
-
-declare const process: { exit(code: number): never };
+import { check, finish } from "./_check.ts";
 
 const commands = new Commands({ request: 0x01 });
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 
 const server = new Cluster({
   ...json({ commands }),
@@ -71,8 +65,4 @@ try {
   await server.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();

@@ -21,16 +21,10 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
-
-declare const process: { exit(code: number): never };
+import { check, finish } from "./_check.ts";
 
 // work 0x30 is answered by result 0x31.
 const commands = new Commands({ work: { id: 0x30, response: "result" }, result: 0x31 });
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Work {
@@ -98,8 +92,4 @@ try {
   for (const worker of workers) await worker.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();

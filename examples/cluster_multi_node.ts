@@ -21,16 +21,10 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import type { Peer } from "../src/cluster/peer.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
-
-declare const process: { exit(code: number): never };
+import { check, finish } from "./_check.ts";
 
 // silly's zproto: register 0x01, heartbeat 0x02, forward 0x03 (plus deliver, for the real forward).
 const commands = new Commands({ register: 0x01, heartbeat: 0x02, forward: 0x03, deliver: 0x04 });
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 
 interface Node {
   name: string;
@@ -131,8 +125,4 @@ try {
   for (const node of nodes) await node.cluster.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();

@@ -16,16 +16,10 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import type { Peer } from "../src/cluster/peer.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
-
-declare const process: { exit(code: number): never };
+import { check, finish } from "./_check.ts";
 
 // ping is answered by pong, as silly's marshal turns "ping" into "pong" for responses.
 const commands = new Commands({ ping: { id: 0x01, response: "pong" }, pong: 0x02 });
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 
 const accepted: Peer[] = [];
 let closedCode = "";
@@ -71,8 +65,4 @@ try {
   await server.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();

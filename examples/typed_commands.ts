@@ -12,8 +12,7 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { typed } from "../src/cluster/typed.ts";
 import { json } from "../src/codec/json.ts";
-
-declare const process: { exit(code: number): never };
+import { check, finish } from "./_check.ts";
 
 // The types: request and response per command. notify has no response: it
 // can be sent, not called.
@@ -24,12 +23,6 @@ type Api = {
 };
 // The numbers the wire carries (ping is answered by pong, as in silly's docs).
 const api = typed<Api>({ add: 1, ping: { id: 2, response: "pong" }, pong: 3, notify: 0x10 });
-
-const failures: string[] = [];
-function check(ok: boolean, what: string): void {
-  console.log(`${ok ? "ok" : "FAIL"} - ${what}`);
-  if (!ok) failures.push(what);
-}
 
 const notes: string[] = [];
 const server = new Cluster({
@@ -70,8 +63,4 @@ try {
   await server.close();
 }
 
-if (failures.length > 0) {
-  console.log(`${failures.length} check(s) failed`);
-  process.exit(1);
-}
-console.log("all checks passed");
+finish();
