@@ -203,7 +203,13 @@ export class Channel {
    * unanswered: the peer is dead, frozen or not reading.
    */
   heartbeat(misses: number): boolean {
-    if (!this.weft || this.closed || !this.#ready) return true;
+    if (!this.weft || this.closed) return true;
+    if (!this.#ready) {
+      // The accepting side waits for HELLO: a peer that never sends it (or
+      // stalls inside it) is dead the same way as one that stops answering.
+      this.#missed++;
+      return this.#missed <= misses;
+    }
     if (this.#pingOutstanding) {
       this.#missed++;
       return this.#missed < misses;
@@ -339,6 +345,7 @@ export class Channel {
     }
     this.#control(ControlCmd.HelloAck, frame.session, HELLO_PAYLOAD);
     this.#ready = true;
+    this.#missed = 0;
     this.#readyWaiter?.resolve();
     this.#readyWaiter = null;
   }

@@ -1,0 +1,23 @@
+/** The fault server's commands and what `stats` answers (shared by the server and the tests). */
+
+/** The fault server's commands. */
+export const CMD = { echo: 1, slow: 2, hold: 3, stats: 4 } as const;
+
+/** What `stats` answers. */
+export interface Stats {
+  /** Connections accepted so far. */
+  accepted: number;
+  /** Connections open now. */
+  open: number;
+  /** Handlers started (slow and hold). */
+  started: number;
+  /** Handlers whose signal aborted, by the abort reason's code. */
+  aborted: Record<string, number>;
+  /** Handlers running now (slow and hold). */
+  running: number;
+  /** Lines logged at level error. */
+  errors: number;
+  /** Resident set size and heap in use, bytes. */
+  rss: number;
+  heap: number;
+}

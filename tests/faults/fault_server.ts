@@ -1,0 +1,147 @@
+/**
+ * The node the fault tests attack: a cluster node on the runtime's own
+ * transport (src/transport/detect.ts), runnable unchanged under Deno, Bun
+ * and Node 24.
+ *
+ * ```sh
+ * deno run -A tests/faults/fault_server.ts 127.0.0.1:0 --heartbeat=50 --misses=2
+ * ```
+ *
+ * Options: `--protocol=weft|silly`, `--heartbeat=MS`, `--misses=N`,
+ * `--hard-limit=BYTES`. Prints `listening HOST:PORT`, then serves until
+ * killed. Bodies are bytes (the raw codec). Commands:
+ *
+ * - 1 `echo`: answers with the request's bytes;
+ * - 2 `slow`: waits the milliseconds in its body (UTF-8 text), honouring
+ *   `context.signal`; answers `"done"`, or rejects when cancelled;
+ * - 3 `hold`: never answers unless its signal aborts;
+ * - 4 `stats`: answers JSON {@linkcode Stats}.
+ *
+ * Every line the node logs is one stdout line, `log LEVEL [CODE] MESSAGE`,
+ * and every handler whose signal aborted prints `aborted CMD CODE`, so a
+ * test can count them.
+ *
+ * @module
+ */
+
+import { Cluster } from "../../src/cluster/cluster.ts";
+import type { Logger } from "../../src/cluster/options.ts";
+import { raw } from "../../src/codec/raw.ts";
+import type { AbortSignalLike } from "../../src/_platform.ts";
+import { isWeftError } from "../../src/errors.ts";
+import { formatAddress } from "../../src/transport/address.ts";
+import { CMD, type Stats } from "./_commands.ts";
+
+declare const Deno:
+  | { args: string[]; memoryUsage(): { rss: number; heapUsed: number } }
+  | undefined;
+declare const process: { argv: string[]; memoryUsage(): { rss: number; heapUsed: number } };
+
+const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
+const flags = new Map<string, string>();
+const positional: string[] = [];
+for (const arg of argv) {
+  const match = arg.match(/^--([^=]+)(?:=(.*))?$/);
+  if (match) flags.set(match[1]!, match[2] ?? "true");
+  else positional.push(arg);
+}
+const address = positional[0] ?? "127.0.0.1:0";
+const num = (name: string): number | undefined =>
+  flags.has(name) ? Number(flags.get(name)) : undefined;
+
+const stats: Stats = {
+  accepted: 0,
+  open: 0,
+  started: 0,
+  aborted: {},
+  running: 0,
+  errors: 0,
+  rss: 0,
+  heap: 0,
+};
+
+function codeOf(value: unknown): string {
+  return isWeftError(value) ? value.code : "none";
+}
+
+function line(level: string, message: string, detail: unknown): void {
+  // One line per event, whatever the message holds.
+  const code = isWeftError(detail) ? ` [${detail.code}]` : "";
+  console.log(`log ${level}${code} ${message.replaceAll("\n", " ")}`);
+}
+
+const logger: Logger = {
+  error(message, detail) {
+    stats.errors++;
+    line("error", message, detail);
+  },
+  warn: (message, detail) => line("warn", message, detail),
+  info: (message, detail) => line("info", message, detail),
+};
+
+const EMPTY = new Uint8Array(0);
+const DONE = new TextEncoder().encode("done");
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
+function wait(ms: number, signal: AbortSignalLike, cmd: number): Promise<Uint8Array> {
+  stats.started++;
+  stats.running++;
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const timer = ms === Infinity ? undefined : setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      stats.running--;
+      resolve(DONE);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      stats.running--;
+      const code = codeOf(signal.reason);
+      stats.aborted[code] = (stats.aborted[code] ?? 0) + 1;
+      console.log(`aborted ${cmd} ${code}`);
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+const protocol = flags.get("protocol") === "silly" ? "silly" : "weft";
+const heartbeatInterval = num("heartbeat");
+const heartbeatMisses = num("misses");
+const hardLimit = num("hard-limit");
+const cluster = new Cluster({
+  codec: raw(),
+  protocol,
+  logger,
+  timeout: 60_000,
+  ...(heartbeatInterval === undefined ? {} : { heartbeatInterval }),
+  ...(heartbeatMisses === undefined ? {} : { heartbeatMisses }),
+  ...(hardLimit === undefined ? {} : { hardLimit }),
+  accept() {
+    stats.accepted++;
+    stats.open++;
+  },
+  close() {
+    stats.open--;
+  },
+  call(_peer, cmd, body, context) {
+    switch (cmd) {
+      case CMD.echo:
+        return body ?? EMPTY;
+      case CMD.slow:
+        return wait(Number(new TextDecoder().decode(body as Uint8Array)), context.signal, cmd);
+      case CMD.hold:
+        return wait(Infinity, context.signal, cmd);
+      case CMD.stats: {
+        const m = typeof Deno !== "undefined" ? Deno.memoryUsage() : process.memoryUsage();
+        stats.rss = m.rss;
+        stats.heap = m.heapUsed;
+        return JSON.stringify(stats);
+      }
+      default:
+        throw new RangeError(`Unknown cmd ${cmd}`);
+    }
+  },
+});
+const listener = await cluster.listen(address);
+console.log(`listening ${formatAddress(listener.address)}`);

@@ -1,0 +1,545 @@
+/**
+ * Fault tests over real processes on loopback: a fault server
+ * (fault_server.ts) runs under Deno, Bun and Node in turn; the client is
+ * this Deno process (a cluster on the Deno transport, or raw sockets). Every
+ * wait is bounded; every child is killed in `finally`.
+ */
+
+import assert from "node:assert/strict";
+import { Cluster } from "../../src/cluster/cluster.ts";
+import type { ClusterOptions } from "../../src/cluster/options.ts";
+import { raw } from "../../src/codec/raw.ts";
+import { isWeftError, type WeftError } from "../../src/errors.ts";
+import { transport } from "../../src/transport/deno.ts";
+import { parseAddress } from "../../src/transport/address.ts";
+import type { RuntimeName } from "../_runtimes.ts";
+import { MemoryLogger } from "../cluster/cases.ts";
+import { delay, rssOf, type ServerChild, startServer } from "./_child.ts";
+import { CMD, type Stats } from "./_commands.ts";
+
+const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Client heartbeats: a dead or frozen server is found within ~150 ms. */
+const HEARTBEAT = { heartbeatInterval: 50, heartbeatMisses: 2 } as const;
+/** The calls' own timeout: far longer than the heartbeat window. */
+const CALL_TIMEOUT = 10_000;
+/** Bounds every wait for calls to settle (a hang guard, not a timing assertion). */
+const SETTLE_LIMIT = 5_000;
+
+function client(options: Partial<ClusterOptions> = {}): { cluster: Cluster; logger: MemoryLogger } {
+  const logger = new MemoryLogger();
+  const cluster = new Cluster({
+    codec: raw(),
+    transport,
+    logger,
+    timeout: CALL_TIMEOUT,
+    ...options,
+  });
+  return { cluster, logger };
+}
+
+async function stats(cluster: Cluster, address: string): Promise<Stats> {
+  const bytes = await cluster.call(cluster.connect(address), CMD.stats, undefined, {
+    timeout: 3000,
+  });
+  return JSON.parse(dec.decode(bytes as Uint8Array));
+}
+
+/** Polls the server's stats until `check` holds; bounded by `limitMs`. */
+async function untilStats(
+  cluster: Cluster,
+  address: string,
+  check: (s: Stats) => boolean,
+  what: string,
+  limitMs = SETTLE_LIMIT,
+): Promise<Stats> {
+  const end = Date.now() + limitMs;
+  for (let i = 0; i < 10_000; i++) {
+    const s = await stats(cluster, address);
+    if (check(s)) return s;
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}: ${JSON.stringify(s)}`);
+    await delay(10);
+  }
+  throw new Error(`Gave up waiting for ${what}`);
+}
+
+/** Waits for every promise to settle, or throws after `limitMs` (none may hang). */
+async function settleAll<T>(promises: Promise<T>[], limitMs: number): Promise<T[]> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Calls still pending after ${limitMs} ms: a call hangs`)),
+      limitMs,
+    );
+  });
+  try {
+    return await Promise.race([Promise.all(promises), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each call's outcome: "ok" or its error. */
+function outcome(promise: Promise<unknown>): Promise<"ok" | unknown> {
+  return promise.then(() => "ok", (error) => error);
+}
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+function codes(results: unknown[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of results) {
+    const key = r === "ok" ? "ok" : isWeftError(r) ? r.code : String(r);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Starts a server on a fixed address, retrying while the port is still taken (bounded). */
+async function restartOn(runtime: RuntimeName, address: string, options: string[]) {
+  let last: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      return await startServer(runtime, address, options);
+    } catch (error) {
+      last = error;
+      if (!String(error).includes("address in use")) throw error;
+      await delay(100);
+    }
+  }
+  throw last;
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`fault: kill -9 of a ${runtime} server rejects 1,000 calls in flight with "closed"; the client reconnects to its successor`, async () => {
+    const { cluster } = client(HEARTBEAT);
+    let server: ServerChild | undefined;
+    let successor: ServerChild | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=50"]);
+      const peer = cluster.connect(server.address);
+      assert.equal(
+        dec.decode(await cluster.call(peer, CMD.echo, enc.encode("hi")) as Uint8Array),
+        "hi",
+      );
+      const calls = Array.from({ length: 1000 }, () => outcome(cluster.call(peer, CMD.hold)));
+      await untilStats(cluster, server.address, (s) => s.running === 1000, "1,000 held calls");
+      const t0 = performance.now();
+      server.signal("SIGKILL");
+      const results = await settleAll(calls, SETTLE_LIMIT);
+      const ms = performance.now() - t0;
+      assert.deepEqual(codes(results), new Map([["closed", 1000]]));
+      console.log(`  ${runtime}: 1,000 calls rejected "closed" ${ms.toFixed(0)} ms after SIGKILL`);
+      await server.stop();
+      assert.equal(peer.isConnected, false);
+
+      successor = await restartOn(runtime, server.address, ["--heartbeat=50"]);
+      assert.equal(successor.address, server.address);
+      const reply = await cluster.call(peer, CMD.echo, enc.encode("again"));
+      assert.equal(dec.decode(reply as Uint8Array), "again");
+      assert.equal(peer.isConnected, true);
+      assert.equal((await stats(cluster, successor.address)).accepted, 1);
+    } finally {
+      await cluster.close();
+      await successor?.stop();
+      await server?.stop();
+    }
+  });
+
+  Deno.test(`fault: SIGSTOP of a ${runtime} server rejects calls in flight within the heartbeat window; after SIGCONT the next call uses a fresh connection`, async () => {
+    const { cluster } = client(HEARTBEAT);
+    let server: ServerChild | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=50"]);
+      const peer = cluster.connect(server.address);
+      await cluster.call(peer, CMD.echo, enc.encode("hi"));
+      const calls = Array.from({ length: 100 }, () => outcome(cluster.call(peer, CMD.hold)));
+      await untilStats(cluster, server.address, (s) => s.running === 100, "100 held calls");
+      const t0 = performance.now();
+      server.signal("SIGSTOP");
+      let results: unknown[];
+      try {
+        results = await settleAll(calls, SETTLE_LIMIT);
+      } finally {
+        server.signal("SIGCONT");
+      }
+      const ms = performance.now() - t0;
+      // "closed", not "timeout": the calls' own timeout is 10 s; the heartbeat found it.
+      assert.deepEqual(codes(results), new Map([["closed", 100]]));
+      const first = results[0] as WeftError;
+      assert.match(
+        String((first.cause as Error)?.message ?? first.message),
+        /heartbeats unanswered/,
+      );
+      console.log(`  ${runtime}: 100 calls rejected "closed" ${ms.toFixed(0)} ms after SIGSTOP`);
+      assert.equal(peer.isConnected, false);
+
+      const reply = await cluster.call(peer, CMD.echo, enc.encode("after"));
+      assert.equal(dec.decode(reply as Uint8Array), "after");
+      // A second connection was accepted, and the server saw the first one close
+      // (its 100 handlers aborted: "closed", or "transport" where the runtime
+      // reports the write into the closed socket as EPIPE).
+      const s = await untilStats(
+        cluster,
+        server.address,
+        (s) => s.open === 1 && sum(s.aborted) === 100,
+        "the frozen connection closed on the server",
+      );
+      assert.equal(s.accepted, 2);
+      assert.equal(s.running, 0);
+    } finally {
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+}
+
+// ---- raw sockets -----------------------------------------------------------
+
+/** A v2 request frame (trace id 0). */
+function requestFrame(session: number, cmd: number, payload: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(20 + payload.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, 16 + payload.length, true);
+  view.setUint32(4, session, true);
+  view.setUint32(8, cmd, true);
+  bytes.set(payload, 20);
+  return bytes;
+}
+
+/** A weft request frame: the 5-byte head (no flags, no deadline), then `body`. */
+function weftRequest(session: number, cmd: number, body: Uint8Array): Uint8Array {
+  const payload = new Uint8Array(5 + body.length);
+  payload.set(body, 5);
+  return requestFrame(session, cmd, payload);
+}
+
+/** weft's HELLO, as the connecting side sends it. */
+const HELLO = requestFrame(0, 0xffffff00, Uint8Array.of(0x57, 0x45, 0x46, 0x54, 1, 0, 0, 0));
+
+/** Seeded xorshift32 bytes: the same "random" input on every run. */
+function randomBytes(seed: number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Connects, writes `bytes` in one write (then half-closes if asked), and
+ * reads until the node closes the connection: "eof", "reset", or "open" if
+ * it is still open after `limitMs`.
+ */
+async function attack(
+  port: number,
+  bytes: Uint8Array,
+  options: { closeWrite?: boolean; limitMs?: number } = {},
+): Promise<"eof" | "reset" | "open"> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, options.limitMs ?? 3000);
+  try {
+    if (bytes.length > 0) await conn.write(bytes).catch(() => {});
+    if (options.closeWrite) await conn.closeWrite().catch(() => {});
+    const buf = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 100_000; i++) {
+      if ((await conn.read(buf)) === null) return "eof";
+    }
+    return "open";
+  } catch {
+    return timedOut ? "open" : "reset";
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) conn.close();
+  }
+}
+
+/** Calls echo on `peer` until stopped (bounded), counting successes and failures. */
+function wellBehaved(cluster: Cluster, address: string) {
+  let stop = false;
+  let ok = 0;
+  const failures: unknown[] = [];
+  const peer = cluster.connect(address);
+  const running = (async () => {
+    const end = Date.now() + 30_000;
+    for (let i = 0; i < 100_000 && !stop && Date.now() < end; i++) {
+      try {
+        const reply = await cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 3000 });
+        assert.equal(dec.decode(reply as Uint8Array), `n${i}`);
+        ok++;
+      } catch (error) {
+        failures.push(error);
+      }
+      await delay(2);
+    }
+  })();
+  return {
+    get ok() {
+      return ok;
+    },
+    failures,
+    async stop() {
+      stop = true;
+      await running;
+    },
+  };
+}
+
+const WIRE_CODES = ["frame too large", "frame too short", "request too short", "protocol"];
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`fault: malformed input to a ${runtime} node closes that connection with one coded error logged; other connections keep working`, async () => {
+    const { cluster } = client();
+    let server: ServerChild | undefined;
+    let calls: ReturnType<typeof wellBehaved> | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=50"]);
+      const port = parseAddress(server.address).port;
+      calls = wellBehaved(cluster, server.address);
+      const valid = weftRequest(1, CMD.echo, enc.encode("hello there"));
+      const cases: [string, Uint8Array, string[]][] = [
+        ["random bytes", randomBytes(0x5eed, 4096), WIRE_CODES],
+        ["random bytes after HELLO", concat(HELLO, randomBytes(0xfa17, 4096)), WIRE_CODES],
+        ["random bytes, 2nd seed", randomBytes(0xbad5eed, 64), WIRE_CODES],
+        ["a length prefix over the hard limit", concat(HELLO, Uint8Array.of(255, 255, 255, 255)), [
+          "frame too large",
+        ]],
+        [
+          "a request shorter than its 16-byte header",
+          concat(HELLO, Uint8Array.of(8, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0)),
+          ["request too short"],
+        ],
+        ["a body shorter than a session", concat(HELLO, Uint8Array.of(2, 0, 0, 0, 1, 0)), [
+          "frame too short",
+        ]],
+        [
+          "a weft request shorter than its 5-byte head",
+          concat(HELLO, requestFrame(1, CMD.echo, Uint8Array.of(0, 0))),
+          ["protocol"],
+        ],
+      ];
+      for (const [name, bytes, allowed] of cases) {
+        const before = server.lines(/^log error/).length;
+        const how = await attack(port, bytes);
+        assert.notEqual(how, "open", `${name}: the node left the connection open`);
+        await server.until(
+          (out) => out.split("\n").filter((l) => l.startsWith("log error")).length > before,
+          3000,
+          `the error logged for ${name}`,
+        );
+        const line = server.lines(/^log error/)[before]!;
+        const code = line.match(/^log error \[([^\]]+)\]/)?.[1];
+        assert.ok(
+          code !== undefined && allowed.includes(code),
+          `${name}: expected one of ${allowed.join(", ")}, logged: ${line}`,
+        );
+      }
+      // A frame cut off by the end of the stream, and one left hanging: the
+      // node closes both (the second through its heartbeat), without errors.
+      assert.equal(
+        await attack(port, concat(HELLO, valid.subarray(0, 12)), { closeWrite: true }),
+        "eof",
+      );
+      assert.equal(await attack(port, concat(HELLO, valid.subarray(0, 12))), "eof");
+      // Nothing at all, or half a HELLO: the handshake never completes.
+      assert.equal(await attack(port, new Uint8Array(0)), "eof");
+      assert.equal(await attack(port, HELLO.subarray(0, 6)), "eof");
+
+      const reply = await cluster.call(cluster.connect(server.address), CMD.echo, enc.encode("x"));
+      assert.equal(dec.decode(reply as Uint8Array), "x");
+      await calls.stop();
+      assert.deepEqual(calls.failures, []);
+      assert.ok(calls.ok > 0);
+      // Logged once each: as many error lines as malformed connections.
+      const errors = server.lines(/^log error/);
+      assert.equal(errors.length, cases.length, errors.join("\n"));
+    } finally {
+      await calls?.stop();
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+}
+
+/**
+ * Writes `bytes` whole unless a write makes no progress for `stallMs`;
+ * returns false then (the write left pending is caught, to end at close).
+ */
+async function writeUnlessStalled(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+  stallMs: number,
+): Promise<boolean> {
+  let at = 0;
+  for (let i = 0; i < 100_000 && at < bytes.length; i++) {
+    const write = conn.write(bytes.subarray(at));
+    write.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stall = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), stallMs));
+    const n = await Promise.race([write, stall]);
+    clearTimeout(timer);
+    if (n === null) return false;
+    at += n;
+  }
+  return true;
+}
+
+const MiB = 1024 * 1024;
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`fault: a client that writes requests but never reads leaves a ${runtime} node's memory bounded; the node serves others meanwhile`, async () => {
+    const { cluster } = client();
+    let server: ServerChild | undefined;
+    let conn: Deno.Conn | undefined;
+    try {
+      // Heartbeats off in practice: this test is about backpressure alone
+      // (with them, the node would also drop the non-reading peer in time).
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=600000"]);
+      const peer = cluster.connect(server.address);
+      await cluster.call(peer, CMD.echo, enc.encode("warm"));
+      const rssBefore = await rssOf(server.pid);
+      conn = await Deno.connect({ hostname: "127.0.0.1", port: parseAddress(server.address).port });
+      assert.ok(await writeUnlessStalled(conn, HELLO, 1000));
+      // 16 echo requests of 60 KiB (under the soft limit) per write: ~1 MiB.
+      const body = randomBytes(7, 60 * 1024);
+      const batch = concat(
+        ...Array.from({ length: 16 }, (_, i) => weftRequest(i + 1, CMD.echo, body)),
+      );
+      let sent = 0;
+      let stalled = false;
+      for (let i = 0; i < 400 && sent < 200 * MiB; i++) {
+        if (!(await writeUnlessStalled(conn, batch, 300))) {
+          stalled = true;
+          break;
+        }
+        sent += batch.length;
+      }
+      // While that connection is stuck, others are served.
+      for (let i = 0; i < 20; i++) {
+        const reply = await cluster.call(peer, CMD.echo, enc.encode(`m${i}`), { timeout: 3000 });
+        assert.equal(dec.decode(reply as Uint8Array), `m${i}`);
+      }
+      const rssAfter = await rssOf(server.pid);
+      const growth = rssAfter - rssBefore;
+      console.log(
+        `  ${runtime}: wrote ${(sent / MiB).toFixed(0)} MiB of requests before the writes ${
+          stalled ? "stalled" : "ended"
+        }; server RSS ${(rssBefore / MiB).toFixed(0)} -> ${(rssAfter / MiB).toFixed(0)} MiB`,
+      );
+      // Bounded: far less than what was offered (200 MiB), whatever the
+      // kernel's socket buffers hold. Without backpressure the node would
+      // hold every response it could not write.
+      assert.ok(growth < 64 * MiB, `server RSS grew ${(growth / MiB).toFixed(1)} MiB`);
+      assert.ok(stalled, `the node read all ${sent} bytes: no backpressure`);
+    } finally {
+      try {
+        conn?.close();
+      } catch { /* closed */ }
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+
+  Deno.test(`fault: cancelling a call aborts the slow handler's signal on a ${runtime} node`, async () => {
+    const { cluster } = client(HEARTBEAT);
+    let server: ServerChild | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=50"]);
+      const peer = cluster.connect(server.address);
+      const controller = new AbortController();
+      const call = outcome(
+        cluster.call(peer, CMD.slow, enc.encode("10000"), { signal: controller.signal }),
+      );
+      await untilStats(cluster, server.address, (s) => s.running === 1, "the slow handler");
+      controller.abort(new Error("caller gave up"));
+      const [aborted] = await settleAll([call], SETTLE_LIMIT);
+      assert.ok(isWeftError(aborted, "aborted"), String(aborted));
+      await server.until((out) => /^aborted 2 aborted$/m.test(out), SETTLE_LIMIT, "the abort");
+
+      // A call that times out cancels its handler the same way.
+      const late = outcome(cluster.call(peer, CMD.slow, enc.encode("10000"), { timeout: 100 }));
+      const [timedOut] = await settleAll([late], SETTLE_LIMIT);
+      assert.ok(isWeftError(timedOut, "timeout"), String(timedOut));
+      const s = await untilStats(
+        cluster,
+        server.address,
+        (s) => s.aborted["aborted"] === 2,
+        "the second abort",
+      );
+      assert.equal(s.running, 0);
+      assert.equal(s.started, 2);
+      assert.equal(s.open, 1, "the connection survives cancellations");
+    } finally {
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+
+  Deno.test(`fault: weft and silly modes across processes (${runtime} server) fail fast with coded errors, and the node that sees the mismatch logs it`, async () => {
+    const weft = client(HEARTBEAT);
+    const silly = client({ protocol: "silly" });
+    let sillyServer: ServerChild | undefined;
+    let weftServer: ServerChild | undefined;
+    try {
+      [sillyServer, weftServer] = await Promise.all([
+        startServer(runtime, "127.0.0.1:0", ["--protocol=silly"]),
+        startServer(runtime, "127.0.0.1:0", ["--heartbeat=50"]),
+      ]);
+      // A weft client calls a silly node: the node hangs up on the HELLO.
+      const [toSilly] = await settleAll(
+        [outcome(weft.cluster.call(weft.cluster.connect(sillyServer.address), CMD.echo))],
+        SETTLE_LIMIT,
+      );
+      assert.ok(isWeftError(toSilly, "closed"), String(toSilly));
+      assert.match((toSilly as Error).message, /silly mode \(protocol mismatch\)/);
+      await sillyServer.until(
+        (out) => /^log error \[protocol\] .*this node is in silly mode$/m.test(out),
+        SETTLE_LIMIT,
+        "the mismatch logged",
+      );
+      // A silly client calls a weft node: the node hangs up on the first frame.
+      const [toWeft] = await settleAll(
+        [outcome(silly.cluster.call(silly.cluster.connect(weftServer.address), CMD.echo))],
+        SETTLE_LIMIT,
+      );
+      assert.ok(isWeftError(toWeft, "closed"), String(toWeft));
+      await weftServer.until(
+        (out) =>
+          /^log error \[protocol\] .*without weft's HELLO: it speaks silly's protocol/m.test(out),
+        SETTLE_LIMIT,
+        "the mismatch logged",
+      );
+      assert.equal(sillyServer.lines(/^log error/).length, 1);
+      assert.equal(weftServer.lines(/^log error/).length, 1);
+    } finally {
+      await weft.cluster.close();
+      await silly.cluster.close();
+      await sillyServer?.stop();
+      await weftServer?.stop();
+    }
+  });
+}
