@@ -57,7 +57,11 @@ export async function until(
   }
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<WeftError> {
+/** Awaits `promise` and asserts it rejects with a WeftError of `code`. */
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  code: string,
+): Promise<WeftError> {
   try {
     await promise;
   } catch (error) {

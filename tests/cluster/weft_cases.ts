@@ -9,24 +9,13 @@ import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
 import { ControlCmd, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
 import { json } from "../../src/codec/json.ts";
-import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
+import type { RemoteError, WeftError } from "../../src/errors.ts";
 import type { Connection, Transport } from "../../src/transport/types.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
-import { type Case, type CaseEnv, MemoryLogger, until } from "./cases.ts";
+import { type Case, type CaseEnv, MemoryLogger, rejectsWith, until } from "./cases.ts";
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<WeftError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isWeftError(error), `expected a WeftError ${code}, got ${error}`);
-    assert.equal(error.code, code, `expected code ${code}, got ${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
 
 function hostPort(env: CaseEnv, port: number): string {
   return env.host.includes(":") ? `[${env.host}]:${port}` : `${env.host}:${port}`;
