@@ -616,6 +616,13 @@ export class Cluster implements ContextHost {
 
   #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
     this.#finished(channel, context);
+    if (context.aborted) {
+      // The caller no longer waits (it cancelled or timed out, or the
+      // connection closed): a handler that gives up on its signal did as
+      // asked. Nothing to answer, and not an error.
+      this.#o.logger.info?.(`Handler for cmd ${context.cmd} from ${context.peer} stopped`, error);
+      return;
+    }
     // silly logs and answers nothing (the caller times out); weft answers with the error.
     this.#o.logger.error(`Handler for cmd ${context.cmd} from ${context.peer} threw`, error);
     this.#sendError(channel, context, error);

@@ -493,6 +493,9 @@ for (const runtime of RUNTIMES) {
       assert.equal(s.running, 0);
       assert.equal(s.started, 2);
       assert.equal(s.open, 1, "the connection survives cancellations");
+      // A handler that rejects with its aborted signal's reason did as asked:
+      // nothing is logged as an error (the caller no longer waits).
+      assert.equal(s.errors, 0, server.lines(/^log error/).join("\n"));
     } finally {
       await cluster.close();
       await server?.stop();
