@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import { runScript } from "./_runtimes.ts";
 
-const DRIVER = new URL("../bench/rpc_bench.ts", import.meta.url).pathname;
+const DRIVER = new URL("../bench/rpc_loopback.ts", import.meta.url).pathname;
 
 Deno.test({
-  name: "`bench/rpc_bench.ts` runs weft and the ceiling and reports memory",
+  name: "`bench/rpc_loopback.ts` runs weft and the ceiling and reports memory",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {

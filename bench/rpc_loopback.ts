@@ -6,9 +6,9 @@
  * (memory_client.ts), and prints one markdown report.
  *
  * ```sh
- * deno run -A bench/rpc_bench.ts                       # everything (~20 min)
- * deno run -A bench/rpc_bench.ts --pairs=same --repeat=2
- * deno run -A bench/rpc_bench.ts --quick --runtimes=deno --memory=false
+ * deno run -A bench/rpc_loopback.ts                       # everything (~20 min)
+ * deno run -A bench/rpc_loopback.ts --pairs=same --repeat=2
+ * deno run -A bench/rpc_loopback.ts --quick --runtimes=deno --memory=false
  * ```
  *
  * Options (`--name=value`):
@@ -26,7 +26,8 @@
  * - `--quick`: warm-up 50 ms, 200 ms per case, 200 connections, 1000 pending calls.
  *
  * Every child runs under a time limit and is killed by its own handle;
- * the driver starts nothing it does not reap.
+ * the driver starts nothing it does not reap. (Not named `*_bench.ts`: it
+ * is a script, not a `deno bench` file.)
  *
  * @module
  */
