@@ -546,3 +546,41 @@ for (const runtime of RUNTIMES) {
     }
   });
 }
+
+// Known gap, left for the cluster's owner (see the fault-test report): when
+// the heartbeat declares a connection dead, Channel.close() asks the
+// transport for a graceful close, which waits (Deno adapter: up to 2 s) for
+// queued bytes to drain before the close event rejects the pending calls. To
+// a frozen peer with megabytes queued, calls reject ~2 s late. Here a 1 s
+// call timeout makes that visible by code: "timeout" now, "closed" once fixed.
+// Run it with WEFT_KNOWN_GAPS=1 in the environment.
+Deno.test({
+  name:
+    'fault: SIGSTOP with megabytes queued to the frozen server still rejects calls with "closed" from the heartbeat',
+  ignore: !Deno.env.get("WEFT_KNOWN_GAPS"),
+  async fn() {
+    const { cluster } = client(HEARTBEAT);
+    let server: ServerChild | undefined;
+    try {
+      server = await startServer("deno", "127.0.0.1:0", ["--heartbeat=50"]);
+      const peer = cluster.connect(server.address);
+      await cluster.call(peer, CMD.echo, enc.encode("hi"));
+      server.signal("SIGSTOP");
+      const big = new Uint8Array(256 * 1024);
+      const calls = Array.from(
+        { length: 100 },
+        () => outcome(cluster.call(peer, CMD.echo, big, { timeout: 1000 })),
+      );
+      let results: unknown[];
+      try {
+        results = await settleAll(calls, SETTLE_LIMIT);
+      } finally {
+        server.signal("SIGCONT");
+      }
+      assert.deepEqual(codes(results), new Map([["closed", 100]]));
+    } finally {
+      await cluster.close();
+      await server?.stop();
+    }
+  },
+});
