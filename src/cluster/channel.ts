@@ -100,7 +100,10 @@ export class Channel {
   #congested = false;
   #paused = false;
   #closing: WeftError | null = null;
-  #localClose = false;
+  /** The cluster was told this channel is done. */
+  #settled = false;
+  /** Rejects when the channel is done; what `drained()` waiters race against. */
+  #gone: PromiseWithResolvers<never> | null = null;
   #closed = false;
 
   /**
@@ -239,7 +242,16 @@ export class Channel {
     }
     // A full batch goes out now, so that the wait is for the socket.
     if (this.#encoder.length > 0 && !this.closed) this.#flush();
-    return this.connection.drained();
+    // The channel may be done before the transport has closed (it may still
+    // be flushing to a frozen peer): waiters must not outlive the channel.
+    if (this.#settled) {
+      return Promise.reject(new WeftError("closed", `Connection closed: ${this.peer}`));
+    }
+    if (this.#gone === null) {
+      this.#gone = Promise.withResolvers<never>();
+      this.#gone.promise.catch(() => {});
+    }
+    return Promise.race([this.connection.drained(), this.#gone.promise]);
   }
 
   /**
@@ -249,8 +261,11 @@ export class Channel {
   close(error: WeftError, local: boolean): Promise<CloseInfo> {
     if (this.#closing === null && !this.#closed) {
       this.#closing = error;
-      this.#localClose = local;
       this.#flush();
+      // Settle now: the transport may take a while to flush what is queued
+      // (up to its close timeout, to a frozen peer), and nothing waiting on
+      // this channel should wait for that.
+      this.#settle(error, local);
     }
     return this.connection.close();
   }
@@ -388,22 +403,18 @@ export class Channel {
     if (this.#closed) return;
     this.#closed = true;
     this.#flushQueued = false;
-    const local = this.#localClose || (this.#closing === null && info.reason === "local");
-    if (this.#readyWaiter !== null) {
-      this.#readyWaiter.reject(new WeftError("closed", `Connection closed: ${this.peer}`));
-      this.#readyWaiter.promise.catch(() => {});
-      this.#readyWaiter = null;
-    }
+    if (this.#settled) return;
+    const local = info.reason === "local";
     // Weft: a peer that hangs up on our HELLO refused the connection or is
     // a node in silly mode; say so (its own log names the mismatch).
-    const unanswered = this.#awaitingAck && this.#closing === null && info.reason !== "local"
+    const unanswered = this.#awaitingAck && info.reason !== "local"
       ? new WeftError(
         "closed",
         `Connection closed by ${this.peer} before it answered weft's HELLO: it refused the connection, or it is in silly mode (protocol mismatch)`,
         info.error === undefined ? undefined : { cause: info.error },
       )
       : null;
-    const error = this.#closing ?? unanswered ??
+    const error = unanswered ??
       info.error ??
       new WeftError(
         "closed",
@@ -411,6 +422,21 @@ export class Channel {
           ? `Connection closed by the remote end: ${this.peer}`
           : `Connection closed: ${this.peer}`,
       );
+    this.#settle(error, local);
+  }
+
+  /** Tells the cluster, once, that this channel is done: its calls and contexts settle. */
+  #settle(error: WeftError, local: boolean): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#gone?.reject(
+      new WeftError("closed", `Connection closed: ${error.message}`, { cause: error }),
+    );
+    if (this.#readyWaiter !== null) {
+      this.#readyWaiter.reject(new WeftError("closed", `Connection closed: ${this.peer}`));
+      this.#readyWaiter.promise.catch(() => {});
+      this.#readyWaiter = null;
+    }
     this.#host.onClosed(this, error, local);
   }
 }

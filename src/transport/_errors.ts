@@ -63,6 +63,15 @@ export function isReset(error: unknown): boolean {
   return RESET_CODES.has(field(error, "code")) || RESET_CODES.has(field(error, "name"));
 }
 
+/**
+ * The error of a reset or broken pipe: the peer went away, which is a close
+ * (`closed`), whichever runtime noticed it first and how.
+ */
+export function resetError(error: unknown): WeftError {
+  const detail = field(error, "message") || String(error);
+  return new WeftError("closed", `Connection reset by the remote end: ${detail}`, { cause: error });
+}
+
 /** The error of an I/O failure on an open connection. */
 export function ioError(error: unknown): WeftError {
   if (error instanceof WeftError) return error;

@@ -37,7 +37,7 @@ import {
   createConnection,
   type SocketDriver,
 } from "./_connection.ts";
-import { ioError, isReset, mapError } from "./_errors.ts";
+import { ioError, isReset, mapError, resetError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
 import type {
@@ -191,7 +191,7 @@ function handlers(
       const failure = state.failure ?? error;
       if (state.closing) state.events.end({ reason: "local" });
       else if (failure === undefined) state.events.end({ reason: "remote" });
-      else if (isReset(failure)) state.events.end({ reason: "remote", error: ioError(failure) });
+      else if (isReset(failure)) state.events.end({ reason: "remote", error: resetError(failure) });
       else state.events.end({ reason: "error", error: ioError(failure) });
     },
   };

@@ -33,7 +33,7 @@
  */
 
 import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
-import { ioError, isReset, mapError } from "./_errors.ts";
+import { ioError, isReset, mapError, resetError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
 import type {
@@ -116,7 +116,7 @@ function wrap(conn: DenoConn, noDelay: boolean, highWaterMark: number): Connecti
 
   const failed = (error: unknown): void => {
     if (closing) void teardown({ reason: "local" });
-    else if (isReset(error)) void teardown({ reason: "remote", error: ioError(error) });
+    else if (isReset(error)) void teardown({ reason: "remote", error: resetError(error) });
     else void teardown({ reason: "error", error: ioError(error) });
   };
 

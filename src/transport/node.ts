@@ -33,7 +33,7 @@
 
 import * as net from "node:net";
 import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
-import { ioError, isReset, mapError } from "./_errors.ts";
+import { ioError, isReset, mapError, resetError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import type {
   AcceptHandler,
@@ -67,7 +67,7 @@ function wrap(socket: net.Socket, noDelay: boolean, highWaterMark: number): Conn
     socket.off("data", onData);
     if (closing) events.end({ reason: "local" });
     else if (failure === undefined) events.end({ reason: "remote" });
-    else if (isReset(failure)) events.end({ reason: "remote", error: ioError(failure) });
+    else if (isReset(failure)) events.end({ reason: "remote", error: resetError(failure) });
     else events.end({ reason: "error", error: ioError(failure) });
   });
 

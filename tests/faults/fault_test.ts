@@ -547,17 +547,13 @@ for (const runtime of RUNTIMES) {
   });
 }
 
-// Known gap, left for the cluster's owner (see the fault-test report): when
-// the heartbeat declares a connection dead, Channel.close() asks the
-// transport for a graceful close, which waits (Deno adapter: up to 2 s) for
-// queued bytes to drain before the close event rejects the pending calls. To
-// a frozen peer with megabytes queued, calls reject ~2 s late. Here a 1 s
-// call timeout makes that visible by code: "timeout" now, "closed" once fixed.
-// Run it with WEFT_KNOWN_GAPS=1 in the environment.
+// When the heartbeat declares a connection dead, the transport may still be
+// flushing megabytes to the frozen peer (Deno's adapter waits up to 2 s):
+// calls pending on it, and calls waiting for it to drain, must reject with
+// "closed" at once, not wait for that flush (or their 1 s timeout).
 Deno.test({
   name:
     'fault: SIGSTOP with megabytes queued to the frozen server still rejects calls with "closed" from the heartbeat',
-  ignore: !Deno.env.get("WEFT_KNOWN_GAPS"),
   async fn() {
     const { cluster } = client(HEARTBEAT);
     let server: ServerChild | undefined;
