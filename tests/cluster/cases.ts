@@ -6,6 +6,8 @@
  */
 
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { CallContext } from "../../src/cluster/call_context.ts";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions, Logger } from "../../src/cluster/options.ts";
 import type { Peer } from "../../src/cluster/peer.ts";
@@ -633,6 +635,55 @@ export const cases: Case[] = [
         assert.equal(y, 0x1122334455660002n);
       } finally {
         for (const cluster of clusters) await cluster.close();
+      }
+    },
+  },
+  {
+    name:
+      "contextStorage (AsyncLocalStorage): cluster.call under a handler carries its trace id across await",
+    fn: async (env) => {
+      const seen: bigint[] = [];
+      const storage = new AsyncLocalStorage<CallContext>();
+      const made: Cluster[] = [];
+      const node = (options: Partial<ClusterOptions>) => {
+        const cluster = new Cluster({
+          ...json(),
+          transport: env.transport,
+          protocol: env.protocol,
+          logger: new MemoryLogger(),
+          ...options,
+        });
+        made.push(cluster);
+        return cluster;
+      };
+      const host = env.host.includes(":") ? `[${env.host}]` : env.host;
+      try {
+        const leaf = node({
+          nodeId: 9,
+          call: (_p, _c, _b, ctx) => {
+            seen.push(ctx.traceId);
+            return "leaf";
+          },
+        });
+        const leafAddress = `${host}:${(await leaf.listen(`${env.host}:0`)).address.port}`;
+        const middle: Cluster = node({
+          nodeId: 8,
+          contextStorage: storage,
+          call: async () => {
+            await delay(1);
+            // No context passed: the storage supplies it.
+            return await middle.call(middle.connect(leafAddress), 1, "down");
+          },
+        });
+        const middleAddress = `${host}:${(await middle.listen(`${env.host}:0`)).address.port}`;
+        const top = node({ nodeId: 7 });
+        assert.equal(
+          await top.call(top.connect(middleAddress), 1, "x", { traceId: 0xabcdef0123450007n }),
+          "leaf",
+        );
+        assert.deepEqual(seen, [0xabcdef0123450008n]);
+      } finally {
+        for (const cluster of made) await cluster.close();
       }
     },
   },
