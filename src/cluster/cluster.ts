@@ -258,21 +258,24 @@ export class Cluster implements ContextHost {
       );
     }
     let signal = options?.signal;
-    let deadline = timeout === Infinity ? Infinity : now() + timeout;
+    const start = now();
+    let deadline = timeout === Infinity ? Infinity : start + timeout;
     const context = options?.context;
     if (context !== undefined) {
       // A call made for a request ends with it: same deadline, same signal.
-      if (context.deadline < deadline) deadline = context.deadline;
+      if (context.deadline < deadline) {
+        deadline = context.deadline;
+        if (deadline <= start) {
+          return Promise.reject(
+            new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`),
+          );
+        }
+      }
       signal = signal === undefined ? context.signal : anySignal([signal, context.signal]);
     }
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     const state = peerState(peer);
     if (state.closed || this.#shut) return Promise.reject(this.#peerClosed(peer));
-    if (deadline <= now()) {
-      return Promise.reject(
-        new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`),
-      );
-    }
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
       return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
