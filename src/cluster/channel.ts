@@ -104,6 +104,7 @@ export class Channel {
   #settled = false;
   /** Rejects when the channel is done; what `drained()` waiters race against. */
   #gone: PromiseWithResolvers<never> | null = null;
+  #drainWait: Promise<void> | null = null;
   #closed = false;
 
   /**
@@ -251,7 +252,16 @@ export class Channel {
       this.#gone = Promise.withResolvers<never>();
       this.#gone.promise.catch(() => {});
     }
-    return Promise.race([this.connection.drained(), this.#gone.promise]);
+    // One wait per congestion episode, shared by every call waiting on it.
+    if (this.#drainWait === null) {
+      const wait = Promise.race([this.connection.drained(), this.#gone.promise]);
+      this.#drainWait = wait;
+      const forget = () => {
+        if (this.#drainWait === wait) this.#drainWait = null;
+      };
+      wait.then(forget, forget);
+    }
+    return this.#drainWait;
   }
 
   /**

@@ -15,7 +15,7 @@ import {
 } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { PendingCall } from "../session/pending_calls.ts";
-import { DeadlineQueue } from "../session/deadline_queue.ts";
+import { type Deadline, DeadlineQueue } from "../session/deadline_queue.ts";
 import { freshTraceId, propagateTraceId, type TraceId } from "../session/trace.ts";
 import { parseAddress } from "../transport/address.ts";
 import { defaultTransport } from "../transport/detect.ts";
@@ -298,7 +298,7 @@ export class Cluster implements ContextHost {
     if (channel === null) channel = await this.#ensureChannel(peer, state, deadline, signal);
     // Backpressure: wait for the connection to drain rather than queue more.
     while (channel.congested) {
-      await waitFor(channel.drained(), deadline, signal, `Call to ${peer} timed out`);
+      await this.#waitFor(channel.drained(), deadline, signal, `Call to ${peer} timed out`);
       if (state.closed) throw this.#peerClosed(peer);
       channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
     }
@@ -417,7 +417,12 @@ export class Cluster implements ContextHost {
       };
       attempt.then(forget, forget);
     }
-    return await waitFor(state.connecting, deadline, signal, `Connect to ${peer} timed out`);
+    return await this.#waitFor(
+      state.connecting,
+      deadline,
+      signal,
+      `Connect to ${peer} timed out`,
+    );
   }
 
   async #connectPeer(peer: Peer, state: PeerState): Promise<Channel> {
@@ -511,6 +516,47 @@ export class Cluster implements ContextHost {
     return transport;
   }
 
+  /**
+   * Waits for `promise`, bounded by a monotonic deadline and a signal;
+   * rejects with `timeout` or `aborted`. The deadline sits in the shared
+   * deadline queue, so a call waiting out backpressure costs no timer.
+   */
+  #waitFor<T>(
+    promise: Promise<T>,
+    deadline: number,
+    signal: AbortSignalLike | undefined,
+    timeoutMessage: string,
+  ): Promise<T> {
+    if (deadline === Infinity && signal === undefined) return promise;
+    return new Promise<T>((resolve, reject) => {
+      const entry: Deadline = {
+        deadline,
+        deadlineIndex: -1,
+        expire: () => {
+          done();
+          reject(new WeftError("timeout", timeoutMessage));
+        },
+      };
+      const onAbort = () => {
+        done();
+        reject(abortedError(signal!));
+      };
+      const done = () => {
+        this.#deadlines.remove(entry);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (deadline !== Infinity) this.#deadlines.add(entry);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      promise.then((value) => {
+        done();
+        resolve(value);
+      }, (error) => {
+        done();
+        reject(error);
+      });
+    });
+  }
+
   // ---- channel host --------------------------------------------------------
 
   /** A request arrived on `channel`. */
@@ -557,8 +603,6 @@ export class Cluster implements ContextHost {
       );
       return;
     }
-    channel.serving.set(frame.session, context);
-    this.#serving++;
     let result: unknown;
     try {
       const storage = o.contextStorage;
@@ -570,23 +614,32 @@ export class Cluster implements ContextHost {
       return;
     }
     if (isThenable(result)) {
+      // Only a handler still running can be cancelled, aborted by a close, or
+      // waited for by a drain: track it (a synchronous one is answered now).
+      channel.serving.set(frame.session, context);
+      this.#serving++;
       result.then(
-        (value) => this.#respond(channel, context, value),
-        (error) => this.#handlerFailed(channel, context, error),
+        (value) => {
+          this.#finished(channel, context);
+          this.#respond(channel, context, value);
+        },
+        (error) => {
+          this.#finished(channel, context);
+          this.#handlerFailed(channel, context, error);
+        },
       );
     } else {
       this.#respond(channel, context, result);
     }
   }
 
-  /** A handler finished (either way): forget it, and tell a drain waiting for the last one. */
+  /** An async handler finished (either way): forget it, and tell a drain waiting for the last one. */
   #finished(channel: Channel, context: CallContext): void {
     if (channel.serving.get(context.session) === context) channel.serving.delete(context.session);
     if (--this.#serving === 0 && this.#idle !== null) this.#idle.resolve();
   }
 
   #respond(channel: Channel, context: CallContext, value: unknown): void {
-    this.#finished(channel, context);
     if (channel.closed || context.oneWay) return;
     // Weft answers every call; undefined travels as an empty response.
     if (value === undefined) {
@@ -618,7 +671,6 @@ export class Cluster implements ContextHost {
   }
 
   #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
-    this.#finished(channel, context);
     if (context.aborted) {
       // The caller no longer waits (it cancelled or timed out, or the
       // connection closed): a handler that gives up on its signal did as
@@ -825,40 +877,5 @@ function unmarshalError(cmd: string | number, error: unknown, what: string): Wef
   const reason = error instanceof Error ? error.message : String(error);
   return new WeftError("unmarshal failed", `Cannot unmarshal ${what} ${String(cmd)}: ${reason}`, {
     cause: error,
-  });
-}
-
-/**
- * Waits for `promise`, bounded by a monotonic deadline and a signal.
- * Rejects with `timeout` or `aborted`.
- */
-function waitFor<T>(
-  promise: Promise<T>,
-  deadline: number,
-  signal: AbortSignalLike | undefined,
-  timeoutMessage: string,
-): Promise<T> {
-  if (deadline === Infinity && signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = deadline === Infinity ? undefined : startRefTimer(() => {
-      done();
-      reject(new WeftError("timeout", timeoutMessage));
-    }, Math.max(0, deadline - now()));
-    const onAbort = () => {
-      done();
-      reject(abortedError(signal!));
-    };
-    const done = () => {
-      stopTimer(timer);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    promise.then((value) => {
-      done();
-      resolve(value);
-    }, (error) => {
-      done();
-      reject(error);
-    });
   });
 }
