@@ -48,9 +48,11 @@ const held: ((value: unknown) => void)[] = [];
 let open = 0;
 let accepted = 0;
 
+const hwm = flags.get("hwm");
 const cluster = new Cluster({
   codec,
   timeout: 60_000,
+  ...(hwm === undefined ? {} : { highWaterMark: Number(hwm) }),
   accept() {
     open++;
     accepted++;
