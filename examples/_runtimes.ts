@@ -92,11 +92,20 @@ export interface ScriptChild {
    * @throws {Error} If the child exits first or `limitMs` passes.
    */
   waitFor(pattern: RegExp, limitMs: number): Promise<RegExpMatchArray>;
+  /**
+   * Waits until `check(stdout)` is true.
+   *
+   * @throws {Error} If the child exits first or `limitMs` passes, naming `what`.
+   */
+  until(check: (stdout: string) => boolean, limitMs: number, what: string): Promise<void>;
   /** Waits for the child to exit by itself, up to `limitMs`; its exit code, or undefined. */
   exited(limitMs: number): Promise<number | undefined>;
+  /** Sends `signal` to this child (and only this child). */
+  signal(signal: "SIGSTOP" | "SIGCONT" | "SIGKILL"): void;
   /**
-   * Kills the child if it still runs (SIGKILL: this child only), waits for
-   * it, and returns what it printed on stderr. Harmless twice.
+   * Kills the child if it still runs (SIGCONT, in case it was stopped, then
+   * SIGKILL: this child only), waits for it, and returns what it printed on
+   * stderr. Harmless twice.
    */
   stop(): Promise<string>;
 }
@@ -164,26 +173,34 @@ export async function spawnScript(
     });
   }
 
+  async function until(
+    check: (stdout: string) => boolean,
+    limitMs: number,
+    what: string,
+  ): Promise<void> {
+    const result = await bounded<true | Error>(
+      limitMs,
+      () => {
+        if (check(out)) return true;
+        if (ended || code !== undefined) {
+          return new Error(`${name} ${script} exited before printing ${what}:\n${out}`);
+        }
+        return undefined;
+      },
+      () => new Error(`${name} ${script} printed no ${what} in ${limitMs} ms:\n${out}`),
+    );
+    if (result instanceof Error) throw result;
+  }
+
   return {
     runtime: name,
     pid: child.pid,
     stdout: () => out,
     async waitFor(pattern, limitMs) {
-      const result = await bounded<RegExpMatchArray | Error>(
-        limitMs,
-        () => {
-          const match = out.match(pattern);
-          if (match !== null) return match;
-          if (ended || code !== undefined) {
-            return new Error(`${name} ${script} exited before printing ${pattern}:\n${out}`);
-          }
-          return undefined;
-        },
-        () => new Error(`${name} ${script} printed no ${pattern} in ${limitMs} ms:\n${out}`),
-      );
-      if (result instanceof Error) throw result;
-      return result;
+      await until((text) => pattern.test(text), limitMs, String(pattern));
+      return out.match(pattern)!;
     },
+    until,
     async exited(limitMs) {
       const result = await bounded<{ code: number | undefined }>(
         limitMs,
@@ -192,10 +209,14 @@ export async function spawnScript(
       );
       return result.code;
     },
+    signal(signal) {
+      child.kill(signal);
+    },
     stop() {
       stopped ??= (async () => {
         if (code === undefined) {
           try {
+            child.kill("SIGCONT");
             child.kill("SIGKILL");
           } catch { /* already gone */ }
         }

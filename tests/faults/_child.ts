@@ -4,7 +4,7 @@
  * child only), and a kill in `stop()` that is always called in `finally`.
  */
 
-import { type RuntimeName, runtimePath, scriptArgs } from "../_runtimes.ts";
+import { type RuntimeName, spawnScript } from "../_runtimes.ts";
 
 const SERVER = new URL("./fault_server.ts", import.meta.url).pathname;
 
@@ -37,98 +37,24 @@ export async function startServer(
   address = "127.0.0.1:0",
   options: string[] = [],
 ): Promise<ServerChild> {
-  const bin = await runtimePath(runtime);
-  const child = new Deno.Command(bin, {
-    args: scriptArgs(runtime, SERVER, [address, ...options]),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let code: number | undefined;
-  const wake = new Set<() => void>();
-  const notify = () => {
-    for (const fn of wake) fn();
-  };
-  const reading = (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of child.stdout) {
-      out += dec.decode(chunk, { stream: true });
-      notify();
-    }
-  })().catch(() => {});
-  const stderr = child.stderr.text().catch((error) => `(stderr unreadable: ${error})`);
-  const status = child.status.then((s) => {
-    code = s.code;
-    notify();
-  });
-  let stopped: Promise<string> | undefined;
-
-  const until = (check: (out: string) => boolean, limitMs: number, what: string) =>
-    new Promise<void>((resolve, reject) => {
-      const poll = () => {
-        if (check(out)) {
-          done();
-          resolve();
-        } else if (code !== undefined) {
-          done();
-          reject(new Error(`${runtime} server exited (${code}) before ${what}:\n${out}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`${runtime} server: no ${what} in ${limitMs} ms:\n${out.slice(-2000)}`));
-      }, limitMs);
-      const done = () => {
-        clearTimeout(timer);
-        wake.delete(poll);
-      };
-      wake.add(poll);
-      poll();
-    });
-
-  const stop = () => {
-    stopped ??= (async () => {
-      if (code === undefined) {
-        try {
-          child.kill("SIGCONT");
-          child.kill("SIGKILL");
-        } catch { /* already gone */ }
-      }
-      await status;
-      await reading;
-      return await stderr;
-    })();
-    return stopped;
-  };
-
+  const child = await spawnScript(runtime, SERVER, [address, ...options]);
+  let listening: RegExpMatchArray;
   try {
-    await until((o) => /^listening \S+$/m.test(o), 20_000, "listening line");
+    listening = await child.waitFor(/^listening (\S+)$/m, 20_000);
   } catch (error) {
-    const err = await stop();
-    throw new Error(`${error instanceof Error ? error.message : error}\nstderr:\n${err}`);
+    const stderr = await child.stop();
+    throw new Error(`${error instanceof Error ? error.message : error}\nstderr:\n${stderr}`);
   }
-  const address_ = out.match(/^listening (\S+)$/m)![1]!;
   return {
     runtime,
     pid: child.pid,
-    address: address_,
-    stdout: () => out,
-    lines: (pattern) => out.split("\n").filter((l) => pattern.test(l)),
-    until,
-    signal(signal) {
-      child.kill(signal);
-    },
-    exited(limitMs) {
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), limitMs);
-        status.then(() => {
-          clearTimeout(timer);
-          resolve(code);
-        });
-      });
-    },
-    stop,
+    address: listening[1]!,
+    stdout: () => child.stdout(),
+    lines: (pattern) => child.stdout().split("\n").filter((line) => pattern.test(line)),
+    until: (check, limitMs, what) => child.until(check, limitMs, what),
+    signal: (signal) => child.signal(signal),
+    exited: (limitMs) => child.exited(limitMs),
+    stop: () => child.stop(),
   };
 }
 

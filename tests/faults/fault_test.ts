@@ -14,6 +14,7 @@ import { transport } from "../../src/transport/deno.ts";
 import { parseAddress } from "../../src/transport/address.ts";
 import type { RuntimeName } from "../_runtimes.ts";
 import { MemoryLogger } from "../cluster/cases.ts";
+import { concat } from "../wire/_util.ts";
 import { delay, rssOf, type ServerChild, startServer } from "./_child.ts";
 import { CMD, type Stats } from "./_commands.ts";
 
@@ -236,16 +237,6 @@ function randomBytes(seed: number, n: number): Uint8Array {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Connects, writes `bytes` in one write (then half-closes if asked), and
  * reads until the node closes the connection: "eof", "reset", or "open" if
@@ -323,22 +314,26 @@ for (const runtime of RUNTIMES) {
       const valid = weftRequest(1, CMD.echo, enc.encode("hello there"));
       const cases: [string, Uint8Array, string[]][] = [
         ["random bytes", randomBytes(0x5eed, 4096), WIRE_CODES],
-        ["random bytes after HELLO", concat(HELLO, randomBytes(0xfa17, 4096)), WIRE_CODES],
+        ["random bytes after HELLO", concat([HELLO, randomBytes(0xfa17, 4096)]), WIRE_CODES],
         ["random bytes, 2nd seed", randomBytes(0xbad5eed, 64), WIRE_CODES],
-        ["a length prefix over the hard limit", concat(HELLO, Uint8Array.of(255, 255, 255, 255)), [
-          "frame too large",
-        ]],
+        [
+          "a length prefix over the hard limit",
+          concat([HELLO, Uint8Array.of(255, 255, 255, 255)]),
+          [
+            "frame too large",
+          ],
+        ],
         [
           "a request shorter than its 16-byte header",
-          concat(HELLO, Uint8Array.of(8, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0)),
+          concat([HELLO, Uint8Array.of(8, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0)]),
           ["request too short"],
         ],
-        ["a body shorter than a session", concat(HELLO, Uint8Array.of(2, 0, 0, 0, 1, 0)), [
+        ["a body shorter than a session", concat([HELLO, Uint8Array.of(2, 0, 0, 0, 1, 0)]), [
           "frame too short",
         ]],
         [
           "a weft request shorter than its 5-byte head",
-          concat(HELLO, requestFrame(1, CMD.echo, Uint8Array.of(0, 0))),
+          concat([HELLO, requestFrame(1, CMD.echo, Uint8Array.of(0, 0))]),
           ["protocol"],
         ],
       ];
@@ -361,10 +356,10 @@ for (const runtime of RUNTIMES) {
       // A frame cut off by the end of the stream, and one left hanging: the
       // node closes both (the second through its heartbeat), without errors.
       assert.equal(
-        await attack(port, concat(HELLO, valid.subarray(0, 12)), { closeWrite: true }),
+        await attack(port, concat([HELLO, valid.subarray(0, 12)]), { closeWrite: true }),
         "eof",
       );
-      assert.equal(await attack(port, concat(HELLO, valid.subarray(0, 12))), "eof");
+      assert.equal(await attack(port, concat([HELLO, valid.subarray(0, 12)])), "eof");
       // Nothing at all, or half a HELLO: the handshake never completes.
       assert.equal(await attack(port, new Uint8Array(0)), "eof");
       assert.equal(await attack(port, HELLO.subarray(0, 6)), "eof");
@@ -426,9 +421,9 @@ for (const runtime of RUNTIMES) {
       assert.ok(await writeUnlessStalled(conn, HELLO, 1000));
       // 16 echo requests of 60 KiB (under the soft limit) per write: ~1 MiB.
       const body = randomBytes(7, 60 * 1024);
-      const batch = concat(
+      const batch = concat([
         ...Array.from({ length: 16 }, (_, i) => weftRequest(i + 1, CMD.echo, body)),
-      );
+      ]);
       let sent = 0;
       let stalled = false;
       for (let i = 0; i < 400 && sent < 200 * MiB; i++) {
