@@ -2,6 +2,8 @@
 // verdict and exits 1 if any check failed, so the test suite (and a reader)
 // can tell a run that worked from one that did not.
 
+import { isWeftError } from "../src/errors.ts";
+
 declare const process: { exit(code: number): never };
 
 const failures: string[] = [];
@@ -19,4 +21,18 @@ export function finish(): void {
     process.exit(1);
   }
   console.log("all checks passed");
+}
+
+/** Waits `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The WeftError code a promise rejects with, or "no error". */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "no error";
+  } catch (error) {
+    return isWeftError(error) ? error.code : String(error);
+  }
 }

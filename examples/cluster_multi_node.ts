@@ -26,22 +26,11 @@ import { check, finish } from "./_check.ts";
 // silly's zproto: register 0x01, heartbeat 0x02, forward 0x03 (plus deliver, for the real forward).
 const commands = new Commands({ register: 0x01, heartbeat: 0x02, forward: 0x03, deliver: 0x04 });
 
-interface Node {
-  name: string;
-  cluster: Cluster;
-  address: string;
-  /** Registered nodes, by name: the peers they connected from. */
-  registered: Map<string, Peer>;
-  /** Messages delivered to this node. */
-  inbox: string[];
-}
-
-async function createNode(name: string): Promise<Node> {
+async function createNode(name: string) {
   const registered = new Map<string, Peer>();
   const inbox: string[] = [];
   const cluster = new Cluster({
     ...json({ commands }),
-    timeout: 5000,
     accept: (peer) => console.log(`[${name}] accept connection: ${peer}`),
     call: async (peer, cmd, body, context) => {
       switch (commands.nameOf(cmd)) {
@@ -80,49 +69,33 @@ async function createNode(name: string): Promise<Node> {
   return { name, cluster, address, registered, inbox };
 }
 
-const nodes: Node[] = [];
-try {
-  const node1 = await createNode("node1");
-  nodes.push(node1);
-  const node2 = await createNode("node2");
-  nodes.push(node2);
-  const node3 = await createNode("node3");
-  nodes.push(node3);
+const [node1, node2, node3] = await Promise.all(["node1", "node2", "node3"].map(createNode));
 
-  // node2 connects to node1 and registers.
-  const peer2 = node2.cluster.connect(node1.address);
-  const resp = await node2.cluster.call(peer2, "register", {
-    node_id: "node2",
-    addr: node2.address,
-  }) as { status: string };
-  console.log(`registration response: ${resp.status}`);
-  check(resp.status === "ok", "node1 accepts node2's registration");
+// node2 connects to node1 and registers.
+const peer2 = node2!.cluster.connect(node1!.address);
+const resp = await node2!.cluster.call(peer2, "register", {
+  node_id: "node2",
+  addr: node2!.address,
+}) as { status: string };
+check(resp.status === "ok", `registration response: ${resp.status}`);
 
-  // Heartbeat (silly waits 500 ms first; 20 ms here).
-  const before = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  const hb = await node2.cluster.call(peer2, "heartbeat", { timestamp: Date.now() }) as {
-    timestamp: number;
-  };
-  console.log(`heartbeat response: ${hb.timestamp}`);
-  check(hb.timestamp >= before, "node1 answers the heartbeat with its time");
+// Heartbeat (silly waits 500 ms first; 20 ms here).
+const before = Date.now();
+await new Promise((resolve) => setTimeout(resolve, 20));
+const hb = await node2!.cluster.call(peer2, "heartbeat", { timestamp: Date.now() }) as {
+  timestamp: number;
+};
+check(hb.timestamp >= before, `heartbeat response: ${hb.timestamp}`);
 
-  // node3 connects to node1, registers, and asks node1 to forward to node2.
-  const peer3 = node3.cluster.connect(node1.address);
-  await node3.cluster.call(peer3, "register", { node_id: "node3", addr: node3.address });
-  const fwd = await node3.cluster.call(peer3, "forward", {
-    target: "node2",
-    data: "Hello from node3",
-  }) as { result: string };
-  console.log(`forward result: ${fwd.result}`);
-  check(fwd.result === "forwarded", "node1 forwards node3's message");
-  check(
-    node2.inbox.length === 1 && node2.inbox[0] === "Hello from node3",
-    "node2 received the forwarded message",
-  );
-  check(node1.registered.size === 2, "node1 knows two registered nodes");
-} finally {
-  for (const node of nodes) await node.cluster.close();
-}
-
+// node3 connects to node1, registers, and asks node1 to forward to node2.
+const peer3 = node3!.cluster.connect(node1!.address);
+await node3!.cluster.call(peer3, "register", { node_id: "node3", addr: node3!.address });
+const fwd = await node3!.cluster.call(peer3, "forward", {
+  target: "node2",
+  data: "Hello from node3",
+}) as { result: string };
+check(fwd.result === "forwarded", `forward result: ${fwd.result}`);
+check(node2!.inbox.join() === "Hello from node3", "node2 received the forwarded message");
+check(node1!.registered.size === 2, "node1 knows two registered nodes");
+for (const node of [node1!, node2!, node3!]) await node.cluster.close();
 finish();
