@@ -58,25 +58,15 @@ declare class AbortController {
 /** Shared UTF-8 encoder. */
 export const utf8Encoder: Utf8Encoder = new TextEncoder();
 
-/** Shared UTF-8 decoder; malformed input decodes to U+FFFD. */
-export const utf8Decoder: Utf8Decoder = new TextDecoder();
-
 /** Shared strict UTF-8 decoder; malformed input throws. */
 export const strictUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Starts a timer that does not keep the process alive. */
-export function startTimer(callback: () => void, ms: number): TimerHandle {
-  const handle = setTimeout(callback, ms);
-  if (typeof handle === "object") handle.unref?.();
-  return handle;
-}
 
 /** Starts a timer that keeps the process alive until it fires or is stopped. */
 export function startRefTimer(callback: () => void, ms: number): TimerHandle {
   return setTimeout(callback, ms);
 }
 
-/** Stops a timer started by {@linkcode startTimer} or {@linkcode startRefTimer}. */
+/** Stops a timer started by {@linkcode startRefTimer}. */
 export function stopTimer(handle: TimerHandle | undefined): void {
   clearTimeout(handle);
 }

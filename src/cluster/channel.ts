@@ -89,8 +89,6 @@ export class Channel {
   #readyWaiter: PromiseWithResolvers<void> | null = null;
   /** Weft: true on the connecting side until HELLO_ACK arrives. */
   #awaitingAck: boolean;
-  /** Scratch header for control frames. */
-  readonly #controlHeader: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
   #pingSeq = 0;
   #pingOutstanding = false;
   #missed = 0;
@@ -225,9 +223,11 @@ export class Channel {
   }
 
   #control(cmd: number, session: number, payload: Uint8Array): void {
-    const header = this.#controlHeader;
+    const header = this.#header;
     header.session = session;
     header.cmd = cmd;
+    header.traceHi = 0;
+    header.traceLo = 0;
     this.#encoder.request(header, payload);
     this.#queueFlush();
   }

@@ -580,7 +580,7 @@ export class Cluster implements ContextHost {
     }
     const context = new CallContext(this, peer, frame, deadline, oneWay);
     if (this.#closing !== null) {
-      this.#refuse(channel, context, new WeftError("peer closed", "Node is shutting down"));
+      this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
       return;
     }
     let body: unknown;
@@ -590,13 +590,13 @@ export class Cluster implements ContextHost {
     } catch (error) {
       // silly logs and answers nothing (the caller times out); weft answers with the error.
       o.logger.error(`Cannot unmarshal request cmd ${frame.cmd} from ${peer}`, error);
-      this.#refuse(channel, context, unmarshalError(frame.cmd, error, "request"));
+      this.#sendError(channel, context, unmarshalError(frame.cmd, error, "request"));
       return;
     }
     const handler = o.call;
     if (handler === undefined) {
       o.logger.error(`No call handler: request cmd ${frame.cmd} from ${peer} dropped`);
-      this.#refuse(
+      this.#sendError(
         channel,
         context,
         new WeftError("protocol", `No handler for cmd ${frame.cmd} on this node`),
@@ -680,11 +680,6 @@ export class Cluster implements ContextHost {
     }
     // silly logs and answers nothing (the caller times out); weft answers with the error.
     this.#o.logger.error(`Handler for cmd ${context.cmd} from ${context.peer} threw`, error);
-    this.#sendError(channel, context, error);
-  }
-
-  /** Refuses a request that never reached the handler (weft: with an error response). */
-  #refuse(channel: Channel, context: CallContext, error: unknown): void {
     this.#sendError(channel, context, error);
   }
 

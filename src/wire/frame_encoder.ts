@@ -298,8 +298,7 @@ export function encodeRequest(
   payload: Uint8Array | string = EMPTY,
   options: EncodeOptions = {},
 ): Uint8Array {
-  const size = typeof payload === "string" ? payload.length * 3 : payload.length;
-  const encoder = new FrameEncoder({ ...options, capacity: size + 22 });
+  const encoder = singleFrameEncoder(payload, options);
   encoder.request(header, payload);
   return encoder.take().slice();
 }
@@ -321,14 +320,19 @@ export function encodeResponse(
   payload: Uint8Array | string = EMPTY,
   options: EncodeOptions = {},
 ): Uint8Array {
-  const size = typeof payload === "string" ? payload.length * 3 : payload.length;
-  const encoder = new FrameEncoder({ ...options, capacity: size + 22 });
+  const encoder = singleFrameEncoder(payload, options);
   encoder.response(session, payload);
   return encoder.take().slice();
 }
 
 function viewOf(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** An encoder whose first buffer fits one frame of `payload` (prefix and header included). */
+function singleFrameEncoder(payload: Uint8Array | string, options: EncodeOptions): FrameEncoder {
+  const size = typeof payload === "string" ? payload.length * 3 : payload.length;
+  return new FrameEncoder({ ...options, capacity: size + 22 });
 }
 
 /** Writes `head` (weft's extension header, often empty) then the payload; returns both sizes. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { json } from "../../src/codec/json.ts";
 import type { Codec } from "../../src/codec/types.ts";
 import { isWeftError } from "../../src/errors.ts";
+import { code } from "./_util.ts";
 
 const utf8 = new TextEncoder();
 
@@ -13,16 +14,6 @@ function roundTrip(codec: Codec, body: unknown): unknown {
   const out = codec.marshal("request", 7, body);
   assert.ok(out !== undefined);
   return codec.unmarshal("request", out[0], toBytes(out[1]));
-}
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (isWeftError(error)) return error.code;
-    throw error;
-  }
-  return "no error";
 }
 
 Deno.test("`json()` round-trips JSON values as UTF-8", () => {

@@ -1,16 +1,6 @@
 import assert from "node:assert/strict";
 import { raw } from "../../src/codec/raw.ts";
-import { isWeftError } from "../../src/errors.ts";
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (isWeftError(error)) return error.code;
-    throw error;
-  }
-  return "no error";
-}
+import { code } from "./_util.ts";
 
 Deno.test("`raw()` passes bytes and strings through untouched", () => {
   const codec = raw();
