@@ -31,6 +31,10 @@
  * | `remote` | the remote handler failed (weft protocol mode) |
  * | `protocol` | the peer broke the protocol (an unknown control frame, a mismatched mode) |
  * | `transport` | any other transport failure (the runtime error is the `cause`) |
+ * | `registry unreachable` | a discovery store (an etcd endpoint) could not be reached or timed out |
+ * | `registry auth` | a discovery store refused the credentials or the token |
+ * | `registry rejected` | a discovery store answered with an error (a wrong endpoint, a refused request) |
+ * | `registry malformed` | a discovery store's response could not be understood |
  */
 export const ErrorCode = {
   Timeout: "timeout",
@@ -52,6 +56,10 @@ export const ErrorCode = {
   Remote: "remote",
   Protocol: "protocol",
   Transport: "transport",
+  RegistryUnreachable: "registry unreachable",
+  RegistryAuth: "registry auth",
+  RegistryRejected: "registry rejected",
+  RegistryMalformed: "registry malformed",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */
