@@ -1,0 +1,41 @@
+/**
+ * Discovery: who is alive, where, and who is each group's master. The
+ * {@linkcode Registry} contract (leased registration, ordered watch,
+ * election with a fencing number) and its two implementations:
+ * {@linkcode MemoryRegistry} (in-process, the embedded default) and
+ * {@linkcode EtcdRegistry} (etcd's v3 JSON gateway over `fetch`). Both are
+ * runtime-free; each is also its own subpath export
+ * (`@weft/cluster/discovery/memory`, `@weft/cluster/discovery/etcd`).
+ *
+ * @example A master is elected, resigns, and the next one has a higher fence
+ * ```ts
+ * import { MemoryRegistry, type Registry } from "@weft/cluster/discovery";
+ *
+ * await using a = new MemoryRegistry();
+ * await using b = a.client();
+ * const registry: Registry = b;
+ * const first = await a.campaign("orders", { id: "svc/1/1", address: "127.0.0.1:7001" });
+ * const waiting = registry.campaign("orders", { id: "svc/1/2", address: "127.0.0.1:7002" });
+ * await first.resign();
+ * const second = await waiting;
+ * if (second.master.fence <= first.master.fence) throw new Error("fence must grow");
+ * await second.resign();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./types.ts";
+export {
+  DEFAULT_MAX_INSTANCE_BYTES,
+  DEFAULT_NAMESPACE,
+  type RegistryOptions,
+} from "./_kv_registry.ts";
+export { DEFAULT_MEMORY_HISTORY, MemoryRegistry, type MemoryRegistryOptions } from "./memory.ts";
+export {
+  DEFAULT_ETCD_MAX_RESPONSE_BYTES,
+  DEFAULT_ETCD_REQUEST_TIMEOUT,
+  DEFAULT_ETCD_WATCH_IDLE_TIMEOUT,
+  EtcdRegistry,
+  type EtcdRegistryOptions,
+} from "./etcd.ts";
