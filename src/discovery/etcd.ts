@@ -272,22 +272,16 @@ class EtcdKv implements KvStore {
     this.#fetch = f;
   }
 
-  /** One POST to one endpoint, bounded by the request timeout; returns the response. */
+  /**
+   * One POST to one endpoint; `signal` (the caller's, with its timeout)
+   * stays linked to the response body, so aborting it also ends the body.
+   */
   async #post(
     endpoint: string,
     path: string,
     body: unknown,
-    signal: AbortSignal | undefined,
-    timeout: number | undefined,
+    signal: AbortSignal,
   ): Promise<Response> {
-    const ctl = new AbortController();
-    const onAbort = () => ctl.abort(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    let timedOut = false;
-    const timer = timeout === undefined ? undefined : setTimeout(() => {
-      timedOut = true;
-      ctl.abort();
-    }, timeout);
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (this.#token !== undefined && path !== "/v3/auth/authenticate") {
       headers.authorization = this.#token;
@@ -297,20 +291,15 @@ class EtcdKv implements KvStore {
         method: "POST",
         headers,
         body: JSON.stringify(body),
-        signal: ctl.signal,
+        signal,
       });
     } catch (cause) {
-      if (signal?.aborted) throw signal.reason;
+      if (signal.aborted) throw signal.reason;
       throw new WeftError(
         ErrorCode.RegistryUnreachable,
-        timedOut
-          ? `Cannot reach etcd at ${endpoint}: no answer to ${path} within ${timeout} ms`
-          : `Cannot reach etcd at ${endpoint}: ${cause instanceof Error ? cause.message : cause}`,
+        `Cannot reach etcd at ${endpoint}: ${cause instanceof Error ? cause.message : cause}`,
         { cause },
       );
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -330,7 +319,7 @@ class EtcdKv implements KvStore {
       ctl.abort();
     }, this.#timeout);
     try {
-      const res = await this.#post(endpoint, path, body, ctl.signal, undefined);
+      const res = await this.#post(endpoint, path, body, ctl.signal);
       let text: string;
       try {
         text = await readLimited(res.body!.getReader(), this.#limit, endpoint);
@@ -503,17 +492,17 @@ class EtcdKv implements KvStore {
     signal.addEventListener("abort", onAbort, { once: true });
     let idle = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
+    const arm = (ms = this.#idle) => {
       clearTimeout(timer);
       timer = setTimeout(() => {
         idle = true;
         ctl.abort();
-      }, this.#idle);
+      }, ms);
     };
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
     let endpoint = "";
     try {
-      arm();
+      arm(this.#timeout * this.#endpoints.length);
       const res = await this.#failover(ctl.signal, async (ep) => {
         const res = await this.#post(
           ep,
@@ -527,7 +516,6 @@ class EtcdKv implements KvStore {
             },
           },
           ctl.signal,
-          this.#timeout,
         );
         if (!res.ok) {
           const text = await readLimited(res.body!.getReader(), this.#limit, ep).catch(() => "");
@@ -549,6 +537,7 @@ class EtcdKv implements KvStore {
         return res;
       });
       reader = res.body!.getReader();
+      arm();
       let buffer = "";
       for (;;) {
         const { done, value } = await reader.read();

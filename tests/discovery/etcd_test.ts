@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { EtcdRegistry } from "../../src/discovery/etcd.ts";
+import { isWeftError } from "../../src/errors.ts";
+import type { Registry } from "../../src/discovery/types.ts";
+import { noEtcd, sayWhyIgnored, startEtcd } from "./_etcd.ts";
+import { runConformance, table, watcher } from "./conformance.ts";
+
+sayWhyIgnored("tests/discovery/etcd_test.ts");
+
+const quiet = { error() {}, warn() {} };
+let namespaces = 0;
+
+function namespace(): string {
+  return `t${Date.now()}-${++namespaces}/`;
+}
+
+Deno.test({
+  name: "EtcdRegistry passes the discovery conformance suite on a real etcd",
+  ignore: noEtcd,
+  async fn(t) {
+    await using etcd = await startEtcd();
+    await runConformance(t, {
+      ttl: 1000,
+      slack: 1500,
+      registries() {
+        const ns = namespace();
+        const make = () =>
+          new EtcdRegistry({
+            endpoints: etcd.endpoint,
+            namespace: ns,
+            logger: quiet,
+            retryMin: 20,
+          });
+        return Promise.resolve([make(), make(), make()] as [Registry, Registry, Registry]);
+      },
+    });
+  },
+});
+
+Deno.test({
+  name: "EtcdRegistry watch() resynchronises after a compaction and resumes after a restart",
+  ignore: noEtcd,
+  async fn() {
+    await using etcd = await startEtcd();
+    const ns = namespace();
+    const opts = { endpoints: etcd.endpoint, namespace: ns, logger: quiet, retryMin: 20 };
+    await using a = new EtcdRegistry(opts);
+    await using b = new EtcdRegistry({ ...opts, requestTimeout: 500 });
+    const w = watcher(b, "");
+    try {
+      await w.until((e) => e.length === 1, 5000, "snapshot");
+      const r1 = await a.register({ id: "n/1", address: "127.0.0.1:1" }, { ttl: 1000 });
+      await w.until((e) => table(e).has("n/1"), 5000, "n/1");
+      // Stop etcd, change things while the watcher cannot see, compact, start again.
+      await etcd.stop();
+      await etcd.start();
+      await r1.close();
+      const r2 = await a.register({ id: "n/2", address: "127.0.0.1:2" }, { ttl: 1000 });
+      await w.until((e) => table(e).has("n/2") && !table(e).has("n/1"), 10_000, "resumed");
+      await r2.close();
+      await w.until((e) => table(e).size === 0, 10_000, "n/2 revoked");
+      const revs = w.items.map((e) => e.revision);
+      for (let i = 1; i < revs.length; i++) assert.ok(revs[i]! > revs[i - 1]!);
+    } finally {
+      await w.stop();
+    }
+    // A compaction past what a watcher has seen: it gets a fresh snapshot.
+    const iterator = b.watch("")[Symbol.asyncIterator]();
+    try {
+      const first = await iterator.next();
+      assert.equal(first.value?.type, "snapshot");
+      const put = await fetch(`${etcd.endpoint}/v3/kv/put`, {
+        method: "POST",
+        body: JSON.stringify({ key: btoa(`${ns}m/n/x`), value: btoa("not json") }),
+      });
+      const rev = BigInt((await put.json()).header.revision);
+      const r3 = await a.register({ id: "n/3", address: "127.0.0.1:3" }, { ttl: 1000 });
+      const res = await fetch(`${etcd.endpoint}/v3/kv/compaction`, {
+        method: "POST",
+        body: JSON.stringify({ revision: String(rev + 1n) }),
+      });
+      await res.body?.cancel();
+      const next = await iterator.next();
+      assert.equal(next.value?.type, "snapshot", "a resync snapshot after the compaction");
+      const seen = [first.value!, next.value!];
+      assert.deepEqual([...table(seen).keys()], ["n/3"], "the malformed member is ignored");
+      await r3.close();
+    } finally {
+      await iterator.return(undefined);
+    }
+  },
+});
+
+/** A loopback HTTP server answering every request with `status` and `body`. */
+function fakeServer(status: number, body: string): Deno.HttpServer<Deno.NetAddr> & { url: string } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response(body, { status }),
+  );
+  return Object.assign(server, { url: `http://127.0.0.1:${server.addr.port}` });
+}
+
+function closedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("EtcdRegistry errors name the endpoint: unreachable, wrong endpoint, malformed", async () => {
+  const dead = `http://127.0.0.1:${closedPort()}`;
+  await using unreachable = new EtcdRegistry({ endpoints: dead, logger: quiet });
+  await assert.rejects(
+    unreachable.register({ id: "n", address: "127.0.0.1:1" }),
+    (err) => isWeftError(err, "registry unreachable") && err.message.includes(dead),
+  );
+  const notEtcd = fakeServer(404, "404 page not found");
+  const garbage = fakeServer(200, "<html>hello</html>");
+  const noToken = fakeServer(401, JSON.stringify({ error: "invalid auth token", code: 16 }));
+  try {
+    await using wrong = new EtcdRegistry({ endpoints: notEtcd.url, logger: quiet });
+    await assert.rejects(
+      wrong.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry rejected") && err.message.includes(notEtcd.url),
+    );
+    await using bad = new EtcdRegistry({ endpoints: garbage.url, logger: quiet });
+    await assert.rejects(
+      bad.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry malformed") && err.message.includes(garbage.url),
+    );
+    await using denied = new EtcdRegistry({ endpoints: noToken.url, token: "x", logger: quiet });
+    await assert.rejects(
+      denied.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry auth") && err.message.includes(noToken.url),
+    );
+  } finally {
+    await notEtcd.shutdown();
+    await garbage.shutdown();
+    await noToken.shutdown();
+  }
+});
+
+Deno.test("EtcdRegistry rejects bad options naming them", () => {
+  assert.throws(() => new EtcdRegistry({ endpoints: [] }), /endpoints/);
+  assert.throws(() => new EtcdRegistry({ endpoints: "127.0.0.1:2379" }), /endpoints/);
+  assert.throws(() => new EtcdRegistry({ endpoints: "ftp://x" }), /endpoints/);
+  assert.throws(() => new EtcdRegistry({ endpoints: "http://x", requestTimeout: 0 }), RangeError);
+  assert.throws(() => new EtcdRegistry({ endpoints: "http://x", username: "u" }), /password/);
+});
+
+Deno.test({
+  name: "EtcdRegistry fails over to the next endpoint and authenticates with a user",
+  ignore: noEtcd,
+  async fn() {
+    await using etcd = await startEtcd();
+    const dead = `http://127.0.0.1:${closedPort()}`;
+    const post = async (path: string, body: unknown, token?: string) => {
+      const res = await fetch(`${etcd.endpoint}${path}`, {
+        method: "POST",
+        headers: token ? { authorization: token } : {},
+        body: JSON.stringify(body),
+      });
+      return await res.json();
+    };
+    await post("/v3/auth/user/add", { name: "root", password: "rootpw" });
+    await post("/v3/auth/user/grant", { user: "root", role: "root" });
+    await post("/v3/auth/enable", {});
+    const ns = namespace();
+    await using wrong = new EtcdRegistry({
+      endpoints: [dead, etcd.endpoint],
+      username: "root",
+      password: "nope",
+      namespace: ns,
+      logger: quiet,
+    });
+    await assert.rejects(
+      wrong.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry auth") && err.message.includes(etcd.endpoint),
+    );
+    await using anonymous = new EtcdRegistry({
+      endpoints: etcd.endpoint,
+      namespace: ns,
+      logger: quiet,
+    });
+    await assert.rejects(
+      anonymous.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry auth"),
+    );
+    await using right = new EtcdRegistry({
+      endpoints: [dead, etcd.endpoint],
+      username: "root",
+      password: "rootpw",
+      namespace: ns,
+      logger: quiet,
+    });
+    const w = watcher(right, "");
+    try {
+      const reg = await right.register({ id: "n", address: "127.0.0.1:1" }, { ttl: 1000 });
+      await w.until((e) => table(e).has("n"), 5000, "n via auth and failover");
+      await reg.close();
+      await w.until((e) => !table(e).has("n"), 5000, "n revoked");
+    } finally {
+      await w.stop();
+    }
+  },
+});
