@@ -82,7 +82,6 @@ class Held {
   lease = "";
   ttl = 0;
   lastRenewed = 0;
-  constructor(readonly owner: KvRegistry) {}
 }
 
 /**
@@ -244,7 +243,7 @@ export class KvRegistry implements Registry {
     const signal = options.signal;
     signal?.throwIfAborted();
     const key = this.#namespace + "m/" + instance.id;
-    const held = new Held(this);
+    const held = new Held();
     const store = this.#store;
     const write = async (signal?: AbortSignal) => {
       await this.#grant(held, ttl, signal);
@@ -381,7 +380,7 @@ export class KvRegistry implements Registry {
     const value = this.#validate(instance);
     const ttl = positive("ttl", options.ttl, DEFAULT_LEASE_TTL);
     options.signal?.throwIfAborted();
-    const held = new Held(this);
+    const held = new Held();
     const store = this.#store;
     await this.#grant(held, ttl, options.signal);
     const key = prefix + held.lease;

@@ -71,7 +71,10 @@ class Store {
   readonly leases = new Map<string, MemoryLease>();
   readonly history: { revision: bigint; events: KvEvent[] }[] = [];
   readonly watchers = new Set<Watcher>();
-  constructor(readonly limit: number) {}
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
 
   commit(events: KvEvent[]): bigint {
     const revision = this.revision;
@@ -101,7 +104,10 @@ class Store {
 }
 
 class MemoryKv implements KvStore {
-  constructor(readonly store: Store) {}
+  readonly store: Store;
+  constructor(store: Store) {
+    this.store = store;
+  }
 
   grant(ttl: number): Promise<Lease> {
     const s = this.store;
