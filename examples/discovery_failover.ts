@@ -1,0 +1,111 @@
+// A group master elected by lease in etcd is killed (kill -9) and another
+// takes over. Three worker processes, on Deno, Bun and Node
+// (examples/_discovery_worker.ts), campaign for master of group "orders";
+// this script observes the group like a router would (keeping only a master
+// with a higher fence than the last one it accepted), calls the master's
+// `whoami` every 100 ms, kills the master's process, and prints each call's
+// outcome and how long the switch took.
+//
+//   deno run -A examples/discovery_failover.ts                 # starts a throwaway etcd (etcd on PATH)
+//   deno run -A examples/discovery_failover.ts --etcd http://127.0.0.1:2379
+//
+// Deno only (it starts processes). Exits 0 only if every check passed.
+
+import { Cluster } from "../src/cluster/cluster.ts";
+import type { Peer } from "../src/cluster/peer.ts";
+import { json } from "../src/codec/json.ts";
+import { EtcdRegistry } from "../src/discovery/etcd.ts";
+import type { Master } from "../src/discovery/types.ts";
+import { check, codeOf, finish, sleep } from "./_check.ts";
+import { type EtcdServer, startEtcd } from "./_etcd.ts";
+import { type RuntimeName, type ScriptChild, spawnScript } from "./_runtimes.ts";
+
+const TTL = 1000;
+const at = Deno.args.indexOf("--etcd");
+let etcd: EtcdServer | undefined;
+const endpoint = at >= 0 ? Deno.args[at + 1]! : (etcd = await startEtcd()).endpoint;
+const namespace = `failover-${Date.now()}/`;
+const worker = new URL("./_discovery_worker.ts", import.meta.url).pathname;
+const workers = new Map<RuntimeName, ScriptChild>();
+const registry = new EtcdRegistry({ endpoints: endpoint, namespace, logger: console });
+const client = new Cluster({ ...json({ commands: { whoami: 1 } }), timeout: 300, logger: console });
+const observing = new AbortController();
+const start = Date.now();
+const ms = () => String(Date.now() - start).padStart(6);
+
+try {
+  console.log(`etcd at ${endpoint}; lease TTL ${TTL} ms`);
+  for (const rt of ["deno", "bun", "node"] as const) {
+    const child = await spawnScript(rt, worker, [
+      endpoint,
+      namespace,
+      `orders/${rt}`,
+      "--ttl",
+      String(TTL),
+      "--campaign",
+      "orders",
+    ]);
+    workers.set(rt, child);
+    await child.waitFor(/^listening /m, 30_000);
+  }
+
+  // The master as a router keeps it: a change is accepted only with a higher fence.
+  let master: Master | undefined;
+  let peer: Peer | undefined;
+  let rejected = 0;
+  const observed = (async () => {
+    for await (const m of registry.observe("orders", { signal: observing.signal })) {
+      if (m === null) continue;
+      if (master !== undefined && m.fence <= master.fence) {
+        rejected++;
+        continue;
+      }
+      master = m;
+      peer = client.connect(m.address);
+      console.log(`${ms()} ms  master is ${m.id} (fence ${m.fence}) at ${m.address}`);
+    }
+  })();
+
+  const call = async () => {
+    if (peer === undefined) return "no master";
+    const target = master!;
+    const code = await codeOf(client.call(peer, "whoami", {}));
+    const line = code === "no error" ? "answered" : `failed: ${code}`;
+    console.log(`${ms()} ms  whoami -> ${target.id} (fence ${target.fence}): ${line}`);
+    return code;
+  };
+
+  for (let i = 0; i < 100 && peer === undefined; i++) await sleep(100);
+  check(master !== undefined, "a master was elected");
+  const first = master!;
+  for (let i = 0; i < 3; i++) {
+    check(await call() === "no error", `the master answers (call ${i + 1})`);
+    await sleep(100);
+  }
+
+  const victim = workers.get(first.metadata!.runtime as RuntimeName)!;
+  console.log(`${ms()} ms  kill -9 ${first.id} (pid ${victim.pid})`);
+  const killed = Date.now();
+  victim.signal("SIGKILL");
+  let answered = false;
+  for (let i = 0; i < 100 && !answered; i++) {
+    const code = await call();
+    answered = code === "no error" && master !== first;
+    if (!answered) await sleep(100);
+  }
+  const took = Date.now() - killed;
+  console.log(`${ms()} ms  switched to ${master!.id} in ${took} ms`);
+  check(answered, `a new master (${master!.id}) answers after the kill`);
+  check(master!.fence > first.fence, `its fence ${master!.fence} is above ${first.fence}`);
+  check(rejected === 0, "no lower fence was ever offered after a higher one");
+  check(took < TTL + TTL / 3 + 3000, `the switch took ${took} ms (TTL ${TTL} ms)`);
+  observing.abort();
+  await observed;
+} finally {
+  observing.abort();
+  await Promise.all([...workers.values()].map((w) => w.stop()));
+  await client.close();
+  await registry.close();
+  await etcd?.close();
+}
+finish();
