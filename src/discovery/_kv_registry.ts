@@ -44,8 +44,15 @@ export const DEFAULT_NAMESPACE = "weft/";
 /** The default {@linkcode RegistryOptions.maxInstanceBytes}. */
 export const DEFAULT_MAX_INSTANCE_BYTES = 4096;
 
+/** The KvRegistry behind each public registry (for the tests' keepalive hook). */
+export const inner: WeakMap<object, KvRegistry> = new WeakMap();
+
 /** Test hook: stops (true) or resumes (false) every keepalive of a registry, as SIGSTOP would. */
-export const suspendKeepalives: unique symbol = Symbol("suspendKeepalives");
+export function suspendKeepalives(registry: object, suspended: boolean): void {
+  const kv = inner.get(registry) ?? (registry instanceof KvRegistry ? registry : undefined);
+  if (kv === undefined) throw new TypeError("Not a weft registry");
+  kv.suspend(suspended);
+}
 
 type RawEvent =
   | { type: "snapshot"; revision: bigint; kvs: KeyValue[] }
@@ -119,7 +126,7 @@ export class KvRegistry implements Registry {
   }
 
   /** Test hook, see {@linkcode suspendKeepalives}. */
-  [suspendKeepalives](suspended: boolean): void {
+  suspend(suspended: boolean): void {
     this.#suspended = suspended;
   }
 

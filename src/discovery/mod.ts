@@ -26,6 +26,7 @@
  */
 
 export * from "./types.ts";
+export type { Logger } from "../cluster/options.ts";
 export {
   DEFAULT_MAX_INSTANCE_BYTES,
   DEFAULT_NAMESPACE,

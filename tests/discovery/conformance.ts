@@ -27,7 +27,7 @@ export interface DiscoveryCase {
 
 /** Stops or resumes a registry's keepalives, as SIGSTOP / SIGCONT would. */
 export function suspend(registry: Registry, suspended: boolean): void {
-  (registry as unknown as { [suspendKeepalives](s: boolean): void })[suspendKeepalives](suspended);
+  suspendKeepalives(registry, suspended);
 }
 
 /** Consumes an async iterable in the background, keeping what it yields. */
