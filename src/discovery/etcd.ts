@@ -172,6 +172,13 @@ function keyValue(raw: unknown, endpoint: string): KeyValue {
   };
 }
 
+function notGateway(endpoint: string, path: string): WeftError {
+  return new WeftError(
+    ErrorCode.RegistryRejected,
+    `etcd at ${endpoint} has no ${path} (HTTP 404): not an etcd v3 gateway (etcd 3.4 or later)?`,
+  );
+}
+
 const AUTH_MESSAGE = /auth|token|user name|permission denied|password/i;
 
 /** The error of a gRPC status carried in a gateway answer. */
@@ -342,18 +349,13 @@ class EtcdKv implements KvStore {
           { cause },
         );
       }
-      if (res.status === 404) {
-        throw new WeftError(
-          ErrorCode.RegistryRejected,
-          `etcd at ${endpoint} has no ${path} (HTTP 404): not an etcd v3 gateway (etcd 3.4 or later)?`,
-        );
-      }
       // Streaming methods (keepalive) answer one `{"result":…}` per line.
       const line = text.split("\n").find((l) => l.trim() !== "") ?? "";
       let parsed: unknown;
       try {
         parsed = JSON.parse(line);
       } catch (cause) {
+        if (res.status === 404) throw notGateway(endpoint, path);
         throw malformed(endpoint, `the answer to ${path} (HTTP ${res.status}) is not JSON`, cause);
       }
       const o = object(parsed, endpoint, `the answer to ${path}`);
@@ -530,16 +532,11 @@ class EtcdKv implements KvStore {
         );
         if (!res.ok) {
           const text = await readLimited(res.body!.getReader(), this.#limit, ep).catch(() => "");
-          if (res.status === 404) {
-            throw new WeftError(
-              ErrorCode.RegistryRejected,
-              `etcd at ${ep} has no /v3/watch (HTTP 404): not an etcd v3 gateway (etcd 3.4 or later)?`,
-            );
-          }
           let body: unknown;
           try {
             body = JSON.parse(text);
           } catch {
+            if (res.status === 404) throw notGateway(ep, "/v3/watch");
             body = {};
           }
           throw statusError(ep, "/v3/watch", res.status, body);

@@ -4,6 +4,8 @@
 // TTL 1 s (the test etcd's minimum), so each case takes a few seconds.
 
 import assert from "node:assert/strict";
+import { Cluster } from "../../src/cluster/cluster.ts";
+import { json } from "../../src/codec/json.ts";
 import { EtcdRegistry } from "../../src/discovery/etcd.ts";
 import type { Master } from "../../src/discovery/types.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "../_runtimes.ts";
@@ -156,7 +158,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "discovery faults: stop etcd and start it again: instances re-register, watchers resync, no stale member",
+    "discovery faults: stop etcd and start it again: calls between connected nodes keep working meanwhile, instances re-register, watchers resync, no stale member",
   ignore: noEtcd,
   async fn() {
     await using etcd = await startEtcd();
@@ -164,13 +166,28 @@ Deno.test({
     await using r = registry(etcd, ns);
     const children = await workers(etcd, ns, () => ["--register"]);
     const w = watcher(r, "w/");
+    await using client = new Cluster({ ...json({ commands: { whoami: 1 } }), timeout: 2000 });
     try {
       const all = RUNTIMES.map((rt) => `w/${rt}`);
       await w.until((e) => all.every((id) => table(e).has(id)), 20_000, "all three");
+      const peers = ["deno", "bun"].map((rt) =>
+        client.connect(table(w.items).get(`w/${rt}`)!.address)
+      );
+      const whoami = () => Promise.all(peers.map((p) => client.call(p, "whoami", {})));
+      assert.deepEqual((await whoami()).map((b) => (b as { runtime: string }).runtime), [
+        "deno",
+        "bun",
+      ]);
       await etcd.stop();
+      // Discovery is not on the call path: connected nodes keep answering while etcd is down.
+      assert.deepEqual((await whoami()).map((b) => (b as { runtime: string }).runtime), [
+        "deno",
+        "bun",
+      ]);
       // While etcd is down, one instance dies for good; the others outlive their leases.
       await children.get("node")!.stop();
       await new Promise((resolve) => setTimeout(resolve, TTL + 500));
+      assert.equal((await whoami()).length, 2, "still answering after the leases ran out");
       await etcd.start();
       await w.until(
         (e) => !table(e).has("w/node") && table(e).has("w/deno") && table(e).has("w/bun"),
