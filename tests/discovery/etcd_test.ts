@@ -204,3 +204,87 @@ Deno.test({
     }
   },
 });
+
+Deno.test("EtcdRegistry restarts a watch that stays silent past watchIdleTimeout, from its last revision", async () => {
+  let watches = 0;
+  const starts: string[] = [];
+  const enc = new TextEncoder();
+  const header = { header: { revision: "7" } };
+  const opened: ReadableStreamDefaultController<Uint8Array>[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    const body = await req.json();
+    if (path === "/v3/kv/range") return Response.json(header);
+    if (path !== "/v3/watch") return new Response("no", { status: 404 });
+    watches++;
+    starts.push(body.create_request.start_revision);
+    // The created message, then silence: a stream that died without closing.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        opened.push(controller);
+        controller.enqueue(
+          enc.encode(JSON.stringify({ result: { ...header, created: true } }) + "\n\n"),
+        );
+      },
+    });
+    return new Response(stream);
+  });
+  try {
+    await using r = new EtcdRegistry({
+      endpoints: `http://127.0.0.1:${server.addr.port}`,
+      watchIdleTimeout: 150,
+      retryMin: 10,
+      logger: quiet,
+    });
+    const w = watcher(r, "");
+    for (let i = 0; i < 100 && watches < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(watches >= 3, `${watches} watch streams, expected 3 restarts within 5 s`);
+    await w.stop();
+    assert.equal(w.items.length, 1, "one snapshot, no resync: the watch resumed");
+    assert.deepEqual(new Set(starts), new Set(["8"]), "each restart resumes from revision 7 + 1");
+  } finally {
+    for (const c of opened) {
+      try {
+        c.close();
+      } catch { /* closed by the client */ }
+    }
+    await server.shutdown();
+  }
+});
+
+Deno.test({
+  name: "EtcdRegistry keeps a quiet watch open on etcd's progress notifications",
+  ignore: noEtcd,
+  async fn() {
+    await using etcd = await startEtcd();
+    const warnings: string[] = [];
+    await using r = new EtcdRegistry({
+      endpoints: etcd.endpoint,
+      namespace: namespace(),
+      // etcd here notifies every 500 ms; without them this would restart the watch.
+      watchIdleTimeout: 1200,
+      logger: { error() {}, warn: (m: string) => warnings.push(m) },
+    });
+    const w = watcher(r, "");
+    await w.until((e) => e.length === 1, 5000, "snapshot");
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await w.stop();
+    assert.deepEqual(warnings, [], "no restart");
+  },
+});
+
+Deno.test("EtcdRegistry refuses an answer over maxResponseBytes as malformed", async () => {
+  const big = fakeServer(
+    200,
+    JSON.stringify({ header: { revision: "1" }, pad: "x".repeat(10_000) }),
+  );
+  try {
+    await using r = new EtcdRegistry({ endpoints: big.url, maxResponseBytes: 1000, logger: quiet });
+    await assert.rejects(
+      r.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry malformed") && /maxResponseBytes/.test(err.message),
+    );
+  } finally {
+    await big.shutdown();
+  }
+});
