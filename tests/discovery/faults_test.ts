@@ -61,7 +61,7 @@ function registry(etcd: EtcdServer, ns: string): EtcdRegistry {
 
 Deno.test({
   name:
-    "discovery faults: kill -9 the master's process, twice: the next takes over within TTL + one keepalive, fences only grow",
+    "discovery faults: kill -9 the master's process, twice: the next takes over within TTL + one keepalive (plus slack for etcd's expiry sweep and load), fences only grow",
   ignore: noEtcd,
   async fn() {
     await using etcd = await startEtcd();
