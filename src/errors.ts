@@ -35,6 +35,12 @@
  * | `registry auth` | a discovery store refused the credentials or the token |
  * | `registry rejected` | a discovery store answered with an error (a wrong endpoint, a refused request) |
  * | `registry malformed` | a discovery store's response could not be understood |
+ * | `tls` | a TLS handshake failed: the server's certificate did not verify, the other end does not speak TLS, or the handshake timed out |
+ * | `certificate required` | a listener requiring client certificates got none |
+ * | `certificate expired` | a client certificate is expired (or not yet valid) |
+ * | `certificate untrusted` | a client certificate is not signed by a trusted CA |
+ * | `authentication failed` | weft's key authentication failed (wrong, missing or replayed proof) |
+ * | `forbidden` | the authorisation hook refused a request |
  */
 export const ErrorCode = {
   Timeout: "timeout",
@@ -60,6 +66,12 @@ export const ErrorCode = {
   RegistryAuth: "registry auth",
   RegistryRejected: "registry rejected",
   RegistryMalformed: "registry malformed",
+  Tls: "tls",
+  CertificateRequired: "certificate required",
+  CertificateExpired: "certificate expired",
+  CertificateUntrusted: "certificate untrusted",
+  AuthenticationFailed: "authentication failed",
+  Forbidden: "forbidden",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */

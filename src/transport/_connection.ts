@@ -6,7 +6,13 @@
 
 import { WeftError } from "../errors.ts";
 import { closedError } from "./_errors.ts";
-import type { Address, CloseInfo, Connection, ConnectionHandler } from "./types.ts";
+import type {
+  Address,
+  CloseInfo,
+  Connection,
+  ConnectionHandler,
+  PeerCertificate,
+} from "./types.ts";
 
 /** What an adapter does to its runtime's socket. */
 export interface SocketDriver {
@@ -47,14 +53,17 @@ export function createConnection(
   localAddress: Address,
   remoteAddress: Address,
   highWaterMark: number,
+  peerCertificate?: PeerCertificate,
 ): { connection: Connection; events: ConnectionEvents } {
   const connection = new SocketConnection(driver, localAddress, remoteAddress, highWaterMark);
+  connection.peerCertificate = peerCertificate;
   return { connection, events: connection.events };
 }
 
 class SocketConnection implements Connection {
   readonly localAddress: Address;
   readonly remoteAddress: Address;
+  peerCertificate: PeerCertificate | undefined = undefined;
   readonly closed: Promise<CloseInfo>;
   readonly events: ConnectionEvents;
   readonly #driver: SocketDriver;

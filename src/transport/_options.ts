@@ -8,7 +8,15 @@ import {
   DEFAULT_HIGH_WATER_MARK,
   parseAddress,
 } from "./address.ts";
-import type { Address, ConnectOptions, ListenOptions } from "./types.ts";
+import type {
+  Address,
+  ConnectOptions,
+  ListenOptions,
+  TlsConnectOptions,
+  TlsListenOptions,
+  TlsVersion,
+} from "./types.ts";
+import type { WeftError } from "../errors.ts";
 import { abortedError, connectTimeoutError, mapError } from "./_errors.ts";
 
 /** Connect options with every default filled in. */
@@ -17,6 +25,7 @@ export interface ResolvedConnectOptions {
   timeout: number;
   noDelay: boolean;
   highWaterMark: number;
+  tls: ResolvedTls | undefined;
 }
 
 /** Listen options with every default filled in. */
@@ -24,6 +33,85 @@ export interface ResolvedListenOptions {
   backlog: number;
   noDelay: boolean;
   highWaterMark: number;
+  tls: ResolvedTls | undefined;
+  onRefused: ((error: WeftError, remote: Address | undefined) => void) | undefined;
+}
+
+/** TLS settings, checked, with defaults. */
+export interface ResolvedTls {
+  cert: string | undefined;
+  key: string | undefined;
+  ca: string[] | undefined;
+  minVersion: TlsVersion;
+  handshakeTimeout: number;
+  serverName: string | undefined;
+  requireClientCert: boolean;
+}
+
+/** Default TLS handshake timeout, in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+function pem(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !value.includes("-----BEGIN ")) {
+    throw new TypeError(`Invalid option ${option}: expected a PEM string`);
+  }
+  return value;
+}
+
+/**
+ * Validates TLS settings (`tls` of connect or listen options).
+ *
+ * @throws {TypeError} If a setting has the wrong type, or a listener lacks `cert`/`key`.
+ * @throws {RangeError} If `handshakeTimeout` is out of range.
+ */
+export function tlsOptions(
+  value: TlsConnectOptions | TlsListenOptions | undefined,
+  listen: boolean,
+): ResolvedTls | undefined {
+  if (value === undefined) return undefined;
+  const o = object(value, "tls options");
+  const cert = pem(o.cert, "tls.cert");
+  const key = pem(o.key, "tls.key");
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("Invalid option tls.key: tls.cert and tls.key go together");
+  }
+  if (listen && cert === undefined) {
+    throw new TypeError("Invalid option tls.cert: a TLS listener needs cert and key");
+  }
+  const caValue = o.ca;
+  const ca = caValue === undefined
+    ? undefined
+    : (Array.isArray(caValue) ? caValue : [caValue]).map((c, i) => pem(c, `tls.ca[${i}]`)!);
+  const minVersion = o.minVersion ?? "TLSv1.2";
+  if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") {
+    throw new TypeError(
+      `Invalid option tls.minVersion: expected "TLSv1.2" or "TLSv1.3", got ${String(minVersion)}`,
+    );
+  }
+  const serverName = o.serverName;
+  if (serverName !== undefined && (typeof serverName !== "string" || serverName === "")) {
+    throw new TypeError("Invalid option tls.serverName: expected a host name");
+  }
+  const requireClientCert = boolean(o.requireClientCert, "tls.requireClientCert", false);
+  if (requireClientCert && ca === undefined) {
+    throw new TypeError("Invalid option tls.ca: requireClientCert needs the CA that signs clients");
+  }
+  return {
+    cert,
+    key,
+    ca,
+    minVersion,
+    handshakeTimeout: integer(
+      o.handshakeTimeout,
+      "tls.handshakeTimeout",
+      DEFAULT_HANDSHAKE_TIMEOUT,
+      1,
+      2 ** 31 - 1,
+    ),
+    serverName: serverName as string | undefined,
+    requireClientCert,
+  };
 }
 
 function object(value: unknown, what: string): Record<string, unknown> {
@@ -89,6 +177,7 @@ export function connectOptions(options: ConnectOptions | undefined): ResolvedCon
       1,
       2 ** 31 - 1,
     ),
+    tls: tlsOptions(o.tls as TlsConnectOptions | undefined, false),
   };
 }
 
@@ -110,7 +199,17 @@ export function listenOptions(options: ListenOptions | undefined): ResolvedListe
       1,
       2 ** 31 - 1,
     ),
+    tls: tlsOptions(o.tls as TlsListenOptions | undefined, true),
+    onRefused: fn(o.onRefused, "onRefused"),
   };
+}
+
+function fn<T>(value: unknown, option: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "function") {
+    throw new TypeError(`Invalid option ${option}: expected a function, got ${typeof value}`);
+  }
+  return value as T;
 }
 
 /**

@@ -40,6 +40,7 @@ import {
 import { ioError, isReset, mapError, resetError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
+import { connectTls, listenTls } from "./_tls.ts";
 import type {
   AcceptHandler,
   Address,
@@ -212,7 +213,8 @@ export function connect(address: string, options?: ConnectOptions): Promise<Conn
   return connectWithin(
     address,
     options,
-    async (target, _signal, resolved) => {
+    async (target, signal, resolved) => {
+      if (resolved.tls !== undefined) return await connectTls(target, signal, resolved);
       let opened: Connection | undefined;
       const socket = await Bun.connect({
         hostname: target.hostname,
@@ -251,6 +253,7 @@ export function listen(
     const args = listenArgs(address, onAccept, options);
     const target = args.target;
     resolved = args.options;
+    if (resolved.tls !== undefined) return listenTls(target, address, onAccept, resolved);
     server = Bun.listen({
       hostname: target.hostname,
       port: target.port,

@@ -36,6 +36,7 @@ import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_con
 import { ioError, isReset, mapError, resetError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
+import { connectTls, listenTls } from "./_tls.ts";
 import type {
   AcceptHandler,
   Address,
@@ -214,6 +215,7 @@ export function connect(address: string, options?: ConnectOptions): Promise<Conn
     address,
     options,
     async (target, signal, resolved) => {
+      if (resolved.tls !== undefined) return await connectTls(target, signal, resolved);
       const conn = await Deno.connect({
         hostname: target.hostname,
         port: target.port,
@@ -249,6 +251,7 @@ export function listen(
     const args = listenArgs(address, onAccept, options);
     const target = args.target;
     resolved = args.options;
+    if (resolved.tls !== undefined) return listenTls(target, address, onAccept, resolved);
     listener = Deno.listen({
       hostname: target.hostname,
       port: target.port,

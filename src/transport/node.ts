@@ -32,9 +32,10 @@
  */
 
 import * as net from "node:net";
-import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
-import { ioError, isReset, mapError, resetError } from "./_errors.ts";
+import { mapError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
+import { wrap } from "./_node_socket.ts";
+import { connectTls, listenTls } from "./_tls.ts";
 import type {
   AcceptHandler,
   Address,
@@ -44,67 +45,6 @@ import type {
   ListenOptions,
   Transport,
 } from "./types.ts";
-
-function bareHost(host: string | undefined): string {
-  return host ?? "";
-}
-
-function wrap(socket: net.Socket, noDelay: boolean, highWaterMark: number): Connection {
-  socket.setNoDelay(noDelay);
-  let flowing = false;
-  let closing = false;
-  let failure: unknown;
-  let flushTimer: ReturnType<typeof setTimeout> | undefined;
-
-  const onData = (buf: Uint8Array): void => {
-    events.data(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-  };
-  const progress = (): void => events.progress();
-
-  socket.on("error", (error) => failure ??= error);
-  socket.on("close", () => {
-    clearTimeout(flushTimer);
-    socket.off("data", onData);
-    if (closing) events.end({ reason: "local" });
-    else if (failure === undefined) events.end({ reason: "remote" });
-    else if (isReset(failure)) events.end({ reason: "remote", error: resetError(failure) });
-    else events.end({ reason: "error", error: ioError(failure) });
-  });
-
-  const driver: SocketDriver = {
-    read(on) {
-      if (on) {
-        if (!flowing) {
-          flowing = true;
-          socket.on("data", onData);
-        }
-        socket.resume();
-      } else {
-        socket.pause();
-      }
-    },
-    write(bytes) {
-      // A socket the peer already tore down reports it through 'close'; a
-      // write in between would only add a misleading ERR_STREAM_DESTROYED.
-      if (!socket.destroyed && socket.writable) socket.write(bytes, progress);
-    },
-    buffered: () => socket.writableLength,
-    close() {
-      closing = true;
-      socket.pause();
-      if (socket.destroyed) return;
-      flushTimer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_TIMEOUT);
-      socket.end(() => socket.destroy());
-    },
-  };
-  const local: Address = { hostname: bareHost(socket.localAddress), port: socket.localPort ?? 0 };
-  const remote: Address = {
-    hostname: bareHost(socket.remoteAddress),
-    port: socket.remotePort ?? 0,
-  };
-  const { connection, events } = createConnection(driver, local, remote, highWaterMark);
-  return connection;
-}
 
 /**
  * Connects to `address` over TCP.
@@ -122,25 +62,27 @@ export function connect(address: string, options?: ConnectOptions): Promise<Conn
     address,
     options,
     (target, signal, resolved) =>
-      new Promise<Connection>((resolve, reject) => {
-        const socket = net.connect({ host: target.hostname, port: target.port });
-        const onAbort = (): void => {
-          socket.destroy();
-          reject(signal.reason);
-        };
-        const onError = (error: Error): void => {
-          signal.removeEventListener("abort", onAbort);
-          socket.destroy();
-          reject(error);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        socket.once("error", onError);
-        socket.once("connect", () => {
-          signal.removeEventListener("abort", onAbort);
-          socket.off("error", onError);
-          resolve(wrap(socket, resolved.noDelay, resolved.highWaterMark));
-        });
-      }),
+      resolved.tls !== undefined
+        ? connectTls(target, signal, resolved)
+        : new Promise<Connection>((resolve, reject) => {
+          const socket = net.connect({ host: target.hostname, port: target.port });
+          const onAbort = (): void => {
+            socket.destroy();
+            reject(signal.reason);
+          };
+          const onError = (error: Error): void => {
+            signal.removeEventListener("abort", onAbort);
+            socket.destroy();
+            reject(error);
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+          socket.once("error", onError);
+          socket.once("connect", () => {
+            signal.removeEventListener("abort", onAbort);
+            socket.off("error", onError);
+            resolve(wrap(socket, resolved.noDelay, resolved.highWaterMark));
+          });
+        }),
     (connection) => void connection.close(),
   );
 }
@@ -168,6 +110,7 @@ export function listen(
   } catch (error) {
     return Promise.reject(error);
   }
+  if (resolved.tls !== undefined) return listenTls(target, address, onAccept, resolved);
   return new Promise<Listener>((resolve, reject) => {
     const server = net.createServer({ pauseOnConnect: true }, (socket) => {
       const connection = wrap(socket, resolved.noDelay, resolved.highWaterMark);

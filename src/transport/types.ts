@@ -26,6 +26,77 @@ export type CloseReason =
   /** `close()` was called on this side. */
   | "local";
 
+/** TLS protocol versions weft accepts as a minimum. */
+export type TlsVersion = "TLSv1.2" | "TLSv1.3";
+
+/**
+ * The identity in the certificate the other end presented (TLS only): the
+ * server's on a connecting side, the client's on an accepting side that
+ * asked for one.
+ */
+export interface PeerCertificate {
+  /** The subject's common name (CN), or `""`. */
+  subject: string;
+  /** Subject alternative names, as `DNS:name`, `IP Address:1.2.3.4`, `URI:...`. */
+  altNames: string[];
+  /** The issuer's common name (CN), or `""`. */
+  issuer: string;
+  /** SHA-256 fingerprint, upper-case hex pairs joined by `:`. */
+  fingerprint256: string;
+  /** End of validity, as the runtime prints it (e.g. `Jan  2 00:00:00 2027 GMT`). */
+  validTo: string;
+}
+
+/** TLS settings shared by connect and listen. PEM strings throughout. */
+export interface TlsCommonOptions {
+  /** This end's certificate chain (PEM): the server's, or the client's for mutual TLS. */
+  cert?: string;
+  /** The private key of `cert` (PEM). */
+  key?: string;
+  /**
+   * Trusted CA certificates (PEM). Connect: verifies the server (default:
+   * the runtime's public roots). Listen: verifies client certificates.
+   */
+  ca?: string | string[];
+  /**
+   * The lowest TLS version accepted.
+   *
+   * @default {"TLSv1.2"}
+   */
+  minVersion?: TlsVersion;
+  /**
+   * Milliseconds the TLS handshake may take before the connection is
+   * dropped (a peer that speaks plain TCP to a TLS end, or stalls inside
+   * the handshake).
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+}
+
+/** TLS settings of {@linkcode Transport.prototype.connect}. */
+export interface TlsConnectOptions extends TlsCommonOptions {
+  /**
+   * The name the server's certificate must carry (and the SNI sent).
+   *
+   * @default {the host of the address}
+   */
+  serverName?: string;
+}
+
+/** TLS settings of {@linkcode Transport.prototype.listen}; `cert` and `key` are required. */
+export interface TlsListenOptions extends TlsCommonOptions {
+  /**
+   * Mutual TLS: every client must present a certificate signed by `ca`;
+   * a connection without one, or with an expired or untrusted one, is
+   * refused (`certificate required`, `certificate expired`, `certificate
+   * untrusted`) and never reaches `onAccept`.
+   *
+   * @default {false}
+   */
+  requireClientCert?: boolean;
+}
+
 /** What a closed connection reports. */
 export interface CloseInfo {
   /** Who or what closed the connection. */
@@ -71,6 +142,8 @@ export interface Connection {
   readonly localAddress: Address;
   /** The address of the other end. */
   readonly remoteAddress: Address;
+  /** TLS: the certificate the other end presented, if any. */
+  readonly peerCertificate?: PeerCertificate | undefined;
   /** Bytes accepted by `write()` and not yet handed to the operating system. */
   readonly bufferedAmount: number;
   /** `true` once the connection is closed, whatever closed it. */
@@ -150,6 +223,12 @@ export interface ConnectOptions {
    * @default {65536}
    */
   highWaterMark?: number;
+  /**
+   * Connect over TLS with these settings; the connection resolves once the
+   * handshake is done and the server's certificate verified (a failure
+   * rejects with `tls`). The connect timeout covers the handshake.
+   */
+  tls?: TlsConnectOptions;
 }
 
 /** Options of {@linkcode Transport.prototype.listen}. */
@@ -172,6 +251,18 @@ export interface ListenOptions {
    * @default {65536}
    */
   highWaterMark?: number;
+  /**
+   * Accept TLS only, with these settings: connections are handed to
+   * `onAccept` once their handshake is done (and, with
+   * `requireClientCert`, their certificate verified).
+   */
+  tls?: TlsListenOptions;
+  /**
+   * Told about each connection refused before `onAccept`: a failed or
+   * timed-out TLS handshake (`tls`), a missing, expired or untrusted client
+   * certificate. The connection is already closed.
+   */
+  onRefused?: (error: WeftError, remote: Address | undefined) => void;
 }
 
 /** A listening socket. */

@@ -9,6 +9,7 @@ import { applicable, cases, type ConformanceContext } from "./conformance.ts";
 import { stalledListener } from "./_stalled.ts";
 import { transport as denoTransport } from "../../src/transport/deno.ts";
 import type { Transport } from "../../src/transport/types.ts";
+import { makeCerts, withTls } from "../security/_certs.ts";
 
 const sanitize = { sanitizeOps: true, sanitizeResources: true } as const;
 
@@ -22,8 +23,11 @@ async function memoryTransport(): Promise<Transport | undefined> {
   return mod.transport;
 }
 
+const certs = await makeCerts();
 const adapters: { transport: Transport; network: boolean }[] = [
   { transport: denoTransport, network: true },
+  // The same suite over TLS with client certificates.
+  { transport: withTls(denoTransport, certs), network: true },
 ];
 const memory = await memoryTransport();
 if (memory !== undefined) adapters.push({ transport: memory, network: true });
@@ -52,21 +56,25 @@ for (const { transport, network } of adapters) {
   }
 }
 
-for (const name of ["bun", "node"] as const) {
+for (
+  const [name, tls] of [["bun", false], ["node", false], ["bun", true], ["node", true]] as const
+) {
   Deno.test({
-    name: `${name} transport: the conformance suite under ${name}`,
+    name: `${name} transport: the conformance suite under ${name}${tls ? ", over TLS" : ""}`,
     ...sanitize,
     async fn() {
       const stalled = await stalledListener();
       try {
         const script = new URL("./run_conformance.ts", import.meta.url).pathname;
-        const result = await runScript(name, script, [name, stalled.address], 180_000);
+        const args = [name, stalled.address, ...(tls ? [certs.dir] : [])];
+        const result = await runScript(name, script, args, 180_000);
         assert.equal(
           result.code,
           0,
           `${name} conformance run failed (exit ${result.code}):\n${result.stdout}\n${result.stderr}`,
         );
-        assert.match(result.stdout, new RegExp(`all cases passed \\(${name}\\)`));
+        const label = tls ? `${name}\\+tls` : name;
+        assert.match(result.stdout, new RegExp(`all cases passed \\(${label}\\)`));
         assert.doesNotMatch(result.stdout, /^skip/m, "every case ran");
       } finally {
         stalled.close();

@@ -10,11 +10,14 @@
  * ```
  *
  * The optional second argument is a listener that never accepts (see
- * _stalled.ts); without it the connect timeout case is skipped.
+ * _stalled.ts); without it the connect timeout case is skipped. A third,
+ * a directory of test certificates (tests/security/_certs.ts), runs the
+ * suite over TLS with client certificates.
  */
 
 import { applicable, cases, type ConformanceContext, within } from "./conformance.ts";
 import type { Transport } from "../../src/transport/types.ts";
+import { readCerts, withTls } from "../security/_certs.ts";
 
 declare const process: {
   argv: string[];
@@ -47,7 +50,8 @@ function openSockets(): number {
 }
 
 const args = process.argv.slice(2);
-const transport = await load(args[0]);
+const plain = await load(args[0]);
+const transport = args[2] === undefined ? plain : withTls(plain, readCerts(args[2]));
 const ctx: ConformanceContext = { transport, network: true };
 if (args[1] !== undefined) ctx.stalledAddress = args[1];
 

@@ -1,0 +1,264 @@
+// TLS connect and listen over `node:tls`, shared by every socket adapter.
+//
+// Deno's own TLS API (Deno.connectTls/listenTls) cannot ask a client for a
+// certificate, show the peer's certificate, or set a minimum version, so
+// the Deno adapter uses its `node:tls` (backed by the same rustls); Bun's
+// `node:tls` runs on its own socket layer. One code path, one behaviour:
+// the handshake, the verification and the refusal codes are the same on
+// all three runtimes.
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { type ErrorCode, WeftError } from "../errors.ts";
+import { formatAddress } from "./address.ts";
+import { codeOf } from "./_errors.ts";
+import { wrap } from "./_node_socket.ts";
+import type { ResolvedConnectOptions, ResolvedListenOptions, ResolvedTls } from "./_options.ts";
+import type { AbortSignalLike } from "../_platform.ts";
+import type { AcceptHandler, Address, Connection, Listener, PeerCertificate } from "./types.ts";
+
+interface RawCert {
+  subject?: Record<string, string | string[]>;
+  issuer?: Record<string, string | string[]>;
+  subjectaltname?: string;
+  fingerprint256?: string;
+  valid_from?: string;
+  valid_to?: string;
+}
+
+function cn(name: Record<string, string | string[]> | undefined): string {
+  const value = name?.CN;
+  return Array.isArray(value) ? value[0] ?? "" : value ?? "";
+}
+
+/** The identity in the certificate the other end of `socket` presented. */
+function peerCertificate(socket: tls.TLSSocket): PeerCertificate | undefined {
+  let raw: RawCert | null | undefined;
+  try {
+    raw = socket.getPeerCertificate() as unknown as RawCert | null;
+  } catch {
+    return undefined;
+  }
+  if (raw === null || raw === undefined || raw.fingerprint256 === undefined) return undefined;
+  return {
+    subject: cn(raw.subject),
+    altNames: (raw.subjectaltname ?? "").split(/,\s*/).filter((s) => s !== ""),
+    issuer: cn(raw.issuer),
+    fingerprint256: raw.fingerprint256,
+    validTo: raw.valid_to ?? "",
+  };
+}
+
+function detail(error: unknown): string {
+  if (typeof error === "string") return error;
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === "string" ? e.message : String(error);
+  return typeof e?.code === "string" && !message.includes(e.code)
+    ? `${message} (${e.code})`
+    : message;
+}
+
+function certCode(reason: unknown): ErrorCode {
+  const code = typeof reason === "string"
+    ? reason
+    : String((reason as { code?: unknown } | null)?.code ?? "");
+  return code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID" || /expired/i.test(code)
+    ? "certificate expired"
+    : "certificate untrusted";
+}
+
+/** True if the peer's certificate is outside its validity period. */
+function outOfDate(socket: tls.TLSSocket): boolean {
+  const raw = socket.getPeerCertificate() as unknown as RawCert | null;
+  const from = Date.parse(raw?.valid_from ?? "");
+  const to = Date.parse(raw?.valid_to ?? "");
+  const now = Date.now();
+  return (Number.isFinite(from) && now < from) || (Number.isFinite(to) && now > to);
+}
+
+/** Why a client's certificate is refused, or undefined if it is accepted. */
+function clientCertError(socket: tls.TLSSocket, remote: string): WeftError | undefined {
+  if (socket.authorized) return undefined;
+  if (peerCertificate(socket) === undefined) {
+    return new WeftError(
+      "certificate required",
+      `Refused ${remote}: it presented no client certificate`,
+    );
+  }
+  const reason = socket.authorizationError as unknown;
+  // Not every runtime names expiry in authorizationError: check the dates too.
+  const code = certCode(reason) === "certificate expired" || outOfDate(socket)
+    ? "certificate expired"
+    : "certificate untrusted";
+  return new WeftError(
+    code,
+    `Refused ${remote}: its certificate is ${
+      code === "certificate expired" ? "expired or not yet valid" : "not signed by a trusted CA"
+    } (${detail(reason)})`,
+    { cause: reason },
+  );
+}
+
+function secureOptions(t: ResolvedTls): tls.SecureContextOptions {
+  return {
+    ...(t.cert === undefined ? {} : { cert: t.cert, key: t.key }),
+    ...(t.ca === undefined ? {} : { ca: t.ca }),
+    minVersion: t.minVersion,
+  };
+}
+
+/**
+ * Connects over TLS: resolves once the handshake is done and the server's
+ * certificate verified, within the handshake timeout.
+ */
+export function connectTls(
+  target: Address,
+  signal: AbortSignalLike,
+  resolved: ResolvedConnectOptions,
+): Promise<Connection> {
+  const t = resolved.tls!;
+  const where = formatAddress(target);
+  return new Promise<Connection>((resolve, reject) => {
+    const serverName = t.serverName ?? target.hostname;
+    const socket = tls.connect({
+      host: target.hostname,
+      port: target.port,
+      ...secureOptions(t),
+      // SNI takes names only; the identity check below takes addresses too.
+      ...(net.isIP(serverName) === 0 ? { servername: serverName } : {}),
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
+    });
+    let connected = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const fail = (error: unknown): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      socket.destroy();
+      // Before the TCP connect: refused, not found, as plain TCP. After: TLS.
+      if (!connected && codeOf(error) !== "transport") reject(error);
+      else if (error instanceof WeftError) reject(error);
+      else {
+        reject(
+          new WeftError("tls", `TLS handshake with ${where} failed: ${detail(error)}`, {
+            cause: error,
+          }),
+        );
+      }
+    };
+    const onAbort = (): void => fail(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", fail);
+    socket.once("connect", () => {
+      connected = true;
+      timer = setTimeout(() => {
+        fail(
+          new WeftError(
+            "tls",
+            `TLS handshake with ${where} timed out after ${t.handshakeTimeout} ms (does it speak TLS?)`,
+          ),
+        );
+      }, t.handshakeTimeout);
+    });
+    socket.once("close", () => {
+      if (connected) fail(new Error("the server closed the connection during the handshake"));
+    });
+    socket.once("secureConnect", () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      socket.removeAllListeners("close");
+      socket.off("error", fail);
+      resolve(wrap(socket, resolved.noDelay, resolved.highWaterMark, peerCertificate(socket)));
+    });
+  });
+}
+
+/**
+ * Listens over TLS. Connections reach `onAccept` after their handshake (and
+ * client certificate check); refusals go to `onRefused`.
+ */
+export function listenTls(
+  target: Address,
+  address: string,
+  onAccept: AcceptHandler,
+  resolved: ResolvedListenOptions,
+): Promise<Listener> {
+  const t = resolved.tls!;
+  const refused = (error: WeftError, remote: Address | undefined): void => {
+    try {
+      resolved.onRefused?.(error, remote);
+    } catch { /* a hook's failure must not stop the listener */ }
+  };
+  const remoteOf = (socket: net.Socket): Address | undefined =>
+    socket.remoteAddress === undefined
+      ? undefined
+      : { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
+  return new Promise<Listener>((resolve, reject) => {
+    const server = tls.createServer({
+      ...secureOptions(t),
+      requestCert: t.requireClientCert,
+      // Verified below, so that each refusal gets its own code.
+      rejectUnauthorized: false,
+      handshakeTimeout: t.handshakeTimeout,
+    }, (socket) => {
+      const remote = remoteOf(socket);
+      const name = remote === undefined ? "a client" : formatAddress(remote);
+      const error = t.requireClientCert ? clientCertError(socket, name) : undefined;
+      if (error !== undefined) {
+        socket.destroy();
+        refused(error, remote);
+        return;
+      }
+      const connection = wrap(
+        socket,
+        resolved.noDelay,
+        resolved.highWaterMark,
+        peerCertificate(socket),
+      );
+      try {
+        onAccept(connection);
+      } catch {
+        void connection.close();
+      }
+    });
+    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+      const remote = remoteOf(socket);
+      socket.destroy();
+      refused(
+        new WeftError(
+          "tls",
+          `TLS handshake with ${
+            remote === undefined ? "a client" : formatAddress(remote)
+          } failed: ${detail(error)}`,
+          { cause: error },
+        ),
+        remote,
+      );
+    });
+    const onError = (error: Error): void => reject(error);
+    server.once("error", onError);
+    server.listen({ host: target.hostname, port: target.port, backlog: resolved.backlog }, () => {
+      server.off("error", onError);
+      server.on("error", () => {});
+      const bound = server.address() as net.AddressInfo;
+      let closing: Promise<void> | undefined;
+      const close = (): Promise<void> => {
+        closing ??= new Promise<void>((done) => {
+          server.close();
+          setTimeout(done, 0);
+        });
+        return closing;
+      };
+      resolve({
+        address: { hostname: bound.address, port: bound.port },
+        close,
+        [Symbol.asyncDispose]: close,
+      });
+    });
+  }).catch((error) => {
+    throw error instanceof WeftError ? error : new WeftError(
+      codeOf(error),
+      `Cannot listen on ${address}: ${detail(error)}`,
+      { cause: error },
+    );
+  });
+}
