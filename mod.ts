@@ -61,12 +61,24 @@ export {
   type RequestHandler,
 } from "./src/cluster/options.ts";
 export { Peer } from "./src/cluster/peer.ts";
+export {
+  allowList,
+  type Authorize,
+  type AuthorizeRequest,
+  type ClusterTlsOptions,
+  type PeerIdentity,
+} from "./src/cluster/security.ts";
+export { type AuthOptions } from "./src/cluster/handshake_auth.ts";
 export * from "./src/cluster/listener.ts";
 export * from "./src/cluster/call_context.ts";
 export {
   ControlCmd,
+  decodeHelloFields,
   DEFAULT_PROTOCOL,
   defaultErrorInfo,
+  encodeHello,
+  HelloField,
+  MAX_HELLO_SIZE,
   type Protocol,
   RequestFlag,
   RESERVED_CMD_MIN,

@@ -8,13 +8,17 @@
 import { microtask } from "../_platform.ts";
 import {
   ControlCmd,
+  decodeHelloFields,
+  encodeHello,
   HELLO_PAYLOAD,
   helloVersion,
   isHello,
+  MAX_HELLO_SIZE,
   type Protocol,
   RESERVED_CMD_MIN,
   WEFT_VERSION,
 } from "./protocol.ts";
+import type { HandshakeAuth } from "./handshake_auth.ts";
 import { WeftError } from "../errors.ts";
 import { type PendingCall, PendingCalls } from "../session/pending_calls.ts";
 import type { DeadlineQueue } from "../session/deadline_queue.ts";
@@ -23,7 +27,7 @@ import type { Frame, Framing, RequestHeader } from "../wire/frame.ts";
 import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameEncoder } from "../wire/frame_encoder.ts";
 import type { CallContext } from "./call_context.ts";
-import type { Peer } from "./peer.ts";
+import { type Peer, peerState } from "./peer.ts";
 
 /** What a channel needs from its cluster. */
 export interface ChannelHost {
@@ -56,7 +60,12 @@ export interface ChannelOptions {
   protocol: Protocol;
   /** True on the side that connected (it sends weft's HELLO). */
   initiator: boolean;
+  /** Weft: key authentication in the handshake (see handshake_auth.ts). */
+  auth?: HandshakeAuth | undefined;
 }
+
+/** Frames held while key authentication completes, at most (the connection is paused meanwhile). */
+const MAX_HELD_FRAMES = 4096;
 
 const EMPTY = new Uint8Array(0);
 
@@ -89,6 +98,12 @@ export class Channel {
   #readyWaiter: PromiseWithResolvers<void> | null = null;
   /** Weft: true on the connecting side until HELLO_ACK arrives. */
   #awaitingAck: boolean;
+  /** Weft: key authentication, until it completes. */
+  readonly #auth: HandshakeAuth | undefined;
+  /** Accepting side: "hello" until HELLO, "ack" while the answer is made, "proof" until AUTH, "check", "done". */
+  #authStage: "hello" | "ack" | "proof" | "check" | "done" = "hello";
+  /** Frames that arrived while a proof is checked, copied, handled once it passes. */
+  #held: Frame[] | null = null;
   #pingSeq = 0;
   #pingOutstanding = false;
   #missed = 0;
@@ -128,7 +143,10 @@ export class Channel {
     this.#encoder = new FrameEncoder({ framing: options.framing, hardLimit: options.hardLimit });
     this.#highWaterMark = options.highWaterMark;
     this.weft = options.protocol === "weft";
-    this.#ready = !this.weft || options.initiator;
+    this.#auth = this.weft ? options.auth : undefined;
+    this.#ready = !this.weft || (options.initiator && this.#auth === undefined);
+    const certificate = connection.peerCertificate;
+    peerState(peer).identity = certificate === undefined ? {} : { certificate };
     this.#awaitingAck = this.weft && options.initiator;
   }
 
@@ -154,7 +172,9 @@ export class Channel {
     });
     // Weft: the connecting side says HELLO first and goes on without waiting
     // for the answer; the first frame back must be HELLO_ACK.
-    if (this.#awaitingAck) this.#control(ControlCmd.Hello, 0, HELLO_PAYLOAD);
+    if (this.#awaitingAck) {
+      this.#control(ControlCmd.Hello, 0, encodeHello(this.#auth?.helloFields()));
+    }
   }
 
   /**
@@ -325,6 +345,10 @@ export class Channel {
 
   readonly #onFrame = (frame: Frame): void => {
     if (this.weft) {
+      if (this.#held !== null) {
+        this.#hold(frame);
+        return;
+      }
       if (this.#awaitingAck || !this.#ready) {
         this.#handshake(frame);
         return;
@@ -350,6 +374,19 @@ export class Channel {
 
   /** Weft: the first frame each way is the handshake. */
   #handshake(frame: Frame): void {
+    if (this.#authStage === "ack" || this.#authStage === "proof") {
+      this.#onProof(frame);
+      return;
+    }
+    if (this.#awaitingAck && frame.kind === "request" && frame.cmd === ControlCmd.Auth) {
+      throw new WeftError(
+        "authentication failed",
+        `Authentication failed: ${this.peer} refused this node (wrong key or no key)`,
+      );
+    }
+    if (frame.payload.length > MAX_HELLO_SIZE) {
+      throw new WeftError("protocol", `HELLO of ${frame.payload.length} bytes from ${this.peer}`);
+    }
     const expected = this.#awaitingAck ? ControlCmd.HelloAck : ControlCmd.Hello;
     if (frame.kind !== "request" || frame.cmd !== expected || !isHello(frame.payload)) {
       throw mismatch(
@@ -365,14 +402,116 @@ export class Channel {
       );
     }
     if (this.#awaitingAck) {
+      if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
       this.#awaitingAck = false;
       return;
     }
+    if (this.#auth !== undefined) return this.#challenge(frame.session, frame.payload);
     this.#control(ControlCmd.HelloAck, frame.session, HELLO_PAYLOAD);
+    this.#becomeReady();
+  }
+
+  #becomeReady(): void {
     this.#ready = true;
     this.#missed = 0;
     this.#readyWaiter?.resolve();
     this.#readyWaiter = null;
+  }
+
+  // ---- key authentication (handshake_auth.ts does the cryptography) -------
+
+  /** Accepting side, on HELLO: answer with this side's challenge and proof. */
+  #challenge(session: number, payload: Uint8Array): void {
+    const fields = decodeHelloFields(payload);
+    this.#authStage = "ack";
+    this.#authStep(async () => {
+      const ack = await this.#auth!.onHello(fields);
+      if (this.closed) return;
+      this.#control(ControlCmd.HelloAck, session, encodeHello(ack));
+      this.#authStage = "proof";
+    });
+  }
+
+  /** Accepting side: the first frame after HELLO_ACK must be the peer's proof. */
+  #onProof(frame: Frame): void {
+    if (this.#authStage !== "proof" || frame.kind !== "request" || frame.cmd !== ControlCmd.Auth) {
+      this.#control(ControlCmd.Auth, 0, EMPTY);
+      throw new WeftError(
+        "authentication failed",
+        `Authentication failed: ${this.peer} sent frames before proving its key`,
+      );
+    }
+    const proof = frame.payload.slice();
+    this.#authStage = "check";
+    this.#holdFrames();
+    this.#authStep(async () => {
+      await this.#auth!.onAuth(proof);
+      if (!this.closed) this.#authenticated();
+    });
+  }
+
+  /** Connecting side, on HELLO_ACK: check the peer's proof, then send this side's. */
+  #proveSelf(payload: Uint8Array): void {
+    const fields = decodeHelloFields(payload);
+    this.#holdFrames();
+    this.#authStep(async () => {
+      const proof = await this.#auth!.onAck(fields);
+      if (this.closed) return;
+      this.#control(ControlCmd.Auth, 0, proof);
+      this.#awaitingAck = false;
+      this.#authenticated();
+    });
+  }
+
+  /** Runs an async step; a failure closes the connection (the accepting side says only that it failed). */
+  #authStep(step: () => Promise<void>): void {
+    step().catch((error: unknown) => {
+      if (this.closed) return;
+      const reason = error instanceof WeftError ? error : new WeftError(
+        "authentication failed",
+        `Authentication failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+      if (!this.#awaitingAck) this.#control(ControlCmd.Auth, 0, EMPTY);
+      this.close(reason, false);
+    });
+  }
+
+  #holdFrames(): void {
+    this.#held = [];
+    if (!this.#paused) this.connection.pause();
+  }
+
+  #hold(frame: Frame): void {
+    const held = this.#held!;
+    if (held.length >= MAX_HELD_FRAMES) {
+      throw new WeftError("protocol", `${this.peer} sent too many frames during authentication`);
+    }
+    held.push({ ...frame, payload: frame.payload.slice() });
+  }
+
+  /** The peer proved its key: record who it is, become ready, handle what waited. */
+  #authenticated(): void {
+    const state = peerState(this.peer);
+    state.identity = { ...state.identity, keyId: this.#auth!.peerKeyId! };
+    this.#authStage = "done";
+    this.#becomeReady();
+    const held = this.#held ?? [];
+    this.#held = null;
+    if (!this.#paused) this.connection.resume();
+    try {
+      for (const frame of held) {
+        if (this.closed) return;
+        this.#onFrame(frame);
+      }
+    } catch (error) {
+      this.close(
+        error instanceof WeftError
+          ? error
+          : new WeftError("protocol", "Connection failed: frame handling threw", { cause: error }),
+        false,
+      );
+    }
   }
 
   #onControl(frame: Frame): void {
@@ -383,6 +522,12 @@ export class Channel {
       case ControlCmd.Ping:
         this.#control(ControlCmd.Pong, frame.session, EMPTY);
         return;
+      case ControlCmd.Auth:
+        // The accepting side refused this node's proof and is closing.
+        throw new WeftError(
+          "authentication failed",
+          `Authentication failed: ${this.peer} refused this node's key`,
+        );
       case ControlCmd.Pong:
         if (frame.session === this.#pingSeq) {
           this.#pingOutstanding = false;
@@ -443,7 +588,11 @@ export class Channel {
       new WeftError("closed", `Connection closed: ${error.message}`, { cause: error }),
     );
     if (this.#readyWaiter !== null) {
-      this.#readyWaiter.reject(new WeftError("closed", `Connection closed: ${this.peer}`));
+      this.#readyWaiter.reject(
+        error.code === "authentication failed"
+          ? error
+          : new WeftError("closed", `Connection closed: ${this.peer}`),
+      );
       this.#readyWaiter.promise.catch(() => {});
       this.#readyWaiter = null;
     }

@@ -38,6 +38,8 @@ import {
   writeRequestHead,
 } from "./protocol.ts";
 import { Peer, type PeerState, peerState } from "./peer.ts";
+import { HandshakeAuth } from "./handshake_auth.ts";
+import { connectTls, listenTls, refusal } from "./security.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -148,6 +150,7 @@ export class Cluster implements ContextHost {
     const raw = await transport.listen(address, (conn) => this.#accept(conn), {
       ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
       highWaterMark: this.#o.highWaterMark,
+      ...listenTls(this.#o.security.tls, this.#o.logger),
     });
     const listener = new ClusterListener(raw, (l) => this.#listeners.delete(l));
     if (this.#closing !== null) {
@@ -433,6 +436,7 @@ export class Cluster implements ContextHost {
       connection = await transport.connect(address, {
         timeout: this.#o.connectTimeout,
         highWaterMark: this.#o.highWaterMark,
+        ...connectTls(this.#o.security.tls),
       });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -459,6 +463,7 @@ export class Cluster implements ContextHost {
       highWaterMark: this.#o.highWaterMark,
       protocol: this.#o.protocol,
       initiator,
+      auth: this.#o.security.keys && new HandshakeAuth(this.#o.security.keys),
     });
     state.channel = channel;
     state.lastRemote = connection.remoteAddress;
@@ -583,6 +588,8 @@ export class Cluster implements ContextHost {
       this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
       return;
     }
+    const refused = refusal(o.security.authorize, peer, frame.cmd, o.logger);
+    if (refused !== undefined) return this.#sendError(channel, context, refused);
     let body: unknown;
     try {
       body = o.unmarshal("request", frame.cmd, payload);
@@ -766,7 +773,8 @@ export class Cluster implements ContextHost {
     // Better than silly: calls waiting on the connection fail now, not at their timeout.
     const calls = channel.pending.drain();
     if (calls.length > 0) {
-      const reason = (local && error.code === "peer closed") || error.code === "protocol"
+      const reason = (local && error.code === "peer closed") || error.code === "protocol" ||
+          error.code === "authentication failed"
         ? error
         : new WeftError("closed", `Connection to ${peer} lost while waiting: ${error.message}`, {
           cause: error,

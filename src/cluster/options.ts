@@ -19,6 +19,13 @@ import type { CallContext } from "./call_context.ts";
 import { DEFAULT_PROTOCOL, defaultErrorInfo, type Protocol } from "./protocol.ts";
 import type { Peer } from "./peer.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
+import type { AuthOptions } from "./handshake_auth.ts";
+import {
+  type Authorize,
+  type ClusterTlsOptions,
+  type ResolvedSecurity,
+  resolveSecurity,
+} from "./security.ts";
 
 /** Default call timeout, in milliseconds (silly's default). */
 export const DEFAULT_TIMEOUT = 5000;
@@ -171,6 +178,25 @@ export interface ClusterOptions {
    * `message`, never the stack; return `stack` too to opt in.
    */
   errorInfo?: (error: unknown) => RemoteErrorInfo;
+  /**
+   * TLS on every listen and connect of this node (certificate and key, the
+   * CA of its peers, `requireClientCert` for mutual TLS, `serverName`,
+   * `minVersion`, `handshakeTimeout`). Connections refused by TLS are
+   * logged as warnings with their code.
+   */
+  tls?: ClusterTlsOptions;
+  /**
+   * Weft mode: key authentication in the handshake. Both ends prove a
+   * pre-shared key (or one key per node, by key id) by challenge and
+   * response; a peer that fails is closed with `authentication failed`
+   * before any request of its own is handled.
+   */
+  auth?: AuthOptions;
+  /**
+   * Checked before each request's handler runs, with the peer's identity
+   * and the cmd; see {@linkcode Authorize} (and `allowList`).
+   */
+  authorize?: Authorize;
 }
 
 /** Options with defaults applied and validated. */
@@ -194,6 +220,7 @@ export interface ResolvedOptions {
   heartbeatInterval: number;
   heartbeatMisses: number;
   errorInfo: (error: unknown) => RemoteErrorInfo;
+  security: ResolvedSecurity;
 }
 
 /** The default logger: warnings and errors to stderr, nothing else. */
@@ -313,5 +340,6 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     heartbeatMisses: misses,
     errorInfo: fn<(error: unknown) => RemoteErrorInfo>(options.errorInfo, "errorInfo") ??
       defaultErrorInfo,
+    security: resolveSecurity(options.tls, options.auth, options.authorize, protocol),
   };
 }

@@ -7,6 +7,7 @@
 import { formatAddress } from "../transport/address.ts";
 import type { Address } from "../transport/types.ts";
 import type { Channel } from "./channel.ts";
+import type { PeerIdentity } from "./security.ts";
 
 /** The cluster's mutable bookkeeping for a peer; not part of the public API. */
 export interface PeerState {
@@ -18,6 +19,8 @@ export interface PeerState {
   closed: boolean;
   /** The remote address of the last connection. */
   lastRemote: Address | undefined;
+  /** What the peer proved on its current (or last) connection. */
+  identity: PeerIdentity;
 }
 
 let stateOf: (peer: Peer) => PeerState;
@@ -43,6 +46,7 @@ export class Peer {
     connecting: null,
     closed: false,
     lastRemote: undefined,
+    identity: {},
   };
 
   static {
@@ -62,6 +66,15 @@ export class Peer {
   /** The remote address of the current (or last) connection, if any. */
   get remoteAddress(): Address | undefined {
     return this.#state.channel?.connection.remoteAddress ?? this.#state.lastRemote;
+  }
+
+  /**
+   * What the peer proved on its current (or last) connection: the key id
+   * of key authentication, the certificate it presented over TLS. Empty
+   * for a peer that proved nothing.
+   */
+  get identity(): PeerIdentity {
+    return this.#state.identity;
   }
 
   /** True while a connection is open. */

@@ -41,6 +41,11 @@ export const ControlCmd = {
   Ping: 0xffffff03,
   /** Answer to PING, with the same session. */
   Pong: 0xffffff04,
+  /**
+   * Key authentication: the connecting side's proof (payload: the proof),
+   * or the accepting side's refusal (empty payload) just before it closes.
+   */
+  Auth: 0xffffff05,
 } as const;
 
 /** The union of {@linkcode ControlCmd} values. */
@@ -80,6 +85,88 @@ const MAGIC = [0x57, 0x45, 0x46, 0x54]; // "WEFT"
 
 /** The 8-byte payload of HELLO and HELLO_ACK: "WEFT", u16 LE version, u16 LE flags (0). */
 export const HELLO_PAYLOAD: Uint8Array = Uint8Array.of(...MAGIC, WEFT_VERSION, 0, 0, 0);
+
+/** Tags of the optional fields after the 8 fixed bytes of HELLO and HELLO_ACK. */
+export const HelloField = {
+  /** The sender's node name (UTF-8). */
+  NodeName: 1,
+  /** The id of the key the sender proves (UTF-8). */
+  AuthKeyId: 2,
+  /** The sender's fresh random challenge. */
+  AuthNonce: 3,
+  /** HELLO_ACK: the accepting side's proof (HMAC-SHA-256). */
+  AuthProof: 4,
+} as const;
+
+/** Largest HELLO / HELLO_ACK payload accepted: the fixed bytes and every field. */
+export const MAX_HELLO_SIZE = 512;
+
+/**
+ * The HELLO / HELLO_ACK payload: the 8 fixed bytes, then each field as
+ * `u8 tag, u16 LE length, bytes`, in the map's order.
+ *
+ * @throws {RangeError} If a tag is not 1 to 255 or the payload would exceed {@linkcode MAX_HELLO_SIZE}.
+ */
+export function encodeHello(fields?: ReadonlyMap<number, Uint8Array>): Uint8Array {
+  if (fields === undefined || fields.size === 0) return HELLO_PAYLOAD;
+  let size = HELLO_PAYLOAD.length;
+  for (const [tag, value] of fields) {
+    if (!Number.isInteger(tag) || tag < 1 || tag > 255) {
+      throw new RangeError(`Invalid HELLO field tag ${tag}: expected 1 to 255`);
+    }
+    size += 3 + value.length;
+  }
+  if (size > MAX_HELLO_SIZE) {
+    throw new RangeError(`HELLO of ${size} bytes is over the limit of ${MAX_HELLO_SIZE}`);
+  }
+  const out = new Uint8Array(size);
+  out.set(HELLO_PAYLOAD);
+  let at = HELLO_PAYLOAD.length;
+  for (const [tag, value] of fields) {
+    out[at] = tag;
+    out[at + 1] = value.length & 0xff;
+    out[at + 2] = value.length >>> 8;
+    out.set(value, at + 3);
+    at += 3 + value.length;
+  }
+  return out;
+}
+
+/**
+ * The fields after the 8 fixed bytes of a HELLO / HELLO_ACK payload, by tag
+ * (copies; a repeated tag keeps the last). Unknown tags are returned too:
+ * the caller ignores what it does not know.
+ *
+ * @throws {WeftError} `protocol` if the payload is over {@linkcode MAX_HELLO_SIZE} or a field is cut short.
+ */
+export function decodeHelloFields(payload: Uint8Array): Map<number, Uint8Array> {
+  if (payload.length > MAX_HELLO_SIZE) {
+    throw new WeftError(
+      "protocol",
+      `HELLO of ${payload.length} bytes is over the limit of ${MAX_HELLO_SIZE}`,
+    );
+  }
+  const fields = new Map<number, Uint8Array>();
+  let at = HELLO_PAYLOAD.length;
+  while (at < payload.length) {
+    if (at + 3 > payload.length) {
+      throw new WeftError("protocol", `HELLO field at byte ${at} is cut short (no length)`);
+    }
+    const tag = payload[at]!;
+    const length = payload[at + 1]! | (payload[at + 2]! << 8);
+    if (at + 3 + length > payload.length) {
+      throw new WeftError(
+        "protocol",
+        `HELLO field ${tag} at byte ${at} claims ${length} bytes, ${
+          payload.length - at - 3
+        } remain`,
+      );
+    }
+    fields.set(tag, payload.slice(at + 3, at + 3 + length));
+    at += 3 + length;
+  }
+  return fields;
+}
 
 /** True if `payload` is a HELLO payload (magic "WEFT", any version). */
 export function isHello(payload: Uint8Array): boolean {
