@@ -21,9 +21,9 @@ const KEYS = {
 const HOSTILE = new URL("./_replay.ts", import.meta.url).pathname;
 
 /** A one-connection tap: forwards both ways, records what the client sent. */
-async function tap(
+function tap(
   target: number,
-): Promise<{ port: number; sent: Uint8Array[]; done: Promise<void> }> {
+): { port: number; sent: Uint8Array[]; done: Promise<void> } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const sent: Uint8Array[] = [];
   const done = (async () => {
@@ -73,7 +73,7 @@ Deno.test("replay: a captured handshake replayed by a hostile process is refused
   });
   try {
     const listener = await server.listen("127.0.0.1:0");
-    const t = await tap(listener.address.port);
+    const t = tap(listener.address.port);
     const peer = client.connect(`127.0.0.1:${t.port}`);
     assert.deepEqual(await client.call(peer, "echo", { n: 1 }), { n: 1 });
     await client.close();
