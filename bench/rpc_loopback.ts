@@ -23,6 +23,8 @@
  * - `--codec=raw|pass`: the raw codec (copies received payloads) or pass-through hooks;
  * - `--limit=3600`: seconds after which no new case starts;
  * - `--out=FILE`: also write the report there;
+ * - `--tls=true`: also run every case's weft side over TLS (test certificates
+ *   made with `openssl`), and report TLS against plain TCP, same run;
  * - `--quick`: warm-up 50 ms, 200 ms per case, 200 connections, 1000 pending calls.
  *
  * Every child runs under a time limit and is killed by its own handle;
@@ -34,6 +36,7 @@
 
 import { type RuntimeName, runtimePath } from "../tests/_runtimes.ts";
 import type { LoadResult } from "./_common.ts";
+import { makeCerts } from "../tests/security/_certs.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const NOFILE = 20_000;
@@ -74,6 +77,7 @@ const pending = num("pending", quick ? 1000 : 10_000);
 const codec = flags.get("codec") ?? "raw";
 const limitMs = num("limit", 3600) * 1000;
 const outFile = flags.get("out");
+const tlsDir = flags.get("tls") === "true" ? (await makeCerts()).dir : undefined;
 const started = performance.now();
 
 // ---- children --------------------------------------------------------------
@@ -223,11 +227,13 @@ interface Row {
   depth: number;
   weft: LoadResult | string;
   ceiling: LoadResult | string;
+  /** The weft side over TLS (with `--tls`). */
+  tls?: LoadResult | string;
 }
 
 /** One side (weft or ceiling) of a case; a failure becomes its message. */
 async function side(
-  kind: "weft" | "ceiling",
+  kind: "weft" | "ceiling" | "tls",
   clientRt: RuntimeName,
   serverRt: RuntimeName,
   placement: "one" | "split",
@@ -235,10 +241,12 @@ async function side(
   depth: number,
 ): Promise<LoadResult | string> {
   const serverCpu = placement === "one" ? 0 : 1;
-  const serverScript = kind === "weft" ? "rpc_server.ts" : `ceiling_${serverRt}.ts`;
-  const clientScript = kind === "weft" ? "rpc_client.ts" : `ceiling_${clientRt}.ts`;
-  const serverArgs = kind === "weft"
-    ? ["127.0.0.1:0", `--codec=${codec}`]
+  const weftSide = kind !== "ceiling";
+  const tlsArgs = kind === "tls" ? [`--tls=${tlsDir}`] : [];
+  const serverScript = weftSide ? "rpc_server.ts" : `ceiling_${serverRt}.ts`;
+  const clientScript = weftSide ? "rpc_client.ts" : `ceiling_${clientRt}.ts`;
+  const serverArgs = weftSide
+    ? ["127.0.0.1:0", `--codec=${codec}`, ...tlsArgs]
     : ["server", "127.0.0.1:0"];
   let srv: Awaited<ReturnType<typeof server>> | undefined;
   try {
@@ -250,11 +258,12 @@ async function side(
       `--warmup=${warmup}`,
       `--duration=${duration}`,
       `--codec=${codec}`,
+      ...tlsArgs,
     ];
     return await client<LoadResult>(
       clientRt,
       clientScript,
-      kind === "weft" ? caseArgs : ["client", ...caseArgs],
+      weftSide ? caseArgs : ["client", ...caseArgs],
       0,
       "RESULT",
       warmup + duration + START_LIMIT,
@@ -288,7 +297,8 @@ outer: for (let r = 0; r < repeat; r++) {
           }
           const weft = await side("weft", c, s, placement, payload, depth);
           const ceiling = await side("ceiling", c, s, placement, payload, depth);
-          const row = { client: c, server: s, placement, payload, depth, weft, ceiling };
+          const row: Row = { client: c, server: s, placement, payload, depth, weft, ceiling };
+          if (tlsDir !== undefined) row.tls = await side("tls", c, s, placement, payload, depth);
           rows.push(row);
           console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line(row)}`);
         }
@@ -422,6 +432,27 @@ report.push(
   "| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: |",
   ...rows.map(line),
 );
+if (tlsDir !== undefined) {
+  report.push(
+    "",
+    "TLS against plain TCP (weft over each, same run; TLS 1.3, P-256 test certificates, no client certificate):",
+    "",
+    "| client → server | placement | payload | depth | TCP calls/s | TLS calls/s | TLS / TCP | TCP µs mean / p50 / p99 | TLS µs mean / p50 / p99 |",
+    "| --- | --- | --- | --: | --: | --: | --: | --: | --: |",
+    ...rows.map((row) => {
+      const [pair, place, size, depth, tcp] = cells(row);
+      const t = row.tls ?? "not run";
+      const ok = typeof t !== "string" && typeof row.weft !== "string";
+      return `| ${pair} | ${place} | ${size} | ${depth} | ${tcp} | ${
+        typeof t === "string" ? t : fmtRate(t.callsPerSec)
+      } | ${
+        ok ? ((t as LoadResult).callsPerSec / (row.weft as LoadResult).callsPerSec).toFixed(2) : "–"
+      } | ${typeof row.weft === "string" ? "–" : lat(row.weft)} | ${
+        typeof t === "string" ? "–" : lat(t)
+      } |`;
+    }),
+  );
+}
 if (stoppedEarly) {
   report.push("", `Stopped at the time limit (${limitMs / 1000} s): later cases did not run.`);
 }

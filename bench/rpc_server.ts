@@ -16,7 +16,8 @@
  *   `{ rss, heap, open, accepted, held, gc }`.
  *
  * `--exit-after=MS` exits normally after MS (so `--cpu-prof` writes its
- * profile). `--codec=pass` swaps the raw codec (whose `unmarshal` copies the payload)
+ * profile). `--tls=DIR` serves over TLS with the test certificates in DIR
+ * (tests/security/_certs.ts). `--codec=pass` swaps the raw codec (whose `unmarshal` copies the payload)
  * for hooks that lend the payload view through, to see what the copy costs.
  *
  * @module
@@ -26,6 +27,7 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
 import type { Codec } from "../src/codec/types.ts";
 import { args, collect, exit, memory, options } from "./_common.ts";
+import { readCerts } from "../tests/security/_certs.ts";
 
 /** Benchmark commands. */
 export const CMD = { echo: 1, hold: 2, release: 3, stats: 4 } as const;
@@ -49,8 +51,11 @@ let open = 0;
 let accepted = 0;
 
 const hwm = flags.get("hwm");
+const tlsDir = flags.get("tls");
+const certs = tlsDir === undefined ? undefined : readCerts(tlsDir);
 const cluster = new Cluster({
   codec,
+  ...(certs === undefined ? {} : { tls: { cert: certs.serverCert, key: certs.serverKey } }),
   timeout: 60_000,
   ...(hwm === undefined ? {} : { highWaterMark: Number(hwm) }),
   accept() {

@@ -8,7 +8,7 @@ import { runScript } from "./_runtimes.ts";
 const DRIVER = new URL("../bench/rpc_loopback.ts", import.meta.url).pathname;
 
 Deno.test({
-  name: "`bench/rpc_loopback.ts` runs weft and the ceiling and reports memory",
+  name: "`bench/rpc_loopback.ts` runs weft (over TCP and TLS) and the ceiling and reports memory",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
@@ -23,12 +23,14 @@ Deno.test({
       "--conns=20",
       "--sample=10",
       "--pending=100",
+      "--tls=true",
     ], 120_000);
     const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     assert.equal(result.code, 0, context);
     assert.match(result.stdout, /^Machine: \d+ CPUs/m, context);
     const rows = result.stdout.split("\n").filter((l) => l.startsWith("| deno → deno |"));
-    assert.equal(rows.length, 2, context);
+    // Two rows against the ceiling, two of TLS against TCP.
+    assert.equal(rows.length, 4, context);
     for (const row of rows) assert.doesNotMatch(row, /failed/, context);
     assert.match(result.stdout, /^\| deno \| [\d.]+ (B|KiB|MiB), /m, context);
   },

@@ -384,15 +384,18 @@ export class Channel {
         `Authentication failed: ${this.peer} refused this node (wrong key or no key)`,
       );
     }
-    if (frame.payload.length > MAX_HELLO_SIZE) {
-      throw new WeftError("protocol", `HELLO of ${frame.payload.length} bytes from ${this.peer}`);
-    }
     const expected = this.#awaitingAck ? ControlCmd.HelloAck : ControlCmd.Hello;
     if (frame.kind !== "request" || frame.cmd !== expected || !isHello(frame.payload)) {
       throw mismatch(
         this.#awaitingAck
           ? `${this.peer} answered without weft's HELLO_ACK: it speaks silly's protocol (use protocol "silly" to talk to it)`
           : `${this.peer} sent frames without weft's HELLO: it speaks silly's protocol (use protocol "silly" to talk to it)`,
+      );
+    }
+    if (frame.payload.length > MAX_HELLO_SIZE) {
+      throw new WeftError(
+        "protocol",
+        `HELLO of ${frame.payload.length} bytes from ${this.peer} is over the limit of ${MAX_HELLO_SIZE}`,
       );
     }
     const version = helloVersion(frame.payload);

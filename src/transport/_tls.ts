@@ -123,11 +123,14 @@ export function connectTls(
     const socket = tls.connect({
       host: target.hostname,
       port: target.port,
+      noDelay: resolved.noDelay,
       ...secureOptions(t),
       // SNI takes names only; the identity check below takes addresses too.
       ...(net.isIP(serverName) === 0 ? { servername: serverName } : {}),
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(serverName, cert),
-    });
+      checkServerIdentity: (_host: string, cert: tls.PeerCertificate) =>
+        tls.checkServerIdentity(serverName, cert),
+      // A net.Socket connect option, honoured by tls.connect too.
+    } as tls.ConnectionOptions);
     let connected = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const fail = (error: unknown): void => {
@@ -194,6 +197,7 @@ export function listenTls(
       : { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
   return new Promise<Listener>((resolve, reject) => {
     const server = tls.createServer({
+      noDelay: resolved.noDelay,
       ...secureOptions(t),
       requestCert: t.requireClientCert,
       // Verified below, so that each refusal gets its own code.

@@ -260,6 +260,34 @@ export const securityCases: SecurityCase[] = [
     },
   },
   {
+    name:
+      "a client that connects to a TLS listener and says nothing is dropped at the handshake timeout",
+    async fn(env) {
+      const refused: WeftError[] = [];
+      const listener = await env.transport.listen("127.0.0.1:0", () => {
+        throw new Error("a silent client must not be accepted");
+      }, {
+        tls: { cert: env.certs.serverCert, key: env.certs.serverKey, handshakeTimeout: 300 },
+        onRefused: (error: WeftError) => refused.push(error),
+      });
+      try {
+        const plain = await env.transport.connect(`127.0.0.1:${listener.address.port}`);
+        const closed = new Promise((resolve) => plain.start({ data: () => {}, close: resolve }));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = new Promise((resolve) => timer = setTimeout(() => resolve("hung"), 5000));
+        const outcome = await Promise.race([closed, limit]);
+        clearTimeout(timer);
+        await plain.close();
+        assert.notEqual(outcome, "hung", "the listener dropped the silent client");
+        await until(() => refused.length > 0, 5000, "the refusal");
+        assert.equal(refused[0]!.code, "tls");
+        assert.match(refused[0]!.message, /timeout/i);
+      } finally {
+        await listener.close();
+      }
+    },
+  },
+  {
     name: "TLS to a plain listener: connect fails with tls within the handshake timeout",
     async fn(env) {
       await pair(env, { call: () => 1 }, {
