@@ -1,102 +1,36 @@
-// TLS connect and listen over `node:tls`, shared by every socket adapter.
+// TLS connect and listen over `node:tls`, for the Node and Deno adapters.
 //
 // Deno's own TLS API (Deno.connectTls/listenTls) cannot ask a client for a
 // certificate, show the peer's certificate, or set a minimum version, so
-// the Deno adapter uses its `node:tls` (backed by the same rustls); Bun's
-// `node:tls` runs on its own socket layer. One code path, one behaviour:
-// the handshake, the verification and the refusal codes are the same on
-// all three runtimes.
+// the Deno adapter uses its `node:tls` (backed by the same rustls). Bun's
+// adapter uses Bun's own TLS sockets (bun.ts); the refusal codes are shared
+// (_tls_common.ts).
 
 import * as net from "node:net";
 import * as tls from "node:tls";
-import { type ErrorCode, WeftError } from "../errors.ts";
+import { WeftError } from "../errors.ts";
 import { formatAddress } from "./address.ts";
 import { codeOf } from "./_errors.ts";
 import { wrap } from "./_node_socket.ts";
+import {
+  clientCertError,
+  detail,
+  handshakeError,
+  handshakeTimeoutError,
+  type RawCert,
+  toPeerCertificate,
+} from "./_tls_common.ts";
 import type { ResolvedConnectOptions, ResolvedListenOptions, ResolvedTls } from "./_options.ts";
 import type { AbortSignalLike } from "../_platform.ts";
 import type { AcceptHandler, Address, Connection, Listener, PeerCertificate } from "./types.ts";
 
-interface RawCert {
-  subject?: Record<string, string | string[]>;
-  issuer?: Record<string, string | string[]>;
-  subjectaltname?: string;
-  fingerprint256?: string;
-  valid_from?: string;
-  valid_to?: string;
-}
-
-function cn(name: Record<string, string | string[]> | undefined): string {
-  const value = name?.CN;
-  return Array.isArray(value) ? value[0] ?? "" : value ?? "";
-}
-
 /** The identity in the certificate the other end of `socket` presented. */
 function peerCertificate(socket: tls.TLSSocket): PeerCertificate | undefined {
-  let raw: RawCert | null | undefined;
   try {
-    raw = socket.getPeerCertificate() as unknown as RawCert | null;
+    return toPeerCertificate(socket.getPeerCertificate() as unknown as RawCert | null);
   } catch {
     return undefined;
   }
-  if (raw === null || raw === undefined || raw.fingerprint256 === undefined) return undefined;
-  return {
-    subject: cn(raw.subject),
-    altNames: (raw.subjectaltname ?? "").split(/,\s*/).filter((s) => s !== ""),
-    issuer: cn(raw.issuer),
-    fingerprint256: raw.fingerprint256,
-    validTo: raw.valid_to ?? "",
-  };
-}
-
-function detail(error: unknown): string {
-  if (typeof error === "string") return error;
-  const e = error as { code?: unknown; message?: unknown } | null;
-  const message = typeof e?.message === "string" ? e.message : String(error);
-  return typeof e?.code === "string" && !message.includes(e.code)
-    ? `${message} (${e.code})`
-    : message;
-}
-
-function certCode(reason: unknown): ErrorCode {
-  const code = typeof reason === "string"
-    ? reason
-    : String((reason as { code?: unknown } | null)?.code ?? "");
-  return code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID" || /expired/i.test(code)
-    ? "certificate expired"
-    : "certificate untrusted";
-}
-
-/** True if the peer's certificate is outside its validity period. */
-function outOfDate(socket: tls.TLSSocket): boolean {
-  const raw = socket.getPeerCertificate() as unknown as RawCert | null;
-  const from = Date.parse(raw?.valid_from ?? "");
-  const to = Date.parse(raw?.valid_to ?? "");
-  const now = Date.now();
-  return (Number.isFinite(from) && now < from) || (Number.isFinite(to) && now > to);
-}
-
-/** Why a client's certificate is refused, or undefined if it is accepted. */
-function clientCertError(socket: tls.TLSSocket, remote: string): WeftError | undefined {
-  if (socket.authorized) return undefined;
-  if (peerCertificate(socket) === undefined) {
-    return new WeftError(
-      "certificate required",
-      `Refused ${remote}: it presented no client certificate`,
-    );
-  }
-  const reason = socket.authorizationError as unknown;
-  // Not every runtime names expiry in authorizationError: check the dates too.
-  const code = certCode(reason) === "certificate expired" || outOfDate(socket)
-    ? "certificate expired"
-    : "certificate untrusted";
-  return new WeftError(
-    code,
-    `Refused ${remote}: its certificate is ${
-      code === "certificate expired" ? "expired or not yet valid" : "not signed by a trusted CA"
-    } (${detail(reason)})`,
-    { cause: reason },
-  );
 }
 
 function secureOptions(t: ResolvedTls): tls.SecureContextOptions {
@@ -154,12 +88,7 @@ export function connectTls(
     socket.once("connect", () => {
       connected = true;
       timer = setTimeout(() => {
-        fail(
-          new WeftError(
-            "tls",
-            `TLS handshake with ${where} timed out after ${t.handshakeTimeout} ms (does it speak TLS?)`,
-          ),
-        );
+        fail(handshakeTimeoutError(where, t.handshakeTimeout));
       }, t.handshakeTimeout);
     });
     socket.once("close", () => {
@@ -206,7 +135,13 @@ export function listenTls(
     }, (socket) => {
       const remote = remoteOf(socket);
       const name = remote === undefined ? "a client" : formatAddress(remote);
-      const error = t.requireClientCert ? clientCertError(socket, name) : undefined;
+      const error = t.requireClientCert && !socket.authorized
+        ? clientCertError(
+          socket.getPeerCertificate() as unknown as RawCert | null,
+          socket.authorizationError as unknown,
+          name,
+        )
+        : undefined;
       if (error !== undefined) {
         socket.destroy();
         refused(error, remote);
@@ -228,13 +163,7 @@ export function listenTls(
       const remote = remoteOf(socket);
       socket.destroy();
       refused(
-        new WeftError(
-          "tls",
-          `TLS handshake with ${
-            remote === undefined ? "a client" : formatAddress(remote)
-          } failed: ${detail(error)}`,
-          { cause: error },
-        ),
+        handshakeError(remote === undefined ? "a client" : formatAddress(remote), error),
         remote,
       );
     });

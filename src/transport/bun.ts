@@ -12,6 +12,11 @@
  * - Bun's connect cannot be cancelled: on timeout or abort the promise
  *   rejects at once, and a socket that connects later is closed.
  * - `Bun.listen` has no backlog option; `backlog` is validated and ignored.
+ * - TLS (`tls` in the options) uses Bun's own TLS sockets: a connection is
+ *   handed over once its handshake is done and verified; a client
+ *   certificate is checked in the `handshake` callback, so each refusal has
+ *   its code; `minVersion` is checked against the negotiated version; the
+ *   handshake timeout is this adapter's own timer.
  *
  * @example Echo one message over loopback
  * ```ts ignore
@@ -38,9 +43,23 @@ import {
   type SocketDriver,
 } from "./_connection.ts";
 import { ioError, isReset, mapError, resetError } from "./_errors.ts";
-import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
+import {
+  connectWithin,
+  listenArgs,
+  type ResolvedConnectOptions,
+  type ResolvedListenOptions,
+  type ResolvedTls,
+} from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
-import { connectTls, listenTls } from "./_tls.ts";
+import {
+  clientCertError,
+  handshakeError,
+  handshakeTimeoutError,
+  type RawCert,
+  toPeerCertificate,
+} from "./_tls_common.ts";
+import { formatAddress } from "./address.ts";
+import type { WeftError } from "../errors.ts";
 import type {
   AcceptHandler,
   Address,
@@ -48,6 +67,7 @@ import type {
   ConnectOptions,
   Listener,
   ListenOptions,
+  PeerCertificate,
   Transport,
 } from "./types.ts";
 
@@ -64,6 +84,16 @@ interface BunSocket {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
+  getPeerCertificate?(): RawCert | null | undefined;
+  getTLSVersion?(): string | null;
+}
+interface BunTls {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  serverName?: string;
+  requestCert?: boolean;
+  rejectUnauthorized?: boolean;
 }
 interface BunHandlers {
   open(socket: BunSocket): void;
@@ -73,15 +103,22 @@ interface BunHandlers {
   close(socket: BunSocket, error?: Error): void;
   error(socket: BunSocket, error: Error): void;
   connectError?(socket: BunSocket, error: Error): void;
+  handshake?(socket: BunSocket, success: boolean, error: Error | null): void;
 }
 interface BunListener {
   readonly hostname: string;
   readonly port: number;
   stop(closeActiveConnections?: boolean): void;
 }
+interface BunSocketOptions {
+  hostname: string;
+  port: number;
+  socket: BunHandlers;
+  tls?: BunTls;
+}
 declare const Bun: {
-  connect(options: { hostname: string; port: number; socket: BunHandlers }): Promise<BunSocket>;
-  listen(options: { hostname: string; port: number; socket: BunHandlers }): BunListener;
+  connect(options: BunSocketOptions): Promise<BunSocket>;
+  listen(options: BunSocketOptions): BunListener;
 };
 
 /** Per-socket state, kept on `socket.data`. */
@@ -93,6 +130,8 @@ interface SocketState {
   failure: unknown;
   /** Called when the queue empties during a graceful close. */
   flushed: (() => void) | undefined;
+  /** TLS: the timer that ends a close the peer does not answer. */
+  ending: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Sends queued bytes until the kernel stops taking them. */
@@ -106,7 +145,13 @@ function flush(socket: BunSocket, state: SocketState): void {
   }
 }
 
-function wrap(socket: BunSocket, noDelay: boolean, highWaterMark: number): SocketState {
+function wrap(
+  socket: BunSocket,
+  noDelay: boolean,
+  highWaterMark: number,
+  peerCertificate?: PeerCertificate,
+  tls = false,
+): SocketState {
   socket.setNoDelay(noDelay);
   // Nothing is delivered before start(): stay paused until the core reads.
   socket.pause();
@@ -127,23 +172,44 @@ function wrap(socket: BunSocket, noDelay: boolean, highWaterMark: number): Socke
     buffered: () => queue.bytes,
     close() {
       state.closing = true;
-      if (queue.bytes === 0) {
+      // TLS: end() waits for the peer's close_notify, which a peer that does
+      // not read never sends; read (dropping what comes) and give up after
+      // the flush timeout, as the other adapters do.
+      const end = (): void => {
         socket.end();
+        if (tls) {
+          state.ending = setTimeout(() => {
+            // Bun does not report the close of a TLS socket terminated here.
+            socket.terminate();
+            state.events.end({ reason: "local" });
+          }, CLOSE_FLUSH_TIMEOUT);
+        }
+      };
+      if (tls) socket.resume();
+      if (queue.bytes === 0) {
+        end();
         return;
       }
       const timer = setTimeout(() => {
         queue.clear();
         socket.terminate();
+        if (tls) state.events.end({ reason: "local" });
       }, CLOSE_FLUSH_TIMEOUT);
       state.flushed = () => {
         clearTimeout(timer);
-        socket.end();
+        end();
       };
     },
   };
   const local: Address = { hostname: socket.localAddress, port: socket.localPort };
   const remote: Address = { hostname: socket.remoteAddress, port: socket.remotePort };
-  const { connection, events } = createConnection(driver, local, remote, highWaterMark);
+  const { connection, events } = createConnection(
+    driver,
+    local,
+    remote,
+    highWaterMark,
+    peerCertificate,
+  );
   const state: SocketState = {
     events,
     connection,
@@ -151,19 +217,95 @@ function wrap(socket: BunSocket, noDelay: boolean, highWaterMark: number): Socke
     closing: false,
     failure: undefined,
     flushed: undefined,
+    ending: undefined,
   };
   socket.data = state;
   return state;
+}
+
+/** A TLS socket between TCP open and the end of its handshake. */
+interface Handshaking {
+  timer: ReturnType<typeof setTimeout>;
+  error: unknown;
+}
+
+/** TLS on a side: its settings, and where a failed handshake is reported. */
+interface TlsSide {
+  tls: ResolvedTls;
+  server: boolean;
+  fail(error: WeftError, remote: Address): void;
+}
+
+function remoteOf(socket: BunSocket): Address {
+  return { hostname: socket.remoteAddress, port: socket.remotePort };
+}
+
+/**
+ * Why a finished handshake is refused: a failed verification, a client
+ * certificate missing or refused, a version under the minimum.
+ */
+function handshakeRefusal(
+  socket: BunSocket,
+  side: TlsSide,
+  success: boolean,
+  error: Error | null,
+): WeftError | undefined {
+  const where = formatAddress(remoteOf(socket));
+  const t = side.tls;
+  if (side.server && t.requireClientCert) {
+    // Bun reports a client without a certificate as a verification error too.
+    const raw = socket.getPeerCertificate?.();
+    if (error !== null || toPeerCertificate(raw) === undefined) {
+      return clientCertError(raw, error, where);
+    }
+  } else if (!success || (!side.server && error !== null)) {
+    return handshakeError(where, error ?? "the handshake failed");
+  }
+  if (t.minVersion === "TLSv1.3" && socket.getTLSVersion?.() !== "TLSv1.3") {
+    return handshakeError(where, `${socket.getTLSVersion?.()} is under the minimum TLSv1.3`);
+  }
+  return undefined;
 }
 
 function handlers(
   noDelay: boolean,
   highWaterMark: number,
   onOpen: (connection: Connection) => void,
+  tls?: TlsSide,
 ): BunHandlers {
+  const handshaking = new WeakMap<BunSocket, Handshaking>();
+  const fail = (socket: BunSocket, error: WeftError): void => {
+    socket.terminate();
+    tls!.fail(error, remoteOf(socket));
+  };
   return {
     open(socket) {
-      onOpen(wrap(socket, noDelay, highWaterMark).connection);
+      if (tls === undefined) {
+        onOpen(wrap(socket, noDelay, highWaterMark).connection);
+        return;
+      }
+      // TLS: the connection exists once the handshake is done (and verified).
+      const timer = setTimeout(() => {
+        handshaking.delete(socket);
+        fail(
+          socket,
+          handshakeTimeoutError(formatAddress(remoteOf(socket)), tls.tls.handshakeTimeout),
+        );
+      }, tls.tls.handshakeTimeout);
+      handshaking.set(socket, { timer, error: undefined });
+    },
+    handshake(socket, success, error) {
+      const pending = handshaking.get(socket);
+      if (pending === undefined || tls === undefined) return;
+      handshaking.delete(socket);
+      clearTimeout(pending.timer);
+      const refused = handshakeRefusal(socket, tls, success, error);
+      if (refused !== undefined) {
+        fail(socket, refused);
+        return;
+      }
+      const raw = socket.getPeerCertificate?.();
+      onOpen(wrap(socket, noDelay, highWaterMark, toPeerCertificate(raw), true).connection);
     },
     data(socket, data) {
       socket.data?.events.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -184,10 +326,27 @@ function handlers(
     error(socket, error) {
       const state = socket.data;
       if (state !== undefined) state.failure ??= error;
+      const pending = handshaking.get(socket);
+      if (pending !== undefined) pending.error ??= error;
     },
     close(socket, error) {
+      const pending = handshaking.get(socket);
+      if (pending !== undefined) {
+        // Closed inside the TLS handshake.
+        handshaking.delete(socket);
+        clearTimeout(pending.timer);
+        tls!.fail(
+          handshakeError(
+            formatAddress(remoteOf(socket)),
+            pending.error ?? error ?? "the other end closed the connection during the handshake",
+          ),
+          remoteOf(socket),
+        );
+        return;
+      }
       const state = socket.data;
       if (state === undefined) return;
+      clearTimeout(state.ending);
       state.queue.clear();
       const failure = state.failure ?? error;
       if (state.closing) state.events.end({ reason: "local" });
@@ -196,6 +355,40 @@ function handlers(
       else state.events.end({ reason: "error", error: ioError(failure) });
     },
   };
+}
+
+/** Bun's TLS settings for `t` (client or server side). */
+function bunTls(t: ResolvedTls, server: boolean, serverName?: string): BunTls {
+  return {
+    ...(t.cert === undefined ? {} : { cert: t.cert, key: t.key! }),
+    ...(t.ca === undefined ? {} : { ca: t.ca }),
+    ...(server
+      ? { requestCert: t.requireClientCert, rejectUnauthorized: false }
+      : { rejectUnauthorized: true, ...(serverName === undefined ? {} : { serverName }) }),
+  };
+}
+
+/** Connects over TLS: resolves once the handshake is done and the server verified. */
+function connectTls(target: Address, resolved: ResolvedConnectOptions): Promise<Connection> {
+  const t = resolved.tls!;
+  // SNI takes names only; Bun checks an address host against the IP SANs.
+  const name = t.serverName ?? target.hostname;
+  const serverName = /^[\d.]+$|:/.test(name) ? undefined : name;
+  return new Promise<Connection>((resolve, reject) => {
+    Bun.connect({
+      hostname: target.hostname,
+      port: target.port,
+      tls: bunTls(t, false, serverName),
+      socket: {
+        ...handlers(resolved.noDelay, resolved.highWaterMark, resolve, {
+          tls: t,
+          server: false,
+          fail: (error) => reject(error),
+        }),
+        connectError() {/* the promise rejects with the same error */},
+      },
+    }).catch(reject);
+  });
 }
 
 /**
@@ -213,8 +406,8 @@ export function connect(address: string, options?: ConnectOptions): Promise<Conn
   return connectWithin(
     address,
     options,
-    async (target, signal, resolved) => {
-      if (resolved.tls !== undefined) return await connectTls(target, signal, resolved);
+    async (target, _signal, resolved) => {
+      if (resolved.tls !== undefined) return await connectTls(target, resolved);
       let opened: Connection | undefined;
       const socket = await Bun.connect({
         hostname: target.hostname,
@@ -253,17 +446,32 @@ export function listen(
     const args = listenArgs(address, onAccept, options);
     const target = args.target;
     resolved = args.options;
-    if (resolved.tls !== undefined) return listenTls(target, address, onAccept, resolved);
+    const t = resolved.tls;
+    const onRefused = resolved.onRefused;
     server = Bun.listen({
       hostname: target.hostname,
       port: target.port,
-      socket: handlers(resolved.noDelay, resolved.highWaterMark, (connection) => {
-        try {
-          onAccept(connection);
-        } catch {
-          void connection.close();
-        }
-      }),
+      ...(t === undefined ? {} : { tls: bunTls(t, true) }),
+      socket: handlers(
+        resolved.noDelay,
+        resolved.highWaterMark,
+        (connection) => {
+          try {
+            onAccept(connection);
+          } catch {
+            void connection.close();
+          }
+        },
+        t === undefined ? undefined : {
+          tls: t,
+          server: true,
+          fail: (error, remote) => {
+            try {
+              onRefused?.(error, remote);
+            } catch { /* a hook's failure must not stop the listener */ }
+          },
+        },
+      ),
     });
   } catch (error) {
     return Promise.reject(mapError(error, "listen on", address));
