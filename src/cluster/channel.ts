@@ -5,17 +5,22 @@
  * @module
  */
 
-import { microtask } from "../_platform.ts";
+import { microtask, now } from "../_platform.ts";
 import {
   ControlCmd,
   decodeHelloFields,
+  encodeErrorInfo,
   encodeHello,
   HELLO_PAYLOAD,
   helloVersion,
   isHello,
   MAX_HELLO_SIZE,
   type Protocol,
+  RequestFlag,
+  requestFlags,
   RESERVED_CMD_MIN,
+  ResponseStatus,
+  STATUS_HEAD,
   WEFT_VERSION,
 } from "./protocol.ts";
 import type { HandshakeAuth } from "./handshake_auth.ts";
@@ -27,7 +32,10 @@ import type { Frame, Framing, RequestHeader } from "../wire/frame.ts";
 import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameEncoder } from "../wire/frame_encoder.ts";
 import type { CallContext } from "./call_context.ts";
+import { FirstBytes, framingHint } from "./framing_hint.ts";
 import { type Peer, peerState } from "./peer.ts";
+import { Watch, type Watched } from "./reaper.ts";
+import { Serving } from "./serving.ts";
 
 /** What a channel needs from its cluster. */
 export interface ChannelHost {
@@ -37,8 +45,10 @@ export interface ChannelHost {
   onResponse(channel: Channel, call: PendingCall, payload: Uint8Array): void;
   /** A call's deadline passed (already removed from the table). */
   onTimeout(channel: Channel, call: PendingCall): void;
-  /** A frame over the soft limit arrived. */
-  onSoftLimit(channel: Channel, bodyLength: number): void;
+  /** A frame over the soft limit arrived, or (`outgoing`) is being sent. */
+  onSoftLimit(channel: Channel, bodyLength: number, outgoing: boolean): void;
+  /** A request was refused or dropped without running (over the limits, a reused session). */
+  onRefused(channel: Channel, message: string): void;
   /** Weft mode: the peer cancelled the request it sent under `session`. */
   onCancel(channel: Channel, session: number): void;
   /**
@@ -62,10 +72,27 @@ export interface ChannelOptions {
   initiator: boolean;
   /** Weft: key authentication in the handshake (see handshake_auth.ts). */
   auth?: HandshakeAuth | undefined;
+  /** Requests whose handlers may run at once; see `maxInflightPerConnection`. */
+  maxInflight: number;
 }
 
 /** Frames held while key authentication completes, at most (the connection is paused meanwhile). */
 const MAX_HELD_FRAMES = 4096;
+
+/** CANCEL frames held while the connection is congested; more are dropped. */
+export const MAX_QUEUED_CANCELS = 1024;
+
+/**
+ * While requests waiting for a slot hold under this many high-water marks, a
+ * connection paused for them reads once per reaper sweep (see `probe()`).
+ */
+export const PROBE_LIMIT = 16;
+
+/** Why reading is paused (bits): our writes back up, or the in-flight limit is reached. */
+const PAUSE_CONGESTED = 1;
+const PAUSE_INFLIGHT = 2;
+/** Reading paused while key authentication completes. */
+const PAUSE_AUTH = 4;
 
 const EMPTY = new Uint8Array(0);
 
@@ -78,24 +105,42 @@ function mismatch(detail: string): WeftError {
  * turn of the event loop go out in one `write()`, after the current task's
  * synchronous work and the microtasks queued before the first frame.
  */
-export class Channel {
+export class Channel implements Watched {
   /** The transport connection. */
   readonly connection: Connection;
   /** The peer this channel serves. */
   readonly peer: Peer;
   /** Calls waiting for a response on this connection. */
   readonly pending: PendingCalls;
-  /** Requests being handled, by session; their contexts abort when the channel closes. */
-  readonly serving: Map<number, CallContext> = new Map();
+  /** Requests being handled, and those waiting for a slot; their contexts abort when the channel closes. */
+  readonly serving: Serving = new Serving();
+  /** Counters for the connection deadlines (see reaper.ts). */
+  readonly watch: Watch = new Watch();
+  /** An accepted connection. */
+  readonly accepted: boolean;
+  readonly #maxInflight: number;
+  readonly #softLimit: number;
+  readonly #framing: Framing;
+  readonly #hardLimit: number;
+  /** What arrived before the first frame; null once a frame was decoded. */
+  #first: FirstBytes | null = new FirstBytes();
+  /** Sessions of CANCELs waiting for the connection to drain. */
+  #cancels: number[] = [];
+  /** CANCELs dropped because too many waited. */
+  cancelsDropped = 0;
+  #refusedLoggedAt = -Infinity;
+  #refusedUnlogged = 0;
   readonly #host: ChannelHost;
   readonly #decoder: FrameDecoder;
   readonly #encoder: FrameEncoder;
   readonly #highWaterMark: number;
   /** Weft mode (extensions on). */
   readonly weft: boolean;
-  /** Weft: false on the accepting side until HELLO arrives; calls wait. */
+  /** Weft: false until the handshake completes (HELLO in, or HELLO_ACK in); calls wait. */
   #ready: boolean;
   #readyWaiter: PromiseWithResolvers<void> | null = null;
+  /** Why the handshake never completed (once settled). */
+  #unready: WeftError | null = null;
   /** Weft: true on the connecting side until HELLO_ACK arrives. */
   #awaitingAck: boolean;
   /** Weft: key authentication, until it completes. */
@@ -111,7 +156,8 @@ export class Channel {
   readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
   #flushQueued = false;
   #congested = false;
-  #paused = false;
+  /** PAUSE_* bits: why reading is paused (0: reading). */
+  #paused = 0;
   #closing: WeftError | null = null;
   /** The cluster was told this channel is done. */
   #settled = false;
@@ -138,13 +184,19 @@ export class Channel {
       framing: options.framing,
       hardLimit: options.hardLimit,
       softLimit: options.softLimit,
-      onSoftLimit: (n) => host.onSoftLimit(this, n),
+      onSoftLimit: (n) => host.onSoftLimit(this, n, false),
     });
+    this.accepted = !options.initiator;
+    this.#maxInflight = options.maxInflight;
+    this.#softLimit = options.softLimit;
+    this.#framing = options.framing;
+    this.#hardLimit = options.hardLimit;
     this.#encoder = new FrameEncoder({ framing: options.framing, hardLimit: options.hardLimit });
     this.#highWaterMark = options.highWaterMark;
     this.weft = options.protocol === "weft";
     this.#auth = this.weft ? options.auth : undefined;
-    this.#ready = !this.weft || (options.initiator && this.#auth === undefined);
+    // Weft: not ready until the handshake completes, on either side.
+    this.#ready = !this.weft;
     const certificate = connection.peerCertificate;
     peerState(peer).identity = certificate === undefined ? {} : { certificate };
     this.#awaitingAck = this.weft && options.initiator;
@@ -163,6 +215,31 @@ export class Channel {
     return this.#closed || this.#closing !== null;
   }
 
+  /** Weft mode and the handshake is not complete. */
+  get handshaking(): boolean {
+    return !this.#ready;
+  }
+
+  /** A frame is begun and not complete. */
+  get partialFrame(): boolean {
+    return this.#decoder.buffered > 0;
+  }
+
+  /** This side stopped reading. */
+  get readPaused(): boolean {
+    return this.#paused !== 0;
+  }
+
+  /** Calls wait or requests are handled on this connection. */
+  get busy(): boolean {
+    return this.pending.size > 0 || this.serving.size > 0 || this.serving.waiting > 0;
+  }
+
+  /** A sentence naming a likely framing mismatch, from the first bytes; or "". */
+  framingHint(): string {
+    return this.#first === null ? "" : framingHint(this.#framing, this.#first, this.#hardLimit);
+  }
+
   /** Starts reading. */
   start(): void {
     this.connection.start({
@@ -170,8 +247,9 @@ export class Channel {
       drain: () => this.#onDrain(),
       close: (info) => this.#onClose(info),
     });
-    // Weft: the connecting side says HELLO first and goes on without waiting
-    // for the answer; the first frame back must be HELLO_ACK.
+    // Weft: the connecting side says HELLO first and sends nothing else
+    // until HELLO_ACK proves the peer speaks weft (calls wait meanwhile:
+    // the channel is congested until ready).
     if (this.#awaitingAck) {
       this.#control(ControlCmd.Hello, 0, encodeHello(this.#auth?.helloFields()));
     }
@@ -198,9 +276,23 @@ export class Channel {
     header.cmd = cmd;
     header.traceHi = traceHi;
     header.traceLo = traceLo;
+    const before = this.#encoder.length;
     this.#encoder.request(header, bytes, head);
-    if (call !== null) this.pending.add(call, header.session, deadline);
+    this.#sent(before);
+    if (call !== null) {
+      this.pending.add(call, header.session, deadline);
+      // A call of ours now waits for a response on this connection: keep
+      // reading it, or two nodes calling each other could both stop.
+      if ((this.#paused & PAUSE_INFLIGHT) !== 0) this.#unpause(PAUSE_INFLIGHT);
+    }
     this.#queueFlush();
+  }
+
+  /** Counts a request or response just encoded; warns (as silly does) when it is over the soft limit. */
+  #sent(before: number): void {
+    this.watch.activity++;
+    const body = this.#encoder.length - before - (this.#framing === "v2" ? 4 : 2);
+    if (body > this.#softLimit) this.#host.onSoftLimit(this, body, true);
   }
 
   /**
@@ -210,13 +302,26 @@ export class Channel {
    */
   response(session: number, bytes: Uint8Array | string, head: Uint8Array = EMPTY): void {
     if (this.closed) return;
+    const before = this.#encoder.length;
     this.#encoder.response(session, bytes, head);
+    this.#sent(before);
     this.#queueFlush();
   }
 
-  /** Weft mode: tells the peer that the call under `session` is abandoned. */
+  /**
+   * Weft mode: tells the peer that the call under `session` is abandoned.
+   * While the connection is congested the CANCEL waits for it to drain (at
+   * most {@linkcode MAX_QUEUED_CANCELS}; more are dropped: the peer's
+   * handler then runs to its end and its response is dropped here).
+   */
   cancel(session: number): void {
-    if (this.weft && !this.closed) this.#control(ControlCmd.Cancel, session, EMPTY);
+    if (!this.weft || this.closed) return;
+    if (this.#congested || this.#encoder.length >= this.#highWaterMark) {
+      if (this.#cancels.length < MAX_QUEUED_CANCELS) this.#cancels.push(session);
+      else this.cancelsDropped++;
+      return;
+    }
+    this.#control(ControlCmd.Cancel, session, EMPTY);
   }
 
   /**
@@ -227,12 +332,18 @@ export class Channel {
   heartbeat(misses: number): boolean {
     if (!this.weft || this.closed) return true;
     if (!this.#ready) {
+      // The connecting side waits for HELLO_ACK up to its connect timeout
+      // (the reaper's deadline), not a heartbeat's.
+      if (!this.accepted) return true;
       // The accepting side waits for HELLO: a peer that never sends it (or
       // stalls inside it) is dead the same way as one that stops answering.
       this.#missed++;
       return this.#missed <= misses;
     }
     if (this.#pingOutstanding) {
+      // Not reading only because this node's handlers are busy: the pong may
+      // be waiting unread, so that is no sign of a dead peer.
+      if (this.#paused === PAUSE_INFLIGHT) return true;
       this.#missed++;
       return this.#missed < misses;
     }
@@ -257,6 +368,7 @@ export class Channel {
    * not); rejects with `closed` if it closes first.
    */
   drained(): Promise<void> {
+    if (this.#settled && !this.#ready) return Promise.reject(this.#unready);
     if (!this.#ready) {
       this.#readyWaiter ??= Promise.withResolvers<void>();
       return this.#readyWaiter.promise;
@@ -329,21 +441,134 @@ export class Channel {
     // from a peer that does not read its responses. Not while calls of ours
     // wait on this connection: their responses must still be read, or two
     // busy nodes calling each other could both stop reading.
-    if (!this.#paused && this.pending.size === 0) {
-      this.#paused = true;
-      this.connection.pause();
-    }
+    if (this.pending.size === 0) this.#pause(PAUSE_CONGESTED);
+  }
+
+  #pause(why: number): void {
+    if (this.#paused === 0) this.connection.pause();
+    this.#paused |= why;
+  }
+
+  #unpause(why: number): void {
+    if (this.#paused === 0) return;
+    this.#paused &= ~why;
+    if (this.#paused === 0 && !this.#closed) this.connection.resume();
   }
 
   #onDrain(): void {
     this.#congested = false;
-    if (this.#paused) {
-      this.#paused = false;
-      this.connection.resume();
+    this.#unpause(PAUSE_CONGESTED);
+    // CANCELs held back by the congestion go now.
+    const cancels = this.#cancels;
+    if (cancels.length > 0 && !this.closed) {
+      this.#cancels = [];
+      for (const session of cancels) this.#control(ControlCmd.Cancel, session, EMPTY);
     }
   }
 
+  /**
+   * A request arrived: run it if a slot is free, else keep it in order
+   * (reading stops once the waiting ones reach the high-water mark).
+   *
+   * While calls of ours wait on this connection, a request may be what they
+   * wait for (the peer calling back while handling our call): holding it
+   * could deadlock the two nodes, so it runs at once, up to twice the
+   * limit; beyond that it is refused (weft: an error, silly: dropped).
+   */
+  #request(frame: Frame): void {
+    const serving = this.serving;
+    if (serving.waiting === 0 && serving.size < this.#maxInflight) {
+      this.#dispatch(frame);
+    } else if (this.pending.size > 0) {
+      if (serving.size < 2 * this.#maxInflight) this.#dispatch(frame);
+      else {
+        this.#refuse(
+          frame,
+          "busy",
+          `${serving.size} requests in flight, calls of this node waiting`,
+        );
+      }
+    } else {
+      serving.defer(frame);
+      if (serving.waitingBytes >= this.#highWaterMark) this.#pause(PAUSE_INFLIGHT);
+    }
+  }
+
+  /** Runs a request (weft: unless its session is already being served). */
+  #dispatch(frame: Frame): void {
+    if (this.weft && this.serving.has(frame.session)) {
+      this.#refuse(frame, "protocol", `session ${frame.session} is already being served`);
+      return;
+    }
+    this.#host.onRequest(this, frame);
+  }
+
+  /** Refuses a request without running it: weft answers an error (unless one-way), silly drops it. */
+  #refuse(frame: Frame, code: string, why: string): void {
+    const message =
+      `Request cmd ${frame.cmd} session ${frame.session} from ${this.peer} refused: ${why}`;
+    // Logged at most once a second per connection, with a count of the rest.
+    const t = now();
+    if (t - this.#refusedLoggedAt >= 1000) {
+      const more = this.#refusedUnlogged;
+      this.#host.onRefused(this, more > 0 ? `${message} (and ${more} more before)` : message);
+      this.#refusedLoggedAt = t;
+      this.#refusedUnlogged = 0;
+    } else {
+      this.#refusedUnlogged++;
+    }
+    if (!this.weft || frame.payload.length < 1) return;
+    if ((requestFlags(frame.payload) & RequestFlag.OneWay) !== 0) return;
+    this.response(
+      frame.session,
+      encodeErrorInfo({ name: "WeftError", code, message }),
+      STATUS_HEAD[ResponseStatus.Error],
+    );
+  }
+
+  /**
+   * A request this channel served finished: forget it, run waiting requests
+   * while slots are free, and read again once none wait.
+   */
+  finished(context: CallContext): void {
+    const serving = this.serving;
+    serving.delete(context);
+    if (serving.waiting === 0) return;
+    try {
+      while (serving.waiting > 0 && serving.size < this.#maxInflight && !this.closed) {
+        this.#dispatch(serving.shift()!);
+      }
+    } catch (error) {
+      this.close(asProtocolError(error), false);
+      return;
+    }
+    if (serving.waiting === 0) this.#unpause(PAUSE_INFLIGHT);
+  }
+
+  /**
+   * Called by the reaper every sweep: a connection that stopped reading only
+   * because its handlers are busy reads once more (its next request stops
+   * it again), so that a peer that hung up is noticed and its handlers
+   * aborted. Only while the waiting requests hold under
+   * {@linkcode PROBE_LIMIT} high-water marks.
+   */
+  probe(): void {
+    if (
+      this.#paused === PAUSE_INFLIGHT && !this.closed &&
+      this.serving.waitingBytes < PROBE_LIMIT * this.#highWaterMark
+    ) {
+      this.#unpause(PAUSE_INFLIGHT);
+    }
+  }
+
+  /** Weft: the peer cancelled `session`; a request still waiting for a slot is dropped. */
+  dropWaiting(session: number): boolean {
+    return this.serving.waiting > 0 && this.serving.dropWaiting(session);
+  }
+
   readonly #onFrame = (frame: Frame): void => {
+    this.watch.frames++;
+    this.#first = null;
     if (this.weft) {
       if (this.#held !== null) {
         this.#hold(frame);
@@ -362,13 +587,26 @@ export class Channel {
     ) {
       throw mismatch(`${this.peer} speaks weft's protocol; this node is in silly mode`);
     }
+    this.watch.activity++;
     if (frame.kind === "response") {
       const call = this.pending.take(frame.session);
       // A response nobody waits for (late after a timeout or abort, or an
       // answer to a send) is dropped; the connection stays healthy.
-      if (call !== undefined) this.#host.onResponse(this, call, frame.payload);
+      if (call === undefined) return;
+      // Read late (a busy event loop): the deadline passed before it was
+      // read, so the call timed out, whatever the buffer held.
+      if (call.deadline !== Infinity && now() > call.deadline) {
+        call.reject(
+          new WeftError(
+            "timeout",
+            `Call ${String(call.cmd)} timed out: the response was read after the deadline`,
+          ),
+        );
+        return;
+      }
+      this.#host.onResponse(this, call, frame.payload);
     } else {
-      this.#host.onRequest(this, frame);
+      this.#request(frame);
     }
   };
 
@@ -407,6 +645,7 @@ export class Channel {
     if (this.#awaitingAck) {
       if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
       this.#awaitingAck = false;
+      this.#becomeReady();
       return;
     }
     if (this.#auth !== undefined) return this.#challenge(frame.session, frame.payload);
@@ -482,7 +721,7 @@ export class Channel {
 
   #holdFrames(): void {
     this.#held = [];
-    if (!this.#paused) this.connection.pause();
+    this.#pause(PAUSE_AUTH);
   }
 
   #hold(frame: Frame): void {
@@ -501,7 +740,7 @@ export class Channel {
     this.#becomeReady();
     const held = this.#held ?? [];
     this.#held = null;
-    if (!this.#paused) this.connection.resume();
+    this.#unpause(PAUSE_AUTH);
     try {
       for (const frame of held) {
         if (this.closed) return;
@@ -547,12 +786,16 @@ export class Channel {
 
   #onData(chunk: Uint8Array): void {
     if (this.#closing !== null) return;
+    const first = this.#first;
+    if (first !== null) first.note(chunk);
     try {
       this.#decoder.decode(chunk, this.#onFrame);
     } catch (error) {
-      const reason = error instanceof WeftError
-        ? error
-        : new WeftError("protocol", "Connection failed: frame handling threw", { cause: error });
+      let reason = asProtocolError(error);
+      const hint = first === null || this.#first === null ? "" : this.framingHint();
+      if (hint !== "") {
+        reason = new WeftError(reason.code, `${reason.message}${hint}`, { cause: reason });
+      }
       this.close(reason, false);
     }
   }
@@ -590,15 +833,23 @@ export class Channel {
     this.#gone?.reject(
       new WeftError("closed", `Connection closed: ${error.message}`, { cause: error }),
     );
-    if (this.#readyWaiter !== null) {
-      this.#readyWaiter.reject(
+    this.#cancels = [];
+    // Calls waiting for the handshake learn why it failed.
+    this.#unready = error.code === "protocol" || error.code === "peer closed" ||
         error.code === "authentication failed"
-          ? error
-          : new WeftError("closed", `Connection closed: ${this.peer}`),
-      );
+      ? error
+      : new WeftError("closed", `Connection closed: ${error.message}`, { cause: error });
+    if (this.#readyWaiter !== null) {
+      this.#readyWaiter.reject(this.#unready);
       this.#readyWaiter.promise.catch(() => {});
       this.#readyWaiter = null;
     }
     this.#host.onClosed(this, error, local);
   }
+}
+
+function asProtocolError(error: unknown): WeftError {
+  return error instanceof WeftError
+    ? error
+    : new WeftError("protocol", "Connection failed: frame handling threw", { cause: error });
 }

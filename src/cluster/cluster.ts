@@ -23,6 +23,7 @@ import type { Connection, Transport } from "../transport/types.ts";
 import { type Frame, traceIdFromBigInt } from "../wire/frame.ts";
 import { CallContext, type CallOptions, type ContextHost } from "./call_context.ts";
 import { Channel, type ChannelHost } from "./channel.ts";
+import { AcceptGate } from "./accept_gate.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
@@ -40,6 +41,7 @@ import {
 import { Peer, type PeerState, peerState } from "./peer.ts";
 import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
+import { Reaper } from "./reaper.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -106,13 +108,16 @@ export class Cluster implements ContextHost {
   #serving = 0;
   #idle: PromiseWithResolvers<void> | null = null;
   #heartbeat: TimerHandle | undefined = undefined;
+  /** The connection deadlines: handshake, idle, frame completion. */
+  readonly #reaper: Reaper;
   /** What channels call back into; kept private so it is not part of the API. */
   readonly #host: ChannelHost = {
     onRequest: (channel, frame) => this.#onRequest(channel, frame),
     onResponse: (channel, call, payload) => this.#onResponse(channel, call, payload),
     onTimeout: (channel, call) => this.#onTimeout(channel, call),
     onCancel: (channel, session) => this.#onCancel(channel, session),
-    onSoftLimit: (channel, bodyLength) => this.#onSoftLimit(channel, bodyLength),
+    onSoftLimit: (channel, bodyLength, out) => this.#onSoftLimit(channel, bodyLength, out),
+    onRefused: (_channel, message) => this.#o.logger.warn(message),
     onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
   };
 
@@ -126,6 +131,7 @@ export class Cluster implements ContextHost {
   constructor(options: ClusterOptions) {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
+    this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
   }
 
   /** This node's id: the low 16 bits of the trace ids it sends. */
@@ -147,12 +153,13 @@ export class Cluster implements ContextHost {
   async listen(address: string, options: ClusterListenOptions = {}): Promise<ClusterListener> {
     if (this.#closing !== null) throw this.#clusterClosed();
     const transport = await this.#getTransport();
-    const raw = await transport.listen(address, (conn) => this.#accept(conn), {
+    const gate = new AcceptGate(options, address, this.#o.logger);
+    const raw = await transport.listen(address, (conn) => gate.admit(conn, this.#accept), {
       ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
       highWaterMark: this.#o.highWaterMark,
       ...listenTls(this.#o.security.tls, this.#o.logger),
     });
-    const listener = new ClusterListener(raw, (l) => this.#listeners.delete(l));
+    const listener = new ClusterListener(raw, (l) => this.#listeners.delete(l), gate);
     if (this.#closing !== null) {
       await listener.close();
       throw this.#clusterClosed();
@@ -301,7 +308,8 @@ export class Cluster implements ContextHost {
     if (channel === null) channel = await this.#ensureChannel(peer, state, deadline, signal);
     // Backpressure: wait for the connection to drain rather than queue more.
     while (channel.congested) {
-      await this.#waitFor(channel.drained(), deadline, signal, `Call to ${peer} timed out`);
+      const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
+      await this.#waitFor(channel.drained(), deadline, signal, `Call to ${peer} timed out${why}`);
       if (state.closed) throw this.#peerClosed(peer);
       channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
     }
@@ -439,6 +447,7 @@ export class Cluster implements ContextHost {
         ...connectTls(this.#o.security.tls),
       });
     } catch (error) {
+      if (state.closed || this.#closing !== null) throw this.#peerClosed(peer);
       const reason = error instanceof Error ? error.message : String(error);
       throw new WeftError("connect failed", `Cannot connect to ${address}: ${reason}`, {
         cause: error,
@@ -464,7 +473,9 @@ export class Cluster implements ContextHost {
       protocol: this.#o.protocol,
       initiator,
       auth: this.#o.security.keys && new HandshakeAuth(this.#o.security.keys),
+      maxInflight: this.#o.maxInflightPerConnection,
     });
+    this.#reaper.track(channel);
     state.channel = channel;
     state.lastRemote = connection.remoteAddress;
     this.#channels.add(channel);
@@ -491,7 +502,7 @@ export class Cluster implements ContextHost {
     }, this.#o.heartbeatInterval);
   }
 
-  #accept(connection: Connection): void {
+  readonly #accept = (connection: Connection): void => {
     if (this.#closing !== null) {
       connection.close();
       return;
@@ -511,7 +522,7 @@ export class Cluster implements ContextHost {
       }
     }
     channel.start();
-  }
+  };
 
   async #getTransport(): Promise<Transport> {
     if (this.#transport !== undefined) return this.#transport;
@@ -623,7 +634,7 @@ export class Cluster implements ContextHost {
     if (isThenable(result)) {
       // Only a handler still running can be cancelled, aborted by a close, or
       // waited for by a drain: track it (a synchronous one is answered now).
-      channel.serving.set(frame.session, context);
+      channel.serving.add(context);
       this.#serving++;
       result.then(
         (value) => {
@@ -642,7 +653,7 @@ export class Cluster implements ContextHost {
 
   /** An async handler finished (either way): forget it, and tell a drain waiting for the last one. */
   #finished(channel: Channel, context: CallContext): void {
-    if (channel.serving.get(context.session) === context) channel.serving.delete(context.session);
+    channel.finished(context);
     if (--this.#serving === 0 && this.#idle !== null) this.#idle.resolve();
   }
 
@@ -751,21 +762,25 @@ export class Cluster implements ContextHost {
 
   /** Weft: the caller cancelled a request being handled. */
   #onCancel(channel: Channel, session: number): void {
+    if (channel.dropWaiting(session)) return;
     channel.serving.get(session)?.abort(
       new WeftError("aborted", `Call cancelled by ${channel.peer}`),
     );
   }
 
   /** A frame over the soft limit arrived. */
-  #onSoftLimit(channel: Channel, bodyLength: number): void {
+  #onSoftLimit(channel: Channel, bodyLength: number, outgoing: boolean): void {
     this.#o.logger.warn(
-      `Frame of ${bodyLength} bytes from ${channel.peer} is over the soft limit ${this.#o.softLimit}`,
+      `Frame of ${bodyLength} bytes ${
+        outgoing ? "to" : "from"
+      } ${channel.peer} is over the soft limit ${this.#o.softLimit}`,
     );
   }
 
   /** A connection closed. */
   #onClosed(channel: Channel, error: WeftError, local: boolean): void {
     this.#channels.delete(channel);
+    this.#reaper.untrack(channel);
     const peer = channel.peer;
     const state = peerState(peer);
     if (state.channel === channel) state.channel = null;

@@ -5,6 +5,10 @@
  */
 
 import type { Address, Listener } from "../transport/types.ts";
+import type { AcceptGate } from "./accept_gate.ts";
+
+/** Default cap on connections accepted by one listener and open at once. */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 /** Options of `cluster.listen`. */
 export interface ClusterListenOptions {
@@ -14,6 +18,15 @@ export interface ClusterListenOptions {
    * @default {511}
    */
   backlog?: number;
+  /**
+   * Connections accepted by this listener that may be open at once. Over
+   * it a new connection is closed at once (counted in
+   * `listener.refused`, logged at most once a second). Keep it under the
+   * process's file limit.
+   *
+   * @default {1000}
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -24,6 +37,7 @@ export interface ClusterListenOptions {
 export class ClusterListener {
   readonly #listener: Listener;
   readonly #onClose: (listener: ClusterListener) => void;
+  readonly #gate: AcceptGate | undefined;
   #closing: Promise<void> | null = null;
 
   /**
@@ -31,10 +45,26 @@ export class ClusterListener {
    *
    * @param listener The transport listener.
    * @param onClose Told once when this listener closes.
+   * @param gate Its connection count and cap.
    */
-  constructor(listener: Listener, onClose: (listener: ClusterListener) => void) {
+  constructor(
+    listener: Listener,
+    onClose: (listener: ClusterListener) => void,
+    gate?: AcceptGate,
+  ) {
     this.#listener = listener;
     this.#onClose = onClose;
+    this.#gate = gate;
+  }
+
+  /** Connections accepted by this listener and still open. */
+  get connections(): number {
+    return this.#gate?.open ?? 0;
+  }
+
+  /** Connections closed at once because `maxConnections` were open. */
+  get refused(): number {
+    return this.#gate?.refused ?? 0;
   }
 
   /** The bound address (the real port when listening on port 0). */

@@ -39,6 +39,24 @@ export const DEFAULT_HEARTBEAT_MISSES = 2;
 /** Default connect timeout of lazy connects, in milliseconds. */
 export const DEFAULT_CLUSTER_CONNECT_TIMEOUT = 5000;
 
+/** Default cap on requests being handled per connection (see `maxInflightPerConnection`). */
+export const DEFAULT_MAX_INFLIGHT = 1024;
+
+/** Default handshake deadline (weft mode), in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
+
+/** Default idle timeout of accepted connections: weft mode 5 minutes, silly mode off. */
+export const DEFAULT_IDLE_TIMEOUT: Readonly<Record<Protocol, number>> = {
+  weft: 300_000,
+  silly: Infinity,
+};
+
+/** Default frame-completion deadline: weft mode 30 s, silly mode 60 s. */
+export const DEFAULT_FRAME_TIMEOUT: Readonly<Record<Protocol, number>> = {
+  weft: 30_000,
+  silly: 60_000,
+};
+
 /**
  * Handles a request. Its return value (or what its promise resolves to) is
  * the response body; `undefined` means no response is sent (which is how a
@@ -197,6 +215,44 @@ export interface ClusterOptions {
    * and the cmd; see {@linkcode Authorize} (and `allowList`).
    */
   authorize?: Authorize;
+  /**
+   * Requests of one connection whose (async) handlers may run at once.
+   * Past it, requests read wait in order and, once they hold
+   * `highWaterMark` bytes, the node stops reading from that connection (TCP
+   * flow control then slows the sender) until handlers finish. While calls
+   * of this node wait for responses on that same connection it keeps
+   * reading and runs requests over the limit at once (they may be the peer
+   * calling back: holding them could deadlock the two nodes), up to twice
+   * the limit; beyond that it refuses them (weft mode: a `remote` error with
+   * code `busy`; silly mode: dropped and logged).
+   *
+   * @default {1024}
+   */
+  maxInflightPerConnection?: number;
+  /**
+   * Weft mode: milliseconds an accepted connection has to complete weft's
+   * handshake (send HELLO; not TLS's, see `tls`); then it is closed. `Infinity` turns it off.
+   * (The connecting side waits for HELLO_ACK up to `connectTimeout`.)
+   *
+   * @default {5000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Milliseconds an accepted connection may stay idle (no request or
+   * response either way, no call waiting, no handler running; heartbeats do
+   * not count) before it is closed. `Infinity` turns it off.
+   *
+   * @default {300000 in weft mode, Infinity in silly mode}
+   */
+  idleTimeout?: number;
+  /**
+   * Milliseconds within which a frame, once begun, must be complete;
+   * a peer that stalls or trickles a frame is closed. Not counted while
+   * this node itself stopped reading (backpressure). `Infinity` turns it off.
+   *
+   * @default {30000 in weft mode, 60000 in silly mode}
+   */
+  frameTimeout?: number;
 }
 
 /** Options with defaults applied and validated. */
@@ -221,6 +277,10 @@ export interface ResolvedOptions {
   heartbeatMisses: number;
   errorInfo: (error: unknown) => RemoteErrorInfo;
   security: ResolvedSecurity;
+  maxInflightPerConnection: number;
+  handshakeTimeout: number;
+  idleTimeout: number;
+  frameTimeout: number;
 }
 
 /** The default logger: warnings and errors to stderr, nothing else. */
@@ -311,6 +371,15 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   if (!Number.isInteger(hwm) || hwm < 1) {
     throw new RangeError(`Invalid option highWaterMark: expected a positive integer, got ${hwm}`);
   }
+  const inflight = options.maxInflightPerConnection ?? DEFAULT_MAX_INFLIGHT;
+  if (typeof inflight !== "number") {
+    throw new TypeError("Invalid option maxInflightPerConnection: expected a number");
+  }
+  if (!(Number.isInteger(inflight) && inflight >= 1) && inflight !== Infinity) {
+    throw new RangeError(
+      `Invalid option maxInflightPerConnection: expected a positive integer, got ${inflight}`,
+    );
+  }
   return {
     marshal,
     unmarshal,
@@ -341,5 +410,13 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     errorInfo: fn<(error: unknown) => RemoteErrorInfo>(options.errorInfo, "errorInfo") ??
       defaultErrorInfo,
     security: resolveSecurity(options.tls, options.auth, options.authorize, protocol),
+    maxInflightPerConnection: inflight,
+    handshakeTimeout: duration(
+      options.handshakeTimeout,
+      "handshakeTimeout",
+      DEFAULT_HANDSHAKE_TIMEOUT,
+    ),
+    idleTimeout: duration(options.idleTimeout, "idleTimeout", DEFAULT_IDLE_TIMEOUT[protocol]),
+    frameTimeout: duration(options.frameTimeout, "frameTimeout", DEFAULT_FRAME_TIMEOUT[protocol]),
   };
 }

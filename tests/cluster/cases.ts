@@ -421,7 +421,8 @@ export const cases: Case[] = [
         },
         { timeout: 40 },
         async (_s, c, peer) => {
-          await rejectsWith(c.call(peer, 1, "refused"), "closed");
+          // Its own timeout: the refusal must come as a close, not a timeout.
+          await rejectsWith(c.call(peer, 1, "refused", { timeout: 5000 }), "closed");
           await until(() => !peer.isConnected, 2000, "refusal");
           assert.equal(await c.call(peer, 1, "ok"), "ok");
           if (env.protocol === "silly") {

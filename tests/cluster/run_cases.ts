@@ -17,6 +17,7 @@
 
 import { cases } from "./cases.ts";
 import { weftCases } from "./weft_cases.ts";
+import { limitCases, weftLimitCases } from "./limits_cases.ts";
 import { defaultTransport } from "../../src/transport/detect.ts";
 
 declare const process: {
@@ -47,9 +48,17 @@ const transport = await defaultTransport();
 let passed = 0;
 let failed = 0;
 const runs = [
-  ...cases.map((c) => ({ ...c, name: `(weft) ${c.name}`, protocol: "weft" as const })),
-  ...cases.map((c) => ({ ...c, name: `(silly) ${c.name}`, protocol: "silly" as const })),
-  ...weftCases.map((c) => ({ ...c, protocol: "weft" as const })),
+  ...[...cases, ...limitCases].map((c) => ({
+    ...c,
+    name: `(weft) ${c.name}`,
+    protocol: "weft" as const,
+  })),
+  ...[...cases, ...limitCases].map((c) => ({
+    ...c,
+    name: `(silly) ${c.name}`,
+    protocol: "silly" as const,
+  })),
+  ...[...weftCases, ...weftLimitCases].map((c) => ({ ...c, protocol: "weft" as const })),
 ];
 for (const c of runs) {
   if (filter !== undefined && !c.name.includes(filter)) continue;

@@ -402,9 +402,11 @@ export const weftCases: Case[] = [
   },
   {
     name:
-      "weft vs a real silly node (answers requests, ignores HELLO): protocol error at the first reply",
+      "weft vs a real silly node (answers requests, ignores HELLO): nothing but HELLO is sent; protocol error at the connect timeout",
     fn: async (env) => {
+      const seen: number[] = [];
       const silly = await rawPeer(env, (frame, reply) => {
+        seen.push(frame.cmd);
         // A silly node cannot decode HELLO's cmd: it logs and answers nothing.
         if (frame.kind === "request" && frame.cmd < 0xffffff00) {
           reply.response(frame.session, '"pong"');
@@ -412,12 +414,17 @@ export const weftCases: Case[] = [
       });
       try {
         await nodes(env, async (node) => {
-          const client = node();
-          const error = await rejectsWith(
-            client.call(client.connect(silly.address), 1, "ping", { timeout: 5000 }),
-            "protocol",
-          );
-          assert.match(error.message, /HELLO_ACK/);
+          const client = node({ connectTimeout: 300 });
+          const peer = client.connect(silly.address);
+          const [call, send] = await Promise.all([
+            rejectsWith(client.call(peer, 1, "ping", { timeout: 5000 }), "protocol"),
+            rejectsWith(client.send(peer, 1, "ping", { timeout: 5000 }), "protocol"),
+          ]);
+          assert.match(call.message, /HELLO/);
+          assert.match(call.message, /protocol "silly"/);
+          assert.equal(send.message, call.message);
+          // The silly node ran nothing: it saw HELLO only.
+          assert.deepEqual(seen, [0xffffff00]);
         });
       } finally {
         await silly.close();

@@ -1,7 +1,7 @@
 /** The fault server's commands and what `stats` answers (shared by the server and the tests). */
 
 /** The fault server's commands. */
-export const CMD = { echo: 1, slow: 2, hold: 3, stats: 4 } as const;
+export const CMD = { echo: 1, slow: 2, hold: 3, stats: 4, poke: 5, busy: 6 } as const;
 
 /** What `stats` answers. */
 export interface Stats {
@@ -17,6 +17,10 @@ export interface Stats {
   running: number;
   /** Lines logged at level error. */
   errors: number;
+  /** Connections the listener closed at once for being over `maxConnections`. */
+  refused: number;
+  /** Connections the listener holds open now. */
+  connections: number;
   /** Resident set size and heap in use, bytes. */
   rss: number;
   heap: number;

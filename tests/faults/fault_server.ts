@@ -8,14 +8,26 @@
  * ```
  *
  * Options: `--protocol=weft|silly`, `--heartbeat=MS`, `--misses=N`,
- * `--hard-limit=BYTES`. Prints `listening HOST:PORT`, then serves until
- * killed. Bodies are bytes (the raw codec). Commands:
+ * `--hard-limit=BYTES`, `--framing=v1|v2`, `--max-inflight=N`,
+ * `--idle=MS`, `--handshake=MS`, `--frame-timeout=MS`,
+ * `--max-connections=N`, `--state=BYTES` (memory each `hold` keeps while it
+ * runs). Prints `listening HOST:PORT`, then serves until killed. Bodies are
+ * bytes (the raw codec). Commands:
  *
  * - 1 `echo`: answers with the request's bytes;
  * - 2 `slow`: waits the milliseconds in its body (UTF-8 text), honouring
  *   `context.signal`; answers `"done"`, or rejects when cancelled;
  * - 3 `hold`: never answers unless its signal aborts;
  * - 4 `stats`: answers JSON {@linkcode Stats}.
+ * - 5 `poke`: sends `busy` (6) with the request's body to the caller, then
+ *   answers with the body: both frames leave in one write.
+ *
+ * `--fake-silly=answer|quiet` runs no cluster: a raw silly v2 node instead
+ * (a stand-in for a real silly node, which knows nothing of weft): it
+ * decodes requests, prints `ran CMD SESSION BYTES` for each, and answers
+ * each with its own payload — every request (`answer`, like a silly node
+ * whose handler answers anything), or only cmds below weft's reserved range
+ * (`quiet`, like one that cannot decode HELLO's cmd and answers nothing).
  *
  * Every line the node logs is one stdout line, `log LEVEL [CODE] MESSAGE`,
  * and every handler whose signal aborted prints `aborted CMD CODE`, so a
@@ -30,6 +42,9 @@ import { raw } from "../../src/codec/raw.ts";
 import type { AbortSignalLike } from "../../src/_platform.ts";
 import { isWeftError } from "../../src/errors.ts";
 import { formatAddress } from "../../src/transport/address.ts";
+import { defaultTransport } from "../../src/transport/detect.ts";
+import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
+import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
 import { CMD, type Stats } from "./_commands.ts";
 
 declare const Deno:
@@ -56,6 +71,8 @@ const stats: Stats = {
   aborted: {},
   running: 0,
   errors: 0,
+  refused: 0,
+  connections: 0,
   rss: 0,
   heap: 0,
 };
@@ -82,18 +99,27 @@ const logger: Logger = {
 const EMPTY = new Uint8Array(0);
 const DONE = new TextEncoder().encode("done");
 
+const stateBytes = num("state") ?? 0;
+/** The per-request state of handlers running now. */
+const held = new Set<Uint8Array>();
+
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
 function wait(ms: number, signal: AbortSignalLike, cmd: number): Promise<Uint8Array> {
   stats.started++;
   stats.running++;
+  // Per-request state, held until the handler ends (a handler that keeps some).
+  const state = stateBytes > 0 ? new Uint8Array(stateBytes).fill(1) : undefined;
+  if (state !== undefined) held.add(state);
   return new Promise<Uint8Array>((resolve, reject) => {
     const timer = ms === Infinity ? undefined : setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
+      if (state !== undefined) held.delete(state);
       stats.running--;
       resolve(DONE);
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
+      if (state !== undefined) held.delete(state);
       stats.running--;
       const code = codeOf(signal.reason);
       stats.aborted[code] = (stats.aborted[code] ?? 0) + 1;
@@ -105,10 +131,52 @@ function wait(ms: number, signal: AbortSignalLike, cmd: number): Promise<Uint8Ar
   });
 }
 
+/** A raw silly v2 node (see the module docs); returns its address. */
+async function fakeSilly(mode: string): Promise<string> {
+  const transport = await defaultTransport();
+  const listener = await transport.listen(address, (conn) => {
+    const decoder = new FrameDecoder();
+    const encoder = new FrameEncoder();
+    conn.start({
+      data(chunk) {
+        try {
+          decoder.decode(chunk, (frame) => {
+            if (frame.kind !== "request") return;
+            console.log(`ran ${frame.cmd} ${frame.session} ${frame.payload.length}`);
+            if (mode === "answer" || frame.cmd < 0xffffff00) {
+              encoder.response(frame.session, frame.payload.slice());
+            }
+          });
+        } catch (error) {
+          console.log(`log error ${String(error).replaceAll("\n", " ")}`);
+          conn.close();
+          return;
+        }
+        if (encoder.length > 0) conn.write(encoder.take());
+      },
+      close() {},
+    });
+  });
+  return formatAddress(listener.address);
+}
+
+const fake = flags.get("fake-silly");
+if (fake !== undefined) {
+  console.log(`listening ${await fakeSilly(fake)}`);
+  await new Promise(() => {});
+}
+
 const protocol = flags.get("protocol") === "silly" ? "silly" : "weft";
 const heartbeatInterval = num("heartbeat");
 const heartbeatMisses = num("misses");
 const hardLimit = num("hard-limit");
+const limits = {
+  maxInflightPerConnection: num("max-inflight"),
+  idleTimeout: num("idle"),
+  handshakeTimeout: num("handshake"),
+  frameTimeout: num("frame-timeout"),
+};
+const framing = flags.get("framing") === "v1" ? "v1" : "v2";
 const cluster = new Cluster({
   codec: raw(),
   protocol,
@@ -117,6 +185,8 @@ const cluster = new Cluster({
   ...(heartbeatInterval === undefined ? {} : { heartbeatInterval }),
   ...(heartbeatMisses === undefined ? {} : { heartbeatMisses }),
   ...(hardLimit === undefined ? {} : { hardLimit }),
+  ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
+  framing,
   accept() {
     stats.accepted++;
     stats.open++;
@@ -124,7 +194,7 @@ const cluster = new Cluster({
   close() {
     stats.open--;
   },
-  call(_peer, cmd, body, context) {
+  call(peer, cmd, body, context) {
     switch (cmd) {
       case CMD.echo:
         return body ?? EMPTY;
@@ -132,10 +202,15 @@ const cluster = new Cluster({
         return wait(Number(new TextDecoder().decode(body as Uint8Array)), context.signal, cmd);
       case CMD.hold:
         return wait(Infinity, context.signal, cmd);
+      case CMD.poke:
+        cluster.send(peer, CMD.busy, body).catch(() => {});
+        return body ?? EMPTY;
       case CMD.stats: {
         const m = typeof Deno !== "undefined" ? Deno.memoryUsage() : process.memoryUsage();
         stats.rss = m.rss;
         stats.heap = m.heapUsed;
+        stats.refused = listener.refused;
+        stats.connections = listener.connections;
         return JSON.stringify(stats);
       }
       default:
@@ -143,5 +218,9 @@ const cluster = new Cluster({
     }
   },
 });
-const listener = await cluster.listen(address);
+const maxConnections = num("max-connections");
+const listener = await cluster.listen(
+  address,
+  maxConnections === undefined ? {} : { maxConnections },
+);
 console.log(`listening ${formatAddress(listener.address)}`);

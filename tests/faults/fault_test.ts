@@ -6,114 +6,32 @@
  */
 
 import assert from "node:assert/strict";
-import { Cluster } from "../../src/cluster/cluster.ts";
-import type { ClusterOptions } from "../../src/cluster/options.ts";
-import { raw } from "../../src/codec/raw.ts";
 import { isWeftError, type WeftError } from "../../src/errors.ts";
-import { transport } from "../../src/transport/deno.ts";
 import { parseAddress } from "../../src/transport/address.ts";
-import type { RuntimeName } from "../_runtimes.ts";
-import { MemoryLogger } from "../cluster/cases.ts";
 import { concat } from "../wire/_util.ts";
-import { delay, rssOf, type ServerChild, startServer } from "./_child.ts";
-import { CMD, type Stats } from "./_commands.ts";
-
-const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-/** Client heartbeats: a dead or frozen server is found within ~150 ms. */
-const HEARTBEAT = { heartbeatInterval: 50, heartbeatMisses: 2 } as const;
-/** The calls' own timeout: far longer than the heartbeat window. */
-const CALL_TIMEOUT = 10_000;
-/** Bounds every wait for calls to settle (a hang guard, not a timing assertion). */
-const SETTLE_LIMIT = 5_000;
-
-function client(options: Partial<ClusterOptions> = {}): { cluster: Cluster; logger: MemoryLogger } {
-  const logger = new MemoryLogger();
-  const cluster = new Cluster({
-    codec: raw(),
-    transport,
-    logger,
-    timeout: CALL_TIMEOUT,
-    ...options,
-  });
-  return { cluster, logger };
-}
-
-async function stats(cluster: Cluster, address: string): Promise<Stats> {
-  const bytes = await cluster.call(cluster.connect(address), CMD.stats, undefined, {
-    timeout: 3000,
-  });
-  return JSON.parse(dec.decode(bytes as Uint8Array));
-}
-
-/** Polls the server's stats until `check` holds; bounded by `limitMs`. */
-async function untilStats(
-  cluster: Cluster,
-  address: string,
-  check: (s: Stats) => boolean,
-  what: string,
-  limitMs = SETTLE_LIMIT,
-): Promise<Stats> {
-  const end = Date.now() + limitMs;
-  for (let i = 0; i < 10_000; i++) {
-    const s = await stats(cluster, address);
-    if (check(s)) return s;
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}: ${JSON.stringify(s)}`);
-    await delay(10);
-  }
-  throw new Error(`Gave up waiting for ${what}`);
-}
-
-/** Waits for every promise to settle, or throws after `limitMs` (none may hang). */
-async function settleAll<T>(promises: Promise<T>[], limitMs: number): Promise<T[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Calls still pending after ${limitMs} ms: a call hangs`)),
-      limitMs,
-    );
-  });
-  try {
-    return await Promise.race([Promise.all(promises), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Each call's outcome: "ok" or its error. */
-function outcome(promise: Promise<unknown>): Promise<"ok" | unknown> {
-  return promise.then(() => "ok", (error) => error);
-}
-
-function sum(counts: Record<string, number>): number {
-  return Object.values(counts).reduce((a, b) => a + b, 0);
-}
-
-function codes(results: unknown[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of results) {
-    const key = r === "ok" ? "ok" : isWeftError(r) ? r.code : String(r);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** Starts a server on a fixed address, retrying while the port is still taken (bounded). */
-async function restartOn(runtime: RuntimeName, address: string, options: string[]) {
-  let last: unknown;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      return await startServer(runtime, address, options);
-    } catch (error) {
-      last = error;
-      if (!String(error).includes("address in use")) throw error;
-      await delay(100);
-    }
-  }
-  throw last;
-}
+import { rssOf, type ServerChild, startServer } from "./_child.ts";
+import { CMD } from "./_commands.ts";
+import {
+  attack,
+  client,
+  codes,
+  dec,
+  enc,
+  HEARTBEAT,
+  HELLO,
+  outcome,
+  randomBytes,
+  requestFrame,
+  restartOn,
+  RUNTIMES,
+  SETTLE_LIMIT,
+  settleAll,
+  stats,
+  sum,
+  untilStats,
+  weftRequest,
+  wellBehaved,
+} from "./_helpers.ts";
 
 for (const runtime of RUNTIMES) {
   Deno.test(`fault: kill -9 of a ${runtime} server rejects 1,000 calls in flight with "closed"; the client reconnects to its successor`, async () => {
@@ -197,107 +115,6 @@ for (const runtime of RUNTIMES) {
       await server?.stop();
     }
   });
-}
-
-// ---- raw sockets -----------------------------------------------------------
-
-/** A v2 request frame (trace id 0). */
-function requestFrame(session: number, cmd: number, payload: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(20 + payload.length);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 16 + payload.length, true);
-  view.setUint32(4, session, true);
-  view.setUint32(8, cmd, true);
-  bytes.set(payload, 20);
-  return bytes;
-}
-
-/** A weft request frame: the 5-byte head (no flags, no deadline), then `body`. */
-function weftRequest(session: number, cmd: number, body: Uint8Array): Uint8Array {
-  const payload = new Uint8Array(5 + body.length);
-  payload.set(body, 5);
-  return requestFrame(session, cmd, payload);
-}
-
-/** weft's HELLO, as the connecting side sends it. */
-const HELLO = requestFrame(0, 0xffffff00, Uint8Array.of(0x57, 0x45, 0x46, 0x54, 1, 0, 0, 0));
-
-/** Seeded xorshift32 bytes: the same "random" input on every run. */
-function randomBytes(seed: number, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/**
- * Connects, writes `bytes` in one write (then half-closes if asked), and
- * reads until the node closes the connection: "eof", "reset", or "open" if
- * it is still open after `limitMs`.
- */
-async function attack(
-  port: number,
-  bytes: Uint8Array,
-  options: { closeWrite?: boolean; limitMs?: number } = {},
-): Promise<"eof" | "reset" | "open"> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    conn.close();
-  }, options.limitMs ?? 3000);
-  try {
-    if (bytes.length > 0) await conn.write(bytes).catch(() => {});
-    if (options.closeWrite) await conn.closeWrite().catch(() => {});
-    const buf = new Uint8Array(64 * 1024);
-    for (let i = 0; i < 100_000; i++) {
-      if ((await conn.read(buf)) === null) return "eof";
-    }
-    return "open";
-  } catch {
-    return timedOut ? "open" : "reset";
-  } finally {
-    clearTimeout(timer);
-    if (!timedOut) conn.close();
-  }
-}
-
-/** Calls echo on `peer` until stopped (bounded), counting successes and failures. */
-function wellBehaved(cluster: Cluster, address: string) {
-  let stop = false;
-  let ok = 0;
-  const failures: unknown[] = [];
-  const peer = cluster.connect(address);
-  const running = (async () => {
-    const end = Date.now() + 30_000;
-    for (let i = 0; i < 100_000 && !stop && Date.now() < end; i++) {
-      try {
-        const reply = await cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 3000 });
-        assert.equal(dec.decode(reply as Uint8Array), `n${i}`);
-        ok++;
-      } catch (error) {
-        failures.push(error);
-      }
-      await delay(2);
-    }
-  })();
-  return {
-    get ok() {
-      return ok;
-    },
-    failures,
-    async stop() {
-      stop = true;
-      await running;
-    },
-  };
 }
 
 const WIRE_CODES = ["frame too large", "frame too short", "request too short", "protocol"];

@@ -1,0 +1,173 @@
+/**
+ * {@linkcode Reaper}: the deadlines of a cluster's connections — the
+ * handshake (weft mode), idleness (accepted connections), and frame
+ * completion — checked by one timer that sweeps every connection, so a
+ * connection costs no timer of its own and a byte read costs no clock read.
+ *
+ * @module
+ */
+
+import { now, startRefTimer, stopTimer, type TimerHandle } from "../_platform.ts";
+import { WeftError } from "../errors.ts";
+
+/** What a channel counts for the reaper (plain fields, bumped on the hot path). */
+export class Watch {
+  /** Frames received (any kind). */
+  frames = 0;
+  /** Requests and responses, either way: heartbeats and handshakes do not count. */
+  activity = 0;
+  /** When the reaper first saw the connection. */
+  openedAt = 0;
+  /** Reaper's marks: the counters at the last sweep and since when they stand. */
+  seenFrames = -1;
+  stallSince = 0;
+  seenActivity = -1;
+  idleSince = 0;
+}
+
+/** What the reaper needs from a channel. */
+export interface Watched {
+  /** Its counters. */
+  readonly watch: Watch;
+  /** An accepted connection (idle reaping applies to these only). */
+  readonly accepted: boolean;
+  /** Weft mode and the handshake is not complete yet. */
+  readonly handshaking: boolean;
+  /** A frame is begun and not complete. */
+  readonly partialFrame: boolean;
+  /** This side stopped reading (backpressure): a stalled frame is ours, not the peer's. */
+  readonly readPaused: boolean;
+  /** Calls wait or handlers run on it: not idle. */
+  readonly busy: boolean;
+  /** Reads once more if it stopped reading only for its busy handlers (to notice a hang-up). */
+  probe(): void;
+  /** Appended to a deadline's error when the first bytes suggest a framing mismatch. */
+  framingHint(): string;
+  /** Closes it (not local: the peer is at fault). */
+  close(error: WeftError, local: boolean): unknown;
+  /** For messages. */
+  readonly peer: { toString(): string };
+}
+
+/** The reaper's deadlines, in milliseconds; `Infinity` turns one off. */
+export interface ReaperOptions {
+  /** Weft mode: an accepted connection must send HELLO within this. */
+  handshakeTimeout: number;
+  /** Weft mode: the connecting side must get HELLO_ACK within this. */
+  connectTimeout: number;
+  /** Accepted connections with nothing going on are closed after this. */
+  idleTimeout: number;
+  /** A begun frame must be complete within this. */
+  frameTimeout: number;
+  /** Whether the connections speak weft (have a handshake). */
+  weft: boolean;
+}
+
+/**
+ * Sweeps the channels it tracks every quarter of the shortest deadline (10
+ * ms to 1 s) while there are any, and closes those past a deadline: so a
+ * deadline fires between its value and its value plus one sweep interval.
+ */
+export class Reaper {
+  readonly #o: ReaperOptions;
+  readonly #channels = new Set<Watched>();
+  readonly #interval: number;
+  #timer: TimerHandle | undefined = undefined;
+
+  /** @param options The deadlines. */
+  constructor(options: ReaperOptions) {
+    this.#o = options;
+    const shortest = Math.min(
+      options.weft ? options.handshakeTimeout : Infinity,
+      options.weft ? options.connectTimeout : Infinity,
+      options.idleTimeout,
+      options.frameTimeout,
+    );
+    this.#interval = shortest === Infinity
+      ? Infinity
+      : Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
+  }
+
+  /** Starts watching a channel. */
+  track(channel: Watched): void {
+    if (this.#interval === Infinity) return;
+    const watch = channel.watch;
+    watch.openedAt = now();
+    watch.idleSince = watch.openedAt;
+    this.#channels.add(channel);
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  /** Stops watching a channel (it closed). */
+  untrack(channel: Watched): void {
+    this.#channels.delete(channel);
+    if (this.#channels.size === 0) this.stop();
+  }
+
+  /** Stops the timer. */
+  stop(): void {
+    if (this.#timer !== undefined) stopTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    this.#timer = startRefTimer(() => {
+      this.#timer = undefined;
+      this.sweep(now());
+      if (this.#channels.size > 0) this.#arm();
+    }, this.#interval);
+  }
+
+  /** Checks every channel at time `t` (monotonic ms); closes the ones past a deadline. */
+  sweep(t: number): void {
+    for (const channel of [...this.#channels]) {
+      channel.probe();
+      const error = this.#check(channel, t);
+      if (error !== null) {
+        this.#channels.delete(channel);
+        channel.close(error, false);
+      }
+    }
+  }
+
+  #check(channel: Watched, t: number): WeftError | null {
+    const o = this.#o;
+    const w = channel.watch;
+    if (o.weft && channel.handshaking) {
+      const limit = channel.accepted ? o.handshakeTimeout : o.connectTimeout;
+      if (t - w.openedAt >= limit) {
+        return channel.accepted
+          ? new WeftError(
+            "timeout",
+            `No weft handshake from ${channel.peer} within ${limit} ms${channel.framingHint()}`,
+          )
+          : new WeftError(
+            "protocol",
+            `Protocol mismatch: ${channel.peer} did not answer weft's HELLO within ${limit} ms: it does not speak weft's protocol (a silly node? use protocol "silly" to talk to it)${channel.framingHint()}`,
+          );
+      }
+    }
+    if (channel.partialFrame && !channel.readPaused) {
+      if (w.frames !== w.seenFrames) {
+        w.seenFrames = w.frames;
+        w.stallSince = t;
+      } else if (t - w.stallSince >= o.frameTimeout) {
+        return new WeftError(
+          "timeout",
+          `Frame from ${channel.peer} not complete within ${o.frameTimeout} ms${channel.framingHint()}`,
+        );
+      }
+    } else {
+      w.seenFrames = -1;
+    }
+    if (channel.accepted && o.idleTimeout !== Infinity) {
+      if (channel.busy || channel.partialFrame || w.activity !== w.seenActivity) {
+        w.seenActivity = w.activity;
+        w.idleSince = t;
+      } else if (t - w.idleSince >= o.idleTimeout) {
+        return new WeftError("timeout", `${channel.peer} idle for ${o.idleTimeout} ms`);
+      }
+    }
+    return null;
+  }
+}

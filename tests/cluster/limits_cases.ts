@@ -1,0 +1,226 @@
+/**
+ * The cluster's limits and edge cases of issue 10, as runtime-neutral cases
+ * in both protocols (run like cases.ts: by cluster_test.ts under Deno, by
+ * run_cases.ts under Bun and Node).
+ */
+
+import assert from "node:assert/strict";
+import { Cluster } from "../../src/cluster/cluster.ts";
+import { MAX_QUEUED_CANCELS } from "../../src/cluster/channel.ts";
+import type { ClusterOptions } from "../../src/cluster/options.ts";
+import type { Peer } from "../../src/cluster/peer.ts";
+import { ControlCmd, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
+import { json } from "../../src/codec/json.ts";
+import type { Connection } from "../../src/transport/types.ts";
+import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
+import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
+import { type Case, type CaseEnv, MemoryLogger, rejectsWith, until } from "./cases.ts";
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function hostPort(env: CaseEnv, port: number): string {
+  return env.host.includes(":") ? `[${env.host}]:${port}` : `${env.host}:${port}`;
+}
+
+function node(env: CaseEnv, options: Partial<ClusterOptions> = {}): Cluster {
+  return new Cluster({
+    ...json(),
+    transport: env.transport,
+    protocol: env.protocol,
+    logger: new MemoryLogger(),
+    ...options,
+  });
+}
+
+/** The cases of both protocols. */
+export const limitCases: Case[] = [
+  {
+    name:
+      "a node calling its own listener, closed while that connect is in flight, rejects with peer closed",
+    fn: async (env) => {
+      for (let i = 0; i < 20; i++) {
+        const self = node(env, { call: (_p, _c, body) => body });
+        const listener = await self.listen(`${env.host}:0`);
+        const call = self.call(self.connect(hostPort(env, listener.address.port)), 1, "x");
+        const closing = self.close();
+        await rejectsWith(call, "peer closed");
+        await closing;
+      }
+    },
+  },
+  {
+    name:
+      "two nodes calling each other back over one connection, with maxInflightPerConnection 2, do not deadlock",
+    fn: async (env) => {
+      const s: Cluster = node(env, {
+        maxInflightPerConnection: 2,
+        call: (peer: Peer, cmd, body) => {
+          // cmd 1: call the caller back (cmd 2), over the same connection;
+          // cmd 3 answers at once (a synchronous handler takes no slot).
+          if (cmd === 1) return s.call(peer, 2, body).then((r) => `s(${r})`);
+          return `leaf(${body})`;
+        },
+      });
+      const c: Cluster = node(env, {
+        maxInflightPerConnection: 2,
+        call: async (peer: Peer, _cmd, body) => `c(${await c.call(peer, 3, body)})`,
+      });
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peer = c.connect(hostPort(env, listener.address.port));
+        const replies = await Promise.all(
+          Array.from({ length: 3 }, (_, i) => c.call(peer, 1, `n${i}`, { timeout: 5000 })),
+        );
+        assert.deepEqual(replies, ["s(c(leaf(n0)))", "s(c(leaf(n1)))", "s(c(leaf(n2)))"]);
+      } finally {
+        await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name:
+      "maxInflightPerConnection: handlers of one connection never exceed it; the rest run in order as slots free",
+    fn: async (env) => {
+      let running = 0;
+      let most = 0;
+      const order: number[] = [];
+      const s = node(env, {
+        maxInflightPerConnection: 3,
+        call: async (_p, _c, body) => {
+          order.push(body as number);
+          running++;
+          most = Math.max(most, running);
+          await delay(2);
+          running--;
+          return body;
+        },
+      });
+      const c = node(env);
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peer = c.connect(hostPort(env, listener.address.port));
+        const replies = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => c.call(peer, 1, i, { timeout: 10_000 })),
+        );
+        assert.deepEqual(replies, Array.from({ length: 40 }, (_, i) => i));
+        assert.equal(most, 3);
+        assert.deepEqual(order, Array.from({ length: 40 }, (_, i) => i));
+      } finally {
+        await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name: "the soft-limit warning is logged by the sender (as silly does) and by the receiver",
+    fn: async (env) => {
+      const serverLog = new MemoryLogger();
+      const clientLog = new MemoryLogger();
+      const s = node(env, { logger: serverLog, softLimit: 100, call: () => "small" });
+      const c = node(env, { logger: clientLog, softLimit: 100 });
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peer = c.connect(hostPort(env, listener.address.port));
+        assert.equal(await c.call(peer, 1, "x".repeat(500)), "small");
+        assert.equal(clientLog.warnings.length, 1, clientLog.warnings.join("\n"));
+        assert.match(
+          clientLog.warnings[0]!,
+          /Frame of \d+ bytes to outbound .* over the soft limit 100/,
+        );
+        await until(() => serverLog.warnings.length > 0, 2000, "the receiver's warning");
+        assert.match(serverLog.warnings[0]!, /Frame of \d+ bytes from inbound .* soft limit 100/);
+      } finally {
+        await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name: "bad limit options throw at construction naming the option",
+    fn: async (env) => {
+      const named = (name: string) => (e: unknown) =>
+        e instanceof Error && e.message.includes(name);
+      for (const bad of [0, 1.5, -1]) {
+        assert.throws(() => node(env, { maxInflightPerConnection: bad }), RangeError);
+      }
+      assert.throws(
+        () => node(env, { maxInflightPerConnection: "9" as unknown as number }),
+        named("maxInflightPerConnection"),
+      );
+      for (const option of ["handshakeTimeout", "idleTimeout", "frameTimeout"]) {
+        assert.throws(() => node(env, { [option]: 0 }), named(option));
+        assert.throws(() => node(env, { [option]: "1" }), named(option));
+      }
+      const c = node(env);
+      try {
+        await assert.rejects(c.listen(`${env.host}:0`, { maxConnections: 0 }), RangeError);
+        await assert.rejects(
+          c.listen(`${env.host}:0`, { maxConnections: "1" as unknown as number }),
+          TypeError,
+        );
+      } finally {
+        await c.close();
+      }
+    },
+  },
+];
+
+/** Weft mode only. */
+export const weftLimitCases: Case[] = [
+  {
+    name:
+      "weft: CANCELs wait out a congested connection like everything else, at most MAX_QUEUED_CANCELS of them",
+    fn: async (env) => {
+      // A weft peer by hand: it answers HELLO, then stops reading until told.
+      const conns: Connection[] = [];
+      let cancels = 0;
+      let requests = 0;
+      const listener = await env.transport.listen(`${env.host}:0`, (conn) => {
+        conns.push(conn);
+        const decoder = new FrameDecoder();
+        const encoder = new FrameEncoder();
+        conn.start({
+          data: (chunk) => {
+            decoder.decode(chunk, (frame) => {
+              if (frame.cmd === ControlCmd.Hello) {
+                encoder.request(
+                  { session: frame.session, cmd: ControlCmd.HelloAck, traceHi: 0, traceLo: 0 },
+                  HELLO_PAYLOAD,
+                );
+              } else if (frame.cmd === ControlCmd.Cancel) cancels++;
+              else if (frame.kind === "request") requests++;
+            });
+            if (encoder.length > 0) conn.write(encoder.take().slice());
+          },
+          close: () => {},
+        });
+      }, { highWaterMark: 1024 });
+      const c = node(env, { highWaterMark: 1024 });
+      try {
+        const peer = c.connect(hostPort(env, listener.address.port));
+        const n = MAX_QUEUED_CANCELS + 500;
+        const calls = Array.from(
+          { length: n },
+          (_, i) => c.call(peer, 1, i, { timeout: 1500 }).catch((e) => e),
+        );
+        await until(() => requests === n, 5000, "every request read");
+        // Stop reading, and congest the connection with a large send.
+        conns[0]!.pause();
+        const big = c.send(peer, 1, "x".repeat(32 * 1024 * 1024), { timeout: 10_000 })
+          .catch((e) => e);
+        const results = await Promise.all(calls);
+        assert.ok(results.every((r) => (r as { code?: string })?.code === "timeout"));
+        conns[0]!.resume();
+        await big;
+        await until(() => cancels === MAX_QUEUED_CANCELS, 5000, `${MAX_QUEUED_CANCELS} CANCELs`);
+        await delay(100);
+        assert.equal(cancels, MAX_QUEUED_CANCELS);
+      } finally {
+        await c.close();
+        for (const conn of conns) await conn.close();
+        await listener.close();
+      }
+    },
+  },
+];
