@@ -70,6 +70,7 @@ export {
 } from "./src/cluster/security.ts";
 export { type AuthOptions } from "./src/cluster/handshake_auth.ts";
 export * from "./src/cluster/listener.ts";
+export { holdReading } from "./src/cluster/hold.ts";
 export * from "./src/cluster/call_context.ts";
 export {
   ControlCmd,

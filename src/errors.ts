@@ -41,6 +41,9 @@
  * | `certificate untrusted` | a client certificate is not signed by a trusted CA |
  * | `authentication failed` | weft's key authentication failed (wrong, missing or replayed proof) |
  * | `forbidden` | the authorisation hook refused a request |
+ * | `unreachable` | a router has no live service for the target id, group or master named |
+ * | `duplicate id` | a router refused a service id another live service holds |
+ * | `bad route` | a routing head a router cannot use (malformed, out of range, unknown mode) |
  */
 export const ErrorCode = {
   Timeout: "timeout",
@@ -72,6 +75,9 @@ export const ErrorCode = {
   CertificateUntrusted: "certificate untrusted",
   AuthenticationFailed: "authentication failed",
   Forbidden: "forbidden",
+  Unreachable: "unreachable",
+  DuplicateId: "duplicate id",
+  BadRoute: "bad route",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */

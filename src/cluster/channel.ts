@@ -93,6 +93,8 @@ const PAUSE_CONGESTED = 1;
 const PAUSE_INFLIGHT = 2;
 /** Reading paused while key authentication completes. */
 const PAUSE_AUTH = 4;
+/** Held by `hold()` (src/cluster/hold.ts): a router waiting to pass this peer's requests on. */
+const PAUSE_HELD = 8;
 
 const EMPTY = new Uint8Array(0);
 
@@ -158,6 +160,8 @@ export class Channel implements Watched {
   #congested = false;
   /** PAUSE_* bits: why reading is paused (0: reading). */
   #paused = 0;
+  /** Holds on reading (see hold.ts); reading resumes when the last is released. */
+  #holds = 0;
   #closing: WeftError | null = null;
   /** The cluster was told this channel is done. */
   #settled = false;
@@ -343,7 +347,8 @@ export class Channel implements Watched {
     if (this.#pingOutstanding) {
       // Not reading only because this node's handlers are busy: the pong may
       // be waiting unread, so that is no sign of a dead peer.
-      if (this.#paused === PAUSE_INFLIGHT) return true;
+      // (Nor is a hold: this node chose not to read.)
+      if (this.#paused !== 0 && (this.#paused & ~(PAUSE_INFLIGHT | PAUSE_HELD)) === 0) return true;
       this.#missed++;
       return this.#missed < misses;
     }
@@ -394,6 +399,16 @@ export class Channel implements Watched {
       wait.then(forget, forget);
     }
     return this.#drainWait;
+  }
+
+  /** Stops reading until `release()` (counted; see src/cluster/hold.ts). */
+  hold(): void {
+    if (this.#holds++ === 0) this.#pause(PAUSE_HELD);
+  }
+
+  /** Ends one `hold()`; reading resumes after the last unless something else paused it. */
+  release(): void {
+    if (this.#holds > 0 && --this.#holds === 0) this.#unpause(PAUSE_HELD);
   }
 
   /**

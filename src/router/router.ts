@@ -1,0 +1,638 @@
+/**
+ * {@linkcode Router}: the centre of luabus's star. Services connect to every
+ * router, announce their service id, and send their calls through one; the
+ * router reads only the 16-byte routing head and forwards the payload bytes
+ * untouched to the target it picks (by id, at random, by key hash, to the
+ * whole group, or to the group's master).
+ *
+ * @module
+ */
+
+import { Cluster } from "../cluster/cluster.ts";
+import type { CallContext } from "../cluster/call_context.ts";
+import type { ClusterListenOptions } from "../cluster/listener.ts";
+import type { ClusterListener } from "../cluster/listener.ts";
+import { holdReading } from "../cluster/hold.ts";
+import { defaultLogger, type Logger } from "../cluster/options.ts";
+import type { Peer } from "../cluster/peer.ts";
+import { RemoteError, WeftError } from "../errors.ts";
+import type { Transport } from "../transport/types.ts";
+import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";
+import { rendezvousOwner, slotOwner } from "./hash.ts";
+import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
+
+/** A group's master as a router knows it. */
+export interface MasterInfo {
+  /** The master's service id. */
+  id: number;
+  /** The fencing number it was set with. */
+  fence: number;
+}
+
+/**
+ * Where a router learns each group's master: something that calls `apply`
+ * whenever a master is chosen (a lease election, a config file, an
+ * operator). The router applies a change only when its fencing number is
+ * higher than the one it has for that group, so a stale claim delivered late
+ * never overrides a newer one.
+ */
+export interface MasterSource {
+  /**
+   * Starts delivering masters to `apply`; returns (or resolves with) the
+   * function that stops it, which the router calls on close.
+   */
+  watch(
+    apply: (group: number, id: number | undefined, fence: number) => void,
+  ): (() => void) | Promise<() => void>;
+}
+
+/** Counters of a router, for monitoring and tests. */
+export interface RouterStats {
+  /** Requests (calls and sends) forwarded to a target. */
+  forwarded: number;
+  /** Forwards that had to wait for a congested target (their caller was held meanwhile). */
+  blocked: number;
+  /** Forwards waiting for a congested target now. */
+  waiting: number;
+  /** One-way sends that could not be delivered (no target, target gone, timed out). */
+  dropped: number;
+  /** Requests refused with a coded error (`unreachable`, `bad route`, `duplicate id`). */
+  refused: number;
+}
+
+/** Options of {@linkcode Router}. */
+export interface RouterOptions {
+  /** The transport; detected from the runtime when omitted. */
+  transport?: Transport;
+  /**
+   * Milliseconds between heartbeats on each service connection.
+   *
+   * @default {5000}
+   */
+  heartbeatInterval?: number;
+  /**
+   * Heartbeats unanswered before a service connection is dead.
+   *
+   * @default {2}
+   */
+  heartbeatMisses?: number;
+  /**
+   * Largest frame the router accepts or forwards, bytes.
+   *
+   * @default {16777216}
+   */
+  hardLimit?: number;
+  /**
+   * Send-buffer bytes over which a service's connection counts as
+   * congested: forwards to it wait, and their callers are not read meanwhile.
+   *
+   * @default {65536}
+   */
+  highWaterMark?: number;
+  /** A pluggable source of masters; see {@linkcode MasterSource}. */
+  masters?: MasterSource;
+  /** Where to report failures. */
+  logger?: Logger;
+}
+
+/** The router's default hard limit: 16 MiB. */
+export const DEFAULT_ROUTER_HARD_LIMIT = 16 * 1024 * 1024;
+
+/** What the router's codec hands to its marshal: bytes lent by the read buffer. */
+interface Lent {
+  bytes: Uint8Array;
+  /** Set once marshalled (the bytes are in the write buffer). */
+  taken: boolean;
+  /** While waiting for a congested target: ends the hold on the caller. */
+  release: (() => void) | undefined;
+}
+
+interface Group {
+  /** Live members, sorted ascending. */
+  live: number[];
+  /** Every id the group has had (fixed-slot hashing), sorted ascending. */
+  slots: number[];
+  master: MasterInfo | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextEncoder();
+
+/**
+ * A router: a weft node whose handler forwards by the routing head.
+ *
+ * Bad input gets a coded error, sent back as the caller's call's error: a
+ * head that is malformed or has a group or id out of range or a mode the
+ * router does not know (`bad route`), a target or group with nobody live or
+ * no master (`unreachable`), an id another live service holds (`duplicate
+ * id`). A one-way send with a malformed head closes that connection (there
+ * is no call to answer); one to an unreachable target is dropped and
+ * counted in `stats.dropped`.
+ *
+ * @example A router and two services
+ * ```ts
+ * import { Router, Service, serviceId, target } from "@weft/cluster/router";
+ * import { json } from "@weft/cluster/json";
+ * import { transport } from "@weft/cluster/memory";
+ *
+ * await using router = new Router({ transport });
+ * const { address } = await router.listen("127.0.0.1:0");
+ * const routers = [`127.0.0.1:${address.port}`];
+ * const codec = json({ commands: { hello: 1 } });
+ * await using a = new Service({ id: serviceId(1, 1), routers, ...codec, transport });
+ * await using b = new Service({
+ *   id: serviceId(2, 1),
+ *   routers,
+ *   ...codec,
+ *   transport,
+ *   call: (source, _cmd, body) => `hello ${body} from ${source.toString(16)}`,
+ * });
+ * await a.start();
+ * await b.start();
+ * const reply = await a.call(target(serviceId(2, 1)), "hello", "world");
+ * if (reply !== "hello world from 10001") throw new Error(`unexpected reply ${reply}`);
+ * ```
+ */
+export class Router {
+  readonly #cluster: Cluster;
+  readonly #logger: Logger;
+  readonly #byId = new Map<number, Peer>();
+  readonly #idOf = new Map<Peer, number>();
+  readonly #groups: (Group | undefined)[] = new Array(MAX_GROUP + 1);
+  #stopMasters: (() => void) | Promise<() => void> | undefined;
+  readonly #stats: RouterStats = { forwarded: 0, blocked: 0, waiting: 0, dropped: 0, refused: 0 };
+
+  /**
+   * Creates a router (it does nothing until `listen`).
+   *
+   * @throws {TypeError} Naming the option, for a wrong type.
+   * @throws {RangeError} Naming the option, for an out-of-range value.
+   */
+  constructor(options: RouterOptions = {}) {
+    const logger = options.logger ?? defaultLogger;
+    this.#logger = logger;
+    this.#cluster = new Cluster({
+      marshal: (type, cmd, body) => {
+        if (type === "request") {
+          const lent = body as Lent;
+          lent.taken = true;
+          if (lent.release !== undefined) this.#unblock(lent);
+          return [cmd as number, lent.bytes];
+        }
+        return [cmd as number, body as Uint8Array];
+      },
+      unmarshal: (type, _cmd, bytes) => {
+        // A request's bytes are lent (no copy): the handler forwards them
+        // before the read callback returns, or copies them if it must wait.
+        if (type === "request") return bytes;
+        // A response settles a promise, after the read callback: copy it
+        // once, behind the prefix the service reads.
+        const out = new Uint8Array(bytes.length + 1);
+        out[0] = Reply.Single;
+        out.set(bytes, 1);
+        return out;
+      },
+      call: (peer, cmd, body, context) => this.#route(peer, cmd, body as Uint8Array, context),
+      close: (peer) => this.#unregister(peer),
+      errorInfo: routerErrorInfo,
+      logger: {
+        // Answered errors are the caller's to handle: not the router's errors.
+        error: (message, detail) =>
+          detail instanceof WeftError
+            ? logger.info?.(message, detail)
+            : logger.error(message, detail),
+        warn: (message, detail) => logger.warn(message, detail),
+        ...(logger.info === undefined ? {} : { info: logger.info.bind(logger) }),
+      },
+      hardLimit: options.hardLimit ?? DEFAULT_ROUTER_HARD_LIMIT,
+      timeout: Infinity,
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
+      ...(options.heartbeatInterval === undefined
+        ? {}
+        : { heartbeatInterval: options.heartbeatInterval }),
+      ...(options.heartbeatMisses === undefined
+        ? {}
+        : { heartbeatMisses: options.heartbeatMisses }),
+      ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+    });
+    const masters = options.masters;
+    if (masters !== undefined) {
+      if (masters === null || typeof masters.watch !== "function") {
+        throw new TypeError("Invalid option masters: expected a MasterSource (watch)");
+      }
+      this.#stopMasters = masters.watch((group, id, fence) => {
+        try {
+          this.setMaster(group, id, fence);
+        } catch (error) {
+          logger.error("Master source delivered a bad master", error);
+        }
+      });
+      if (this.#stopMasters instanceof Promise) {
+        this.#stopMasters.catch((error) => logger.error("Master source failed", error));
+      }
+    }
+  }
+
+  /** Counters: forwarded, blocked, waiting, dropped, refused (a live object). */
+  get stats(): Readonly<RouterStats> {
+    return this.#stats;
+  }
+
+  /**
+   * Listens for services on `address` (`host:port`, port 0 for a free one).
+   *
+   * @throws {WeftError} `bad address`, `address in use`, `peer closed`.
+   */
+  listen(address: string, options?: ClusterListenOptions): Promise<ClusterListener> {
+    return this.#cluster.listen(address, options);
+  }
+
+  /**
+   * The live members of `group`, sorted ascending.
+   *
+   * @param group 0 to 255.
+   */
+  members(group: number): number[] {
+    return [...(this.#groups[group]?.live ?? [])];
+  }
+
+  /**
+   * The master of `group` as this router has it (set even while that
+   * service is not connected), or undefined.
+   *
+   * @param group 0 to 255.
+   */
+  master(group: number): MasterInfo | undefined {
+    const master = this.#groups[group]?.master;
+    return master === undefined ? undefined : { ...master };
+  }
+
+  /**
+   * Sets the master of `group` (the manual master source), if `fence` is
+   * higher than the fencing number of the master it has. `id` undefined
+   * clears the master (under the same rule).
+   *
+   * @param group 0 to 255.
+   * @param id The master's service id, or undefined for none.
+   * @param fence The fencing number: a lease's revision, an election term.
+   * @returns True if applied; false for a stale change.
+   * @throws {RangeError} For a group, id or fence out of range.
+   */
+  setMaster(group: number, id: number | undefined, fence: number): boolean {
+    if (!isInt(group, 0, MAX_GROUP)) {
+      throw new RangeError(
+        `Invalid group: expected an integer from 0 to ${MAX_GROUP}, got ${group}`,
+      );
+    }
+    if (id !== undefined && (!isInt(id, 0, MAX_SERVICE_ID) || id >>> 16 !== group)) {
+      throw new RangeError(`Invalid id: expected a service id of group ${group}, got ${id}`);
+    }
+    if (typeof fence !== "number" || !Number.isFinite(fence)) {
+      throw new RangeError(`Invalid fence: expected a finite number, got ${fence}`);
+    }
+    const g = this.#group(group);
+    if (g.master !== undefined && !(fence > g.master.fence)) return false;
+    // A cleared master keeps its fence (id -1), so an older claim cannot come back.
+    g.master = { id: id ?? -1, fence };
+    return true;
+  }
+
+  /** Closes the router: its listeners and every service connection. */
+  async close(): Promise<void> {
+    const stop = this.#stopMasters;
+    this.#stopMasters = undefined;
+    if (stop !== undefined) {
+      try {
+        (await stop)();
+      } catch (error) {
+        this.#logger.error("Master source failed to stop", error);
+      }
+    }
+    await this.#cluster.close();
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- routing -------------------------------------------------------------
+
+  #route(peer: Peer, cmd: number, payload: Uint8Array, context: CallContext): unknown {
+    if (payload.length < HEAD_SIZE || payload[0] !== HEAD_VERSION) {
+      return this.#bad(
+        peer,
+        context,
+        payload.length < HEAD_SIZE
+          ? `routing head is ${payload.length} bytes, expected ${HEAD_SIZE}`
+          : `routing head version ${payload[0]}, expected ${HEAD_VERSION}`,
+      );
+    }
+    const mode = payload[1]!;
+    const flags = payload[2]!;
+    const source = u32(payload, 4);
+    const to = u32(payload, 8);
+    if (mode === Mode.Register) return this.#register(peer, source, context);
+    const self = this.#idOf.get(peer);
+    if (self === undefined) return this.#bad(peer, context, "this connection has not registered");
+    if (source !== self) {
+      return this.#bad(
+        peer,
+        context,
+        `source id ${formatServiceId(source)} is not this connection's id ${formatServiceId(self)}`,
+      );
+    }
+    if (mode === Mode.Target) {
+      if (to > MAX_SERVICE_ID) {
+        return this.#bad(peer, context, `target id ${to} is out of range`);
+      }
+      const target = this.#byId.get(to);
+      if (target === undefined) {
+        return this.#unreachable(context, `no live service ${formatServiceId(to)}`);
+      }
+      return this.#forward(peer, target, cmd, payload, context);
+    }
+    if (to > MAX_GROUP) return this.#bad(peer, context, `group ${to} is out of range`);
+    const group = this.#groups[to];
+    switch (mode) {
+      case Mode.Random: {
+        const live = group?.live;
+        if (live === undefined || live.length === 0) {
+          return this.#unreachable(context, `group ${to} has no live member`);
+        }
+        const id = live[Math.floor(Math.random() * live.length)]!;
+        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
+      }
+      case Mode.Hash: {
+        const k = u32(payload, 12);
+        const id = group === undefined
+          ? undefined
+          : (flags & Flag.Slots) !== 0
+          ? slotOwner(k, group.slots, (id) => this.#byId.has(id))
+          : rendezvousOwner(k, group.live);
+        if (id === undefined) return this.#unreachable(context, `group ${to} has no live member`);
+        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
+      }
+      case Mode.Master: {
+        const master = group?.master;
+        if (master === undefined || master.id < 0) {
+          return this.#unreachable(context, `group ${to} has no master`);
+        }
+        const target = this.#byId.get(master.id);
+        if (target === undefined) {
+          return this.#unreachable(
+            context,
+            `master ${formatServiceId(master.id)} of group ${to} is not connected`,
+          );
+        }
+        return this.#forward(peer, target, cmd, payload, context);
+      }
+      case Mode.Broadcast: {
+        const all = (flags & Flag.IncludeSelf) !== 0;
+        const ids = (group?.live ?? []).filter((id) => all || id !== self);
+        if (ids.length === 0) {
+          return this.#unreachable(context, `group ${to} has no live member to broadcast to`);
+        }
+        return this.#broadcast(peer, ids, cmd, payload, context);
+      }
+      case Mode.Claim: {
+        if (payload.length < HEAD_SIZE + 8) {
+          return this.#bad(peer, context, "claim without a fence");
+        }
+        const fence = new DataView(payload.buffer, payload.byteOffset + HEAD_SIZE, 8)
+          .getFloat64(0, true);
+        if (!Number.isFinite(fence)) {
+          return this.#bad(peer, context, `fence ${fence} is not finite`);
+        }
+        const applied = this.setMaster(self >>> 16, self, fence);
+        return Uint8Array.of(Reply.Control, applied ? 1 : 0);
+      }
+      default:
+        return this.#bad(peer, context, `unknown mode ${mode}`);
+    }
+  }
+
+  /** Forwards lent bytes to `target`; copies them (and holds the caller) only if it must wait. */
+  #forward(
+    caller: Peer,
+    target: Peer,
+    cmd: number,
+    payload: Uint8Array,
+    context: CallContext,
+  ): Promise<unknown> | undefined {
+    this.#stats.forwarded++;
+    const lent: Lent = { bytes: payload, taken: false, release: undefined };
+    if (context.oneWay) {
+      const sent = this.#cluster.send(target, cmd, lent, { context });
+      if (!lent.taken) {
+        lent.bytes = payload.slice();
+        this.#block(caller, lent, sent);
+      }
+      sent.catch((error) => this.#dropped(target, error));
+      return undefined;
+    }
+    const call = this.#cluster.call(target, cmd, lent, { context });
+    if (!lent.taken) {
+      lent.bytes = payload.slice();
+      this.#block(caller, lent, call);
+    }
+    return call;
+  }
+
+  #broadcast(
+    caller: Peer,
+    ids: number[],
+    cmd: number,
+    payload: Uint8Array,
+    context: CallContext,
+  ): Promise<Uint8Array> | undefined {
+    this.#stats.forwarded += ids.length;
+    const calls: Promise<unknown>[] = [];
+    let copy: Uint8Array | undefined;
+    for (const id of ids) {
+      const lent: Lent = { bytes: payload, taken: false, release: undefined };
+      const target = this.#byId.get(id)!;
+      const call = context.oneWay
+        ? this.#cluster.send(target, cmd, lent, { context })
+        : this.#cluster.call(target, cmd, lent, { context });
+      if (!lent.taken) {
+        copy ??= payload.slice();
+        lent.bytes = copy;
+        this.#block(caller, lent, call);
+      }
+      if (context.oneWay) call.catch((error) => this.#dropped(target, error));
+      calls.push(call);
+    }
+    if (context.oneWay) return undefined;
+    return Promise.allSettled(calls).then((outcomes) => encodeOutcomes(ids, outcomes));
+  }
+
+  /** The forward waits (congestion): its bytes were copied; stop reading its caller meanwhile. */
+  #block(caller: Peer, lent: Lent, settled: Promise<unknown>): void {
+    lent.release = holdReading(caller);
+    this.#stats.blocked++;
+    this.#stats.waiting++;
+    const done = () => {
+      if (lent.release !== undefined) this.#unblock(lent);
+    };
+    settled.then(done, done);
+  }
+
+  #unblock(lent: Lent): void {
+    lent.release!();
+    lent.release = undefined;
+    this.#stats.waiting--;
+  }
+
+  #dropped(target: Peer, error: unknown): void {
+    this.#stats.dropped++;
+    this.#logger.warn(`Send to ${this.#name(target)} dropped`, error);
+  }
+
+  #name(peer: Peer): string {
+    const id = this.#idOf.get(peer);
+    return id === undefined ? String(peer) : `service ${formatServiceId(id)}`;
+  }
+
+  /** A routing head the router cannot use: answer a call, close a sender of sends. */
+  #bad(peer: Peer, context: CallContext, detail: string): undefined {
+    this.#stats.refused++;
+    const error = new WeftError(
+      "bad route",
+      `Bad routing head from ${this.#name(peer)}: ${detail}`,
+    );
+    if (!context.oneWay) throw error;
+    this.#logger.warn(`${error.message}; closing the connection`);
+    this.#unregister(peer);
+    this.#cluster.close(peer).catch(() => {});
+    return undefined;
+  }
+
+  #unreachable(context: CallContext, detail: string): undefined {
+    this.#stats.refused++;
+    const error = new WeftError("unreachable", `Unreachable: ${detail}`);
+    if (!context.oneWay) throw error;
+    this.#stats.dropped++;
+    this.#logger.warn(`Send dropped: ${error.message}`);
+    return undefined;
+  }
+
+  // ---- membership ----------------------------------------------------------
+
+  #register(peer: Peer, id: number, context: CallContext): undefined {
+    if (id > MAX_SERVICE_ID) return this.#bad(peer, context, `service id ${id} is out of range`);
+    const current = this.#idOf.get(peer);
+    if (current === id) return undefined;
+    if (current !== undefined) {
+      return this.#bad(
+        peer,
+        context,
+        `this connection is already registered as ${formatServiceId(current)}`,
+      );
+    }
+    const holder = this.#byId.get(id);
+    if (holder !== undefined && !holder.isClosed) {
+      this.#stats.refused++;
+      throw new WeftError(
+        "duplicate id",
+        `Service id ${formatServiceId(id)} is held by another live service`,
+      );
+    }
+    this.#byId.set(id, peer);
+    this.#idOf.set(peer, id);
+    const group = this.#group(id >>> 16);
+    insertSorted(group.live, id);
+    insertSorted(group.slots, id);
+    this.#logger.info?.(`Service ${formatServiceId(id)} registered from ${peer}`);
+    return undefined;
+  }
+
+  #unregister(peer: Peer): void {
+    const id = this.#idOf.get(peer);
+    if (id === undefined) return;
+    this.#idOf.delete(peer);
+    if (this.#byId.get(id) === peer) this.#byId.delete(id);
+    // The id keeps its slot (fixed-slot hashing) and its mastership (by id).
+    removeSorted(this.#group(id >>> 16).live, id);
+    this.#logger.info?.(`Service ${formatServiceId(id)} left`);
+  }
+
+  #group(group: number): Group {
+    let g = this.#groups[group];
+    if (g === undefined) {
+      g = { live: [], slots: [], master: undefined };
+      this.#groups[group] = g;
+    }
+    return g;
+  }
+}
+
+function isInt(value: unknown, min: number, max: number): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function insertSorted(list: number[], id: number): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < id) lo = mid + 1;
+    else hi = mid;
+  }
+  if (list[lo] !== id) list.splice(lo, 0, id);
+}
+
+function removeSorted(list: number[], id: number): void {
+  const at = list.indexOf(id);
+  if (at >= 0) list.splice(at, 1);
+}
+
+/**
+ * What the router sends back for an error: a target's remote error as the
+ * target sent it (so it reaches the caller as on a direct connection), and
+ * the router's own coded errors under the name `RouterError`, which the
+ * service turns back into a `WeftError` with that code.
+ */
+function routerErrorInfo(error: unknown) {
+  if (error instanceof RemoteError) return { ...error.remote };
+  if (error instanceof WeftError) {
+    return { name: "RouterError", code: error.code, message: error.message };
+  }
+  return { name: "RouterError", code: "protocol", message: String(error) };
+}
+
+/** A broadcast's answer: `[prefix][u32 count]` then per member `[u32 id][u8 status][u32 len][bytes]`. */
+function encodeOutcomes(ids: number[], outcomes: PromiseSettledResult<unknown>[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let size = 5;
+  for (const outcome of outcomes) {
+    let bytes: Uint8Array;
+    if (outcome.status === "fulfilled") {
+      const value = outcome.value as Uint8Array | undefined;
+      bytes = value === undefined ? EMPTY : value.subarray(1);
+    } else {
+      bytes = utf8.encode(JSON.stringify(routerErrorInfo(outcome.reason)));
+    }
+    parts.push(bytes);
+    size += 9 + bytes.length;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = Reply.Broadcast;
+  view.setUint32(1, ids.length, true);
+  let at = 5;
+  for (let i = 0; i < ids.length; i++) {
+    const outcome = outcomes[i]!;
+    const bytes = parts[i]!;
+    view.setUint32(at, ids[i]!, true);
+    out[at + 4] = outcome.status === "rejected"
+      ? Outcome.Error
+      : outcome.value === undefined
+      ? Outcome.Empty
+      : Outcome.Ok;
+    view.setUint32(at + 5, bytes.length, true);
+    out.set(bytes, at + 9);
+    at += 9 + bytes.length;
+  }
+  return out;
+}
