@@ -391,7 +391,13 @@ export class Channel implements Watched {
     }
     // One wait per congestion episode, shared by every call waiting on it.
     if (this.#drainWait === null) {
-      const wait = Promise.race([this.connection.drained(), this.#gone.promise]);
+      // The transport may call itself drained (under its high-water mark)
+      // before its drain event (under its low one): end the congestion then,
+      // or callers waiting in a loop on `congested` would spin.
+      const wait = Promise.race([
+        this.connection.drained().then(() => this.#onDrain()),
+        this.#gone.promise,
+      ]);
       this.#drainWait = wait;
       const forget = () => {
         if (this.#drainWait === wait) this.#drainWait = null;
