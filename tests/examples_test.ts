@@ -16,6 +16,7 @@ const EXAMPLES = [
   "cluster_send.ts",
   "cluster_close.ts",
   "typed_commands.ts",
+  "router_mail.ts",
 ];
 const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
 const DIR = new URL("../examples/", import.meta.url);

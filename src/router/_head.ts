@@ -58,10 +58,16 @@ export function writeHead(
   out[1] = mode;
   out[2] = flags;
   out[3] = 0;
-  const view = new DataView(out.buffer, out.byteOffset, HEAD_SIZE);
-  view.setUint32(4, source, true);
-  view.setUint32(8, to, true);
-  view.setUint32(12, key, true);
+  putU32(out, 4, source);
+  putU32(out, 8, to);
+  putU32(out, 12, key);
+}
+
+function putU32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value;
+  out[at + 1] = value >>> 8;
+  out[at + 2] = value >>> 16;
+  out[at + 3] = value >>> 24;
 }
 
 /** Reads a u32 LE at `at`. */

@@ -11,7 +11,8 @@
  * `--heartbeat MS` and `--misses N` (how fast a dead service is found),
  * `--hwm BYTES` (send-buffer bytes over which a service counts as
  * congested), `--master GROUP=ID@FENCE` (repeatable: a static master),
- * `--stats MS` (print the router's counters every MS). Prints `listening
+ * `--stats MS` (print the router's counters every MS), `--exit-after MS`
+ * (close and exit, e.g. for `node --cpu-prof`). Prints `listening
  * HOST:PORT` for each address once it listens, then routes until killed.
  *
  * @module
@@ -25,7 +26,7 @@ declare const process: { argv: string[]; exit(code: number): never };
 function usage(message: string): never {
   console.error(`${message}
 usage: main.ts --listen HOST:PORT [--listen ...] [--heartbeat MS] [--misses N] [--hwm BYTES]
-               [--master GROUP=ID@FENCE ...] [--stats MS]`);
+               [--master GROUP=ID@FENCE ...] [--stats MS] [--exit-after MS]`);
   process.exit(2);
 }
 
@@ -34,6 +35,7 @@ const listen: string[] = [];
 const masters: [number, number, number][] = [];
 const options: RouterOptions = {};
 let statsEvery = 0;
+let exitAfter = 0;
 for (let i = 0; i < args.length; i++) {
   const flag = args[i]!;
   const value = args[++i];
@@ -54,6 +56,9 @@ for (let i = 0; i < args.length; i++) {
       break;
     case "--stats":
       statsEvery = number;
+      break;
+    case "--exit-after":
+      exitAfter = number;
       break;
     case "--master": {
       const match = /^(\d+)=(\d+)@(\d+)$/.exec(value);
@@ -77,6 +82,10 @@ try {
 for (const address of listen) {
   const listener = await router.listen(address);
   console.log(`listening ${formatAddress(listener.address)}`);
+}
+if (exitAfter > 0) {
+  // For profilers that write their profile at a normal exit.
+  setTimeout(() => router.close().then(() => process.exit(0)), exitAfter);
 }
 if (statsEvery > 0) {
   setInterval(() => console.log(`stats ${JSON.stringify(router.stats)}`), statsEvery);

@@ -1,0 +1,87 @@
+/**
+ * Calls through one router against direct calls between the same two
+ * services, in one run: a router process (src/router/main.ts), a target
+ * process answering both ways (router_target.ts) and a caller
+ * (router_caller.ts), all on loopback. Raw codec, 32-byte echo; calls/s at
+ * 1 and 256 in flight, latency mean and p99; each case runs twice,
+ * alternating direct and router, and the better run of each is reported.
+ *
+ * ```sh
+ * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000]
+ * ```
+ *
+ * @module
+ */
+
+import { type RuntimeName, spawnScript } from "../tests/_runtimes.ts";
+
+const flags = new Map<string, string>();
+for (const arg of Deno.args) {
+  const match = arg.match(/^--([^=]+)=(.*)$/);
+  if (!match) throw new TypeError(`Unknown argument ${arg}`);
+  flags.set(match[1]!, match[2]!);
+}
+const runtime = (flags.get("runtime") ?? "deno") as RuntimeName;
+const warmup = flags.get("warmup") ?? "1000";
+const duration = flags.get("duration") ?? "4000";
+const here = (file: string) => new URL(file, import.meta.url).pathname;
+
+const router = await spawnScript(runtime, here("../src/router/main.ts"), [
+  "--listen",
+  "127.0.0.1:0",
+]);
+const children = [router];
+try {
+  const routerAddress = (await router.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
+  const targetChild = await spawnScript(runtime, here("router_target.ts"), [routerAddress]);
+  children.push(targetChild);
+  const direct = (await targetChild.waitFor(/^ready (\S+)$/m, 30_000))[1]!;
+  const caller = await spawnScript(runtime, here("router_caller.ts"), [
+    routerAddress,
+    direct,
+    warmup,
+    duration,
+    "1,256",
+  ]);
+  children.push(caller);
+  const limit = 4 * 2 * (Number(warmup) + Number(duration)) + 30_000;
+  const code = await caller.exited(limit);
+  if (code !== 0) {
+    throw new Error(`caller exited ${code}:\n${caller.stdout()}\n${await caller.stop()}`);
+  }
+  type Row = { way: string; depth: number; callsPerSec: number; meanMs: number; p99Ms: number };
+  const rows = caller.stdout().split("\n").filter((l) => l.startsWith("result "))
+    .map((l) => JSON.parse(l.slice(7)) as Row);
+  const best = (way: string, depth: number) =>
+    rows.filter((r) => r.way === way && r.depth === depth)
+      .reduce((a, b) => (b.callsPerSec > a.callsPerSec ? b : a));
+  const lines = [
+    `runtime ${runtime} (router, target and caller each a process), raw codec, 32-byte echo`,
+    "",
+    "| in flight | way | calls/s | mean ms | p99 ms |",
+    "| --: | --- | --: | --: | --: |",
+  ];
+  for (const depth of [1, 256]) {
+    for (const way of ["direct", "router"]) {
+      const r = best(way, depth);
+      lines.push(
+        `| ${depth} | ${way} | ${Math.round(r.callsPerSec)} | ${r.meanMs.toFixed(3)} | ${
+          r.p99Ms.toFixed(3)
+        } |`,
+      );
+    }
+  }
+  const t256 = best("router", 256).callsPerSec / best("direct", 256).callsPerSec;
+  const l1 = best("router", 1).meanMs / best("direct", 1).meanMs;
+  lines.push("");
+  lines.push(
+    `through the router: ${
+      (t256 * 100).toFixed(0)
+    }% of direct throughput at 256 in flight (target >= 50%: ${t256 >= 0.5 ? "met" : "NOT met"}); ${
+      l1.toFixed(2)
+    }x direct mean latency at 1 in flight (target <= 2x: ${l1 <= 2 ? "met" : "NOT met"})`,
+  );
+  console.log(lines.join("\n"));
+} finally {
+  for (const child of children) await child.stop();
+}
