@@ -42,3 +42,4 @@ export * from "./hash.ts";
 export * from "./route.ts";
 export * from "./router.ts";
 export * from "./service.ts";
+export * from "./registry_masters.ts";
