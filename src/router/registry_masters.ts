@@ -1,5 +1,5 @@
 /**
- * Masters from a discovery {@linkcode Registry}: a {@linkcode MasterSource}
+ * Masters from a discovery `Registry` (`src/discovery/types.ts`): a {@linkcode MasterSource}
  * for the {@linkcode Router} that observes each group's election and hands
  * the router every new master with its fencing number (the election's
  * create revision), so routers fed by the same registry agree, and a stale
@@ -25,9 +25,25 @@
  * @module
  */
 
-import type { Master, Registry } from "../discovery/types.ts";
 import type { MasterSource } from "./router.ts";
 import { checkGroup, checkServiceId, MAX_GROUP, MAX_INDEX } from "./service_id.ts";
+
+/** A group's master as the registry reports it (a discovery `Master`, in part). */
+export interface ObservedMaster {
+  /** The master's instance id, `svc/<group>/<index>`. */
+  readonly id: string;
+  /** The election's fencing number. */
+  readonly fence: bigint;
+}
+
+/**
+ * The part of a discovery `Registry` (`src/discovery/types.ts`) this adapter uses: every
+ * `Registry` is one.
+ */
+export interface MasterObserver {
+  /** The master of `group` now (or null), then every change, until `signal` aborts. */
+  observe(group: string, options?: { signal?: AbortSignal }): AsyncIterable<ObservedMaster | null>;
+}
 
 /** Options of {@linkcode registryMasters}. */
 export interface RegistryMastersOptions {
@@ -77,13 +93,13 @@ export function parseServiceInstanceId(instanceId: string): number | undefined {
  * without a master (`null`) leaves the router's master as it was: the next
  * master comes with a higher fence and replaces it.
  *
- * @param registry A discovery registry.
+ * @param registry A discovery registry (any {@linkcode MasterObserver}).
  * @param options The groups to observe.
  * @returns A {@linkcode MasterSource} for `new Router({ masters })`.
  * @throws {RangeError} For a group out of range.
  */
 export function registryMasters(
-  registry: Registry,
+  registry: MasterObserver,
   options: RegistryMastersOptions,
 ): MasterSource {
   const groups = [...new Set(options.groups)].map((group) => checkGroup(group));
@@ -108,7 +124,7 @@ export function registryMasters(
 
 function deliver(
   group: number,
-  master: Master,
+  master: ObservedMaster,
   apply: (group: number, id: number | undefined, fence: number) => void,
   onError: (error: Error) => void,
 ): void {

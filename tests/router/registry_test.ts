@@ -8,6 +8,7 @@ import type { Master, Registry } from "../../src/discovery/types.ts";
 import {
   master,
   masterElection,
+  type MasterObserver,
   parseServiceInstanceId,
   registryMasters,
   serviceId,
@@ -100,3 +101,7 @@ Deno.test("serviceInstanceId/parseServiceInstanceId round-trip and reject other 
   assert.throws(() => masterElection(256), RangeError);
   assert.throws(() => serviceInstanceId(0x1000000), RangeError);
 });
+
+// Every Registry of the discovery contract is a MasterObserver.
+const _fits = (registry: Registry): MasterObserver => registry;
+void _fits;
