@@ -161,6 +161,8 @@ export class Router {
   readonly #groups: (Group | undefined)[] = new Array(MAX_GROUP + 1);
   #stopMasters: (() => void) | Promise<() => void> | undefined;
   readonly #stats: RouterStats = { forwarded: 0, blocked: 0, waiting: 0, dropped: 0, refused: 0 };
+  #lent: Lent = { bytes: EMPTY, taken: false, release: undefined };
+  #options: { context: CallContext } | { context?: CallContext } = {};
 
   /**
    * Creates a router (it does nothing until `listen`).
@@ -421,22 +423,25 @@ export class Router {
     context: CallContext,
   ): Promise<unknown> | undefined {
     this.#stats.forwarded++;
-    const lent: Lent = { bytes: payload, taken: false, release: undefined };
-    if (context.oneWay) {
-      const sent = this.#cluster.send(target, cmd, lent, { context });
-      if (!lent.taken) {
-        lent.bytes = payload.slice();
-        this.#block(caller, lent, sent);
-      }
-      sent.catch((error) => this.#dropped(target, error));
-      return undefined;
-    }
-    const call = this.#cluster.call(target, cmd, lent, { context });
+    // Scratch lent bytes and options, reused while calls marshal at once
+    // (the common case); a call that must wait keeps them.
+    const lent = this.#lent;
+    lent.bytes = payload;
+    lent.taken = false;
+    const options = this.#options;
+    options.context = context;
+    const call = context.oneWay
+      ? this.#cluster.send(target, cmd, lent, options)
+      : this.#cluster.call(target, cmd, lent, options);
     if (!lent.taken) {
+      this.#lent = { bytes: EMPTY, taken: false, release: undefined };
+      this.#options = { context };
       lent.bytes = payload.slice();
       this.#block(caller, lent, call);
     }
-    return call;
+    if (!context.oneWay) return call;
+    call.catch((error) => this.#dropped(target, error));
+    return undefined;
   }
 
   #broadcast(
