@@ -252,6 +252,8 @@ export class Service {
    * @param options Timeout, signal, and the handler's context to chain from.
    * @returns The response body; for a broadcast, one {@linkcode BroadcastOutcome} per member.
    * @throws {WeftError} See the class docs.
+   * @throws {TypeError} For a route that is neither a `Route` nor a number.
+   * @throws {RangeError} For a service id out of range.
    */
   call(
     to: Route | number,
@@ -259,9 +261,14 @@ export class Service {
     body?: unknown,
     options?: CallOptions,
   ): Promise<unknown> {
+    let route: Route;
+    try {
+      route = routeOf(to);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const link = this.#current;
     if (link === undefined) return Promise.reject(this.#noRouter());
-    const route = typeof to === "number" ? target(to) : to;
     return this.#cluster.call(link.peer, cmd, { route, body } satisfies Outgoing, options)
       .catch(routerError);
   }
@@ -282,9 +289,14 @@ export class Service {
     body?: unknown,
     options?: CallOptions,
   ): Promise<void> {
+    let route: Route;
+    try {
+      route = routeOf(to);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const link = this.#current;
     if (link === undefined) return Promise.reject(this.#noRouter());
-    const route = typeof to === "number" ? target(to) : to;
     return this.#cluster.send(link.peer, cmd, { route, body } satisfies Outgoing, options)
       .catch(routerError);
   }
@@ -485,6 +497,17 @@ export class Service {
     }
     return outcomes;
   }
+}
+
+/** A route, or a service id as a target route. */
+function routeOf(to: Route | number): Route {
+  if (typeof to === "number") return target(to);
+  if (!(to instanceof Route)) {
+    throw new TypeError(
+      "Invalid route: expected a Route (target, random, hash, ...) or a service id",
+    );
+  }
+  return to;
 }
 
 /** A router's own coded error travels as a remote `RouterError`: make it a WeftError again. */

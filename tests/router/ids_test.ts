@@ -59,3 +59,28 @@ Deno.test("rendezvousOwner() and slotOwner() follow the specification", () => {
   assert.equal(slotOwner(5, ids, (id) => id !== 30), 10); // wraps around
   assert.equal(slotOwner(5, ids, () => false), undefined);
 });
+
+Deno.test("Service.call()/send() reject a bad route before sending", async () => {
+  const { Service } = await import("../../src/router/service.ts");
+  const { json } = await import("../../src/codec/json.ts");
+  const service = new Service({ id: 1, routers: ["127.0.0.1:9"], ...json() });
+  try {
+    await assert.rejects(service.call("2.1" as unknown as number, 1), TypeError);
+    await assert.rejects(service.send({ mode: 1, to: 2 } as never, 1), TypeError);
+    await assert.rejects(service.call(0x1000000, 1), RangeError);
+    // a good route without a router: unreachable at once
+    await assert.rejects(
+      service.call(target(1), 1),
+      (e: Error & { code?: string }) => e.code === "unreachable",
+    );
+  } finally {
+    await service.close();
+  }
+  assert.throws(() => new Service({ id: -1, routers: ["a:1"], ...json() }), /option id/);
+  assert.throws(() => new Service({ id: 1, routers: [], ...json() }), /option routers/);
+  assert.throws(() => new Service({ id: 1, routers: ["a:1", "a:1"], ...json() }), /twice/);
+  assert.throws(
+    () => new Service({ id: 1, routers: ["a:1"], ...json(), retryInterval: 0 }),
+    /retryInterval/,
+  );
+});
