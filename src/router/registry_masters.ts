@@ -8,7 +8,7 @@
  * Naming, shared by services and routers: a service registers and
  * campaigns as the instance {@linkcode serviceInstanceId}`(id)`
  * (`svc/<group>/<index>`), in the election {@linkcode masterElection}`(group)`
- * (`svc/<group>`).
+ * (`svc-<group>`).
  *
  * @example
  * ```ts ignore
@@ -65,13 +65,13 @@ export function serviceInstanceId(id: number): string {
 }
 
 /**
- * The election of a group's master: `svc/<group>`.
+ * The election of a group's master: `svc-<group>` (election names have no `/`).
  *
  * @param group 0 to 255.
  * @throws {RangeError} If `group` is out of range.
  */
 export function masterElection(group: number): string {
-  return `svc/${checkGroup(group)}`;
+  return `svc-${checkGroup(group)}`;
 }
 
 /**

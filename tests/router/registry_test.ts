@@ -1,7 +1,8 @@
 // Masters from a discovery registry: the router follows each group's
-// election through Registry.observe, applying only higher fences. The
-// registry here implements observe() of the contract in src/discovery/types.ts
-// over an in-test queue (the in-process registry is on another branch).
+// election through Registry.observe, applying only higher fences. The first
+// test drives observe() from an in-test queue (to deliver a stale fence and
+// a bad id, which a real registry never sends); the last uses the real
+// in-process MemoryRegistry with two routers.
 
 import assert from "node:assert/strict";
 import type { Master, Registry } from "../../src/discovery/types.ts";
@@ -61,7 +62,7 @@ const at = (id: number, fence: bigint): Master => ({
 });
 
 Deno.test("router: masters from a registry's election, applied only with a higher fence", async () => {
-  const source = observingRegistry("svc/2");
+  const source = observingRegistry("svc-2");
   const errors: Error[] = [];
   const { router, address } = await startRouter({
     masters: registryMasters(source.registry, { groups: [2], onError: (e) => errors.push(e) }),
@@ -94,7 +95,7 @@ Deno.test("router: masters from a registry's election, applied only with a highe
 Deno.test("serviceInstanceId/parseServiceInstanceId round-trip and reject other ids", () => {
   assert.equal(serviceInstanceId(serviceId(3, 7)), "svc/3/7");
   assert.equal(parseServiceInstanceId("svc/3/7"), serviceId(3, 7));
-  assert.equal(masterElection(3), "svc/3");
+  assert.equal(masterElection(3), "svc-3");
   for (const bad of ["svc/256/1", "svc/1/65536", "svc/1", "nodes/a", "svc/1/2/3", "svc/-1/2"]) {
     assert.equal(parseServiceInstanceId(bad), undefined, bad);
   }
@@ -105,3 +106,51 @@ Deno.test("serviceInstanceId/parseServiceInstanceId round-trip and reject other 
 // Every Registry of the discovery contract is a MasterObserver.
 const _fits = (registry: Registry): MasterObserver => registry;
 void _fits;
+
+Deno.test("router: two routers follow a MemoryRegistry election; a resign moves both to the next master", async () => {
+  const { MemoryRegistry } = await import("../../src/discovery/memory.ts");
+  const registry = new MemoryRegistry();
+  const a = await startRouter({ masters: registryMasters(registry, { groups: [2] }) });
+  const b = await startRouter({ masters: registryMasters(registry, { groups: [2] }) });
+  const members = await startServices([one, two], [a.address, b.address]);
+  const [viaA] = await startServices([serviceId(1, 1)], [a.address]);
+  const [viaB] = await startServices([serviceId(1, 2)], [b.address]);
+  const who = async (caller: typeof viaA) =>
+    ((await caller!.service.call(master(2), "who")) as { id: number }).id;
+  try {
+    const first = await registry.campaign(masterElection(2), {
+      id: serviceInstanceId(one),
+      address: "127.0.0.1:1",
+    });
+    const second = registry.campaign(masterElection(2), {
+      id: serviceInstanceId(two),
+      address: "127.0.0.1:2",
+    });
+    await until(
+      () => a.router.master(2)?.id === one && b.router.master(2)?.id === one,
+      3000,
+      "2.1",
+    );
+    assert.deepEqual([await who(viaA), await who(viaB)], [one, one]);
+    await first.resign();
+    const leadership = await second;
+    await until(
+      () => a.router.master(2)?.id === two && b.router.master(2)?.id === two,
+      3000,
+      "2.2",
+    );
+    assert.deepEqual([await who(viaA), await who(viaB)], [two, two]);
+    assert.ok(a.router.master(2)!.fence > Number(first.master.fence));
+    assert.equal(a.router.master(2)!.fence, Number(leadership.master.fence));
+    await leadership.resign();
+  } finally {
+    await closeAll(
+      viaA!.service,
+      viaB!.service,
+      ...members.map((m) => m.service),
+      a.router,
+      b.router,
+    );
+    await registry.close();
+  }
+});
