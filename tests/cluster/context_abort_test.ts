@@ -22,12 +22,12 @@ Deno.test("context.call: 100 calls pending through a context all abort with it, 
   });
   const cl = await c.listen("127.0.0.1:0");
   const outcomes: string[] = [];
-  let toC: Peer | undefined;
+  const toC: { peer?: Peer } = {};
   await using b = new Cluster({
     ...json(),
     call: async (_peer, _cmd, _body, context) => {
       const calls = Array.from({ length: 100 }, () =>
-        context.call(toC!, 1, {}).then(
+        context.call(toC.peer!, 1, {}).then(
           () => "ok",
           (error) => error.code,
         ));
@@ -35,7 +35,7 @@ Deno.test("context.call: 100 calls pending through a context all abort with it, 
       return "done";
     },
   });
-  toC = b.connect(`127.0.0.1:${cl.address.port}`);
+  toC.peer = b.connect(`127.0.0.1:${cl.address.port}`);
   const bl = await b.listen("127.0.0.1:0");
   await using a = new Cluster({ ...json() });
   const controller = new AbortController();
