@@ -54,3 +54,30 @@ Deno.test("holdReading() of a peer without a connection is a no-op", async () =>
   release();
   assert.equal(peer.isConnected, false);
 });
+
+Deno.test("holdReading(): the holding node does not take the held peer for dead (its unread pongs are not misses)", async () => {
+  let release = () => {};
+  let held: Peer | undefined;
+  await using server = new Cluster({
+    ...raw(),
+    heartbeatInterval: 30,
+    heartbeatMisses: 2,
+    call: (peer, _cmd, body) => {
+      if (held === undefined) {
+        held = peer;
+        release = holdReading(peer);
+      }
+      return body;
+    },
+  });
+  const listener = await server.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...raw(), heartbeatInterval: 60_000 });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  assert.equal(text(await client.call(peer, 1, "first")), "first");
+  const second = client.call(peer, 1, "second", { timeout: 5000 });
+  // ten heartbeat windows of the server while it holds the client
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(held!.isClosed, false, "the server closed a peer it chose not to read");
+  release();
+  assert.equal(text(await second), "second");
+});
