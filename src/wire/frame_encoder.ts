@@ -31,8 +31,11 @@ const FIRST_BUFFER_SIZE = 1024;
 /** Options of {@linkcode FrameEncoder}. */
 export interface FrameEncoderOptions extends FrameLimitsOptions {
   /**
-   * The largest buffer the encoder allocates for itself (a single frame
-   * larger than this gets a buffer of its size). Without a given `buffer`,
+   * The largest buffer the encoder allocates for itself while the pending
+   * batch fits in it. A single frame larger than this gets a buffer of its
+   * size; a batch that outgrows it (many frames written in one turn) gets
+   * buffers of at least twice its pending bytes, so that growing stays
+   * linear in the batch's size. Without a given `buffer`,
    * the first one is 1 KiB (or `capacity`, if smaller) and each new one,
    * allocated when the current one fills up, doubles up to `capacity`: an
    * idle connection's encoder stays small.
@@ -257,9 +260,20 @@ export class FrameEncoder {
     return size;
   }
 
+  /**
+   * Moves the pending bytes to a new buffer with room for `need` more. Up to
+   * `capacity` the buffer doubles; past it (one turn's batch is larger than
+   * `capacity`) the new buffer is at least twice the pending bytes, so a
+   * batch of n bytes is copied O(n) times in total, not O(n²) (growing to
+   * exactly the pending size plus one frame made every frame past capacity
+   * copy the whole batch).
+   */
   #grow(need: number): void {
     const pending = this.#end - this.#start;
-    const size = Math.max(Math.min(this.#capacity, this.#buf.length * 2), pending + need);
+    const want = pending + need;
+    const size = want <= this.#capacity
+      ? Math.max(Math.min(this.#capacity, this.#buf.length * 2), want)
+      : want + pending;
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(this.#start, this.#end));
     this.#buf = next;
