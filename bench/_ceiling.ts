@@ -7,8 +7,13 @@
 // frames of each read in one write (a view of the read, no copy unless a
 // frame spans reads); the client's requests are all the same bytes, so it
 // writes views of one prebuilt buffer and allocates nothing per call.
+//
+// The promise floor (EchoCalls) is the same echo with a call API: each call
+// returns a promise that the next response resolves, and the calls of one
+// turn go out in one write. It is what any promise-per-call library pays on
+// top of the raw echo, measured by the same driver loop as weft's client.
 
-import { Latencies, type LoadCase, type LoadResult, runtime, sleep } from "./_common.ts";
+import { drive, Latencies, type LoadCase, type LoadResult, runtime, sleep } from "./_common.ts";
 
 /** Server side: finds frame boundaries and says what to echo. */
 export class EchoFramer {
@@ -50,10 +55,7 @@ export class EchoLoad {
   readonly #stream: Uint8Array;
   readonly #send: (bytes: Uint8Array) => void;
   readonly #latencies = new Latencies();
-  /** Bytes of the current response frame still to come (its prefix included). */
-  #rest = 0;
-  #prefix = new Uint8Array(4);
-  #prefixHave = 0;
+  readonly #counter = new FrameCounter();
   #sentAt = 0;
   #running = true;
   #measuring = false;
@@ -91,27 +93,7 @@ export class EchoLoad {
 
   /** Handles received bytes. */
   data(chunk: Uint8Array): void {
-    let pos = 0;
-    const len = chunk.length;
-    let done = 0;
-    while (pos < len) {
-      if (this.#rest === 0) {
-        // At a frame start: read the length prefix (maybe split).
-        while (this.#prefixHave < 4 && pos < len) this.#prefix[this.#prefixHave++] = chunk[pos++]!;
-        if (this.#prefixHave < 4) break;
-        const p = this.#prefix;
-        this.#rest = (p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) >>> 0;
-        this.#prefixHave = 0;
-        if (this.#rest === 0) {
-          done++;
-          continue;
-        }
-      }
-      const take = Math.min(this.#rest, len - pos);
-      this.#rest -= take;
-      pos += take;
-      if (this.#rest === 0) done++;
-    }
+    const done = this.#counter.count(chunk);
     if (done === 0) return;
     if (this.#measuring) {
       this.#calls += done;
@@ -140,5 +122,129 @@ export class EchoLoad {
       callsPerSec: this.#calls / seconds,
       ...(this.#c.depth === 1 ? this.#latencies.summary() : {}),
     };
+  }
+}
+
+/**
+ * Counts the complete `[u32 length][payload]` frames in a byte stream cut
+ * into arbitrary chunks.
+ */
+class FrameCounter {
+  /** Bytes of the current frame still to come. */
+  #rest = 0;
+  #prefix = new Uint8Array(4);
+  #prefixHave = 0;
+
+  /** Returns how many frames `chunk` completes. */
+  count(chunk: Uint8Array): number {
+    let pos = 0;
+    const len = chunk.length;
+    let done = 0;
+    while (pos < len) {
+      if (this.#rest === 0) {
+        while (this.#prefixHave < 4 && pos < len) this.#prefix[this.#prefixHave++] = chunk[pos++]!;
+        if (this.#prefixHave < 4) break;
+        const p = this.#prefix;
+        this.#rest = (p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24)) >>> 0;
+        this.#prefixHave = 0;
+        if (this.#rest === 0) {
+          done++;
+          continue;
+        }
+      }
+      const take = Math.min(this.#rest, len - pos);
+      this.#rest -= take;
+      pos += take;
+      if (this.#rest === 0) done++;
+    }
+    return done;
+  }
+}
+
+/**
+ * The promise floor's client: `call()` queues one echo frame and returns a
+ * promise that the next response resolves (responses come back in order,
+ * so a FIFO of resolvers is the whole table). The frames queued in one turn
+ * are written together from a microtask, as weft batches its writes.
+ */
+export class EchoCalls {
+  readonly #c: LoadCase;
+  readonly #frameSize: number;
+  readonly #stream: Uint8Array;
+  readonly #send: (bytes: Uint8Array) => void;
+  readonly #counter = new FrameCounter();
+  /** Resolvers of the calls in flight, oldest at `#head` (a ring). */
+  #ring: (() => void)[] = new Array(1024);
+  #head = 0;
+  #size = 0;
+  #queued = 0;
+  #flushQueued = false;
+  #sent = 0;
+
+  /** @param c The case. @param send Writes bytes (kept as views; never changed). */
+  constructor(c: LoadCase, send: (bytes: Uint8Array) => void) {
+    this.#c = c;
+    this.#send = send;
+    this.#frameSize = 4 + c.payload;
+    this.#stream = new Uint8Array(this.#frameSize * (c.depth + 1));
+    const view = new DataView(this.#stream.buffer);
+    for (let i = 0; i <= c.depth; i++) {
+      view.setUint32(i * this.#frameSize, c.payload, true);
+      this.#stream.fill(0x61 + (i % 26), i * this.#frameSize + 4, (i + 1) * this.#frameSize);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushQueued = false;
+    let bytes = this.#queued * this.#frameSize;
+    this.#queued = 0;
+    while (bytes > 0) {
+      const off = this.#sent % this.#frameSize;
+      const n = Math.min(bytes, this.#stream.length - off);
+      this.#send(this.#stream.subarray(off, off + n));
+      this.#sent += n;
+      bytes -= n;
+    }
+  };
+
+  /** One echo call. */
+  call(): Promise<void> {
+    const promise = new Promise<void>((resolve) => {
+      if (this.#size === this.#ring.length) this.#growRing();
+      this.#ring[(this.#head + this.#size++) & (this.#ring.length - 1)] = resolve;
+    });
+    this.#queued++;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+    return promise;
+  }
+
+  #growRing(): void {
+    const next: (() => void)[] = new Array(this.#ring.length * 2);
+    for (let i = 0; i < this.#size; i++) {
+      next[i] = this.#ring[(this.#head + i) & (this.#ring.length - 1)]!;
+    }
+    this.#ring = next;
+    this.#head = 0;
+  }
+
+  /** Handles received bytes: resolves one call per complete frame. */
+  data(chunk: Uint8Array): void {
+    let done = this.#counter.count(chunk);
+    const mask = this.#ring.length - 1;
+    while (done-- > 0 && this.#size > 0) {
+      const resolve = this.#ring[this.#head]!;
+      this.#ring[this.#head] = undefined!;
+      this.#head = (this.#head + 1) & mask;
+      this.#size--;
+      resolve();
+    }
+  }
+
+  /** Runs the case with the driver weft's client uses. */
+  run(): Promise<LoadResult> {
+    return drive(() => this.call(), this.#c);
   }
 }

@@ -7,13 +7,14 @@
  * ```sh
  * bun bench/ceiling_bun.ts server 127.0.0.1:0
  * bun bench/ceiling_bun.ts client 127.0.0.1:PORT --payload=32 --depth=1
+ * bun bench/ceiling_bun.ts floor 127.0.0.1:PORT --payload=32 --depth=256
  * ```
  *
  * @module
  */
 
 import { args, exit, loadCase, report } from "./_common.ts";
-import { EchoFramer, EchoLoad } from "./_ceiling.ts";
+import { EchoCalls, EchoFramer, EchoLoad } from "./_ceiling.ts";
 
 interface Sock {
   data: State;
@@ -24,7 +25,7 @@ interface Sock {
 interface State {
   framer: EchoFramer;
   queue: Uint8Array[];
-  load: EchoLoad | undefined;
+  load: { data(chunk: Uint8Array): void } | undefined;
 }
 declare const Bun: {
   listen(
@@ -94,7 +95,7 @@ if (mode === "server") {
     },
   });
   console.log(`listening ${server.hostname}:${server.port}`);
-} else if (mode === "client") {
+} else if (mode === "client" || mode === "floor") {
   const c = loadCase(rest);
   const socket = await Bun.connect({
     ...hostPort(c.address),
@@ -112,14 +113,15 @@ if (mode === "server") {
     },
   });
   // The load's requests are views of one constant buffer: no copy needed.
-  const load = new EchoLoad(c, (bytes) => send(socket, bytes, true));
+  const write = (bytes: Uint8Array) => send(socket, bytes, true);
+  const load = mode === "floor" ? new EchoCalls(c, write) : new EchoLoad(c, write);
   socket.data.load = load;
   report(await load.run());
   socket.end();
   exit(0);
 } else {
   console.error(
-    "usage: ceiling_bun.ts server HOST:PORT | client HOST:PORT [--payload=N --depth=N]",
+    "usage: ceiling_bun.ts server HOST:PORT | client|floor HOST:PORT [--payload=N --depth=N]",
   );
   exit(2);
 }

@@ -5,13 +5,14 @@
  * ```sh
  * deno run -A bench/ceiling_deno.ts server 127.0.0.1:0
  * deno run -A bench/ceiling_deno.ts client 127.0.0.1:PORT --payload=32 --depth=1
+ * deno run -A bench/ceiling_deno.ts floor 127.0.0.1:PORT --payload=32 --depth=256
  * ```
  *
  * @module
  */
 
 import { args, exit, loadCase, report } from "./_common.ts";
-import { EchoFramer, EchoLoad } from "./_ceiling.ts";
+import { EchoCalls, EchoFramer, EchoLoad } from "./_ceiling.ts";
 
 function hostPort(address: string): { hostname: string; port: number } {
   const at = address.lastIndexOf(":");
@@ -49,7 +50,7 @@ if (mode === "server") {
   const listener = Deno.listen({ ...hostPort(rest[0] ?? "127.0.0.1:0"), transport: "tcp" });
   console.log(`listening ${listener.addr.hostname}:${listener.addr.port}`);
   for await (const conn of listener) void serve(conn);
-} else if (mode === "client") {
+} else if (mode === "client" || mode === "floor") {
   const c = loadCase(rest);
   const conn = await Deno.connect({ ...hostPort(c.address), transport: "tcp" });
   conn.setNoDelay(true);
@@ -62,10 +63,11 @@ if (mode === "server") {
     } catch { /* closing */ }
     writing = false;
   };
-  const load = new EchoLoad(c, (bytes) => {
+  const send = (bytes: Uint8Array) => {
     queue.push(bytes);
     if (!writing) void pump();
-  });
+  };
+  const load = mode === "floor" ? new EchoCalls(c, send) : new EchoLoad(c, send);
   const buffer = new Uint8Array(64 * 1024);
   const reads = (async () => {
     try {
@@ -82,7 +84,7 @@ if (mode === "server") {
   exit(0);
 } else {
   console.error(
-    "usage: ceiling_deno.ts server HOST:PORT | client HOST:PORT [--payload=N --depth=N]",
+    "usage: ceiling_deno.ts server HOST:PORT | client|floor HOST:PORT [--payload=N --depth=N]",
   );
   exit(2);
 }

@@ -5,6 +5,7 @@
  * ```sh
  * node24 bench/ceiling_node.ts server 127.0.0.1:0
  * node24 bench/ceiling_node.ts client 127.0.0.1:PORT --payload=32 --depth=1
+ * node24 bench/ceiling_node.ts floor 127.0.0.1:PORT --payload=32 --depth=256
  * ```
  *
  * @module
@@ -12,7 +13,7 @@
 
 import * as net from "node:net";
 import { args, exit, loadCase, report } from "./_common.ts";
-import { EchoFramer, EchoLoad } from "./_ceiling.ts";
+import { EchoCalls, EchoFramer, EchoLoad } from "./_ceiling.ts";
 
 function hostPort(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(":");
@@ -39,7 +40,7 @@ if (mode === "server") {
     const bound = server.address() as net.AddressInfo;
     console.log(`listening ${bound.address}:${bound.port}`);
   });
-} else if (mode === "client") {
+} else if (mode === "client" || mode === "floor") {
   const c = loadCase(rest);
   const socket = net.connect(hostPort(c.address));
   await new Promise<void>((resolve, reject) => {
@@ -48,14 +49,15 @@ if (mode === "server") {
   });
   socket.setNoDelay(true);
   socket.on("error", () => {});
-  const load = new EchoLoad(c, (bytes) => void socket.write(bytes));
+  const send = (bytes: Uint8Array) => void socket.write(bytes);
+  const load = mode === "floor" ? new EchoCalls(c, send) : new EchoLoad(c, send);
   socket.on("data", (chunk: Uint8Array) => load.data(chunk));
   report(await load.run());
   socket.destroy();
   exit(0);
 } else {
   console.error(
-    "usage: ceiling_node.ts server HOST:PORT | client HOST:PORT [--payload=N --depth=N]",
+    "usage: ceiling_node.ts server HOST:PORT | client|floor HOST:PORT [--payload=N --depth=N]",
   );
   exit(2);
 }

@@ -1,7 +1,9 @@
 /**
  * The loopback RPC benchmark's driver: runs weft's call benchmark
  * (rpc_server.ts, rpc_client.ts) beside the raw-socket ceiling
- * (ceiling_<runtime>.ts) for every client/server runtime pair, pinned with
+ * (ceiling_<runtime>.ts) and the promise floor (the same raw echo, its
+ * client resolving one promise per response: `ceiling_<runtime>.ts floor`)
+ * for every client/server runtime pair, pinned with
  * `taskset` on one core and on two, then the memory measurements
  * (memory_client.ts), and prints one markdown report.
  *
@@ -17,6 +19,7 @@
  * - `--pairs=all|same`: every client/server pair, or same-runtime pairs only;
  * - `--placements=one,split`: both on cpu 0, or client on cpu 0 and server on cpu 1;
  * - `--payloads=32,1024`, `--depths=1,256`;
+ * - `--sides=weft,floor,ceiling`: which of the three to run per case;
  * - `--warmup=1000`, `--duration=5000`: per case, in ms;
  * - `--repeat=1`: runs of every case (one table row each);
  * - `--memory=true`, `--conns=10000`, `--sample=1000`, `--pending=10000`;
@@ -67,6 +70,10 @@ const samePairs = (flags.get("pairs") ?? "all") === "same";
 const placements = list("placements", "one,split") as ("one" | "split")[];
 const payloads = list("payloads", "32,1024").map(Number);
 const depths = list("depths", "1,256").map(Number);
+const sides = list("sides", "weft,floor,ceiling");
+for (const s of sides) {
+  if (!["weft", "floor", "ceiling"].includes(s)) throw new RangeError(`Unknown side ${s}`);
+}
 const warmup = num("warmup", quick ? 50 : 1000);
 const duration = num("duration", quick ? 200 : 5000);
 const repeat = Math.max(1, num("repeat", 1));
@@ -226,22 +233,24 @@ interface Row {
   payload: number;
   depth: number;
   weft: LoadResult | string;
+  floor: LoadResult | string;
   ceiling: LoadResult | string;
   /** The weft side over TLS (with `--tls`). */
   tls?: LoadResult | string;
 }
 
-/** One side (weft or ceiling) of a case; a failure becomes its message. */
+/** One side (weft, floor or ceiling) of a case; a failure or a skipped side becomes a message. */
 async function side(
-  kind: "weft" | "ceiling" | "tls",
+  kind: "weft" | "floor" | "ceiling" | "tls",
   clientRt: RuntimeName,
   serverRt: RuntimeName,
   placement: "one" | "split",
   payload: number,
   depth: number,
 ): Promise<LoadResult | string> {
+  if (kind !== "tls" && !sides.includes(kind)) return "not run";
   const serverCpu = placement === "one" ? 0 : 1;
-  const weftSide = kind !== "ceiling";
+  const weftSide = kind === "weft" || kind === "tls";
   const tlsArgs = kind === "tls" ? [`--tls=${tlsDir}`] : [];
   const serverScript = weftSide ? "rpc_server.ts" : `ceiling_${serverRt}.ts`;
   const clientScript = weftSide ? "rpc_client.ts" : `ceiling_${clientRt}.ts`;
@@ -263,7 +272,7 @@ async function side(
     return await client<LoadResult>(
       clientRt,
       clientScript,
-      weftSide ? caseArgs : ["client", ...caseArgs],
+      weftSide ? caseArgs : [kind === "floor" ? "floor" : "client", ...caseArgs],
       0,
       "RESULT",
       warmup + duration + START_LIMIT,
@@ -296,8 +305,18 @@ outer: for (let r = 0; r < repeat; r++) {
             break outer;
           }
           const weft = await side("weft", c, s, placement, payload, depth);
+          const floor = await side("floor", c, s, placement, payload, depth);
           const ceiling = await side("ceiling", c, s, placement, payload, depth);
-          const row: Row = { client: c, server: s, placement, payload, depth, weft, ceiling };
+          const row: Row = {
+            client: c,
+            server: s,
+            placement,
+            payload,
+            depth,
+            weft,
+            floor,
+            ceiling,
+          };
           if (tlsDir !== undefined) row.tls = await side("tls", c, s, placement, payload, depth);
           rows.push(row);
           console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line(row)}`);
@@ -374,12 +393,17 @@ function lat(r: LoadResult): string {
     ? "–"
     : `${r.meanUs.toFixed(1)} / ${r.p50Us!.toFixed(1)} / ${r.p99Us!.toFixed(1)}`;
 }
+function rate(r: LoadResult | string): string {
+  return typeof r === "string" ? r : fmtRate(r.callsPerSec);
+}
+function ratioOf(a: LoadResult | string, b: LoadResult | string): string {
+  return typeof a === "string" || typeof b === "string"
+    ? "–"
+    : (a.callsPerSec / b.callsPerSec).toFixed(2);
+}
 function cells(row: Row): string[] {
-  const { weft, ceiling } = row;
-  const w = typeof weft === "string" ? weft : fmtRate(weft.callsPerSec);
-  const c = typeof ceiling === "string" ? ceiling : fmtRate(ceiling.callsPerSec);
+  const { weft, floor, ceiling } = row;
   const ok = typeof weft !== "string" && typeof ceiling !== "string";
-  const ratio = ok ? (weft.callsPerSec / ceiling.callsPerSec).toFixed(2) : "–";
   const p99 = ok && weft.p99Us !== undefined && ceiling.p99Us
     ? (weft.p99Us / ceiling.p99Us).toFixed(2)
     : "–";
@@ -388,9 +412,12 @@ function cells(row: Row): string[] {
     row.placement === "one" ? "one core" : "split",
     row.payload >= 1024 ? `${row.payload / 1024} KiB` : `${row.payload} B`,
     String(row.depth),
-    w,
-    c,
-    ratio,
+    rate(weft),
+    rate(floor),
+    rate(ceiling),
+    ratioOf(weft, ceiling),
+    ratioOf(weft, floor),
+    ratioOf(floor, ceiling),
     typeof weft === "string" ? "–" : lat(weft),
     typeof ceiling === "string" ? "–" : lat(ceiling),
     p99,
@@ -426,10 +453,10 @@ report.push(
     ? "Pinned with taskset: *one core* = client and server on cpu 0; *split* = client on cpu 0, server on cpu 1."
     : "**taskset is missing: processes ran unpinned** (placements are nominal; results are bimodal).",
   `Each case: ${warmup} ms warm-up, ${duration} ms measured; one connection; codec: ${codec}. ` +
-    "Latencies (mean / p50 / p99) in µs, one call in flight only. Ratio = weft / ceiling.",
+    "Latencies (mean / p50 / p99) in µs, one call in flight only. Floor = the raw echo with one promise per call.",
   "",
-  "| client → server | placement | payload | depth | weft calls/s | ceiling calls/s | ratio | weft µs mean / p50 / p99 | ceiling µs mean / p50 / p99 | p99 ratio |",
-  "| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: |",
+  "| client → server | placement | payload | depth | weft calls/s | floor calls/s | ceiling calls/s | weft ÷ ceiling | weft ÷ floor | floor ÷ ceiling | weft µs mean / p50 / p99 | ceiling µs mean / p50 / p99 | p99 ratio |",
+  "| --- | --- | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |",
   ...rows.map(line),
 );
 if (tlsDir !== undefined) {

@@ -8,7 +8,8 @@ import { runScript } from "./_runtimes.ts";
 const DRIVER = new URL("../bench/rpc_loopback.ts", import.meta.url).pathname;
 
 Deno.test({
-  name: "`bench/rpc_loopback.ts` runs weft (over TCP and TLS) and the ceiling and reports memory",
+  name:
+    "`bench/rpc_loopback.ts` runs weft (over TCP and TLS), the promise floor and the ceiling and reports memory",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
@@ -29,9 +30,17 @@ Deno.test({
     assert.equal(result.code, 0, context);
     assert.match(result.stdout, /^Machine: \d+ CPUs/m, context);
     const rows = result.stdout.split("\n").filter((l) => l.startsWith("| deno → deno |"));
-    // Two rows against the ceiling, two of TLS against TCP.
+    // Two rows against the floor and the ceiling, two of TLS against TCP.
     assert.equal(rows.length, 4, context);
     for (const row of rows) assert.doesNotMatch(row, /failed/, context);
+    const main = rows.map((row) => row.split("|").map((c) => c.trim()).slice(1, -1))
+      .filter((cells) => cells.length === 13);
+    assert.equal(main.length, 2, context);
+    for (const cells of main) {
+      // weft, promise floor and ceiling rates, then the three ratios.
+      for (const cell of cells.slice(4, 7)) assert.match(cell, /^[\d.]+( [kM])?$/, context);
+      for (const cell of cells.slice(7, 10)) assert.match(cell, /^\d+\.\d\d$/, context);
+    }
     assert.match(result.stdout, /^\| deno \| [\d.]+ (B|KiB|MiB), /m, context);
   },
 });
