@@ -138,6 +138,8 @@ export class Channel implements Watched {
   readonly #highWaterMark: number;
   /** Weft mode (extensions on). */
   readonly weft: boolean;
+  /** When the chunk being decoded arrived (`now()`, read once per chunk, not per frame). */
+  receivedAt = 0;
   /** Weft: false until the handshake completes (HELLO in, or HELLO_ACK in); calls wait. */
   #ready: boolean;
   #readyWaiter: PromiseWithResolvers<void> | null = null;
@@ -809,6 +811,7 @@ export class Channel implements Watched {
     if (this.#closing !== null) return;
     const first = this.#first;
     if (first !== null) first.note(chunk);
+    this.receivedAt = now();
     try {
       this.#decoder.decode(chunk, this.#onFrame);
     } catch (error) {

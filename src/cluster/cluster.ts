@@ -288,7 +288,7 @@ export class Cluster implements ContextHost {
     if (state.closed || this.#shut) return Promise.reject(this.#peerClosed(peer));
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
-      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse, start);
     }
     return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
   }
@@ -325,6 +325,7 @@ export class Cluster implements ContextHost {
     signal: AbortSignalLike | undefined,
     options: CallOptions | undefined,
     expectResponse: boolean,
+    start: number = now(),
   ): Promise<unknown> {
     let marshalled: readonly [number, Uint8Array | string] | undefined;
     try {
@@ -351,7 +352,7 @@ export class Cluster implements ContextHost {
     }
     const trace = this.#traceFor(options);
     const head = channel.weft
-      ? writeRequestHead(this.#head, !expectResponse, deadline - now())
+      ? writeRequestHead(this.#head, !expectResponse, deadline - start)
       : undefined;
     if (!expectResponse) {
       try {
@@ -591,7 +592,7 @@ export class Cluster implements ContextHost {
       }
       oneWay = (requestFlags(payload) & RequestFlag.OneWay) !== 0;
       const remaining = requestRemaining(payload);
-      if (remaining !== Infinity) deadline = now() + remaining;
+      if (remaining !== Infinity) deadline = channel.receivedAt + remaining;
       payload = payload.subarray(REQUEST_HEAD_SIZE);
     }
     const context = new CallContext(this, peer, frame, deadline, oneWay);

@@ -215,7 +215,7 @@ export class PendingCalls {
 
   #release(call: PendingCall): void {
     call.table = null;
-    if (call.deadlineIndex >= 0) this.#deadlines.remove(call);
+    if (call.deadlineIndex !== -1) this.#deadlines.remove(call);
     if (call.onAbort !== undefined) {
       call.signal?.removeEventListener("abort", call.onAbort);
       call.onAbort = undefined;
