@@ -3,10 +3,13 @@
  * in flight, for a warm-up then a measured window. Prints one
  * `RESULT {json}` line (calls/s; mean, p50, p99 in µs with depth 1).
  * `--tls=DIR` connects over TLS, trusting the test CA in DIR.
- * Runs unchanged under Deno, Bun and Node 24.
+ * With `--burst=N` it runs rounds of N calls that the server holds and
+ * then answers all in one turn (one batch of N responses; see
+ * rpc_server.ts `burst`). Runs unchanged under Deno, Bun and Node 24.
  *
  * ```sh
  * deno run -A bench/rpc_client.ts 127.0.0.1:PORT --payload=32 --depth=1 --warmup=1000 --duration=5000
+ * deno run -A bench/rpc_client.ts 127.0.0.1:PORT --payload=1024 --burst=1024
  * ```
  *
  * @module
@@ -14,10 +17,20 @@
 
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
-import { args, drive, exit, loadCase, options, report } from "./_common.ts";
+import {
+  args,
+  drive,
+  exit,
+  loadCase,
+  type LoadResult,
+  options,
+  report,
+  runtime,
+} from "./_common.ts";
 import { readCerts } from "../tests/security/_certs.ts";
 
 const CMD_ECHO = 1;
+const CMD_BURST = 5;
 const c = loadCase(args);
 const flags = options(args).flags;
 const pass = flags.get("codec") === "pass";
@@ -35,6 +48,38 @@ const peer = cluster.connect(c.address);
 const payload = new Uint8Array(c.payload).fill(0x61);
 const first = await cluster.call(peer, CMD_ECHO, payload) as Uint8Array;
 if (first.length !== c.payload) throw new Error(`echo returned ${first.length} bytes`);
-report(await drive(() => cluster.call(peer, CMD_ECHO, payload), c));
+const burst = Number(options(args).flags.get("burst") ?? 0);
+report(
+  burst > 0 ? await bursts(burst) : await drive(() => cluster.call(peer, CMD_ECHO, payload), c),
+);
 await cluster.close();
+
+/**
+ * Rounds of `n` calls that the server holds until it has all n, then
+ * answers in one turn: each round makes it encode n responses, n x payload
+ * bytes, as one batch.
+ */
+async function bursts(n: number): Promise<LoadResult> {
+  if (c.payload < 4) throw new RangeError("--burst needs --payload of at least 4 bytes");
+  const body = payload.slice();
+  new DataView(body.buffer).setUint32(0, n, true);
+  const round = async (): Promise<void> => {
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) calls.push(cluster.call(peer, CMD_BURST, body));
+    for (const answer of await Promise.all(calls)) {
+      if ((answer as Uint8Array).length !== c.payload) throw new Error("burst echo lost bytes");
+    }
+  };
+  const warmupEnd = performance.now() + c.warmupMs;
+  while (performance.now() < warmupEnd) await round();
+  let calls = 0;
+  const start = performance.now();
+  const stop = start + c.durationMs;
+  while (performance.now() < stop) {
+    await round();
+    calls += n;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { runtime, calls, seconds, callsPerSec: calls / seconds };
+}
 exit(0);

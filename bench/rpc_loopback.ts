@@ -20,6 +20,10 @@
  * - `--placements=one,split`: both on cpu 0, or client on cpu 0 and server on cpu 1;
  * - `--payloads=32,1024`, `--depths=1,256`;
  * - `--sides=weft,floor,ceiling`: which of the three to run per case;
+ * - `--bursts=1024`: burst sizes (0 for none): rounds of N 1 KiB calls the
+ *   server holds and answers in one turn, so that it encodes N responses as
+ *   one batch (weft only; the case that caught the encoder's quadratic
+ *   growth, on every runtime);
  * - `--warmup=1000`, `--duration=5000`: per case, in ms;
  * - `--repeat=1`: runs of every case (one table row each);
  * - `--memory=true`, `--conns=10000`, `--sample=1000`, `--pending=10000`;
@@ -71,6 +75,7 @@ const placements = list("placements", "one,split") as ("one" | "split")[];
 const payloads = list("payloads", "32,1024").map(Number);
 const depths = list("depths", "1,256").map(Number);
 const sides = list("sides", "weft,floor,ceiling");
+const burstSizes = list("bursts", "1024").map(Number).filter((n) => n > 0);
 for (const s of sides) {
   if (!["weft", "floor", "ceiling"].includes(s)) throw new RangeError(`Unknown side ${s}`);
 }
@@ -263,7 +268,7 @@ async function side(
     const caseArgs = [
       srv.address,
       `--payload=${payload}`,
-      `--depth=${depth}`,
+      depth < 0 ? `--burst=${-depth}` : `--depth=${depth}`,
       `--warmup=${warmup}`,
       `--duration=${duration}`,
       `--codec=${codec}`,
@@ -321,6 +326,36 @@ outer: for (let r = 0; r < repeat; r++) {
           rows.push(row);
           console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${line(row)}`);
         }
+      }
+    }
+  }
+}
+
+// Bursts: weft only, 1 KiB, every pair and placement (depth -N = a burst of N).
+interface BurstRow {
+  client: RuntimeName;
+  server: RuntimeName;
+  placement: "one" | "split";
+  size: number;
+  weft: LoadResult | string;
+}
+const burstRows: BurstRow[] = [];
+burst: for (let r = 0; r < repeat; r++) {
+  for (const placement of placements) {
+    for (const [c, s] of pairs) {
+      for (const size of burstSizes) {
+        if (performance.now() - started > limitMs) {
+          stoppedEarly = true;
+          break burst;
+        }
+        const weft = await side("weft", c, s, placement, 1024, -size);
+        const row = { client: c, server: s, placement, size, weft };
+        burstRows.push(row);
+        console.error(
+          `[${
+            ((performance.now() - started) / 1000).toFixed(0)
+          } s] burst ${c} → ${s} ${placement} ${size}: ${rate(weft)}`,
+        );
       }
     }
   }
@@ -479,6 +514,29 @@ if (tlsDir !== undefined) {
       } |`;
     }),
   );
+}
+if (burstRows.length > 0) {
+  report.push(
+    "",
+    "Bursts: rounds of N 1 KiB calls the server holds, then answers in one turn (one batch of N responses). " +
+      "Pipelined = the same pair's 256 × 1 KiB weft rate above.",
+    "",
+    "| client → server | placement | N | bytes per batch | weft calls/s | ÷ pipelined |",
+    "| --- | --- | --: | --: | --: | --: |",
+  );
+  for (const b of burstRows) {
+    const piped = rows.find((r) =>
+      r.client === b.client && r.server === b.server && r.placement === b.placement &&
+      r.payload === 1024 && r.depth === 256
+    );
+    report.push(
+      `| ${b.client} → ${b.server} | ${
+        b.placement === "one" ? "one core" : "split"
+      } | ${b.size} | ${bytes(b.size * 1032)} | ${rate(b.weft)} | ${
+        piped === undefined ? "–" : ratioOf(b.weft, piped.weft)
+      } |`,
+    );
+  }
 }
 if (stoppedEarly) {
   report.push("", `Stopped at the time limit (${limitMs / 1000} s): later cases did not run.`);

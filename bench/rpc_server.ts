@@ -13,7 +13,10 @@
  * - 2 `hold`: answers only at the next `release` (a pending call);
  * - 3 `release`: answers every held call (empty), then itself with the count;
  * - 4 `stats`: collects garbage (if exposed) and answers JSON
- *   `{ rss, heap, open, accepted, held, gc }`.
+ *   `{ rss, heap, open, accepted, held, gc }`;
+ * - 5 `burst`: the body's first 4 bytes (u32 LE) say N; holds the call
+ *   until N `burst` calls from this peer are held, then echoes all N
+ *   bodies in one turn (one batch of N responses, however large).
  *
  * `--exit-after=MS` exits normally after MS (so `--cpu-prof` writes its
  * profile). `--tls=DIR` serves over TLS with the test certificates in DIR
@@ -26,11 +29,12 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
 import type { Codec } from "../src/codec/types.ts";
+import type { Peer } from "../src/cluster/peer.ts";
 import { args, collect, exit, memory, options } from "./_common.ts";
 import { readCerts } from "../tests/security/_certs.ts";
 
 /** Benchmark commands. */
-export const CMD = { echo: 1, hold: 2, release: 3, stats: 4 } as const;
+export const CMD = { echo: 1, hold: 2, release: 3, stats: 4, burst: 5 } as const;
 
 /** Hooks that pass payload bytes through, both ways, with no copy. */
 export const passThrough: Codec = {
@@ -47,6 +51,7 @@ if (address === undefined) {
 const codec = flags.get("codec") === "pass" ? passThrough : raw();
 const EMPTY = new Uint8Array(0);
 const held: ((value: unknown) => void)[] = [];
+const bursts = new Map<Peer, (() => void)[]>();
 let open = 0;
 let accepted = 0;
 
@@ -62,10 +67,11 @@ const cluster = new Cluster({
     open++;
     accepted++;
   },
-  close() {
+  close(peer) {
     open--;
+    bursts.delete(peer);
   },
-  call(_peer, cmd, body) {
+  call(peer, cmd, body) {
     switch (cmd) {
       case CMD.echo:
         return body;
@@ -75,6 +81,17 @@ const cluster = new Cluster({
         const n = held.length;
         for (const resolve of held.splice(0)) resolve(EMPTY);
         return String(n);
+      }
+      case CMD.burst: {
+        const bytes = body as Uint8Array;
+        const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(0, true);
+        let held = bursts.get(peer);
+        if (held === undefined) bursts.set(peer, held = []);
+        const list = held;
+        return new Promise((resolve) => {
+          list.push(() => resolve(body));
+          if (list.length >= n) { for (const answer of list.splice(0)) answer(); }
+        });
       }
       case CMD.stats: {
         const gc = collect();

@@ -9,7 +9,7 @@ const DRIVER = new URL("../bench/rpc_loopback.ts", import.meta.url).pathname;
 
 Deno.test({
   name:
-    "`bench/rpc_loopback.ts` runs weft (over TCP and TLS), the promise floor and the ceiling and reports memory",
+    "`bench/rpc_loopback.ts` runs weft (over TCP and TLS), the promise floor, the ceiling and a burst, and reports memory",
   sanitizeOps: true,
   sanitizeResources: true,
   async fn() {
@@ -19,6 +19,7 @@ Deno.test({
       "--placements=one",
       "--payloads=32",
       "--depths=1,256",
+      "--bursts=64",
       "--warmup=20",
       "--duration=100",
       "--conns=20",
@@ -29,7 +30,9 @@ Deno.test({
     const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     assert.equal(result.code, 0, context);
     assert.match(result.stdout, /^Machine: \d+ CPUs/m, context);
-    const rows = result.stdout.split("\n").filter((l) => l.startsWith("| deno → deno |"));
+    const rows = result.stdout.split("\n").filter((l) =>
+      l.startsWith("| deno → deno | one core | 32 B |")
+    );
     // Two rows against the floor and the ceiling, two of TLS against TCP.
     assert.equal(rows.length, 4, context);
     for (const row of rows) assert.doesNotMatch(row, /failed/, context);
@@ -41,6 +44,12 @@ Deno.test({
       for (const cell of cells.slice(4, 7)) assert.match(cell, /^[\d.]+( [kM])?$/, context);
       for (const cell of cells.slice(7, 10)) assert.match(cell, /^\d+\.\d\d$/, context);
     }
+    // The burst case: 64 held calls answered in one batch, with a rate.
+    assert.match(
+      result.stdout,
+      /^\| deno → deno \| one core \| 64 \| 64\.5 KiB \| [\d.]+( [kM])? \|/m,
+      context,
+    );
     assert.match(result.stdout, /^\| deno \| [\d.]+ (B|KiB|MiB), /m, context);
   },
 });
