@@ -515,6 +515,54 @@ if (tlsDir !== undefined) {
     }),
   );
 }
+if (repeat > 1) {
+  // On a shared machine single runs swing; the median of each ratio over
+  // the repeats (each ratio taken within its own run) is steadier.
+  const median = (xs: number[]): string => {
+    if (xs.length === 0) return "–";
+    const sorted = xs.toSorted((x, y) => x - y);
+    const mid = sorted.length >> 1;
+    const m = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    return m.toFixed(2);
+  };
+  const ratios = (list: Row[], a: "weft" | "floor", b: "floor" | "ceiling"): number[] =>
+    list.flatMap((r) => {
+      const x = r[a];
+      const y = r[b];
+      return typeof x === "string" || typeof y === "string" ? [] : [x.callsPerSec / y.callsPerSec];
+    });
+  report.push(
+    "",
+    `Median over ${repeat} runs of each ratio (min-max in brackets):`,
+    "",
+    "| client → server | placement | payload | depth | weft ÷ ceiling | weft ÷ floor | floor ÷ ceiling | weft p99 ÷ ceiling p99 |",
+    "| --- | --- | --- | --: | --: | --: | --: | --: |",
+  );
+  const seen = new Set<string>();
+  for (const row of rows) {
+    const key = `${row.client} ${row.server} ${row.placement} ${row.payload} ${row.depth}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const same = rows.filter((r) =>
+      `${r.client} ${r.server} ${r.placement} ${r.payload} ${r.depth}` === key
+    );
+    const spread = (xs: number[]) =>
+      xs.length === 0
+        ? "–"
+        : `${median(xs)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+    const p99 = same.flatMap((r) =>
+      typeof r.weft === "string" || typeof r.ceiling === "string" || r.weft.p99Us === undefined ||
+        !r.ceiling.p99Us
+        ? []
+        : [r.weft.p99Us / r.ceiling.p99Us]
+    );
+    report.push(
+      `| ${cells(row).slice(0, 4).join(" | ")} | ${spread(ratios(same, "weft", "ceiling"))} | ${
+        spread(ratios(same, "weft", "floor"))
+      } | ${spread(ratios(same, "floor", "ceiling"))} | ${spread(p99)} |`,
+    );
+  }
+}
 if (burstRows.length > 0) {
   report.push(
     "",
