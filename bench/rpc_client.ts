@@ -35,6 +35,7 @@ const c = loadCase(args);
 const flags = options(args).flags;
 const pass = flags.get("codec") === "pass";
 const tlsDir = flags.get("tls");
+const hwm = flags.get("hwm");
 const cluster = new Cluster({
   ...(pass
     ? {
@@ -43,6 +44,7 @@ const cluster = new Cluster({
     }
     : { codec: raw() }),
   ...(tlsDir === undefined ? {} : { tls: { ca: readCerts(tlsDir).ca } }),
+  ...(hwm === undefined ? {} : { highWaterMark: Number(hwm) }),
 });
 const peer = cluster.connect(c.address);
 const payload = new Uint8Array(c.payload).fill(0x61);
