@@ -26,6 +26,8 @@
  *   growth, on every runtime);
  * - `--warmup=1000`, `--duration=5000`: per case, in ms;
  * - `--repeat=1`: runs of every case (one table row each);
+ * - `--rounds=1`: rounds per case, alternating weft, floor and ceiling; the
+ *   row shows each side's median round (steadier on a busy machine);
  * - `--memory=true`, `--conns=10000`, `--sample=1000`, `--pending=10000`;
  * - `--codec=raw|pass`: the raw codec (copies received payloads) or pass-through hooks;
  * - `--limit=3600`: seconds after which no new case starts;
@@ -82,6 +84,7 @@ for (const s of sides) {
 const warmup = num("warmup", quick ? 50 : 1000);
 const duration = num("duration", quick ? 200 : 5000);
 const repeat = Math.max(1, num("repeat", 1));
+const rounds = Math.max(1, num("rounds", 1));
 const withMemory = (flags.get("memory") ?? "true") !== "false";
 const conns = num("conns", quick ? 200 : 10_000);
 const sample = num("sample", quick ? 100 : 1000);
@@ -291,6 +294,13 @@ async function side(
   }
 }
 
+/** The result with the median rate (the first failure if every round failed). */
+function medianResult(results: (LoadResult | string)[]): LoadResult | string {
+  const ok = results.filter((r): r is LoadResult => typeof r !== "string");
+  if (ok.length === 0) return results[0]!;
+  return ok.toSorted((a, b) => a.callsPerSec - b.callsPerSec)[(ok.length - 1) >> 1]!;
+}
+
 const pairs: [RuntimeName, RuntimeName][] = [];
 for (const s of runtimes) {
   for (const c of runtimes) if (!samePairs || c === s) pairs.push([c, s]);
@@ -309,9 +319,21 @@ outer: for (let r = 0; r < repeat; r++) {
             stoppedEarly = true;
             break outer;
           }
-          const weft = await side("weft", c, s, placement, payload, depth);
-          const floor = await side("floor", c, s, placement, payload, depth);
-          const ceiling = await side("ceiling", c, s, placement, payload, depth);
+          // Rounds alternate the three sides, so that a load swing on a
+          // shared machine hits all three alike; each keeps its median.
+          const got: Record<"weft" | "floor" | "ceiling", (LoadResult | string)[]> = {
+            weft: [],
+            floor: [],
+            ceiling: [],
+          };
+          for (let k = 0; k < rounds; k++) {
+            for (const kind of ["weft", "floor", "ceiling"] as const) {
+              got[kind].push(await side(kind, c, s, placement, payload, depth));
+            }
+          }
+          const weft = medianResult(got.weft);
+          const floor = medianResult(got.floor);
+          const ceiling = medianResult(got.ceiling);
           const row: Row = {
             client: c,
             server: s,
@@ -487,7 +509,9 @@ report.push(
   hasTaskset
     ? "Pinned with taskset: *one core* = client and server on cpu 0; *split* = client on cpu 0, server on cpu 1."
     : "**taskset is missing: processes ran unpinned** (placements are nominal; results are bimodal).",
-  `Each case: ${warmup} ms warm-up, ${duration} ms measured; one connection; codec: ${codec}. ` +
+  `Each case: ${warmup} ms warm-up, ${duration} ms measured` +
+    (rounds > 1 ? `, ${rounds} rounds alternating the sides (median round shown)` : "") +
+    `; one connection; codec: ${codec}. ` +
     "Latencies (mean / p50 / p99) in µs, one call in flight only. Floor = the raw echo with one promise per call.",
   "",
   "| client → server | placement | payload | depth | weft calls/s | floor calls/s | ceiling calls/s | weft ÷ ceiling | weft ÷ floor | floor ÷ ceiling | weft µs mean / p50 / p99 | ceiling µs mean / p50 / p99 | p99 ratio |",
