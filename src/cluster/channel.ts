@@ -140,6 +140,7 @@ export class Channel implements Watched {
   readonly weft: boolean;
   /** When the chunk being decoded arrived (`now()`, read once per chunk, not per frame). */
   receivedAt = 0;
+  #clockStale = false;
   /** Weft: false until the handshake completes (HELLO in, or HELLO_ACK in); calls wait. */
   #ready: boolean;
   #readyWaiter: PromiseWithResolvers<void> | null = null;
@@ -618,7 +619,7 @@ export class Channel implements Watched {
       if (call === undefined) return;
       // Read late (a busy event loop): the deadline passed before it was
       // read, so the call timed out, whatever the buffer held.
-      if (call.deadline !== Infinity && now() > call.deadline) {
+      if (call.deadline !== Infinity && this.#readAt() > call.deadline) {
         call.reject(
           new WeftError(
             "timeout",
@@ -630,8 +631,22 @@ export class Channel implements Watched {
       this.#host.onResponse(this, call, frame.payload);
     } else {
       this.#request(frame);
+      // A handler may have run (and blocked) since the clock was read.
+      this.#clockStale = true;
     }
   };
+
+  /**
+   * The time now, read again only when a request was handled since the
+   * chunk arrived: a chunk of responses costs one clock read, not one each.
+   */
+  #readAt(): number {
+    if (this.#clockStale) {
+      this.#clockStale = false;
+      this.receivedAt = now();
+    }
+    return this.receivedAt;
+  }
 
   /** Weft: the first frame each way is the handshake. */
   #handshake(frame: Frame): void {
@@ -812,6 +827,7 @@ export class Channel implements Watched {
     const first = this.#first;
     if (first !== null) first.note(chunk);
     this.receivedAt = now();
+    this.#clockStale = false;
     try {
       this.#decoder.decode(chunk, this.#onFrame);
     } catch (error) {

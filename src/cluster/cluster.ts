@@ -288,7 +288,7 @@ export class Cluster implements ContextHost {
     if (state.closed || this.#shut) return Promise.reject(this.#peerClosed(peer));
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
-      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse, start);
+      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
     }
     return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
   }
@@ -325,7 +325,6 @@ export class Cluster implements ContextHost {
     signal: AbortSignalLike | undefined,
     options: CallOptions | undefined,
     expectResponse: boolean,
-    start: number = now(),
   ): Promise<unknown> {
     let marshalled: readonly [number, Uint8Array | string] | undefined;
     try {
@@ -352,7 +351,7 @@ export class Cluster implements ContextHost {
     }
     const trace = this.#traceFor(options);
     const head = channel.weft
-      ? writeRequestHead(this.#head, !expectResponse, deadline - start)
+      ? writeRequestHead(this.#head, !expectResponse, deadline - now())
       : undefined;
     if (!expectResponse) {
       try {
