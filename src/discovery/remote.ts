@@ -86,6 +86,8 @@ export interface RegistryServerOptions {
   history?: number;
   /** Long-poll watch calls one connection may have waiting at once; more are refused. @default {DEFAULT_REGISTRY_MAX_WATCHES_PER_CONNECTION} */
   maxWatchesPerConnection?: number;
+  /** Long-poll watch calls waiting at once over all connections; more are refused. @default {DEFAULT_REGISTRY_MAX_WATCHES} */
+  maxWatches?: number;
   /** The longest a watch call is held before it is answered with a progress batch, in ms. @default {DEFAULT_REGISTRY_MAX_WATCH_WAIT} */
   maxWatchWait?: number;
   /** The most events one watch answer carries (whole commits: one may exceed it). @default {DEFAULT_REGISTRY_MAX_EVENTS_PER_BATCH} */
@@ -106,6 +108,8 @@ export interface RegistryServerOptions {
 
 /** The default {@linkcode RegistryServerOptions.maxWatchesPerConnection}. */
 export const DEFAULT_REGISTRY_MAX_WATCHES_PER_CONNECTION = 64;
+/** The default {@linkcode RegistryServerOptions.maxWatches}. */
+export const DEFAULT_REGISTRY_MAX_WATCHES = 4096;
 /** The default {@linkcode RegistryServerOptions.maxWatchWait}: 30 s. */
 export const DEFAULT_REGISTRY_MAX_WATCH_WAIT = 30_000;
 /** The default {@linkcode RegistryServerOptions.maxEventsPerBatch}. */
@@ -113,11 +117,15 @@ export const DEFAULT_REGISTRY_MAX_EVENTS_PER_BATCH = 1000;
 /** The default {@linkcode RegistryServerOptions.maxLeases}. */
 export const DEFAULT_REGISTRY_MAX_LEASES = 10_000;
 /** The default {@linkcode RegistryServerOptions.maxKeys}. */
-export const DEFAULT_REGISTRY_MAX_KEYS = 100_000;
+export const DEFAULT_REGISTRY_MAX_KEYS = 10_000;
 /** The default {@linkcode RegistryServerOptions.maxKeyBytes}. */
 export const DEFAULT_REGISTRY_MAX_KEY_BYTES = 1024;
-/** The default {@linkcode RegistryServerOptions.maxValueBytes}: 64 KiB. */
-export const DEFAULT_REGISTRY_MAX_VALUE_BYTES = 64 * 1024;
+/**
+ * The default {@linkcode RegistryServerOptions.maxValueBytes}: 8 KiB (twice
+ * the registries' default `maxInstanceBytes`; with the default `maxKeys`, a
+ * store of at most about 90 MB, which a range answer still fits in a frame).
+ */
+export const DEFAULT_REGISTRY_MAX_VALUE_BYTES = 8 * 1024;
 /** The default {@linkcode RegistryServerOptions.maxTtl}: 10 minutes. */
 export const DEFAULT_REGISTRY_MAX_TTL = 600_000;
 
@@ -235,8 +243,10 @@ class Host {
   readonly kv: MemoryKv;
   readonly epoch: string;
   readonly watching = new Map<Peer, number>();
+  waiting = 0;
   readonly closing = new AbortController();
   readonly maxWatches: number;
+  readonly maxWaiting: number;
   readonly maxWait: number;
   readonly maxEvents: number;
   readonly maxLeases: number;
@@ -252,6 +262,7 @@ class Host {
       o.maxWatchesPerConnection,
       DEFAULT_REGISTRY_MAX_WATCHES_PER_CONNECTION,
     );
+    this.maxWaiting = count("maxWatches", o.maxWatches, DEFAULT_REGISTRY_MAX_WATCHES);
     this.maxWait = positive("maxWatchWait", o.maxWatchWait, DEFAULT_REGISTRY_MAX_WATCH_WAIT);
     this.maxEvents = count(
       "maxEventsPerBatch",
@@ -366,7 +377,11 @@ class Host {
         `a watch: ${held} watch calls of this connection wait (maxWatchesPerConnection)`,
       );
     }
+    if (this.waiting >= this.maxWaiting) {
+      throw refused(`a watch: ${this.waiting} watch calls wait (maxWatches)`);
+    }
     this.watching.set(peer, held + 1);
+    this.waiting++;
     const s = this.store;
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
@@ -383,6 +398,7 @@ class Host {
       clearTimeout(timer);
       signal.removeEventListener("abort", wake);
       this.closing.signal.removeEventListener("abort", wake);
+      this.waiting--;
       const left = this.watching.get(peer)! - 1;
       if (left === 0) this.watching.delete(peer);
       else this.watching.set(peer, left);

@@ -103,6 +103,7 @@ function remoteCode(err: unknown): string | undefined {
 Deno.test("serveRegistry bounds what one client can make it hold: watch calls per connection, wait, leases, keys, sizes", async () => {
   await using server = await serveRegistry("127.0.0.1:0", {
     maxWatchesPerConnection: 3,
+    maxWatches: 4,
     maxWatchWait: 200,
     maxLeases: 2,
     maxKeys: 2,
@@ -129,14 +130,19 @@ Deno.test("serveRegistry bounds what one client can make it hold: watch calls pe
     hostile.call(peer, "watch", { prefix: "", from, wait: 60_000 }),
     (err) => remoteCode(err) === "registry rejected" && /maxWatchesPerConnection/.test(String(err)),
   );
-  // Another connection is not affected.
+  // Another connection is not affected, up to the total bound (maxWatches 4).
   const otherPeer = other.connect(server.address);
-  const progress = await other.call(otherPeer, "watch", { prefix: "", from, wait: 10 }) as {
+  const progress = other.call(otherPeer, "watch", { prefix: "", from, wait: 100 }) as Promise<{
     type: string;
     events: unknown[];
-  };
-  assert.equal(progress.type, "events");
-  assert.equal(progress.events.length, 0, "an empty progress batch after the wait");
+  }>;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await assert.rejects(
+    other.call(otherPeer, "watch", { prefix: "", from, wait: 100 }),
+    (err) => remoteCode(err) === "registry rejected" && /maxWatches\)/.test(String(err)),
+  );
+  assert.equal((await progress).type, "events");
+  assert.equal((await progress).events.length, 0, "an empty progress batch after the wait");
   // The 60 s wait asked for is capped by maxWatchWait (200 ms): empty progress batches.
   for (const answer of await Promise.all(waiting)) {
     assert.equal(answer.type, "events");
