@@ -91,6 +91,22 @@ Deno.test("RemoteRegistry and serveRegistry reject bad options naming them", asy
   await assert.rejects(serveRegistry("nope"), (err: WeftError) => isWeftError(err, "bad address"));
 });
 
+/** Resolves when `signal` has aborted (maybe already), rejects after `ms`. */
+function abortedWithin(signal: AbortSignal, ms: number, what: string): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", done);
+      reject(new Error(`Timed out after ${ms} ms waiting for ${what}`));
+    }, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** A hostile client: the registry's commands, called directly. */
 const raw = json({
   commands: { grant: 1, keepAlive: 2, revoke: 3, put: 4, delete: 5, range: 6, watch: 7 },
@@ -260,7 +276,7 @@ Deno.test("RemoteRegistry: the registry node restarts empty: instances re-regist
       "a second snapshot with svc/a again",
     );
     // The master's lease is lost with the old store: it steps down; a new campaign wins with a higher fence.
-    await new Promise((resolve) => first.signal.addEventListener("abort", resolve, { once: true }));
+    await abortedWithin(first.signal, 5000, "the first leadership's end");
     const second = await a.campaign("g", { id: "m/a", address: "127.0.0.1:1" }, { ttl: 400 });
     assert.ok(second.master.fence > first.master.fence, "the fence grows across a restart");
     await o.until((m) => m.at(-1)?.fence === second.master.fence, 5000, "the second master");
