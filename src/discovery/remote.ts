@@ -278,6 +278,10 @@ class Host {
     // restart of the registry node, and an old lease id names no new lease.
     const now = Date.now() * 1000;
     this.store = new Store(history, { revision: BigInt(now), lease: now });
+    // Revisions before the start belong to another store (this node before a
+    // restart): a watch from one of them is answered `compacted`, so the
+    // client reads a fresh snapshot instead of replaying onto a stale one.
+    this.store.compacted = this.store.revision;
     this.kv = new MemoryKv(this.store);
     this.epoch = `${now.toString(36)}.${Math.random().toString(36).slice(2)}`;
   }

@@ -219,6 +219,11 @@ Deno.test("serveRegistry bounds what one client can make it hold: watch calls pe
     wait: 1,
   }) as { type: string };
   assert.equal(ahead.type, "compacted");
+  // A revision from before this store began (another store's, e.g. before a restart): compacted.
+  const before = await hostile.call(peer, "watch", { prefix: "", from: "1", wait: 1 }) as {
+    type: string;
+  };
+  assert.equal(before.type, "compacted");
   await hostile.call(peer, "revoke", { id: l1.id });
 });
 
