@@ -1,16 +1,19 @@
 // A worker process for the discovery failover example and the discovery
 // fault tests: a weft node answering `whoami`, which registers itself in
-// etcd and/or campaigns for master of a group, printing what happens.
-// Runs unchanged under Deno, Bun and Node.
+// etcd (ENDPOINT an http(s) URL) or on a registry node (ENDPOINT host:port,
+// see examples/registry_node.ts) and/or campaigns for master of a group,
+// printing what happens. Runs unchanged under Deno, Bun and Node.
 //
 //   deno run -A examples/_discovery_worker.ts ENDPOINT NAMESPACE ID [--ttl MS] [--register] [--campaign GROUP]
 //
-// Prints `listening HOST:PORT`, then `registered`, `master FENCE`, `lost FENCE`.
+// Prints `listening HOST:PORT`, then `registered`, `master FENCE`, `lost FENCE`,
+// and with --watch PREFIX `members ID,ID,...` (sorted) after every change.
 
 import { Cluster } from "../src/cluster/cluster.ts";
 import { json } from "../src/codec/json.ts";
 import { EtcdRegistry } from "../src/discovery/etcd.ts";
-import type { Leadership } from "../src/discovery/types.ts";
+import { RemoteRegistry } from "../src/discovery/remote.ts";
+import type { Leadership, Registry } from "../src/discovery/types.ts";
 
 declare const process: { argv: string[] };
 declare const Bun: unknown;
@@ -23,6 +26,7 @@ const flag = (name: string) => {
 };
 const ttl = Number(flag("--ttl") ?? 1000);
 const group = flag("--campaign");
+const watchPrefix = flag("--watch");
 if (!endpoint || !namespace || !id) throw new Error("usage: ENDPOINT NAMESPACE ID [options]");
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,16 +34,18 @@ const node = new Cluster({ ...json({ commands: { whoami: 1 } }), call: () => ({ 
 const listener = await node.listen("127.0.0.1:0");
 const address = `127.0.0.1:${listener.address.port}`;
 console.log(`listening ${address}`);
-const registry = new EtcdRegistry({
-  endpoints: endpoint,
+const common = {
   namespace,
   retryMin: 50,
   retryMax: 500,
   logger: {
-    error: (message, detail) => console.error(message, String(detail ?? "")),
-    warn: (message, detail) => console.error(message, String(detail ?? "")),
+    error: (message: string, detail?: unknown) => console.error(message, String(detail ?? "")),
+    warn: (message: string, detail?: unknown) => console.error(message, String(detail ?? "")),
   },
-});
+};
+const registry: Registry = /^https?:/.test(endpoint)
+  ? new EtcdRegistry({ endpoints: endpoint, ...common })
+  : new RemoteRegistry({ address: endpoint, requestTimeout: 1000, pollWait: 2000, ...common });
 const instance = { id, address, metadata: { runtime } };
 
 for (let attempt = 0; argv.includes("--register"); attempt++) {
@@ -51,6 +57,20 @@ for (let attempt = 0; argv.includes("--register"); attempt++) {
     console.error("register failed", String(err));
     await sleep(Math.min(2000, 50 * 2 ** attempt));
   }
+}
+
+if (watchPrefix !== undefined) {
+  void (async () => {
+    const members = new Set<string>();
+    for await (const event of registry.watch(watchPrefix)) {
+      if (event.type === "snapshot") {
+        members.clear();
+        for (const m of event.members) members.add(m.id);
+      } else if (event.type === "put") members.add(event.member.id);
+      else members.delete(event.id);
+      console.log(`members ${[...members].sort().join(",")}`);
+    }
+  })();
 }
 
 while (group !== undefined) {

@@ -3,9 +3,12 @@
  * {@linkcode Registry} contract (leased registration, ordered watch,
  * election with a fencing number) and its two implementations:
  * {@linkcode MemoryRegistry} (in-process, the embedded default) and
- * {@linkcode EtcdRegistry} (etcd's v3 JSON gateway over `fetch`). Both are
+ * {@linkcode EtcdRegistry} (etcd's v3 JSON gateway over `fetch`), and the
+ * embedded store served across processes by a weft node
+ * ({@linkcode serveRegistry}, {@linkcode RemoteRegistry}). All are
  * runtime-free; each is also its own subpath export
- * (`@weft/cluster/discovery/memory`, `@weft/cluster/discovery/etcd`).
+ * (`@weft/cluster/discovery/memory`, `@weft/cluster/discovery/etcd`,
+ * `@weft/cluster/discovery/remote`).
  *
  * @example A master is elected, resigns, and the next one has a higher fence
  * ```ts
@@ -40,3 +43,22 @@ export {
   EtcdRegistry,
   type EtcdRegistryOptions,
 } from "./etcd.ts";
+export {
+  DEFAULT_REGISTRY_MAX_EVENTS_PER_BATCH,
+  DEFAULT_REGISTRY_MAX_KEY_BYTES,
+  DEFAULT_REGISTRY_MAX_KEYS,
+  DEFAULT_REGISTRY_MAX_LEASES,
+  DEFAULT_REGISTRY_MAX_TTL,
+  DEFAULT_REGISTRY_MAX_VALUE_BYTES,
+  DEFAULT_REGISTRY_MAX_WATCH_WAIT,
+  DEFAULT_REGISTRY_MAX_WATCHES,
+  DEFAULT_REGISTRY_MAX_WATCHES_PER_CONNECTION,
+  DEFAULT_REMOTE_POLL_WAIT,
+  DEFAULT_REMOTE_REQUEST_TIMEOUT,
+  type RegistryClusterOptions,
+  type RegistryServer,
+  type RegistryServerOptions,
+  RemoteRegistry,
+  type RemoteRegistryOptions,
+  serveRegistry,
+} from "./remote.ts";
