@@ -51,11 +51,13 @@ export type { AbortSignalLike } from "./src/_platform.ts";
 export * from "./src/cluster/cluster.ts";
 export {
   type ClusterOptions,
+  type CommandNames,
   type ContextStorage,
   DEFAULT_CLUSTER_CONNECT_TIMEOUT,
   DEFAULT_HEARTBEAT_INTERVAL,
   DEFAULT_HEARTBEAT_MISSES,
   DEFAULT_TIMEOUT,
+  DEFAULT_WEFT_HARD_LIMIT,
   defaultLogger,
   type Logger,
   type RequestHandler,
@@ -69,6 +71,7 @@ export {
   type PeerIdentity,
 } from "./src/cluster/security.ts";
 export { type AuthOptions } from "./src/cluster/handshake_auth.ts";
+export { DEFAULT_FAULT_LOG_LIMIT, type PeerFault } from "./src/cluster/fault_log.ts";
 export * from "./src/cluster/listener.ts";
 export { holdReading } from "./src/cluster/hold.ts";
 export * from "./src/cluster/call_context.ts";

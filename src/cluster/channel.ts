@@ -11,6 +11,7 @@ import {
   decodeHelloFields,
   encodeErrorInfo,
   encodeHello,
+  HELLO_BODY_SIZE,
   HELLO_PAYLOAD,
   helloVersion,
   isHello,
@@ -207,6 +208,8 @@ export class Channel implements Watched {
     const certificate = connection.peerCertificate;
     peerState(peer).identity = certificate === undefined ? {} : { certificate };
     this.#awaitingAck = this.weft && options.initiator;
+    // Weft: read nothing but the handshake until it completes.
+    if (this.weft) this.#decoder.setLimit(HELLO_BODY_SIZE, "the handshake frame's size");
   }
 
   /**
@@ -662,11 +665,7 @@ export class Channel implements Watched {
     }
     const expected = this.#awaitingAck ? ControlCmd.HelloAck : ControlCmd.Hello;
     if (frame.kind !== "request" || frame.cmd !== expected || !isHello(frame.payload)) {
-      throw mismatch(
-        this.#awaitingAck
-          ? `${this.peer} answered without weft's HELLO_ACK: it speaks silly's protocol (use protocol "silly" to talk to it)`
-          : `${this.peer} sent frames without weft's HELLO: it speaks silly's protocol (use protocol "silly" to talk to it)`,
-      );
+      throw mismatch(this.#unlikeWeft());
     }
     if (frame.payload.length > MAX_HELLO_SIZE) {
       throw new WeftError(
@@ -680,6 +679,9 @@ export class Channel implements Watched {
         `${this.peer} speaks weft protocol version ${version}, this node ${WEFT_VERSION}`,
       );
     }
+    // The peer's last handshake frame (with key authentication, the
+    // accepting side's is AUTH): from here on frames up to the hard limit.
+    if (this.#awaitingAck || this.#auth === undefined) this.#decoder.setLimit();
     if (this.#awaitingAck) {
       if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
       this.#awaitingAck = false;
@@ -689,6 +691,13 @@ export class Channel implements Watched {
     if (this.#auth !== undefined) return this.#challenge(frame.session, frame.payload);
     this.#control(ControlCmd.HelloAck, frame.session, HELLO_PAYLOAD);
     this.#becomeReady();
+  }
+
+  #unlikeWeft(detail?: string): string {
+    const why = detail === undefined ? "" : ` (${detail})`;
+    return this.#awaitingAck
+      ? `${this.peer} answered without weft's HELLO_ACK${why}: it speaks silly's protocol (use protocol "silly" to talk to it)`
+      : `${this.peer} sent frames without weft's HELLO${why}: it speaks silly's protocol (use protocol "silly" to talk to it)`;
   }
 
   #becomeReady(): void {
@@ -722,6 +731,7 @@ export class Channel implements Watched {
       );
     }
     const proof = frame.payload.slice();
+    this.#decoder.setLimit();
     this.#authStage = "check";
     this.#holdFrames();
     this.#authStep(async () => {
@@ -832,6 +842,10 @@ export class Channel implements Watched {
       this.#decoder.decode(chunk, this.#onFrame);
     } catch (error) {
       let reason = asProtocolError(error);
+      if (reason.code === "frame too large" && this.#decoder.limit < this.#decoder.hardLimit) {
+        // Longer than a HELLO before the handshake: not a weft peer.
+        reason = mismatch(this.#unlikeWeft(reason.message.replace(/^Cannot decode frame: /, "")));
+      }
       const hint = first === null || this.#first === null ? "" : this.framingHint();
       if (hint !== "") {
         reason = new WeftError(reason.code, `${reason.message}${hint}`, { cause: reason });

@@ -24,6 +24,7 @@ import { type Frame, traceIdFromBigInt } from "../wire/frame.ts";
 import { CallContext, type CallOptions, type ContextHost } from "./call_context.ts";
 import { Channel, type ChannelHost } from "./channel.ts";
 import { AcceptGate } from "./accept_gate.ts";
+import { connectFailed, timeoutOptionError } from "./_fail.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
@@ -263,9 +264,7 @@ export class Cluster implements ContextHost {
     }
     const timeout = options?.timeout ?? this.#o.timeout;
     if (typeof timeout !== "number" || !(timeout > 0)) {
-      return Promise.reject(
-        new RangeError(`Invalid option timeout: expected more than 0 ms, got ${timeout}`),
-      );
+      return Promise.reject(timeoutOptionError(timeout));
     }
     let signal = options?.signal;
     const start = now();
@@ -448,10 +447,7 @@ export class Cluster implements ContextHost {
       });
     } catch (error) {
       if (state.closed || this.#closing !== null) throw this.#peerClosed(peer);
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new WeftError("connect failed", `Cannot connect to ${address}: ${reason}`, {
-        cause: error,
-      });
+      throw connectFailed(address, error);
     }
     if (state.closed || this.#shut) {
       await connection.close();
@@ -607,8 +603,10 @@ export class Cluster implements ContextHost {
       if (body instanceof Error) throw body;
     } catch (error) {
       // silly logs and answers nothing (the caller times out); weft answers with the error.
-      o.logger.error(`Cannot unmarshal request cmd ${frame.cmd} from ${peer}`, error);
-      this.#sendError(channel, context, unmarshalError(frame.cmd, error, "request"));
+      const reason = unmarshalError(frame.cmd, error, "request");
+      const what = `Cannot unmarshal request cmd ${o.cmdName(frame.cmd)} from ${peer}`;
+      o.faults.report(reason.code, `${what}: ${reason.message}`);
+      this.#sendError(channel, context, reason);
       return;
     }
     const handler = o.call;
@@ -697,7 +695,8 @@ export class Cluster implements ContextHost {
       return;
     }
     // silly logs and answers nothing (the caller times out); weft answers with the error.
-    this.#o.logger.error(`Handler for cmd ${context.cmd} from ${context.peer} threw`, error);
+    const cmd = this.#o.cmdName(context.cmd);
+    this.#o.logger.error(`Handler for cmd ${cmd} from ${context.peer} threw`, error);
     this.#sendError(channel, context, error);
   }
 
@@ -803,8 +802,9 @@ export class Cluster implements ContextHost {
       this.#heartbeat = undefined;
     }
     if (!local) {
-      if (error.code !== "closed") this.#o.logger.error(`Closed ${peer}: ${error.message}`, error);
-      else this.#o.logger.info?.(`Closed ${peer}: ${error.message}`);
+      const line = `Closed ${peer}: ${error.message}`;
+      if (error.code !== "closed") this.#o.faults.report(error.code, line);
+      else this.#o.logger.info?.(line);
       if (this.#o.close !== undefined) {
         try {
           this.#o.close(peer, error);

@@ -16,7 +16,13 @@ import {
   type Framing,
 } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
-import { DEFAULT_PROTOCOL, defaultErrorInfo, type Protocol } from "./protocol.ts";
+import { DEFAULT_PROTOCOL, defaultErrorInfo, HELLO_BODY_SIZE, type Protocol } from "./protocol.ts";
+import {
+  checkFaultLogLimit,
+  DEFAULT_FAULT_LOG_LIMIT,
+  FaultLog,
+  type PeerFault,
+} from "./fault_log.ts";
 import type { Peer } from "./peer.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
 import type { AuthOptions } from "./handshake_auth.ts";
@@ -35,6 +41,15 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 5000;
 
 /** Default number of unanswered heartbeats after which a connection is dead. */
 export const DEFAULT_HEARTBEAT_MISSES = 2;
+
+/**
+ * Default hard limit in weft mode: 4 MiB, as gRPC's default largest
+ * message. A frame is held whole before it is decoded and a ready codec's
+ * heap can be tens of times the body (see the README's "Limits against a
+ * hostile peer"), so weft's default keeps one frame's cost small. silly mode
+ * keeps silly's 128 MiB ({@linkcode DEFAULT_HARD_LIMIT}).
+ */
+export const DEFAULT_WEFT_HARD_LIMIT = 4 * 1024 * 1024;
 
 /** Default connect timeout of lazy connects, in milliseconds. */
 export const DEFAULT_CLUSTER_CONNECT_TIMEOUT = 5000;
@@ -131,8 +146,11 @@ export interface ClusterOptions {
   /**
    * Largest frame body (header included) sent or received. Over it, a send
    * fails with `frame too large` and a received frame closes the connection.
+   * At least `softLimit` when both are given; in weft mode at least 528 (the
+   * handshake frame). The default depends on `protocol`: 4 MiB in weft mode
+   * ({@linkcode DEFAULT_WEFT_HARD_LIMIT}), silly's 128 MiB in silly mode.
    *
-   * @default {134217728}
+   * @default {4194304}
    */
   hardLimit?: number;
   /**
@@ -253,6 +271,28 @@ export interface ClusterOptions {
    * @default {30000 in weft mode, 60000 in silly mode}
    */
   frameTimeout?: number;
+  /**
+   * What a peer's faults (malformed frames, undecodable requests, protocol
+   * errors, failed connections) may write to the logger: at most this many
+   * lines per kind (the error code) per second, each one line without a
+   * stack; what is held back is counted and the count is logged with the
+   * next line of that kind. `Infinity` logs every fault; `0` none.
+   *
+   * @default {10}
+   */
+  faultLogLimit?: number;
+  /**
+   * Names commands in log lines (`cmd "ping" (1)`). A ready codec made with
+   * a command table carries one, so spreading it (`...json({ commands })`)
+   * or passing it as `codec` sets this.
+   */
+  commands?: CommandNames;
+}
+
+/** Something that names command numbers, such as a codec's command table. */
+export interface CommandNames {
+  /** The name of a command number, or undefined. */
+  nameOf(id: number): string | undefined;
 }
 
 /** Options with defaults applied and validated. */
@@ -281,13 +321,28 @@ export interface ResolvedOptions {
   handshakeTimeout: number;
   idleTimeout: number;
   frameTimeout: number;
+  /** Where a peer's faults are logged (rate-limited, stackless). */
+  faults: FaultLog;
+  /** How log lines name a command: `"ping" (1)`, or the number alone. */
+  cmdName: (cmd: number) => string;
 }
 
-/** The default logger: warnings and errors to stderr, nothing else. */
+/**
+ * The default logger: warnings and errors to stderr, nothing else. A peer's
+ * fault (detail `{ code }`) is one line, its code in brackets.
+ */
 export const defaultLogger: Logger = {
-  error: (message, detail) => defaultConsole.error(`[weft] ${message}`, detail ?? ""),
+  error: (message, detail) =>
+    isFault(detail)
+      ? defaultConsole.error(`[weft] ${message} [${detail.code}]`)
+      : defaultConsole.error(`[weft] ${message}`, detail ?? ""),
   warn: (message, detail) => defaultConsole.warn(`[weft] ${message}`, detail ?? ""),
 };
+
+function isFault(detail: unknown): detail is PeerFault {
+  return detail !== null && typeof detail === "object" && !(detail instanceof Error) &&
+    typeof (detail as PeerFault).code === "string";
+}
 
 function fn<T>(value: unknown, option: string): T | undefined {
   if (value === undefined) return undefined;
@@ -364,6 +419,26 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       `Invalid option heartbeatMisses: expected an integer of at least 1, got ${misses}`,
     );
   }
+  const hardLimit = checkLimit(
+    options.hardLimit,
+    "hardLimit",
+    protocol === "weft" ? DEFAULT_WEFT_HARD_LIMIT : DEFAULT_HARD_LIMIT,
+  );
+  const softLimit = checkLimit(options.softLimit, "softLimit", DEFAULT_SOFT_LIMIT);
+  if (options.hardLimit !== undefined && options.softLimit !== undefined && hardLimit < softLimit) {
+    throw new RangeError(
+      `Invalid options hardLimit and softLimit: hardLimit must be >= softLimit, got hardLimit ${hardLimit} and softLimit ${softLimit}`,
+    );
+  }
+  if (protocol === "weft" && hardLimit < HELLO_BODY_SIZE) {
+    throw new RangeError(
+      `Invalid option hardLimit: weft mode needs at least ${HELLO_BODY_SIZE} bytes (its handshake frame), got ${hardLimit}`,
+    );
+  }
+  const names = options.commands ?? (codec as { commands?: CommandNames } | undefined)?.commands;
+  if (names !== undefined && typeof names?.nameOf !== "function") {
+    throw new TypeError("Invalid option commands: expected a command table with nameOf");
+  }
   const hwm = options.highWaterMark ?? 64 * 1024;
   if (typeof hwm !== "number") {
     throw new TypeError("Invalid option highWaterMark: expected a number of bytes");
@@ -392,8 +467,8 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       "connectTimeout",
       DEFAULT_CLUSTER_CONNECT_TIMEOUT,
     ),
-    hardLimit: checkLimit(options.hardLimit, "hardLimit", DEFAULT_HARD_LIMIT),
-    softLimit: checkLimit(options.softLimit, "softLimit", DEFAULT_SOFT_LIMIT),
+    hardLimit,
+    softLimit,
     framing: checkFraming(options.framing),
     transport,
     highWaterMark: hwm,
@@ -418,5 +493,13 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     ),
     idleTimeout: duration(options.idleTimeout, "idleTimeout", DEFAULT_IDLE_TIMEOUT[protocol]),
     frameTimeout: duration(options.frameTimeout, "frameTimeout", DEFAULT_FRAME_TIMEOUT[protocol]),
+    faults: new FaultLog(
+      logger,
+      checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
+    ),
+    cmdName: names === undefined ? String : (cmd) => {
+      const name = names.nameOf(cmd);
+      return name === undefined ? String(cmd) : `"${name}" (${cmd})`;
+    },
   };
 }

@@ -168,6 +168,14 @@ export function decodeHelloFields(payload: Uint8Array): Map<number, Uint8Array> 
   return fields;
 }
 
+/**
+ * Bytes of the largest HELLO or HELLO_ACK frame body (the 16-byte header or
+ * trailer and a payload of up to {@linkcode MAX_HELLO_SIZE}; length prefix
+ * not included): 528 in both framings. Until the handshake completes a weft
+ * node reads no frame longer than this, and its hard limit may not be less.
+ */
+export const HELLO_BODY_SIZE = 16 + MAX_HELLO_SIZE;
+
 /** True if `payload` is a HELLO payload (magic "WEFT", any version). */
 export function isHello(payload: Uint8Array): boolean {
   return payload.length >= 8 && payload[0] === MAGIC[0] && payload[1] === MAGIC[1] &&

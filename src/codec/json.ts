@@ -12,7 +12,9 @@
  *   are left out, `Date` becomes its ISO string, `Map` and `Set` become `{}`
  *   (pass a `replacer` and a `reviver` to carry them).
  * - Malformed UTF-8 or JSON makes `unmarshal` throw a `WeftError` with code
- *   `unmarshal failed`.
+ *   `unmarshal failed`, and so does a body with more values than
+ *   `maxElements` or nesting deeper than `maxDepth` (checked before it is
+ *   parsed).
  * - Command names map to numbers through an optional command table (see
  *   {@linkcode Commands}); without one, `cmd` must be a number.
  *
@@ -39,6 +41,7 @@
 
 import { strictUtf8Decoder } from "../_platform.ts";
 import { makeHooks } from "./_hooks.ts";
+import { checkBodyLimits, scanJson, withinByLength } from "./_limits.ts";
 import { type Commands, type CommandTable, type TableCodec, toCommands } from "./commands.ts";
 
 /** Options of {@linkcode json}. */
@@ -52,6 +55,22 @@ export interface JsonOptions<T extends CommandTable = CommandTable> {
   replacer?: (this: unknown, key: string, value: unknown) => unknown;
   /** Passed to `JSON.parse` for every body (see `JSON.parse`). */
   reviver?: (this: unknown, key: string, value: unknown) => unknown;
+  /**
+   * Largest number of values in a received body (arrays and objects
+   * included, object keys not). Checked by a scan of the bytes before
+   * `JSON.parse`, so a peer's `[{},{},...]` cannot grow the heap tens of
+   * times the body: over it, `unmarshal` fails with `unmarshal failed`.
+   *
+   * @default {1000000}
+   */
+  maxElements?: number;
+  /**
+   * Deepest nesting of arrays and objects in a received body; deeper is an
+   * `unmarshal failed`, before `JSON.parse`.
+   *
+   * @default {100}
+   */
+  maxDepth?: number;
 }
 
 /**
@@ -63,6 +82,7 @@ export interface JsonOptions<T extends CommandTable = CommandTable> {
  * @param options The command table, and JSON's `replacer`/`reviver`.
  * @returns The hook pair (and its `commands`, when given a table).
  * @throws {TypeError} If the command table is malformed (see {@linkcode Commands}).
+ * @throws {RangeError} If `maxElements` or `maxDepth` is not a positive integer.
  *
  * @example A body JSON cannot encode
  * ```ts
@@ -85,6 +105,7 @@ export function json<T extends CommandTable = CommandTable>(
   options: JsonOptions<T> = {},
 ): TableCodec<T> {
   const { replacer, reviver } = options;
+  const limits = checkBodyLimits(options);
   const commands = options.commands === undefined ? undefined : toCommands(options.commands);
   return makeHooks({
     name: "JSON",
@@ -96,6 +117,7 @@ export function json<T extends CommandTable = CommandTable>(
     },
     decode(bytes) {
       if (bytes.length === 0) return undefined;
+      if (!withinByLength(bytes.length, limits)) scanJson(bytes, limits);
       return JSON.parse(strictUtf8Decoder.decode(bytes), reviver);
     },
   }, commands);

@@ -37,8 +37,10 @@
  * - Malformed strings decode with U+FFFD in place of bad UTF-8.
  *
  * Functions, symbols, cycles and nesting deeper than 100 levels make
- * `marshal` throw a `WeftError` with code `marshal failed`; malformed input
- * makes `unmarshal` throw one with code `unmarshal failed`.
+ * `marshal` throw a `WeftError` with code `marshal failed`; malformed input,
+ * and a received body with more values than `maxElements` or nesting
+ * deeper than `maxDepth` (both checked before decoding), make `unmarshal`
+ * throw one with code `unmarshal failed`.
  *
  * @example Round trip through the hooks, as the cluster calls them
  * ```ts
@@ -65,6 +67,7 @@ import {
   ExtensionCodec,
 } from "@msgpack/msgpack";
 import { makeHooks } from "./_hooks.ts";
+import { checkBodyLimits, scanMsgpack, withinByLength } from "./_limits.ts";
 import { type Commands, type CommandTable, type TableCodec, toCommands } from "./commands.ts";
 
 /** The MessagePack extension type a `Map` travels as: an array of keys and values, alternating. */
@@ -100,6 +103,24 @@ export interface MsgpackOptions<T extends CommandTable = CommandTable> {
    * @default {true}
    */
   extensions?: boolean;
+  /**
+   * Largest number of values in a received body (arrays, maps and their
+   * keys included). Checked by a scan of the bytes before decoding, so a
+   * peer's body of empty maps (one byte each, about 60 bytes of heap each)
+   * cannot grow the heap tens of times the body: over it, `unmarshal` fails
+   * with `unmarshal failed`.
+   *
+   * @default {1000000}
+   */
+  maxElements?: number;
+  /**
+   * Deepest nesting of arrays, maps, `Map`s and `Set`s in a received body
+   * (a `Map` or `Set` counts two levels: its extension and the array it
+   * travels as); deeper is an `unmarshal failed`, before decoding.
+   *
+   * @default {100}
+   */
+  maxDepth?: number;
 }
 
 const INT64_MIN = -(1n << 63n);
@@ -158,6 +179,7 @@ function mayHoldBin(bytes: Uint8Array): boolean {
  * @param options The command table, and how bigints, maps and sets travel.
  * @returns The hook pair (and its `commands`, when given a table).
  * @throws {TypeError} If the command table is malformed (see {@linkcode Commands}).
+ * @throws {RangeError} If `maxElements` or `maxDepth` is not a positive integer.
  *
  * @example Maps with any keys, and a body MessagePack cannot encode
  * ```ts
@@ -186,6 +208,10 @@ export function msgpack<T extends CommandTable = CommandTable>(
   const extensions = options.extensions ?? true;
   const commands = options.commands === undefined ? undefined : toCommands(options.commands);
   const extensionCodec = new ExtensionCodec();
+  const limits = checkBodyLimits(options);
+  const nested = extensions ? [MAP_EXT_TYPE, SET_EXT_TYPE] : [];
+  // The library's own length checks, as a second guard (its defaults are 2^32 - 1).
+  const most = Math.min(limits.maxElements, 0xffffffff);
 
   // encoders[d] encodes at Map/Set nesting depth d; depth 0 is the body.
   const encoders: Encoder[] = [];
@@ -206,7 +232,12 @@ export function msgpack<T extends CommandTable = CommandTable>(
       depth--;
     }
   };
-  const decoder = new Decoder({ extensionCodec, useBigInt64 });
+  const decoder = new Decoder({
+    extensionCodec,
+    useBigInt64,
+    maxArrayLength: most,
+    maxMapLength: most,
+  });
 
   // The library writes an invalid Date as the epoch; refuse it instead.
   extensionCodec.register({
@@ -261,6 +292,7 @@ export function msgpack<T extends CommandTable = CommandTable>(
     },
     decode(bytes) {
       if (bytes.length === 0) return undefined;
+      if (!withinByLength(bytes.length, limits)) scanMsgpack(bytes, limits, nested);
       // bin values decode as views of the input, which is only lent to the
       // hook: then decode a copy, so the views stay valid.
       return decoder.decode(mayHoldBin(bytes) ? bytes.slice() : bytes);

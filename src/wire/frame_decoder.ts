@@ -45,6 +45,14 @@ const EMPTY = new Uint8Array(0);
 export const MAX_REUSED_BODY = 1024 * 1024;
 
 /**
+ * The smallest buffer the decoder allocates for a body that spans chunks
+ * (4 KiB). Buffers grow (doubling) as the body's bytes arrive, never beyond
+ * the length the prefix announced, so a prefix announcing a huge body costs
+ * only what was actually sent.
+ */
+export const MIN_BODY_BUFFER = 4096;
+
+/**
  * Decodes a byte stream into frames, incrementally.
  *
  * Chunks may be split anywhere, even inside the length prefix. A frame whose
@@ -53,8 +61,12 @@ export const MAX_REUSED_BODY = 1024 * 1024;
  * earlier chunks; only a body that spans chunks is copied, once: into a
  * buffer the decoder reuses for the next such frame when the body is at most
  * {@linkcode MAX_REUSED_BODY}, else into a buffer of its own. Either way the
- * payload is valid only during the callback. A length over the hard limit is refused as soon as the prefix is
- * read, so the decoder never buffers more than the hard limit.
+ * payload is valid only during the callback. The buffer for a spanning body
+ * grows as its bytes arrive (doubling from {@linkcode MIN_BODY_BUFFER}), so
+ * it never holds much more than twice what the peer actually sent. A length
+ * over the current {@linkcode FrameDecoder.prototype.limit} (the hard limit
+ * unless lowered, e.g. to the handshake frame's size until a handshake
+ * completes) is refused as soon as the prefix is read.
  *
  * Bad input throws a {@linkcode WeftError} with a specific code (`frame too
  * large`, `frame too short`, `request too short`); frames before the bad one
@@ -102,9 +114,13 @@ export class FrameDecoder {
   #prefixHave = 0;
   /** The body length read from a complete prefix whose body has not begun. */
   #bodyLength = 0;
-  /** Body of a frame that spans chunks, sized exactly; null when none. */
+  /** Buffer of a frame that spans chunks (grown as bytes arrive); null when none. */
   #body: Uint8Array | null = null;
   #bodyHave = 0;
+  /** The length the spanning frame's prefix announced. */
+  #bodyWant = 0;
+  #limit: number;
+  #limitName = "hard limit";
   #failed: WeftError | null = null;
   /** Reused for bodies that span chunks; see `#spanBuffer`. */
   #scratch: Uint8Array | null = null;
@@ -128,11 +144,45 @@ export class FrameDecoder {
     }
     this.#onSoftLimit = options.onSoftLimit;
     this.#prefix = prefixSize(this.framing);
+    this.#limit = this.hardLimit;
+  }
+
+  /**
+   * The largest body accepted now: the hard limit, unless lowered with
+   * {@linkcode FrameDecoder.prototype.setLimit}.
+   */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /**
+   * Sets the largest body accepted from the next length prefix on (a frame
+   * whose prefix was already read is not affected), e.g. the handshake
+   * frame's size until a handshake completes. Over it, decoding fails with
+   * `frame too large`, naming `name`.
+   *
+   * @param limit Bytes, at most the hard limit; omitted: back to the hard limit.
+   * @param name How the error message names the limit.
+   * @throws {RangeError} If `limit` is not an integer from 4 to the hard limit.
+   */
+  setLimit(limit: number = this.hardLimit, name = "hard limit"): void {
+    if (!Number.isInteger(limit) || limit < 4 || limit > this.hardLimit) {
+      throw new RangeError(
+        `Invalid limit: expected an integer from 4 to the hard limit ${this.hardLimit}, got ${limit}`,
+      );
+    }
+    this.#limit = limit;
+    this.#limitName = limit === this.hardLimit ? "hard limit" : name;
   }
 
   /** Bytes held for a frame that spans chunks (prefix included). */
   get buffered(): number {
     return this.#prefixHave + this.#bodyHave;
+  }
+
+  /** Bytes of the buffer holding the frame that spans chunks now (0 when none). */
+  get allocated(): number {
+    return this.#body?.length ?? 0;
   }
 
   /** The error that stopped this decoder, or null while it is healthy. */
@@ -145,6 +195,7 @@ export class FrameDecoder {
     this.#prefixHave = 0;
     this.#body = null;
     this.#bodyHave = 0;
+    this.#bodyWant = 0;
     this.#failed = null;
   }
 
@@ -201,21 +252,25 @@ export class FrameDecoder {
           this.#bodyLength = bodyLength;
           return;
         } else {
-          this.#body = this.#spanBuffer(bodyLength);
+          this.#bodyWant = bodyLength;
           this.#bodyHave = 0;
+          this.#body = this.#spanBuffer(null, len - pos);
         }
       }
-      const body = this.#body;
-      if (body !== null) {
-        const take = Math.min(body.length - this.#bodyHave, len - pos);
+      if (this.#body !== null) {
+        const want = this.#bodyWant;
+        const take = Math.min(want - this.#bodyHave, len - pos);
+        const need = this.#bodyHave + take;
+        if (need > this.#body.length) this.#body = this.#spanBuffer(this.#body, need);
+        const body = this.#body;
         body.set(chunk.subarray(pos, pos + take), this.#bodyHave);
-        this.#bodyHave += take;
+        this.#bodyHave = need;
         pos += take;
-        if (this.#bodyHave < body.length) return;
+        if (need < want) return;
         this.#body = null;
         this.#bodyHave = 0;
         this.#prefixHave = 0;
-        this.#emit(body, 0, body.length, onFrame);
+        this.#emit(body, 0, want, onFrame);
       }
     }
 
@@ -236,8 +291,10 @@ export class FrameDecoder {
         this.#prefixHave = prefix;
         return;
       } else {
-        // The frame spans chunks: copy it once.
-        const body = this.#spanBuffer(bodyLength);
+        // The frame spans chunks: copy what came, into a buffer that grows
+        // as the rest arrives.
+        this.#bodyWant = bodyLength;
+        const body = this.#spanBuffer(null, len - pos);
         body.set(chunk.subarray(pos));
         this.#body = body;
         this.#bodyHave = len - pos;
@@ -248,18 +305,27 @@ export class FrameDecoder {
   }
 
   /**
-   * A buffer for a body that spans chunks: a view of the reused scratch
-   * buffer when the body is at most {@linkcode MAX_REUSED_BODY} bytes, else
-   * a buffer of its own, so one huge frame does not stay allocated.
+   * A buffer that holds at least `need` bytes of the spanning body (whose
+   * announced length is `#bodyWant`), with the `#bodyHave` bytes of `old`
+   * copied in. Small bodies (at most {@linkcode MAX_REUSED_BODY}) use the
+   * reused scratch buffer; larger ones a buffer of their own, so one huge
+   * frame does not stay allocated. Either grows by doubling, from
+   * {@linkcode MIN_BODY_BUFFER}, and never past the announced length: what
+   * is allocated follows what arrived, not what the prefix claims.
    */
-  #spanBuffer(n: number): Uint8Array {
-    if (n > MAX_REUSED_BODY) return new Uint8Array(n);
-    let scratch = this.#scratch;
-    if (scratch === null || scratch.length < n) {
-      const size = Math.min(MAX_REUSED_BODY, Math.max(n, 2 * (scratch?.length ?? 2048)));
-      scratch = this.#scratch = new Uint8Array(size);
+  #spanBuffer(old: Uint8Array | null, need: number): Uint8Array {
+    const want = this.#bodyWant;
+    const reuse = want <= MAX_REUSED_BODY;
+    const scratch = this.#scratch;
+    if (reuse && scratch !== null && scratch.length >= need && old !== scratch) {
+      if (old !== null) scratch.set(old.subarray(0, this.#bodyHave));
+      return scratch;
     }
-    return scratch.subarray(0, n);
+    const size = Math.min(want, Math.max(need, 2 * (old?.length ?? 0), MIN_BODY_BUFFER));
+    const grown = new Uint8Array(size);
+    if (old !== null) grown.set(old.subarray(0, this.#bodyHave));
+    if (reuse && (scratch === null || size > scratch.length)) this.#scratch = grown;
+    return grown;
   }
 
   /** Reads and checks a length prefix at `at`. */
@@ -267,10 +333,10 @@ export class FrameDecoder {
     const bodyLength = this.#prefix === 4
       ? (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0
       : (bytes[at]! << 8) | bytes[at + 1]!;
-    if (bodyLength > this.hardLimit) {
+    if (bodyLength > this.#limit) {
       throw new WeftError(
         "frame too large",
-        `Cannot decode frame: length ${bodyLength} exceeds hard limit ${this.hardLimit}`,
+        `Cannot decode frame: length ${bodyLength} exceeds ${this.#limitName} ${this.#limit}`,
       );
     }
     if (bodyLength < RESPONSE_HEADER_SIZE) {

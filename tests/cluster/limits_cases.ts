@@ -196,7 +196,8 @@ export const weftLimitCases: Case[] = [
           close: () => {},
         });
       }, { highWaterMark: 1024 });
-      const c = node(env, { highWaterMark: 1024 });
+      // The 32 MiB send below is over weft's default hard limit (4 MiB).
+      const c = node(env, { highWaterMark: 1024, hardLimit: 64 * 1024 * 1024 });
       try {
         const peer = c.connect(hostPort(env, listener.address.port));
         const n = MAX_QUEUED_CANCELS + 500;

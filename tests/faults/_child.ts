@@ -66,6 +66,14 @@ export async function rssOf(pid: number): Promise<number> {
   return Number(kb[1]) * 1024;
 }
 
+/** Virtual memory size of process `pid` in bytes (VmSize, from /proc; Linux). */
+export async function vmSizeOf(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = status.match(/^VmSize:\s+(\d+) kB$/m);
+  if (kb === null) throw new Error(`No VmSize for ${pid}`);
+  return Number(kb[1]) * 1024;
+}
+
 /** Resolves after `ms` (its timer is cleared by the time it resolves). */
 export const delay = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,7 +1,16 @@
 /** The fault server's commands and what `stats` answers (shared by the server and the tests). */
 
 /** The fault server's commands. */
-export const CMD = { echo: 1, slow: 2, hold: 3, stats: 4, poke: 5, busy: 6 } as const;
+export const CMD = {
+  echo: 1,
+  slow: 2,
+  hold: 3,
+  stats: 4,
+  poke: 5,
+  busy: 6,
+  size: 7,
+  held: 8,
+} as const;
 
 /** What `stats` answers. */
 export interface Stats {
@@ -24,4 +33,6 @@ export interface Stats {
   /** Resident set size and heap in use, bytes. */
   rss: number;
   heap: number;
+  /** Peak resident set size of the process (VmHWM), bytes. */
+  peakRss: number;
 }

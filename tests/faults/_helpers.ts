@@ -188,8 +188,12 @@ export async function attack(
   }
 }
 
-/** Calls echo on `peer` until stopped (bounded), counting successes and failures. */
-export function wellBehaved(cluster: Cluster, address: string) {
+/**
+ * Calls echo on `peer` until stopped (bounded), counting successes and
+ * failures. Bodies are bytes, or strings when `structured` (a client and
+ * server with the json or msgpack codec).
+ */
+export function wellBehaved(cluster: Cluster, address: string, structured = false) {
   let stop = false;
   let ok = 0;
   const failures: unknown[] = [];
@@ -198,8 +202,9 @@ export function wellBehaved(cluster: Cluster, address: string) {
     const end = Date.now() + 30_000;
     for (let i = 0; i < 100_000 && !stop && Date.now() < end; i++) {
       try {
-        const reply = await cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 3000 });
-        assert.equal(dec.decode(reply as Uint8Array), `n${i}`);
+        const body = structured ? `n${i}` : enc.encode(`n${i}`);
+        const reply = await cluster.call(peer, CMD.echo, body, { timeout: 3000 });
+        assert.equal(structured ? reply : dec.decode(reply as Uint8Array), `n${i}`);
         ok++;
       } catch (error) {
         failures.push(error);

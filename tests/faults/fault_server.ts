@@ -11,16 +11,23 @@
  * `--hard-limit=BYTES`, `--framing=v1|v2`, `--max-inflight=N`,
  * `--idle=MS`, `--handshake=MS`, `--frame-timeout=MS`,
  * `--max-connections=N`, `--state=BYTES` (memory each `hold` keeps while it
- * runs). Prints `listening HOST:PORT`, then serves until killed. Bodies are
- * bytes (the raw codec). Commands:
+ * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
+ * `--max-elements=N` (json, msgpack; `Infinity` for none),
+ * `--fault-log-limit=N`, `--stderr-log` (the cluster's default logger, to
+ * stderr, in place of the stdout lines below). Prints `listening HOST:PORT`,
+ * then serves until killed. Commands:
  *
  * - 1 `echo`: answers with the request's bytes;
  * - 2 `slow`: waits the milliseconds in its body (UTF-8 text), honouring
  *   `context.signal`; answers `"done"`, or rejects when cancelled;
  * - 3 `hold`: never answers unless its signal aborts;
- * - 4 `stats`: answers JSON {@linkcode Stats}.
+ * - 4 `stats`: answers {@linkcode Stats} (as JSON text with the raw codec);
  * - 5 `poke`: sends `busy` (6) with the request's body to the caller, then
- *   answers with the body: both frames leave in one write.
+ *   answers with the body: both frames leave in one write;
+ * - 7 `size`: answers how many values the decoded body holds (a number,
+ *   or its text with the raw codec);
+ * - 8 `held`: answers the heap in use (bytes) while the decoded body is
+ *   still alive, for heap-per-body figures.
  *
  * `--fake-silly=answer|quiet` runs no cluster: a raw silly v2 node instead
  * (a stand-in for a real silly node, which knows nothing of weft): it
@@ -39,6 +46,8 @@
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { Logger } from "../../src/cluster/options.ts";
 import { raw } from "../../src/codec/raw.ts";
+import { json } from "../../src/codec/json.ts";
+import { msgpack } from "../../src/codec/msgpack.ts";
 import type { AbortSignalLike } from "../../src/_platform.ts";
 import { isWeftError } from "../../src/errors.ts";
 import { formatAddress } from "../../src/transport/address.ts";
@@ -46,6 +55,7 @@ import { defaultTransport } from "../../src/transport/detect.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
 import { CMD, type Stats } from "./_commands.ts";
+import { readFileSync } from "node:fs";
 
 declare const Deno:
   | { args: string[]; memoryUsage(): { rss: number; heapUsed: number } }
@@ -75,6 +85,7 @@ const stats: Stats = {
   connections: 0,
   rss: 0,
   heap: 0,
+  peakRss: 0,
 };
 
 function codeOf(value: unknown): string {
@@ -82,8 +93,10 @@ function codeOf(value: unknown): string {
 }
 
 function line(level: string, message: string, detail: unknown): void {
-  // One line per event, whatever the message holds.
-  const code = isWeftError(detail) ? ` [${detail.code}]` : "";
+  // One line per event, whatever the message holds. Peer faults carry their
+  // code in a plain { code } detail; other lines may carry a WeftError.
+  const raw = (detail as { code?: unknown } | undefined)?.code;
+  const code = isWeftError(detail) || typeof raw === "string" ? ` [${raw}]` : "";
   console.log(`log ${level}${code} ${message.replaceAll("\n", " ")}`);
 }
 
@@ -177,10 +190,27 @@ const limits = {
   frameTimeout: num("frame-timeout"),
 };
 const framing = flags.get("framing") === "v1" ? "v1" : "v2";
+const faultLogLimit = num("fault-log-limit");
+const codecName = flags.get("codec") ?? "raw";
+const maxElements = num("max-elements");
+const codecLimits = maxElements === undefined ? {} : { maxElements };
+const codec = codecName === "json"
+  ? json(codecLimits)
+  : codecName === "msgpack"
+  ? msgpack(codecLimits)
+  : raw();
+const structured = codecName !== "raw";
+const count = (v: unknown): number =>
+  Array.isArray(v)
+    ? v.reduce((n: number, x) => n + count(x), 1)
+    : v !== null && typeof v === "object" && !(v instanceof Uint8Array)
+    ? Object.values(v).reduce((n: number, x) => n + count(x), 1)
+    : 1;
 const cluster = new Cluster({
-  codec: raw(),
+  codec,
   protocol,
-  logger,
+  ...(flags.has("stderr-log") ? {} : { logger }),
+  ...(faultLogLimit === undefined ? {} : { faultLogLimit }),
   timeout: 60_000,
   ...(heartbeatInterval === undefined ? {} : { heartbeatInterval }),
   ...(heartbeatMisses === undefined ? {} : { heartbeatMisses }),
@@ -211,13 +241,30 @@ const cluster = new Cluster({
         stats.heap = m.heapUsed;
         stats.refused = listener.refused;
         stats.connections = listener.connections;
-        return JSON.stringify(stats);
+        stats.peakRss = peakRss();
+        return structured ? { ...stats } : JSON.stringify(stats);
+      }
+      case CMD.size:
+        return structured ? count(body) : String(count(body));
+      case CMD.held: {
+        const m = typeof Deno !== "undefined" ? Deno.memoryUsage() : process.memoryUsage();
+        return structured ? m.heapUsed : String(m.heapUsed);
       }
       default:
         throw new RangeError(`Unknown cmd ${cmd}`);
     }
   },
 });
+/** The process's peak resident set size (VmHWM), bytes; 0 where /proc is missing. */
+function peakRss(): number {
+  try {
+    const text = readFileSync("/proc/self/status", "utf8");
+    return Number(text.match(/^VmHWM:\s+(\d+) kB$/m)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
 const maxConnections = num("max-connections");
 const listener = await cluster.listen(
   address,

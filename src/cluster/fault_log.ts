@@ -1,0 +1,146 @@
+/**
+ * {@linkcode FaultLog}: how a node logs what its peers do wrong (malformed
+ * frames, undecodable requests, protocol errors, failed connections)
+ * without letting a hostile peer turn the log into its weapon. Each fault is
+ * one line without a stack, at most `limit` lines per kind (the error code)
+ * per second; the lines held back are counted, and the count goes out with
+ * the next line of that kind.
+ *
+ * Caller bugs and local hook failures are not peer faults: the cluster logs
+ * those with their stacks, unlimited.
+ *
+ * @module
+ */
+
+import { now } from "../_platform.ts";
+
+/** Default lines per kind per second. */
+export const DEFAULT_FAULT_LOG_LIMIT = 10;
+
+/** The window the limit counts in, ms. */
+export const FAULT_LOG_WINDOW = 1000;
+
+/** At most this many kinds are tracked; any further kind shares one budget. */
+const MAX_KINDS = 64;
+
+/** What a fault line carries as its detail: the kind, never a stack. */
+export interface PeerFault {
+  /** The kind: a `WeftError` code. */
+  readonly code: string;
+}
+
+/** Where fault lines go: the error method of the cluster's logger. */
+export interface FaultSink {
+  /** Writes one line. */
+  error(message: string, detail?: unknown): void;
+}
+
+interface Window {
+  start: number;
+  logged: number;
+  suppressed: number;
+  detail: PeerFault;
+}
+
+/**
+ * Validates the `faultLogLimit` option: an integer of 0 or more, or
+ * `Infinity`.
+ *
+ * @throws {TypeError} If it is not a number.
+ * @throws {RangeError} If it is negative or not an integer.
+ */
+export function checkFaultLogLimit(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid option faultLogLimit: expected a number, got ${typeof value}`);
+  }
+  if (!(value === Infinity || (Number.isInteger(value) && value >= 0))) {
+    throw new RangeError(
+      `Invalid option faultLogLimit: expected an integer of 0 or more, or Infinity, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Rate-limited, stackless logging of peer faults, per kind.
+ *
+ * @example At most two lines per kind per second; the rest are counted
+ * ```ts
+ * import { FaultLog } from "./fault_log.ts";
+ *
+ * const lines: string[] = [];
+ * let clock = 0;
+ * const log = new FaultLog({ error: (m) => lines.push(m) }, 2, () => clock);
+ * for (let i = 0; i < 5; i++) log.report("protocol", `bad frame ${i}`);
+ * log.report("frame too large", "huge");
+ * clock = 1000;
+ * log.report("protocol", "bad frame 5");
+ * const want = [
+ *   "bad frame 0",
+ *   "bad frame 1",
+ *   "huge",
+ *   "bad frame 5 (and 3 more protocol faults not logged)",
+ * ];
+ * if (JSON.stringify(lines) !== JSON.stringify(want)) throw new Error("unexpected result");
+ * ```
+ */
+export class FaultLog {
+  readonly #sink: FaultSink;
+  readonly #limit: number;
+  readonly #clock: () => number;
+  readonly #windows = new Map<string, Window>();
+
+  /**
+   * @param sink Where lines go (the cluster's logger).
+   * @param limit Lines per kind per {@linkcode FAULT_LOG_WINDOW} ms.
+   * @param clock Milliseconds, monotonic (tests pass their own).
+   */
+  constructor(sink: FaultSink, limit: number = DEFAULT_FAULT_LOG_LIMIT, clock: () => number = now) {
+    this.#sink = sink;
+    this.#limit = limit;
+    this.#clock = clock;
+  }
+
+  /** Faults held back so far and not yet reported, over every kind. */
+  get suppressed(): number {
+    let n = 0;
+    for (const window of this.#windows.values()) n += window.suppressed;
+    return n;
+  }
+
+  /**
+   * Logs one fault of `kind` (a `WeftError` code), unless this kind already
+   * used its lines in the current window; then counts it.
+   *
+   * @param kind The fault's kind.
+   * @param message One line, without a stack.
+   */
+  report(kind: string, message: string): void {
+    if (this.#limit === 0) return;
+    const t = this.#clock();
+    let window = this.#windows.get(kind);
+    if (window === undefined) {
+      if (this.#windows.size >= MAX_KINDS) kind = "other";
+      window = this.#windows.get(kind);
+      if (window === undefined) {
+        window = { start: t, logged: 0, suppressed: 0, detail: Object.freeze({ code: kind }) };
+        this.#windows.set(kind, window);
+      }
+    }
+    if (t - window.start >= FAULT_LOG_WINDOW) {
+      window.start = t;
+      window.logged = 0;
+    }
+    if (window.logged >= this.#limit) {
+      window.suppressed++;
+      return;
+    }
+    window.logged++;
+    if (window.suppressed > 0) {
+      message += ` (and ${window.suppressed} more ${kind} faults not logged)`;
+      window.suppressed = 0;
+    }
+    this.#sink.error(message.replaceAll("\n", " "), window.detail);
+  }
+}
