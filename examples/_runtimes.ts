@@ -11,6 +11,12 @@
 /** Pinned runtime versions; the README and .ci/run name the same ones. */
 export const PINNED = { deno: "2.9.6", bun: "1.4.5", node: "24.21.0" } as const;
 
+/**
+ * The oldest Node the npm package declares (its `engines`); tests/npm/ runs
+ * the package there as well as on {@linkcode PINNED}'s Node.
+ */
+export const NODE_OLDEST = "22.0.0";
+
 /** A runtime that can run weft's `.ts` files unchanged. */
 export type RuntimeName = "deno" | "bun" | "node";
 
@@ -25,7 +31,12 @@ export function runtimePath(name: RuntimeName): Promise<string> {
   if (name === "deno") return Promise.resolve(Deno.execPath());
   let path = found.get(name);
   if (path === undefined) {
-    path = locate(name);
+    path = locate(
+      name,
+      PINNED[name],
+      (v) => wanted(name, v),
+      "the tests' and demo's cross-runtime nodes",
+    );
     found.set(name, path);
   }
   return path;
@@ -36,8 +47,25 @@ export function scriptArgs(name: RuntimeName, script: string, args: string[] = [
   return name === "deno" ? ["run", "-A", script, ...args] : [script, ...args];
 }
 
+const foundExact = new Map<string, Promise<string>>();
+
+/**
+ * The path of exactly `node@version` (or `bun@version`): the one on PATH if
+ * it is that version, else fetched with `npx -y`. `why` completes the line
+ * printed before a fetch ("fetching node@22.0.0 with npx -y for ...").
+ */
+export function runtimePathAt(name: "bun" | "node", version: string, why: string): Promise<string> {
+  const key = `${name}@${version}`;
+  let path = foundExact.get(key);
+  if (path === undefined) {
+    path = locate(name, version, (v) => v === version, why);
+    foundExact.set(key, path);
+  }
+  return path;
+}
+
 function wanted(name: "bun" | "node", version: string): boolean {
-  const v = version.trim().replace(/^v/, "").split(".");
+  const v = version.split(".");
   const pin = PINNED[name].split(".");
   return name === "node" ? v[0] === pin[0] : v[0] === pin[0] && v[1] === pin[1];
 }
@@ -56,22 +84,32 @@ async function run(
   }
 }
 
-async function locate(name: "bun" | "node"): Promise<string> {
+async function locate(
+  name: "bun" | "node",
+  version: string,
+  matches: (version: string) => boolean,
+  why: string,
+): Promise<string> {
   const onPath = await run(name, ["--version"]);
-  if (onPath.ok && wanted(name, onPath.out)) {
+  const have = onPath.out.trim().replace(/^v/, "");
+  if (onPath.ok && matches(have)) {
     const exec = await run(name, ["-e", "console.log(process.execPath)"]);
     if (exec.ok) return exec.out.trim();
   }
+  const reason = onPath.ok ? `PATH has ${name} ${have}` : `no ${name} on PATH`;
+  console.error(
+    `fetching ${name}@${version} with npx -y (${reason}; npm caches it) for ${why}`,
+  );
   const fetched = await run("npx", [
     "-y",
-    `${name}@${PINNED[name]}`,
+    `${name}@${version}`,
     "-e",
     "console.log(process.execPath)",
   ]);
   const path = fetched.out.trim().split("\n").pop() ?? "";
   if (!fetched.ok || path === "") {
     throw new Error(
-      `Cannot find ${name} ${PINNED[name]}: npx said:\n${fetched.out}\n${fetched.err}`,
+      `Cannot find ${name} ${version}: npx said:\n${fetched.out}\n${fetched.err}`,
     );
   }
   return path;
@@ -113,14 +151,16 @@ export interface ScriptChild {
 /**
  * Starts `script` under runtime `name`, with stdout and stderr piped and
  * read as they come, so the caller can wait for a line such as
- * `listening HOST:PORT`. Always `stop()` it, in a `finally`.
+ * `listening HOST:PORT`. Always `stop()` it, in a `finally`. `bin` runs
+ * another binary of that runtime (e.g. {@linkcode runtimePathAt}'s).
  */
 export async function spawnScript(
   name: RuntimeName,
   script: string,
   args: string[] = [],
+  bin?: string,
 ): Promise<ScriptChild> {
-  const bin = await runtimePath(name);
+  bin ??= await runtimePath(name);
   const child = new Deno.Command(bin, {
     args: scriptArgs(name, script, args),
     stdin: "null",

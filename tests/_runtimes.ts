@@ -6,9 +6,11 @@
 import { type RuntimeName, runtimePath, scriptArgs } from "../examples/_runtimes.ts";
 
 export {
+  NODE_OLDEST,
   PINNED,
   type RuntimeName,
   runtimePath,
+  runtimePathAt,
   scriptArgs,
   type ScriptChild,
   spawnScript,
