@@ -139,7 +139,7 @@ export interface ScriptChild {
   /** Waits for the child to exit by itself, up to `limitMs`; its exit code, or undefined. */
   exited(limitMs: number): Promise<number | undefined>;
   /** Sends `signal` to this child (and only this child). */
-  signal(signal: "SIGSTOP" | "SIGCONT" | "SIGKILL"): void;
+  signal(signal: "SIGSTOP" | "SIGCONT" | "SIGKILL" | "SIGTERM" | "SIGINT"): void;
   /**
    * Kills the child if it still runs (SIGCONT, in case it was stopped, then
    * SIGKILL: this child only), waits for it, and returns what it printed on

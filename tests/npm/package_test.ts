@@ -67,6 +67,7 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
       paths.includes("mod.js") && paths.includes("mod.d.ts"),
       "tarball has mod.js and .d.ts",
     );
+    assert.ok(paths.includes("src/cli/weft.js"), "tarball has the weft bin");
     assert.ok(!paths.some((p) => p.endsWith(".ts") && !p.endsWith(".d.ts")), "no .ts sources");
     assert.ok(!paths.some((p) => p.includes("_test")), "no tests in the tarball");
 
@@ -167,6 +168,17 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
           assert.equal(code, 0, `client exited ${code}:\n${cli.stdout()}\n${err}`);
           assert.match(cli.stdout(), /msg: ['"]pong to hi['"]/);
           assert.match(cli.stdout(), /sum: 3/);
+          // The package's bin, installed, against the same node.
+          const weft = await spawnScript(run.runtime, `${app}/node_modules/.bin/weft`, [
+            "call",
+            `127.0.0.1:${port}`,
+            "3",
+            '{"a":2,"b":5}',
+          ], bin);
+          const weftCode = await weft.exited(20_000);
+          const weftErr = await weft.stop();
+          assert.equal(weftCode, 0, `weft call exited ${weftCode}:\n${weft.stdout()}\n${weftErr}`);
+          assert.deepEqual(JSON.parse(weft.stdout()), { sum: 7 });
         } finally {
           await srv.stop();
         }
