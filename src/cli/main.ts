@@ -10,11 +10,12 @@ import { UsageError } from "./args.ts";
 import { bench } from "./bench.ts";
 import { call } from "./call.ts";
 import { serve } from "./serve.ts";
+import { stats } from "./stats.ts";
 import type { Subcommand } from "./subcommand.ts";
 
 /** The subcommands, by name. Layers with their own servers add theirs here. */
 export const SUBCOMMANDS: Map<string, Subcommand> = new Map(
-  [call, serve, bench].map((s) => [s.name, s]),
+  [call, serve, stats, bench].map((s) => [s.name, s]),
 );
 
 function usage(): string {

@@ -19,6 +19,7 @@ Starts an echo node: every request is answered with its own body.
 
   --listen HOST:PORT         where to listen (default 127.0.0.1:7000; port 0: any free port)
 ${NETWORK_HELP}
+  --stats                    answer weft stats requests (remote stats; weft mode)
   --quiet                    no line per connection
 
 Prints "listening HOST:PORT", then runs until Ctrl-C or SIGTERM.`;
@@ -31,7 +32,7 @@ export const serve: Subcommand = {
   async run(argv) {
     const parsed = parseArgs(argv, {
       values: { ...NETWORK_FLAGS, listen: "127.0.0.1:7000" },
-      booleans: ["quiet"],
+      booleans: ["quiet", "stats"],
     });
     if (parsed.booleans.has("help")) return console.log(HELP), 0;
     if (parsed.positional.length > 0) {
@@ -45,6 +46,7 @@ export const serve: Subcommand = {
     const quiet = parsed.booleans.has("quiet");
     const cluster = new Cluster({
       ...options,
+      stats: { remote: parsed.booleans.has("stats") },
       call: (_peer, _cmd, body) => body,
       accept: () => {
         if (!quiet) console.log("accepted a connection");

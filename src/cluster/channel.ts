@@ -57,6 +57,8 @@ export interface ChannelHost {
    * closed it on purpose (`close(peer)`, the cluster's close).
    */
   onClosed(channel: Channel, error: WeftError, local: boolean): void;
+  /** Weft mode: the STATS_REPLY payload for a peer's STATS request. */
+  statsReply(): Uint8Array;
 }
 
 /** Options of {@linkcode Channel}. */
@@ -818,6 +820,9 @@ export class Channel implements Watched {
           "authentication failed",
           `Authentication failed: ${this.peer} refused this node's key`,
         );
+      case ControlCmd.Stats:
+        this.#control(ControlCmd.StatsReply, frame.session, this.#host.statsReply());
+        return;
       case ControlCmd.Pong:
         if (frame.session === this.#pingSeq) {
           this.#pingOutstanding = false;

@@ -43,6 +43,7 @@ import { Peer, type PeerState, peerState } from "./peer.ts";
 import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
+import { type ClusterStats, createStats, statsReply, type StatsSnapshot } from "./stats.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -111,6 +112,7 @@ export class Cluster implements ContextHost {
   #heartbeat: TimerHandle | undefined = undefined;
   /** The connection deadlines: handshake, idle, frame completion. */
   readonly #reaper: Reaper;
+  readonly #stats: ClusterStats | undefined;
   /** What channels call back into; kept private so it is not part of the API. */
   readonly #host: ChannelHost = {
     onRequest: (channel, frame) => this.#onRequest(channel, frame),
@@ -120,6 +122,7 @@ export class Cluster implements ContextHost {
     onSoftLimit: (channel, bodyLength, out) => this.#onSoftLimit(channel, bodyLength, out),
     onRefused: (_channel, message) => this.#o.logger.warn(message),
     onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
+    statsReply: () => statsReply(this.#stats),
   };
 
   /**
@@ -133,6 +136,12 @@ export class Cluster implements ContextHost {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
     this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
+    this.#stats = createStats(options.stats, this.#o);
+  }
+
+  /** This node's numbers (`@weft/cluster/stats`), or undefined without the `stats` option. */
+  stats(): StatsSnapshot | undefined {
+    return this.#stats?.snapshot();
   }
 
   /** This node's id: the low 16 bits of the trace ids it sends. */
@@ -355,14 +364,16 @@ export class Cluster implements ContextHost {
     if (!expectResponse) {
       try {
         channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
+        this.#stats?.sent(marshalled[0]);
       } catch (error) {
         return Promise.reject(error);
       }
       return Promise.resolve(undefined);
     }
     let call!: PendingCall;
+    const stats = this.#stats, wire = marshalled[0];
     const promise = new Promise<unknown>((resolve, reject) => {
-      call = new PendingCall(cmd, resolve, reject);
+      call = stats ? stats.call(wire, cmd, resolve, reject) : new PendingCall(cmd, resolve, reject);
     });
     try {
       channel.request(
@@ -460,6 +471,7 @@ export class Cluster implements ContextHost {
   }
 
   #open(peer: Peer, state: PeerState, connection: Connection, initiator: boolean): Channel {
+    this.#stats?.connection(connection);
     const channel = new Channel(this.#host, peer, connection, {
       framing: this.#o.framing,
       hardLimit: this.#o.hardLimit,

@@ -24,6 +24,7 @@ import {
   type PeerFault,
 } from "./fault_log.ts";
 import type { Peer } from "./peer.ts";
+import type { StatsOptions } from "./stats.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
 import type { AuthOptions } from "./handshake_auth.ts";
 import {
@@ -184,6 +185,13 @@ export interface ClusterOptions {
   logger?: Logger;
   /** Implicit trace propagation across `await`; see {@linkcode ContextStorage}. */
   contextStorage?: ContextStorage;
+  /**
+   * Keep numbers for `cluster.stats()` (see `@weft/cluster/stats`); with
+   * `{ remote: true }` also answer weft-mode STATS requests from peers.
+   *
+   * @default {false}
+   */
+  stats?: boolean | StatsOptions;
   /**
    * `"weft"`: silly's frames plus weft's extensions (remote errors,
    * cancellation, deadlines, heartbeats); both ends must speak it.

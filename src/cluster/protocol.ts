@@ -46,6 +46,10 @@ export const ControlCmd = {
    * or the accepting side's refusal (empty payload) just before it closes.
    */
   Auth: 0xffffff05,
+  /** Asks for the node's stats (`fetchStats`); its session is echoed in the reply. */
+  Stats: 0xffffff10,
+  /** Answer to STATS: UTF-8 JSON, the stats or `{ "error": ... }`. */
+  StatsReply: 0xffffff11,
 } as const;
 
 /** The union of {@linkcode ControlCmd} values. */

@@ -31,7 +31,7 @@ async function serve(runtime: RuntimeName, args: string[] = []) {
 Deno.test("weft: --help for the command and every subcommand", async () => {
   const top = await weft(["--help"]);
   assert.equal(top.code, 0, top.stderr);
-  for (const name of ["call", "serve", "bench"]) {
+  for (const name of ["call", "serve", "bench", "stats"]) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"));
     const sub = await weft([name, "--help"]);
     assert.equal(sub.code, 0, sub.stderr);
@@ -57,6 +57,11 @@ Deno.test("weft: bad arguments exit 2 with a message naming the argument", async
     [["call", "127.0.0.1:1", "1", "--bogus"], /unknown option --bogus/],
     [["serve", "--listen", "nowhere"], /--listen must look like/],
     [["bench", "127.0.0.1:1", "--depth", "0"], /--depth must be an integer from 1/],
+    [["stats", "127.0.0.1:1", "extra"], /unexpected argument extra/],
+    [
+      ["stats", "127.0.0.1:1", "--format", "xml"],
+      /--format must be one of table, json, prometheus/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const result = await weft(args);
@@ -138,4 +143,33 @@ Deno.test("weft bench: figures and a progress line; weft serve exits on SIGTERM"
   const down = await weft(["bench", "127.0.0.1:1", "--duration", "100"]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /connect failed/);
+});
+
+Deno.test("weft stats: a node's table, JSON and Prometheus text; refused without --stats", async () => {
+  const open = await serve("node", ["--stats", "--quiet"]);
+  const shut = await serve("deno", ["--quiet"]);
+  try {
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await weft(["call", open.address, "42", `${i}`])).code, 0);
+    }
+    const table = await weft(["stats", open.address], "bun");
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^node 127\.0\.0\.1:\d+: up [\d.]+ s, connections \d+ open/m);
+    assert.match(table.stdout, /^dir +cmd +count +ok +failed +in flight +mean ms +p50 ms +p99 ms/m);
+    assert.match(table.stdout, /^in +42 +3 +3 +0 +0 /m);
+    const asJson = await weft(["stats", open.address, "--format", "json"]);
+    assert.equal(asJson.code, 0, asJson.stderr);
+    const snapshot = JSON.parse(asJson.stdout);
+    assert.equal(snapshot.in.find((c: { cmd: number }) => c.cmd === 42).count, 3);
+    const prom = await weft(["stats", open.address, "--format=prometheus"], "node");
+    assert.equal(prom.code, 0, prom.stderr);
+    assert.match(prom.stdout, /^weft_requests_total\{direction="in",cmd="42",outcome="ok"\} 3$/m);
+
+    const refused = await weft(["stats", shut.address]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^weft stats: remote: .*stats not allowed/m);
+  } finally {
+    await open.child.stop();
+    await shut.child.stop();
+  }
 });

@@ -1,0 +1,238 @@
+// cluster.stats(), prometheusText and fetchStats over real loopback sockets
+// (Deno in process; Bun and Node nodes as `weft serve --stats` processes).
+
+import assert from "node:assert/strict";
+import { Cluster, isWeftError, WeftError } from "../../mod.ts";
+import { json } from "../../src/codec/json.ts";
+import {
+  type CommandStats,
+  fetchStats,
+  LATENCY_BUCKETS_MS,
+  prometheusText,
+  type StatsSnapshot,
+} from "../../src/cluster/stats.ts";
+import { type RuntimeName, spawnScript } from "../_runtimes.ts";
+
+const quiet = { error() {}, warn() {} };
+
+function entry(list: CommandStats[], cmd: number): CommandStats {
+  const found = list.find((c) => c.cmd === cmd);
+  assert.ok(found, `stats for cmd ${cmd} in ${JSON.stringify(list.map((c) => c.cmd))}`);
+  return found;
+}
+
+function consistent(s: StatsSnapshot): void {
+  for (const c of [...s.out, ...s.in]) {
+    const outcomes = Object.values(c.outcomes).reduce((a, b) => a + b, 0);
+    assert.equal(outcomes, c.count, `cmd ${c.cmd}: outcomes add up to count`);
+    assert.equal(c.latency.counts.length, LATENCY_BUCKETS_MS.length + 1);
+    assert.equal(c.latency.counts.reduce((a, b) => a + b, 0), c.count, `cmd ${c.cmd}: histogram`);
+    assert.ok(c.latency.sumMs >= 0);
+  }
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "no error";
+  } catch (error) {
+    return isWeftError(error) ? error.code : String(error);
+  }
+}
+
+Deno.test("stats: calls, requests, outcomes, in flight, bytes, histogram", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await using server = new Cluster({
+    ...json(),
+    stats: true,
+    logger: quiet,
+    call: async (_peer, cmd, body, context) => {
+      if (cmd === 2) throw new Error("no");
+      if (cmd === 3) {
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 2000);
+          context.signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            resolve(undefined);
+          });
+        });
+        throw new WeftError("aborted", "gave up");
+      }
+      if (cmd === 4) await held;
+      return body;
+    },
+  });
+  const listener = await server.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...json(), stats: true, logger: quiet });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+
+  for (let i = 0; i < 5; i++) assert.equal(await client.call(peer, 1, i), i);
+  assert.equal(await codeOf(client.call(peer, 2, "x")), "remote");
+  assert.equal(await codeOf(client.call(peer, 3, "x", { timeout: 50 })), "timeout");
+  await client.send(peer, 1, "one-way");
+  const pending = client.call(peer, 4, "held");
+  // Wait (bounded) until the server is handling cmd 4.
+  for (
+    let i = 0;
+    i < 200 && (server.stats()!.in.find((c) => c.cmd === 4)?.inFlight ?? 0) < 1;
+    i++
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const during = client.stats()!;
+  assert.equal(entry(during.out, 4).inFlight, 1);
+  assert.equal(entry(server.stats()!.in, 4).inFlight, 1);
+  release();
+  assert.equal(await pending, "held");
+
+  const out = client.stats()!;
+  consistent(out);
+  assert.deepEqual(entry(out.out, 1).outcomes, { ok: 5, sent: 1 });
+  assert.deepEqual(entry(out.out, 2).outcomes, { ok: 0, remote: 1 });
+  assert.deepEqual(entry(out.out, 3).outcomes, { ok: 0, timeout: 1 });
+  assert.equal(entry(out.out, 4).inFlight, 0);
+  assert.deepEqual(out.in, []);
+  assert.deepEqual(out.connections, { open: 1, opened: 1 });
+  assert.ok(out.bytes.out > 0 && out.bytes.in > 0);
+
+  // The server sees the send too, and the handler that gave up when cancelled.
+  for (let i = 0; i < 200 && entry(server.stats()!.in, 1).count < 6; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  for (let i = 0; i < 200 && entry(server.stats()!.in, 3).count < 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const inn = server.stats()!;
+  consistent(inn);
+  assert.deepEqual(entry(inn.in, 1).outcomes, { ok: 6 });
+  assert.deepEqual(entry(inn.in, 2).outcomes, { ok: 0, error: 1 });
+  assert.deepEqual(entry(inn.in, 3).outcomes, { ok: 0, aborted: 1 });
+  assert.equal(inn.connections.open, 1);
+  assert.equal(inn.bytes.in, out.bytes.out, "what one sent, the other received");
+
+  await client.close();
+  for (let i = 0; i < 200 && server.stats()!.connections.open > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  assert.equal(server.stats()!.connections.open, 0);
+  assert.equal(client.stats()!.connections.open, 0);
+});
+
+Deno.test("stats: off by default; bad options name the option; maxCommands bounds", async () => {
+  await using plain = new Cluster({ ...json() });
+  assert.equal(plain.stats(), undefined);
+  assert.throws(
+    () => new Cluster({ ...json(), stats: "yes" as unknown as boolean }),
+    (e: Error) => e instanceof TypeError && /option stats\b/.test(e.message),
+  );
+  assert.throws(
+    () => new Cluster({ ...json(), stats: { maxCommands: 0 } }),
+    (e: Error) => e instanceof RangeError && /stats\.maxCommands/.test(e.message),
+  );
+  assert.throws(
+    () => new Cluster({ ...json(), stats: { remote: 1 as unknown as boolean } }),
+    (e: Error) => e instanceof TypeError && /stats\.remote/.test(e.message),
+  );
+
+  await using server = new Cluster({
+    ...json(),
+    stats: { maxCommands: 2 },
+    call: (_p, cmd) => cmd,
+  });
+  const listener = await server.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...json() });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  for (let cmd = 1; cmd <= 6; cmd++) assert.equal(await client.call(peer, cmd), cmd);
+  const cmds = server.stats()!.in.map((c) => [c.cmd, c.count]);
+  assert.deepEqual(cmds, [[-1, 4], [1, 1], [2, 1]]);
+});
+
+Deno.test("stats: prometheusText is valid exposition with cumulative buckets", async () => {
+  await using server = new Cluster({ ...json(), stats: true, call: (_p, _c, b) => b });
+  const listener = await server.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...json(), stats: true });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  for (let i = 0; i < 20; i++) await client.call(peer, 9, i);
+  const text = prometheusText(client.stats()!, { node: 'a"b' });
+  const types = new Map<string, string>();
+  const buckets: number[] = [];
+  for (const line of text.trimEnd().split("\n")) {
+    const type = /^# TYPE (\w+) (gauge|counter|histogram)$/.exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (line.startsWith("# HELP ")) continue;
+    const m = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
+    assert.ok(m, `a sample line: ${line}`);
+    assert.ok(!Number.isNaN(Number(m[3])), line);
+    assert.match(m[2]!, /^node="a\\"b"/, "extra labels first, escaped");
+    const family = m[1]!.replace(/_(bucket|sum|count)$/, "");
+    assert.ok(types.has(family) || types.has(m[1]!), `TYPE before ${m[1]}`);
+    if (m[1] === "weft_request_duration_seconds_bucket") buckets.push(Number(m[3]));
+  }
+  assert.equal(buckets.length, LATENCY_BUCKETS_MS.length + 1);
+  for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]! >= buckets[i - 1]!);
+  assert.equal(buckets.at(-1), 20);
+  assert.match(
+    text,
+    /^weft_requests_total\{node="a\\"b",direction="out",cmd="9",outcome="ok"\} 20$/m,
+  );
+  assert.match(text, /le="\+Inf"\} 20$/m);
+});
+
+Deno.test("fetchStats: allowed, refused, and a silly-mode node", async () => {
+  await using open = new Cluster({ ...json(), stats: { remote: true }, call: (_p, _c, b) => b });
+  const a = await open.listen("127.0.0.1:0");
+  await using closed = new Cluster({ ...json(), stats: true, call: (_p, _c, b) => b });
+  const b = await closed.listen("127.0.0.1:0");
+  await using silly = new Cluster({ ...json(), protocol: "silly", logger: quiet });
+  const c = await silly.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...json() });
+  await client.call(client.connect(`127.0.0.1:${a.address.port}`), 5, "x");
+
+  const remote = await fetchStats(`127.0.0.1:${a.address.port}`);
+  assert.deepEqual(entry(remote.in, 5).outcomes, { ok: 1 });
+  assert.ok(remote.connections.open >= 1);
+
+  await assert.rejects(
+    fetchStats(`127.0.0.1:${b.address.port}`),
+    (e: WeftError) => e.code === "remote" && /stats not allowed/.test(e.message),
+  );
+  await assert.rejects(
+    fetchStats(`127.0.0.1:${c.address.port}`, { timeout: 2000 }),
+    (e: WeftError) => e.code === "closed" || e.code === "protocol",
+  );
+  await assert.rejects(fetchStats("127.0.0.1:1"), (e: WeftError) => isWeftError(e));
+  await assert.rejects(fetchStats("127.0.0.1:1", { timeout: 0 }), RangeError);
+});
+
+for (const runtime of ["bun", "node"] as RuntimeName[]) {
+  Deno.test(`fetchStats and weft stats: a ${runtime} node's stats`, async () => {
+    const weft = new URL("../../src/cli/weft.ts", import.meta.url).pathname;
+    const child = await spawnScript(runtime, weft, [
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--stats",
+      "--quiet",
+    ]);
+    try {
+      const address = (await child.waitFor(/^listening (\S+)$/m, 20_000))[1]!;
+      {
+        await using client = new Cluster({ ...json(), stats: true });
+        const peer = client.connect(address);
+        for (let i = 0; i < 10; i++) await client.call(peer, 3, { i });
+        assert.equal(await codeOf(client.call(peer, 4, undefined)), "no error");
+      }
+      const snapshot = await fetchStats(address);
+      consistent(snapshot);
+      assert.deepEqual(entry(snapshot.in, 3).outcomes, { ok: 10 });
+      assert.equal(entry(snapshot.in, 4).count, 1);
+      assert.ok(snapshot.bytes.in > 0);
+    } finally {
+      await child.stop();
+    }
+  });
+}
