@@ -370,11 +370,12 @@ export class Cluster implements ContextHost {
       }
       return Promise.resolve(undefined);
     }
+    const timed = this.#stats?.call(marshalled[0], cmd);
     let call!: PendingCall;
-    const stats = this.#stats, wire = marshalled[0];
-    const promise = new Promise<unknown>((resolve, reject) => {
-      call = stats ? stats.call(wire, cmd, resolve, reject) : new PendingCall(cmd, resolve, reject);
+    const promise = timed?.promise ?? new Promise<unknown>((resolve, reject) => {
+      call = new PendingCall(cmd, resolve, reject);
     });
+    if (timed !== undefined) call = timed.call;
     try {
       channel.request(
         marshalled[0],

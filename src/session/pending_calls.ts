@@ -33,20 +33,26 @@ export class PendingCall implements Deadline {
   signal: AbortSignalLike | undefined = undefined;
   /** Listener registered on `signal`, removed when settled. */
   onAbort: (() => void) | undefined = undefined;
+  /** Whatever the creator attaches (the stats recorder: what to record at settle). */
+  readonly tag: unknown;
 
   /**
    * @param cmd The cmd as the caller gave it.
    * @param resolve The promise's resolve function.
    * @param reject The promise's reject function.
+   * @param tag Whatever the creator attaches; `resolve`/`reject` are always
+   *   called as methods of the call, so they can read it through `this`.
    */
   constructor(
     cmd: string | number,
     resolve: (value: unknown) => void,
     reject: (reason: unknown) => void,
+    tag?: unknown,
   ) {
     this.cmd = cmd;
     this.resolve = resolve;
     this.reject = reject;
+    this.tag = tag;
   }
 
   /** Called by the deadline queue: the table's `onTimeout` decides what to do. */
