@@ -17,6 +17,7 @@ const EXAMPLES = [
   "cluster_close.ts",
   "typed_commands.ts",
   "router_mail.ts",
+  "stats_http.ts",
 ];
 const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
 const DIR = new URL("../examples/", import.meta.url);
