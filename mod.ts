@@ -3,17 +3,19 @@
  * silly.net.cluster.
  *
  * This entry point is runtime-free: the {@linkcode Cluster}, its options and
- * errors, the frame codec, and the transport contract. The runtime adapters
- * (`@weft/cluster/deno`, `/bun`, `/node`, `/memory`) and the codecs
- * (`/json`, `/msgpack`, `/raw`, `/commands`) are separate subpath exports.
+ * errors, trace ids, and the transport contract. The runtime adapters
+ * (`@weft/cluster/deno`, `/bun`, `/node`, `/memory`), the codecs (`/json`,
+ * `/msgpack`, `/raw`, `/commands`), typed commands (`/typed`), stats
+ * (`/stats`) and silly's frames (`/wire`: encoder, decoder, constants) are
+ * separate subpath exports.
  * Without a `transport` option the cluster picks the adapter of the runtime
  * it runs on.
  *
  * @example Two nodes, one call (in-memory transport, JSON bodies)
  * ```ts
- * import { Cluster } from "./mod.ts";
- * import { json } from "./src/codec/json.ts";
- * import { transport } from "./src/transport/memory.ts";
+ * import { Cluster } from "@weft/cluster";
+ * import { json } from "@weft/cluster/json";
+ * import { transport } from "@weft/cluster/memory";
  *
  * const commands = { add: 1 };
  * await using server = new Cluster({
@@ -29,18 +31,6 @@
  * const peer = client.connect(`127.0.0.1:${listener.address.port}`);
  * const reply = await client.call(peer, "add", { a: 1, b: 2 });
  * if ((reply as { sum: number }).sum !== 3) throw new Error("unexpected reply");
- * ```
- *
- * @example Encode and decode a frame
- * ```ts
- * import { FrameDecoder, FrameEncoder } from "./mod.ts";
- *
- * const encoder = new FrameEncoder();
- * encoder.request({ session: 1, cmd: 7, traceHi: 0, traceLo: 42 }, "ping");
- * const decoder = new FrameDecoder();
- * let cmd = 0;
- * decoder.decode(encoder.take(), (frame) => (cmd = frame.cmd));
- * if (cmd !== 7) throw new Error("unexpected frame");
  * ```
  *
  * @module
@@ -91,9 +81,14 @@ export {
 } from "./src/cluster/protocol.ts";
 export * from "./src/codec/types.ts";
 export * from "./src/session/trace.ts";
-export * from "./src/wire/frame.ts";
-export * from "./src/wire/frame_encoder.ts";
-export * from "./src/wire/frame_decoder.ts";
+export {
+  DEFAULT_HARD_LIMIT,
+  DEFAULT_SOFT_LIMIT,
+  formatTraceId,
+  type Framing,
+  traceIdFromBigInt,
+  traceIdToBigInt,
+} from "./src/wire/frame.ts";
 export * from "./src/transport/types.ts";
 export * from "./src/transport/address.ts";
 export { defaultTransport, detectRuntime, type RuntimeName } from "./src/transport/detect.ts";
