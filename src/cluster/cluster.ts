@@ -43,8 +43,12 @@ import { Peer, type PeerState, peerState } from "./peer.ts";
 import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
-import type { StatsSnapshot } from "./stats.ts";
-import { type ClusterStats, createStats, statsReply } from "./stats_recorder.ts";
+import {
+  type ClusterStats,
+  createStats,
+  statsReply,
+  type StatsSnapshot,
+} from "./stats_recorder.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {

@@ -15,6 +15,8 @@ import {
   type StatsSnapshot,
 } from "./stats.ts";
 
+export type { StatsSnapshot } from "./stats.ts";
+
 class Entry {
   count = 0;
   ok = 0;
