@@ -43,12 +43,7 @@ import { Peer, type PeerState, peerState } from "./peer.ts";
 import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
-import {
-  type ClusterStats,
-  createStats,
-  statsReply,
-  type StatsSnapshot,
-} from "./stats_recorder.ts";
+import * as recorder from "./stats_recorder.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -115,9 +110,8 @@ export class Cluster implements ContextHost {
   #serving = 0;
   #idle: PromiseWithResolvers<void> | null = null;
   #heartbeat: TimerHandle | undefined = undefined;
-  /** The connection deadlines: handshake, idle, frame completion. */
-  readonly #reaper: Reaper;
-  readonly #stats: ClusterStats | undefined;
+import { Reaper } from "./reaper.ts";
+  readonly #stats: recorder.ClusterStats | undefined;
   /** What channels call back into; kept private so it is not part of the API. */
   readonly #host: ChannelHost = {
     onRequest: (channel, frame) => this.#onRequest(channel, frame),
@@ -127,7 +121,7 @@ export class Cluster implements ContextHost {
     onSoftLimit: (channel, bodyLength, out) => this.#onSoftLimit(channel, bodyLength, out),
     onRefused: (_channel, message) => this.#o.logger.warn(message),
     onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
-    statsReply: () => statsReply(this.#stats),
+    statsReply: () => recorder.statsReply(this.#stats),
   };
 
   /**
@@ -140,12 +134,12 @@ export class Cluster implements ContextHost {
   constructor(options: ClusterOptions) {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
-    this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
-    this.#stats = createStats(options.stats, this.#o);
+import { Reaper } from "./reaper.ts";
+    this.#stats = recorder.createStats(options.stats, this.#o);
   }
 
   /** This node's numbers (`@weft/cluster/stats`), or undefined without the `stats` option. */
-  stats(): StatsSnapshot | undefined {
+  stats(): recorder.StatsSnapshot | undefined {
     return this.#stats?.snapshot();
   }
 
