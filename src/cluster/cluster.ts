@@ -44,6 +44,7 @@ import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
 import * as recorder from "./stats_recorder.ts";
+import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -110,7 +111,8 @@ export class Cluster implements ContextHost {
   #serving = 0;
   #idle: PromiseWithResolvers<void> | null = null;
   #heartbeat: TimerHandle | undefined = undefined;
-import { Reaper } from "./reaper.ts";
+  /** The connection deadlines: handshake, idle, frame completion. */
+  readonly #reaper: Reaper;
   readonly #stats: recorder.ClusterStats | undefined;
   /** What channels call back into; kept private so it is not part of the API. */
   readonly #host: ChannelHost = {
@@ -134,7 +136,7 @@ import { Reaper } from "./reaper.ts";
   constructor(options: ClusterOptions) {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
-import { Reaper } from "./reaper.ts";
+    this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
     this.#stats = recorder.createStats(options.stats, this.#o);
   }
 
@@ -875,37 +877,4 @@ import { Reaper } from "./reaper.ts";
   #clusterClosed(): WeftError {
     return new WeftError("peer closed", "Cluster closed");
   }
-}
-
-function isCmd(value: unknown): value is number {
-  return typeof value === "number" && Number.isInteger(value) && value >= 0 &&
-    value <= 0xffffffff;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
-function abortedError(signal: AbortSignalLike): WeftError {
-  return new WeftError("aborted", "Call aborted", { cause: signal.reason });
-}
-
-function marshalError(cmd: string | number, error: unknown, what = "request"): Error {
-  // Caller bugs (an unknown command name) stay what they are.
-  if (error instanceof TypeError || error instanceof RangeError) return error;
-  if (error instanceof WeftError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new WeftError("marshal failed", `Cannot marshal ${what} ${String(cmd)}: ${reason}`, {
-    cause: error,
-  });
-}
-
-function unmarshalError(cmd: string | number, error: unknown, what: string): WeftError {
-  if (error instanceof WeftError && error.code === "unmarshal failed") return error;
-  if (error instanceof WeftError && error.code === "remote") return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new WeftError("unmarshal failed", `Cannot unmarshal ${what} ${String(cmd)}: ${reason}`, {
-    cause: error,
-  });
 }

@@ -6,6 +6,7 @@
 import { now, utf8Encoder } from "../_platform.ts";
 import { PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
+import { isThenable } from "./call_helpers.ts";
 import type { RequestHandler, ResolvedOptions } from "./options.ts";
 import {
   type CommandStats,
@@ -107,11 +108,6 @@ class Direction {
 function outcomeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : "error";
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as { then?: unknown }).then === "function";
 }
 
 // What an outgoing call records when it settles. The call's resolve and
