@@ -68,6 +68,7 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
       "tarball has mod.js and .d.ts",
     );
     assert.ok(paths.includes("src/cli/weft.js"), "tarball has the weft bin");
+    assert.ok(paths.includes("docs/PROTOCOL_EXTENSIONS.md"), "the doc the README links to");
     assert.ok(!paths.some((p) => p.endsWith(".ts") && !p.endsWith(".d.ts")), "no .ts sources");
     assert.ok(!paths.some((p) => p.includes("_test")), "no tests in the tarball");
 

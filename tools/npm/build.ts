@@ -11,7 +11,8 @@
  *    dependencies of deno.json's import map at the same pinned versions,
  *    `engines` (the Node versions tests/npm/ runs), `files` and the `weft`
  *    bin;
- * 3. copies README.md and LICENSE.
+ * 3. copies README.md, LICENSE and docs/PROTOCOL_EXTENSIONS.md (the README
+ *    links to it).
  *
  * Run with `deno task build:npm`; then `npm pack` in build/npm/ makes the
  * tarball (tests/npm/package_test.ts does both).
@@ -104,7 +105,7 @@ async function build(): Promise<void> {
     types: exportsMap["."]!.types,
     exports: exportsMap,
     bin: { weft: BIN },
-    files: ["mod.js", "mod.d.ts", "src/", "README.md", "LICENSE"],
+    files: ["mod.js", "mod.d.ts", "src/", "docs/", "README.md", "LICENSE"],
     engines: { node: NODE_ENGINES },
     dependencies: npmDependencies(deno.imports),
     keywords: ["rpc", "cluster", "silly", "deno", "bun", "node"],
@@ -113,7 +114,8 @@ async function build(): Promise<void> {
     path(`${OUT_DIR}/package.json`),
     JSON.stringify(manifest, null, 2) + "\n",
   );
-  for (const file of ["README.md", "LICENSE"]) {
+  Deno.mkdirSync(path(`${OUT_DIR}/docs`), { recursive: true });
+  for (const file of ["README.md", "LICENSE", "docs/PROTOCOL_EXTENSIONS.md"]) {
     Deno.copyFileSync(path(file), path(`${OUT_DIR}/${file}`));
   }
   try {
