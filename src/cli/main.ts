@@ -9,13 +9,14 @@
 import { UsageError } from "./args.ts";
 import { bench } from "./bench.ts";
 import { call } from "./call.ts";
+import { router } from "./router.ts";
 import { serve } from "./serve.ts";
 import { stats } from "./stats.ts";
 import type { Subcommand } from "./subcommand.ts";
 
-/** The subcommands, by name. Layers with their own servers add theirs here. */
+/** The subcommands, by name. Layers with their own servers (a named node) add theirs here. */
 export const SUBCOMMANDS: Map<string, Subcommand> = new Map(
-  [call, serve, stats, bench].map((s) => [s.name, s]),
+  [call, serve, router, stats, bench].map((s) => [s.name, s]),
 );
 
 function usage(): string {

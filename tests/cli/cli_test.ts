@@ -31,7 +31,7 @@ async function serve(runtime: RuntimeName, args: string[] = []) {
 Deno.test("weft: --help for the command and every subcommand", async () => {
   const top = await weft(["--help"]);
   assert.equal(top.code, 0, top.stderr);
-  for (const name of ["call", "serve", "bench", "stats"]) {
+  for (const name of ["call", "serve", "router", "bench", "stats"]) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"));
     const sub = await weft([name, "--help"]);
     assert.equal(sub.code, 0, sub.stderr);
@@ -172,4 +172,42 @@ Deno.test("weft stats: a node's table, JSON and Prometheus text; refused without
     await open.child.stop();
     await shut.child.stop();
   }
+});
+
+Deno.test("weft router: services call each other through it; bad options exit 2", async () => {
+  const { Service } = await import("../../src/router/service.ts");
+  const { serviceId } = await import("../../src/router/service_id.ts");
+  const { target } = await import("../../src/router/route.ts");
+  const { json } = await import("../../src/codec/json.ts");
+  for (const runtime of ["node", "bun"] as RuntimeName[]) {
+    const child = await spawnScript(runtime, WEFT, ["router", "--listen", "127.0.0.1:0"]);
+    try {
+      const address = (await child.waitFor(/^listening (127\.0\.0\.1:\d+)$/m, 20_000))[1]!;
+      const echo = new Service({
+        id: serviceId(1, 1),
+        routers: [address],
+        ...json(),
+        call: (_source, _cmd, body) => ({ echoed: body, by: runtime }),
+      });
+      const caller = new Service({ id: serviceId(2, 1), routers: [address], ...json() });
+      try {
+        await echo.start();
+        await caller.start();
+        assert.deepEqual(await caller.call(target(serviceId(1, 1)), 5, "hi"), {
+          echoed: "hi",
+          by: runtime,
+        });
+      } finally {
+        await caller.close();
+        await echo.close();
+      }
+      child.signal("SIGTERM");
+      assert.equal(await child.exited(10_000), 0, "router exits 0 after SIGTERM");
+    } finally {
+      await child.stop();
+    }
+  }
+  const bad = await weft(["router", "--master", "1=2"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--master must be GROUP=ID@FENCE, got 1=2/);
 });
