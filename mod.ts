@@ -54,6 +54,14 @@ export {
 } from "./src/cluster/options.ts";
 export { Peer } from "./src/cluster/peer.ts";
 export {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_PARTIAL_BYTES,
+  DEFAULT_MAX_PARTIAL_MESSAGES,
+  DEFAULT_PART_SIZE,
+  DEFAULT_PART_WINDOW,
+  type PartOptions,
+} from "./src/cluster/parts.ts";
+export {
   allowList,
   type Authorize,
   type AuthorizeRequest,

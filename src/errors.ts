@@ -44,6 +44,13 @@
  * | `unreachable` | a router has no live service for the target id, group or master named |
  * | `duplicate id` | a router refused a service id another live service holds |
  * | `bad route` | a routing head a router cannot use (malformed, out of range, unknown mode) |
+ * | `name too long` | a service, command or node name is over its byte limit |
+ * | `unknown node` | named nodes: the node is not in the config (at once with `nowaiting`, else at the call's deadline) |
+ * | `node down` | named nodes: the node is marked down (`false`) or was removed while the call waited |
+ * | `unknown service` | named nodes: the node has no service of that name |
+ * | `unknown command` | named nodes: the service has no command of that name |
+ * | `bad config` | named nodes: a config that does not parse or validate (the table in force stays) |
+ * | `reload in progress` | named nodes: `reload()` while another reload runs |
  */
 export const ErrorCode = {
   Timeout: "timeout",
@@ -78,6 +85,13 @@ export const ErrorCode = {
   Unreachable: "unreachable",
   DuplicateId: "duplicate id",
   BadRoute: "bad route",
+  NameTooLong: "name too long",
+  UnknownNode: "unknown node",
+  NodeDown: "node down",
+  UnknownService: "unknown service",
+  UnknownCommand: "unknown command",
+  BadConfig: "bad config",
+  ReloadInProgress: "reload in progress",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */

@@ -18,6 +18,7 @@ const EXAMPLES = [
   "typed_commands.ts",
   "router_mail.ts",
   "stats_http.ts",
+  "nodes_cluster.ts",
 ];
 const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
 const DIR = new URL("../examples/", import.meta.url);

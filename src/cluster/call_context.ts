@@ -27,6 +27,13 @@ export interface CallOptions {
   context?: CallContext;
   /** An explicit 64-bit trace id, used as is. */
   traceId?: bigint;
+  /**
+   * Weft mode: a service name that travels with the request (sent once per
+   * connection, then as a 2-byte id); the handler reads `context.service`.
+   */
+  service?: string;
+  /** Weft mode: a command name that travels with the request, as `service` does. */
+  command?: string;
 }
 
 /** What a context needs from its cluster (kept small to avoid an import cycle). */
@@ -66,6 +73,10 @@ export class CallContext {
   readonly deadline: number;
   /** Weft mode: true for a one-way `send` (its result is not sent back). */
   readonly oneWay: boolean;
+  /** Weft mode: the service name the request carried (the caller's `service` option). */
+  readonly service: string | undefined;
+  /** Weft mode: the command name the request carried (the caller's `command` option). */
+  readonly command: string | undefined;
   readonly #host: ContextHost;
   #controller: { readonly signal: AbortSignalLike; abort(reason?: unknown): void } | undefined =
     undefined;
@@ -80,6 +91,7 @@ export class CallContext {
    * @param frame The request's cmd, session and trace id halves.
    * @param deadline Monotonic deadline in ms, or Infinity.
    * @param oneWay True for a one-way send.
+   * @param names The service and command names the request carried.
    */
   constructor(
     host: ContextHost,
@@ -87,7 +99,10 @@ export class CallContext {
     frame: { cmd: number; session: number; traceHi: number; traceLo: number },
     deadline = Infinity,
     oneWay = false,
+    names?: { readonly service: string | undefined; readonly command: string | undefined },
   ) {
+    this.service = names?.service;
+    this.command = names?.command;
     this.#host = host;
     this.peer = peer;
     this.cmd = frame.cmd;

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { microtask, now } from "../_platform.ts";
+import {
+  microtask,
+  now,
+  startRefTimer,
+  stopTimer,
+  type TimerHandle,
+  utf8Encoder,
+} from "../_platform.ts";
 import {
   ControlCmd,
   decodeHelloFields,
@@ -17,12 +24,14 @@ import {
   isHello,
   MAX_HELLO_SIZE,
   type Protocol,
+  REQUEST_HEAD_SIZE,
   RequestFlag,
   requestFlags,
   RESERVED_CMD_MIN,
   ResponseStatus,
   STATUS_HEAD,
   WEFT_VERSION,
+  writeRequestHead,
 } from "./protocol.ts";
 import type { HandshakeAuth } from "./handshake_auth.ts";
 import { WeftError } from "../errors.ts";
@@ -37,6 +46,15 @@ import { FirstBytes, framingHint } from "./framing_hint.ts";
 import { type Peer, peerState } from "./peer.ts";
 import { Watch, type Watched } from "./reaper.ts";
 import { Serving } from "./serving.ts";
+import { namedHead, NameReader, NameWriter } from "./names.ts";
+import {
+  nextPart,
+  type OutgoingMessage,
+  PART_FIRST_SIZE,
+  type PartLimits,
+  Reassembler,
+} from "./parts.ts";
+import type { CallOptions } from "./call_context.ts";
 
 /** What a channel needs from its cluster. */
 export interface ChannelHost {
@@ -77,6 +95,11 @@ export interface ChannelOptions {
   auth?: HandshakeAuth | undefined;
   /** Requests whose handlers may run at once; see `maxInflightPerConnection`. */
   maxInflight: number;
+  /** Weft: this node's HELLO fields (its name) and large messages in parts. */
+  extensions?: {
+    readonly helloFields: ReadonlyMap<number, Uint8Array> | undefined;
+    readonly parts: PartLimits;
+  };
 }
 
 /** Frames held while key authentication completes, at most (the connection is paused meanwhile). */
@@ -98,6 +121,21 @@ const PAUSE_INFLIGHT = 2;
 const PAUSE_AUTH = 4;
 /** Held by `hold()` (src/cluster/hold.ts): a router waiting to pass this peer's requests on. */
 const PAUSE_HELD = 8;
+/** Weft: large answers to this peer pile up (see `#sendInParts`). */
+const PAUSE_PARTS = 16;
+
+/** Parts written per turn before yielding to the event loop. */
+const PARTS_PER_TURN = 64;
+
+/** Two sets of HELLO fields in one (the second's tags win). */
+function withFields(
+  a: ReadonlyMap<number, Uint8Array> | undefined,
+  b: ReadonlyMap<number, Uint8Array> | undefined,
+): ReadonlyMap<number, Uint8Array> | undefined {
+  if (a === undefined || a.size === 0) return b;
+  if (b === undefined || b.size === 0) return a;
+  return new Map([...a, ...b]);
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -175,6 +213,22 @@ export class Channel implements Watched {
   #gone: PromiseWithResolvers<never> | null = null;
   #drainWait: Promise<void> | null = null;
   #closed = false;
+  /** Weft: names this side sends on this connection, and those the peer defined. */
+  readonly names: NameWriter = new NameWriter();
+  readonly nameReader: NameReader = new NameReader();
+  readonly #helloFields: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly #parts: PartLimits | undefined;
+  /** Weft: bodies over this size go in parts (Infinity: never). */
+  readonly partThreshold: number;
+  readonly #outgoing: OutgoingMessage[] = [];
+  #reassembler: Reassembler | null = null;
+  #stream = 0;
+  #partsBlocked = false;
+  /** Part bytes sent and not yet acknowledged. */
+  #partsUnacked = 0;
+  /** Bytes of queued large messages not yet sent. */
+  #outgoingBytes = 0;
+  #partsTimer: TimerHandle | undefined = undefined;
 
   /**
    * @param host The cluster.
@@ -212,6 +266,49 @@ export class Channel implements Watched {
     this.#awaitingAck = this.weft && options.initiator;
     // Weft: read nothing but the handshake until it completes.
     if (this.weft) this.#decoder.setLimit(HELLO_BODY_SIZE, "the handshake frame's size");
+    this.#helloFields = options.extensions?.helloFields;
+    this.#parts = this.weft ? options.extensions?.parts : undefined;
+    this.partThreshold = this.#parts === undefined ? Infinity : Math.max(
+      1,
+      Math.min(this.#parts.partSize, this.#encoder.hardLimit - 16 - PART_FIRST_SIZE),
+    );
+  }
+
+  /**
+   * The weft head of a request (undefined in silly mode): flags and the
+   * remaining time, then the service and command names of `options` if
+   * any; an Error (to reject the call with) for a bad name.
+   */
+  requestHead(
+    scratch: Uint8Array,
+    oneWay: boolean,
+    deadline: number,
+    options: CallOptions | undefined,
+    marshalled: readonly [number, Uint8Array | string],
+  ): Uint8Array | undefined | Error {
+    const service = options?.service;
+    const command = options?.command;
+    const head = this.weft ? writeRequestHead(scratch, oneWay, deadline - now()) : undefined;
+    if (service === undefined && command === undefined) return head;
+    try {
+      return namedHead(this, head, service, command, marshalled[1]);
+    } catch (error) {
+      return error as Error;
+    }
+  }
+
+  /**
+   * Reads a weft request's head and names: `nameReader` then holds them.
+   *
+   * @returns The offset of the payload.
+   * @throws {WeftError} `protocol` for malformed names.
+   */
+  readNames(payload: Uint8Array): number {
+    const reader = this.nameReader;
+    if ((requestFlags(payload) & RequestFlag.Named) !== 0) return reader.read(payload);
+    reader.service = undefined;
+    reader.command = undefined;
+    return REQUEST_HEAD_SIZE;
   }
 
   /**
@@ -263,7 +360,11 @@ export class Channel implements Watched {
     // until HELLO_ACK proves the peer speaks weft (calls wait meanwhile:
     // the channel is congested until ready).
     if (this.#awaitingAck) {
-      this.#control(ControlCmd.Hello, 0, encodeHello(this.#auth?.helloFields()));
+      this.#control(
+        ControlCmd.Hello,
+        0,
+        encodeHello(withFields(this.#auth?.helloFields(), this.#helloFields)),
+      );
     }
   }
 
@@ -288,9 +389,12 @@ export class Channel implements Watched {
     header.cmd = cmd;
     header.traceHi = traceHi;
     header.traceLo = traceLo;
+    const large = this.#large(bytes, head);
     const before = this.#encoder.length;
-    this.#encoder.request(header, bytes, head);
-    this.#sent(before);
+    if (large === null) {
+      this.#encoder.request(header, bytes, head);
+      this.#sent(before);
+    } else this.#sendInParts(false, header.session, cmd, traceHi, traceLo, head, large);
     if (call !== null) {
       this.pending.add(call, header.session, deadline);
       // A call of ours now waits for a response on this connection: keep
@@ -314,10 +418,121 @@ export class Channel implements Watched {
    */
   response(session: number, bytes: Uint8Array | string, head: Uint8Array = EMPTY): void {
     if (this.closed) return;
+    const large = this.#large(bytes, head);
     const before = this.#encoder.length;
-    this.#encoder.response(session, bytes, head);
-    this.#sent(before);
+    if (large === null) {
+      this.#encoder.response(session, bytes, head);
+      this.#sent(before);
+    } else this.#sendInParts(true, session, 0, 0, 0, head, large);
     this.#queueFlush();
+  }
+
+  /** Weft: the body as bytes if it goes in parts, else null. */
+  #large(bytes: Uint8Array | string, head: Uint8Array): Uint8Array | null {
+    const threshold = this.partThreshold;
+    if (threshold === Infinity || bytes.length * 3 + head.length <= threshold) return null;
+    const body = typeof bytes === "string" ? utf8Encoder.encode(bytes) : bytes;
+    if (body.length + head.length <= threshold) return null;
+    const max = this.#parts!.maxMessageSize;
+    if (body.length + head.length > max) {
+      throw new WeftError(
+        "frame too large",
+        `Cannot send a body of ${body.length + head.length} bytes: over maxMessageSize ${max}`,
+      );
+    }
+    return body;
+  }
+
+  #sendInParts(
+    response: boolean,
+    session: number,
+    cmd: number,
+    traceHi: number,
+    traceLo: number,
+    head: Uint8Array,
+    body: Uint8Array,
+  ): void {
+    this.watch.activity++;
+    this.#stream = this.#stream === 0x7fffffff ? 1 : this.#stream + 1;
+    this.#outgoing.push({
+      stream: this.#stream,
+      response,
+      session: response ? (session | 0x80000000) >>> 0 : session,
+      cmd,
+      traceHi,
+      traceLo,
+      head: head.slice(),
+      body,
+      sent: 0,
+      aborted: false,
+    });
+    this.#outgoingBytes += head.length + body.length;
+    // Inbound backpressure, as for a congested socket: a peer whose answers
+    // pile up here (it does not read or acknowledge them) is not read from.
+    if (this.#queuedBehind() > this.#outgoingLimit() && this.pending.size === 0) {
+      this.#pause(PAUSE_PARTS);
+    }
+  }
+
+  /** Bytes queued behind the large message being sent (one alone never pauses reading). */
+  #queuedBehind(): number {
+    const first = this.#outgoing[0];
+    return first === undefined
+      ? 0
+      : this.#outgoingBytes - (first.head.length + first.body.length - first.sent);
+  }
+
+  #outgoingLimit(): number {
+    return 4 * Math.max(this.#highWaterMark, this.#parts?.partWindow ?? 0);
+  }
+
+  /** Less is queued: reading goes on once the queue is at half its bound. */
+  #outgoingSent(bytes: number): void {
+    this.#outgoingBytes -= bytes;
+    if ((this.#paused & PAUSE_PARTS) !== 0 && this.#queuedBehind() <= this.#outgoingLimit() / 2) {
+      this.#unpause(PAUSE_PARTS);
+    }
+  }
+
+  /** Weft: writes parts of the queued large messages while the transport takes them. */
+  #pump(): void {
+    const outgoing = this.#outgoing;
+    let written = 0;
+    const window = this.#parts?.partWindow ?? 0;
+    while (
+      outgoing.length > 0 && !this.#partsBlocked && !this.closed &&
+      // While reading is paused the peer's acknowledgements cannot arrive:
+      // the socket's own backpressure paces the parts instead.
+      (this.#partsUnacked < window || (this.#paused & PAUSE_PARTS) !== 0)
+    ) {
+      if (written++ === PARTS_PER_TURN) {
+        // Let the event loop (and the socket) run; go on in the next turn.
+        this.#partsTimer ??= startRefTimer(() => {
+          this.#partsTimer = undefined;
+          this.#pump();
+        }, 0);
+        return;
+      }
+      const message = outgoing[0]!;
+      const header = this.#header;
+      header.session = message.stream;
+      header.cmd = ControlCmd.Part;
+      header.traceHi = 0;
+      header.traceLo = 0;
+      const before = message.sent;
+      const part = nextPart(message, this.partThreshold);
+      this.#partsUnacked += part.length;
+      this.#encoder.request(header, part);
+      if (message.sent === message.head.length + message.body.length) outgoing.shift();
+      this.#outgoingSent(message.sent - before);
+      let ok: boolean;
+      try {
+        ok = this.connection.write(this.#encoder.take());
+      } catch {
+        return;
+      }
+      if (!ok) this.#partsBlocked = true;
+    }
   }
 
   /**
@@ -328,6 +543,16 @@ export class Channel implements Watched {
    */
   cancel(session: number): void {
     if (!this.weft || this.closed) return;
+    for (let i = 0; i < this.#outgoing.length; i++) {
+      const message = this.#outgoing[i]!;
+      if (message.response || message.session !== session) continue;
+      // Not started: never sent. Started: the next part tells the peer to drop it.
+      if (message.sent === 0) {
+        this.#outgoing.splice(i, 1);
+        this.#outgoingSent(message.head.length + message.body.length);
+      } else message.aborted = true;
+      break;
+    }
     if (this.#congested || this.#encoder.length >= this.#highWaterMark) {
       if (this.#cancels.length < MAX_QUEUED_CANCELS) this.#cancels.push(session);
       else this.cancelsDropped++;
@@ -451,6 +676,7 @@ export class Channel implements Watched {
     this.#flushQueued = false;
     if (this.#encoder.length === 0 || this.#closed) {
       this.#encoder.clear();
+      if (this.#outgoing.length > 0) this.#pump();
       return;
     }
     const bytes = this.#encoder.take();
@@ -462,6 +688,9 @@ export class Channel implements Watched {
       return;
     }
     if (!ok) this.#congest();
+    // Parts go after the small frames of this turn; a small frame written
+    // later waits behind at most the part window.
+    else if (this.#outgoing.length > 0) this.#pump();
   }
 
   #congest(): void {
@@ -486,6 +715,8 @@ export class Channel implements Watched {
 
   #onDrain(): void {
     this.#congested = false;
+    this.#partsBlocked = false;
+    if (this.#outgoing.length > 0) this.#queueFlush();
     this.#unpause(PAUSE_CONGESTED);
     // CANCELs held back by the congestion go now.
     const cancels = this.#cancels;
@@ -684,6 +915,7 @@ export class Channel implements Watched {
     // The peer's last handshake frame (with key authentication, the
     // accepting side's is AUTH): from here on frames up to the hard limit.
     if (this.#awaitingAck || this.#auth === undefined) this.#decoder.setLimit();
+    peerState(this.peer).hello = decodeHelloFields(frame.payload);
     if (this.#awaitingAck) {
       if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
       this.#awaitingAck = false;
@@ -691,7 +923,7 @@ export class Channel implements Watched {
       return;
     }
     if (this.#auth !== undefined) return this.#challenge(frame.session, frame.payload);
-    this.#control(ControlCmd.HelloAck, frame.session, HELLO_PAYLOAD);
+    this.#control(ControlCmd.HelloAck, frame.session, encodeHello(this.#helloFields));
     this.#becomeReady();
   }
 
@@ -718,7 +950,7 @@ export class Channel implements Watched {
     this.#authStep(async () => {
       const ack = await this.#auth!.onHello(fields);
       if (this.closed) return;
-      this.#control(ControlCmd.HelloAck, session, encodeHello(ack));
+      this.#control(ControlCmd.HelloAck, session, encodeHello(withFields(ack, this.#helloFields)));
       this.#authStage = "proof";
     });
   }
@@ -823,6 +1055,20 @@ export class Channel implements Watched {
       case ControlCmd.Stats:
         this.#control(ControlCmd.StatsReply, frame.session, this.#host.statsReply());
         return;
+      case ControlCmd.Part: {
+        if (this.#parts === undefined) {
+          throw new WeftError("protocol", `Unexpected message in parts from ${this.peer}`);
+        }
+        this.#reassembler ??= new Reassembler(this.#parts);
+        const whole = this.#reassembler.accept(frame.session, frame.payload);
+        this.#control(ControlCmd.PartAck, frame.payload.length, EMPTY);
+        if (whole !== undefined) this.#onFrame(whole);
+        return;
+      }
+      case ControlCmd.PartAck:
+        this.#partsUnacked = Math.max(0, this.#partsUnacked - frame.session);
+        if (this.#outgoing.length > 0) this.#queueFlush();
+        return;
       case ControlCmd.Pong:
         if (frame.session === this.#pingSeq) {
           this.#pingOutstanding = false;
@@ -889,6 +1135,11 @@ export class Channel implements Watched {
   #settle(error: WeftError, local: boolean): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#outgoing.length = 0;
+    this.#outgoingBytes = 0;
+    this.#reassembler?.clear();
+    stopTimer(this.#partsTimer);
+    this.#partsTimer = undefined;
     this.#gone?.reject(
       new WeftError("closed", `Connection closed: ${error.message}`, { cause: error }),
     );

@@ -37,7 +37,6 @@ import {
   RESERVED_CMD_MIN,
   ResponseStatus,
   STATUS_HEAD,
-  writeRequestHead,
 } from "./protocol.ts";
 import { Peer, type PeerState, peerState } from "./peer.ts";
 import { HandshakeAuth } from "./handshake_auth.ts";
@@ -359,9 +358,8 @@ export class Cluster implements ContextHost {
       );
     }
     const trace = this.#traceFor(options);
-    const head = channel.weft
-      ? writeRequestHead(this.#head, !expectResponse, deadline - now())
-      : undefined;
+    const head = channel.requestHead(this.#head, !expectResponse, deadline, options, marshalled);
+    if (head instanceof Error) return Promise.reject(head);
     if (!expectResponse) {
       try {
         channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
@@ -484,6 +482,7 @@ export class Cluster implements ContextHost {
       initiator,
       auth: this.#o.security.keys && new HandshakeAuth(this.#o.security.keys),
       maxInflight: this.#o.maxInflightPerConnection,
+      extensions: this.#o.extensions,
     });
     this.#reaper.track(channel);
     state.channel = channel;
@@ -602,9 +601,9 @@ export class Cluster implements ContextHost {
       oneWay = (requestFlags(payload) & RequestFlag.OneWay) !== 0;
       const remaining = requestRemaining(payload);
       if (remaining !== Infinity) deadline = channel.receivedAt + remaining;
-      payload = payload.subarray(REQUEST_HEAD_SIZE);
+      payload = payload.subarray(channel.readNames(payload));
     }
-    const context = new CallContext(this, peer, frame, deadline, oneWay);
+    const context = new CallContext(this, peer, frame, deadline, oneWay, channel.nameReader);
     if (this.#closing !== null) {
       this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
       return;

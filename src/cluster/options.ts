@@ -33,6 +33,8 @@ import {
   type ResolvedSecurity,
   resolveSecurity,
 } from "./security.ts";
+import { type PartLimits, type PartOptions, resolvePartOptions } from "./parts.ts";
+import { nodeHelloFields } from "./names.ts";
 
 /** Default call timeout, in milliseconds (silly's default). */
 export const DEFAULT_TIMEOUT = 5000;
@@ -112,7 +114,12 @@ export interface ContextStorage {
 }
 
 /** Options of {@linkcode Cluster}. */
-export interface ClusterOptions {
+export interface ClusterOptions extends PartOptions {
+  /**
+   * Weft mode: this node's name, sent in the handshake; the other end sees
+   * it as `peer.nodeName`. At most 255 UTF-8 bytes.
+   */
+  nodeName?: string;
   /** A marshal/unmarshal pair (e.g. a ready codec). Or give `marshal` and `unmarshal`. */
   codec?: Codec;
   /** silly's marshal hook; see {@linkcode Marshal}. */
@@ -333,6 +340,9 @@ export interface ResolvedOptions {
   faults: FaultLog;
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;
+  nodeName: string | undefined;
+  /** Weft: this node's own HELLO/HELLO_ACK fields (its name), and large messages in parts. */
+  extensions: { helloFields: ReadonlyMap<number, Uint8Array> | undefined; parts: PartLimits };
 }
 
 /**
@@ -508,6 +518,11 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     cmdName: names === undefined ? String : (cmd) => {
       const name = names.nameOf(cmd);
       return name === undefined ? String(cmd) : `"${name}" (${cmd})`;
+    },
+    nodeName: options.nodeName,
+    extensions: {
+      helloFields: nodeHelloFields(options.nodeName),
+      parts: resolvePartOptions(options),
     },
   };
 }

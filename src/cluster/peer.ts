@@ -4,7 +4,9 @@
  * @module
  */
 
+import { strictUtf8Decoder } from "../_platform.ts";
 import { formatAddress } from "../transport/address.ts";
+import { HelloField } from "./protocol.ts";
 import type { Address } from "../transport/types.ts";
 import type { Channel } from "./channel.ts";
 import type { PeerIdentity } from "./security.ts";
@@ -21,6 +23,8 @@ export interface PeerState {
   lastRemote: Address | undefined;
   /** What the peer proved on its current (or last) connection. */
   identity: PeerIdentity;
+  /** Weft: the fields of the peer's last HELLO/HELLO_ACK (see `HelloField`). */
+  hello: Map<number, Uint8Array> | undefined;
 }
 
 let stateOf: (peer: Peer) => PeerState;
@@ -47,6 +51,7 @@ export class Peer {
     closed: false,
     lastRemote: undefined,
     identity: {},
+    hello: undefined,
   };
 
   static {
@@ -80,6 +85,28 @@ export class Peer {
   /** True while a connection is open. */
   get isConnected(): boolean {
     return this.#state.channel !== null;
+  }
+
+  /**
+   * Weft mode: the node name the other end gave in its handshake (its
+   * `nodeName` option), once the handshake arrived; else undefined.
+   */
+  get nodeName(): string | undefined {
+    const bytes = this.#state.hello?.get(HelloField.NodeName);
+    if (bytes === undefined) return undefined;
+    try {
+      return strictUtf8Decoder.decode(bytes);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Weft mode: the fields of the other end's last handshake, by tag (see
+   * `HelloField`); undefined before the handshake arrived.
+   */
+  get helloFields(): ReadonlyMap<number, Uint8Array> | undefined {
+    return this.#state.hello;
   }
 
   /** True once the peer is closed for good (calls reject with `peer closed`). */

@@ -50,6 +50,10 @@ export const ControlCmd = {
   Stats: 0xffffff10,
   /** Answer to STATS: UTF-8 JSON, the stats or `{ "error": ... }`. */
   StatsReply: 0xffffff11,
+  /** One part of a message sent in parts (see parts.ts). */
+  Part: 0xffffff06,
+  /** The receiver took a part; its session is the part's payload bytes (the sender's credit). */
+  PartAck: 0xffffff07,
 } as const;
 
 /** The union of {@linkcode ControlCmd} values. */
@@ -70,6 +74,8 @@ export const RequestFlag = {
   OneWay: 1,
   /** The head's u32 carries the call's remaining milliseconds. */
   Deadline: 2,
+  /** A service ref and a command ref follow the head (see names.ts). */
+  Named: 4,
 } as const;
 
 /** The first byte of a weft response's payload. */
