@@ -196,8 +196,14 @@ export const weftLimitCases: Case[] = [
           close: () => {},
         });
       }, { highWaterMark: 1024 });
-      // The 32 MiB send below is over weft's default hard limit (4 MiB).
-      const c = node(env, { highWaterMark: 1024, hardLimit: 64 * 1024 * 1024 });
+      // The 32 MiB send below is over weft's default hard limit (4 MiB), and
+      // partSize above it sends it as one frame that congests the socket
+      // (this peer by hand does not acknowledge parts).
+      const c = node(env, {
+        highWaterMark: 1024,
+        hardLimit: 64 * 1024 * 1024,
+        partSize: 0xffffffff,
+      });
       try {
         const peer = c.connect(hostPort(env, listener.address.port));
         const n = MAX_QUEUED_CANCELS + 500;
