@@ -229,6 +229,8 @@ export class Channel implements Watched {
   /** Bytes of queued large messages not yet sent. */
   #outgoingBytes = 0;
   #partsTimer: TimerHandle | undefined = undefined;
+  /** Callers waiting for the queue of large messages to shrink. */
+  #partsWaiter: PromiseWithResolvers<void> | null = null;
 
   /**
    * @param host The cluster.
@@ -316,7 +318,8 @@ export class Channel implements Watched {
    * the frames batched for this turn already reach it.
    */
   get congested(): boolean {
-    return this.#congested || this.#encoder.length >= this.#highWaterMark || !this.#ready;
+    return this.#congested || this.#encoder.length >= this.#highWaterMark || !this.#ready ||
+      (this.#outgoing.length > 1 && this.#queuedBehind() > this.#outgoingLimit());
   }
 
   /** True once closed or closing: nothing more is written. */
@@ -489,6 +492,10 @@ export class Channel implements Watched {
   /** Less is queued: reading goes on once the queue is at half its bound. */
   #outgoingSent(bytes: number): void {
     this.#outgoingBytes -= bytes;
+    if (this.#partsWaiter !== null && this.#queuedBehind() <= this.#outgoingLimit()) {
+      this.#partsWaiter.resolve();
+      this.#partsWaiter = null;
+    }
     if ((this.#paused & PAUSE_PARTS) !== 0 && this.#queuedBehind() <= this.#outgoingLimit() / 2) {
       this.#unpause(PAUSE_PARTS);
     }
@@ -610,6 +617,14 @@ export class Channel implements Watched {
     if (!this.#ready) {
       this.#readyWaiter ??= Promise.withResolvers<void>();
       return this.#readyWaiter.promise;
+    }
+    // Weft: large messages queued behind the one going out: wait for them.
+    if (this.#outgoing.length > 1 && this.#queuedBehind() > this.#outgoingLimit()) {
+      if (this.#partsWaiter === null) {
+        this.#partsWaiter = Promise.withResolvers<void>();
+        this.#partsWaiter.promise.catch(() => {});
+      }
+      return this.#partsWaiter.promise;
     }
     // A full batch goes out now, so that the wait is for the socket.
     if (this.#encoder.length > 0 && !this.closed) this.#flush();
@@ -1137,6 +1152,8 @@ export class Channel implements Watched {
     this.#settled = true;
     this.#outgoing.length = 0;
     this.#outgoingBytes = 0;
+    this.#partsWaiter?.reject(new WeftError("closed", `Connection closed: ${error.message}`));
+    this.#partsWaiter = null;
     this.#reassembler?.clear();
     stopTimer(this.#partsTimer);
     this.#partsTimer = undefined;
