@@ -19,7 +19,6 @@ import {
   encodeErrorInfo,
   encodeHello,
   HELLO_BODY_SIZE,
-  HELLO_PAYLOAD,
   helloVersion,
   isHello,
   MAX_HELLO_SIZE,
