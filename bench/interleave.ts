@@ -47,6 +47,8 @@ async function measure(partSize: number): Promise<string[]> {
     transport,
     partSize,
     partWindow: WINDOW,
+    maxMessageSize: 2 ** 30,
+    hardLimit: 2 ** 30,
     timeout: 120_000,
   });
   try {

@@ -19,6 +19,8 @@ const server = new Cluster({
   transport: await defaultTransport(),
   partSize,
   partWindow,
+  maxMessageSize: 2 ** 30,
+  hardLimit: 2 ** 30,
   call: (_peer, cmd, body) =>
     cmd === 2 ? large : cmd === 3 ? te.encode(String((body as Uint8Array).length)) : body,
 });

@@ -522,7 +522,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     nodeName: options.nodeName,
     extensions: {
       helloFields: nodeHelloFields(options.nodeName),
-      parts: resolvePartOptions(options),
+      parts: resolvePartOptions({ ...options, hardLimit }),
     },
   };
 }

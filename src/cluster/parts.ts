@@ -74,7 +74,7 @@ export interface PartOptions {
    * reassembly. Over it a send fails with `frame too large`, and a peer
    * announcing a larger one loses its connection.
    *
-   * @default {the `hardLimit` option when given, else 134217728 (65535 with framing v1)}
+   * @default {the hard limit in force (weft's default 4194304, or the `hardLimit` option)}
    */
   maxMessageSize?: number;
   /**

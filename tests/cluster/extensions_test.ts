@@ -201,8 +201,10 @@ async function pair(
   clientOptions: Partial<ConstructorParameters<typeof Cluster>[0]>,
   fn: (server: Cluster, client: Cluster, peer: ReturnType<Cluster["connect"]>) => Promise<void>,
 ): Promise<void> {
-  const server = new Cluster({ ...raw(), transport, logger: new MemoryLogger(), ...serverOptions });
-  const client = new Cluster({ ...raw(), transport, logger: new MemoryLogger(), ...clientOptions });
+  // Bodies up to 128 MiB (weft's default is the 4 MiB hard limit).
+  const base = { ...raw(), transport, maxMessageSize: 128 * 1024 * 1024 };
+  const server = new Cluster({ ...base, logger: new MemoryLogger(), ...serverOptions });
+  const client = new Cluster({ ...base, logger: new MemoryLogger(), ...clientOptions });
   try {
     const listener = await server.listen("127.0.0.1:0");
     await fn(server, client, client.connect(`127.0.0.1:${listener.address.port}`));

@@ -62,8 +62,9 @@ for (const runtime of RUNTIMES) {
         const friend = cluster({ codec });
         clusters.push(friend);
         good.push(wellBehaved(friend, server.address, true));
-        // The hostile side writes bytes of its choosing; its own hard limit is raised.
-        const hostile = cluster({ hardLimit: 16 * MiB });
+        // The hostile side writes bytes of its choosing; its own hard limit is
+        // raised, and it sends large bodies as one frame, not in parts.
+        const hostile = cluster({ hardLimit: 16 * MiB, partSize: 0xffffffff });
         clusters.push(hostile);
         const peer = hostile.connect(server.address);
         const bodies = name === "json" ? jsonMaps : packMaps;
