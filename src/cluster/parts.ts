@@ -132,11 +132,10 @@ export function resolvePartOptions(
     maxMessageSize: positiveInt(
       options.maxMessageSize,
       "maxMessageSize",
-      typeof options.hardLimit === "number"
-        ? options.hardLimit
-        : options.framing === "v1"
-        ? 0xffff
-        : DEFAULT_MAX_MESSAGE_SIZE,
+      Math.min(
+        typeof options.hardLimit === "number" ? options.hardLimit : DEFAULT_MAX_MESSAGE_SIZE,
+        options.framing === "v1" ? 0xffff : Infinity,
+      ),
     ),
     maxPartialMessages: positiveInt(
       options.maxPartialMessages,
