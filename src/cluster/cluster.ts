@@ -43,6 +43,7 @@ import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
 import * as recorder from "./stats_recorder.ts";
+import { createTracing, readTraceContext, traceHead } from "./tracing.ts";
 import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
@@ -113,6 +114,7 @@ export class Cluster implements ContextHost {
   /** The connection deadlines: handshake, idle, frame completion. */
   readonly #reaper: Reaper;
   readonly #stats: recorder.ClusterStats | undefined;
+  readonly #tracing: ReturnType<typeof createTracing>;
   /** What channels call back into; kept private so it is not part of the API. */
   readonly #host: ChannelHost = {
     onRequest: (channel, frame) => this.#onRequest(channel, frame),
@@ -137,6 +139,7 @@ export class Cluster implements ContextHost {
     this.#transport = this.#o.transport;
     this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
     this.#stats = recorder.createStats(options.stats, this.#o);
+    this.#tracing = createTracing(options.tracing, this.#o);
   }
 
   /** This node's numbers (`@weft/cluster/stats`), or undefined without the `stats` option. */
@@ -358,13 +361,17 @@ export class Cluster implements ContextHost {
       );
     }
     const trace = this.#traceFor(options);
-    const head = channel.requestHead(this.#head, !expectResponse, deadline, options, marshalled);
+    let head = channel.requestHead(this.#head, !expectResponse, deadline, options, marshalled);
     if (head instanceof Error) return Promise.reject(head);
+    const span = this.#tracing?.call(cmd, marshalled[0], channel, !expectResponse, options, trace);
+    if (span !== undefined) head = traceHead(head, span);
     if (!expectResponse) {
       try {
         channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
         this.#stats?.sent(marshalled[0]);
+        span?.end();
       } catch (error) {
+        span?.end(error);
         return Promise.reject(error);
       }
       return Promise.resolve(undefined);
@@ -375,6 +382,7 @@ export class Cluster implements ContextHost {
       call = new PendingCall(cmd, resolve, reject);
     });
     if (timed !== undefined) call = timed.call;
+    if (span !== undefined) this.#tracing!.settle(span, promise);
     try {
       channel.request(
         marshalled[0],
@@ -591,6 +599,7 @@ export class Cluster implements ContextHost {
     let payload = frame.payload;
     let deadline = Infinity;
     let oneWay = false;
+    let traced: ReturnType<typeof readTraceContext> | undefined;
     if (channel.weft) {
       if (payload.length < REQUEST_HEAD_SIZE) {
         throw new WeftError(
@@ -601,9 +610,12 @@ export class Cluster implements ContextHost {
       oneWay = (requestFlags(payload) & RequestFlag.OneWay) !== 0;
       const remaining = requestRemaining(payload);
       if (remaining !== Infinity) deadline = channel.receivedAt + remaining;
-      payload = payload.subarray(channel.readNames(payload));
+      const named = channel.readNames(payload);
+      traced = readTraceContext(payload, named);
+      payload = payload.subarray(traced?.end ?? named);
     }
     const context = new CallContext(this, peer, frame, deadline, oneWay, channel.nameReader);
+    if (traced !== undefined) this.#tracing?.received(context, traced.context);
     if (this.#closing !== null) {
       this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
       return;

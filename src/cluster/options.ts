@@ -25,6 +25,7 @@ import {
 } from "./fault_log.ts";
 import type { Peer } from "./peer.ts";
 import type { StatsOptions } from "./stats.ts";
+import type { Tracing } from "./tracing.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
 import type { AuthOptions } from "./handshake_auth.ts";
 import {
@@ -199,6 +200,12 @@ export interface ClusterOptions extends PartOptions {
    * @default {false}
    */
   stats?: boolean | StatsOptions;
+  /**
+   * Hooks that open a client span per call and a server span per handled
+   * request (`@weft/cluster/tracing`; `@weft/cluster/otel` adapts
+   * OpenTelemetry). In weft mode W3C trace context travels with each call.
+   */
+  tracing?: Tracing;
   /**
    * `"weft"`: silly's frames plus weft's extensions (remote errors,
    * cancellation, deadlines, heartbeats); both ends must speak it.

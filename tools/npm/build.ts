@@ -53,13 +53,25 @@ export function npmExports(
   return out;
 }
 
-/** deno.json's `"name": "npm:name@1.2.3"` imports as npm dependencies. */
-export function npmDependencies(imports: Record<string, string>): Record<string, string> {
+/**
+ * npm packages only an optional subpath imports (`@weft/cluster/otel`):
+ * optional peer dependencies, so the core installs without them.
+ */
+export const OPTIONAL_PEERS: readonly string[] = ["@opentelemetry/api"];
+
+/**
+ * deno.json's `"name": "npm:name@1.2.3"` imports as npm dependencies (or,
+ * with `peers`, those of {@linkcode OPTIONAL_PEERS}).
+ */
+export function npmDependencies(
+  imports: Record<string, string>,
+  peers = false,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const target of Object.values(imports)) {
     const match = /^npm:(@?[^@]+)@(.+)$/.exec(target);
     if (match === null) throw new Error(`deno.json import ${target} is not a pinned npm: import`);
-    out[match[1]!] = match[2]!;
+    if (OPTIONAL_PEERS.includes(match[1]!) === peers) out[match[1]!] = match[2]!;
   }
   return out;
 }
@@ -108,6 +120,8 @@ async function build(): Promise<void> {
     files: ["mod.js", "mod.d.ts", "src/", "docs/", "README.md", "LICENSE"],
     engines: { node: NODE_ENGINES },
     dependencies: npmDependencies(deno.imports),
+    peerDependencies: npmDependencies(deno.imports, true),
+    peerDependenciesMeta: Object.fromEntries(OPTIONAL_PEERS.map((name) => [name, { optional: true }])),
     keywords: ["rpc", "cluster", "silly", "deno", "bun", "node"],
   };
   Deno.writeTextFileSync(

@@ -1,0 +1,324 @@
+/**
+ * Tracing hooks of a cluster: the cluster option `tracing` takes a
+ * {@linkcode Tracing} that opens a client span per call (and send) and a
+ * server span per handled request. weft itself records nothing and depends
+ * on no tracing library; `@weft/cluster/otel` adapts `@opentelemetry/api`.
+ *
+ * In weft mode a traced call carries W3C trace context (the `traceparent`
+ * fields and an optional, bounded `tracestate`) in its request head, flag
+ * 8 (docs/PROTOCOL_EXTENSIONS.md). In silly mode nothing new is sent: the
+ * peer gets only the frame's 64-bit traceid.
+ *
+ * The 64-bit silly traceid and the 128-bit W3C trace id map as follows:
+ * silly's id is the low 64 bits of the W3C trace id
+ * ({@linkcode sillyTraceIdOf}); a request that carries only silly's id X
+ * (a silly peer, or a weft peer without tracing) belongs to W3C trace
+ * `0000000000000000` followed by X ({@linkcode w3cTraceIdOf}), so an id
+ * whose high half is zero maps back exactly. A traced call puts the low 64
+ * bits of its W3C trace id in the frame (silly's own ids put the node id in
+ * their low 16 bits; a traced call's ids come from the tracer instead).
+ *
+ * @example A hook that logs each span's trace id
+ * ```ts
+ * import { Cluster } from "@weft/cluster";
+ * import { json } from "@weft/cluster/json";
+ * import { transport } from "@weft/cluster/memory";
+ * import type { Tracing } from "@weft/cluster/tracing";
+ *
+ * const seen: string[] = [];
+ * const tracing: Tracing = {
+ *   startCall: () => ({
+ *     context: { traceId: "0af7651916cd43dd8448eb211c80319c", spanId: "b7ad6b7169203331", flags: 1, traceState: "" },
+ *     end: () => seen.push("client"),
+ *   }),
+ *   startRequest: (start) => ({ end: () => seen.push(`server ${start.remote?.traceId}`) }),
+ * };
+ * await using server = new Cluster({ ...json(), transport, tracing, call: (_p, _c, b) => b });
+ * const listener = await server.listen("127.0.0.1:0");
+ * await using client = new Cluster({ ...json(), transport, tracing });
+ * await client.call(client.connect(`127.0.0.1:${listener.address.port}`), 1, "hi");
+ * if (seen.join() !== "server 0af7651916cd43dd8448eb211c80319c,client") throw new Error(seen.join());
+ * ```
+ *
+ * @module
+ */
+
+import { WeftError } from "../errors.ts";
+import { traceIdFromBigInt, traceIdToBigInt } from "../wire/frame.ts";
+import type { CallContext } from "./call_context.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { Peer } from "./peer.ts";
+
+/** Request-head flag (bit 3): the trace context extension follows. */
+export const TRACE_FLAG = 8;
+
+/** The extension's version byte. */
+export const TRACE_EXTENSION_VERSION = 0;
+
+/** Longest `tracestate` carried, in bytes (its length is one byte). */
+export const MAX_TRACE_STATE = 255;
+
+/** W3C trace context: what `traceparent` and `tracestate` carry. */
+export interface TraceParent {
+  /** The trace id: 32 lowercase hex digits, not all zero. */
+  traceId: string;
+  /** The parent span's id: 16 lowercase hex digits, not all zero. */
+  spanId: string;
+  /** The trace flags (bit 0: sampled). */
+  flags: number;
+  /** The `tracestate` header's value, "" for none; at most 255 ASCII bytes are sent. */
+  traceState: string;
+}
+
+/** What a client span is opened for. */
+export interface CallStart {
+  /** The command as the caller named it. */
+  cmd: string | number;
+  /** The command number on the wire. */
+  wireCmd: number;
+  /** The node called. */
+  peer: Peer;
+  /** True for a one-way `send`. */
+  oneWay: boolean;
+  /** The 64-bit traceid weft would send (silly's id). */
+  sillyTraceId: bigint;
+  /** The server span of the request being handled that makes this call, if any. */
+  parent: ServerSpan | undefined;
+}
+
+/** An open client span. */
+export interface ClientSpan {
+  /** The context sent with the call in weft mode (this span as parent); undefined sends none. */
+  readonly context: TraceParent | undefined;
+  /** Ends the span: no error for an answer (or a send written), else why the call failed. */
+  end(error?: unknown): void;
+}
+
+/** What a server span is opened for. */
+export interface RequestStart {
+  /** The command number on the wire. */
+  cmd: number;
+  /** The node that sent the request. */
+  peer: Peer;
+  /** The request's context (its `traceId` is the frame's 64-bit id). */
+  context: CallContext;
+  /** The trace context the request carried (weft mode), if any. */
+  remote: TraceParent | undefined;
+}
+
+/** An open server span. */
+export interface ServerSpan {
+  /** Runs the handler with this span current (optional). */
+  run?<T>(fn: () => T): T;
+  /** Ends the span: no error if the handler returned, else what it threw. */
+  end(error?: unknown): void;
+}
+
+/** The cluster option `tracing`: opens spans; returning undefined traces nothing. */
+export interface Tracing {
+  /** Opens the client span of a call or send. */
+  startCall(start: CallStart): ClientSpan | undefined;
+  /** Opens the server span of a request about to be handled. */
+  startRequest(start: RequestStart): ServerSpan | undefined;
+}
+
+/** silly's 64-bit traceid of a W3C trace id: its low 64 bits. */
+export function sillyTraceIdOf(traceId: string): bigint {
+  return BigInt(`0x${traceId.slice(16, 32)}`);
+}
+
+/** The W3C trace id of a request that carries only silly's 64-bit id: 16 zero digits, then the id. */
+export function w3cTraceIdOf(sillyTraceId: bigint): string {
+  return "0000000000000000" + sillyTraceId.toString(16).padStart(16, "0");
+}
+
+const HEX = /^[0-9a-f]+$/;
+
+function hexBytes(hex: string, size: number, out: Uint8Array, at: number, what: string): void {
+  if (hex.length !== size * 2 || !HEX.test(hex) || /^0+$/.test(hex)) {
+    throw new TypeError(`Invalid ${what}: expected ${size * 2} lowercase hex digits, not all zero`);
+  }
+  for (let i = 0; i < size; i++) out[at + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+}
+
+function bytesHex(bytes: Uint8Array, at: number, size: number): string {
+  let hex = "";
+  for (let i = at; i < at + size; i++) hex += bytes[i]!.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/**
+ * `head` (a request head, and any extension before this one) followed by
+ * the trace context extension, flag {@linkcode TRACE_FLAG} set: u8 version
+ * 0, 16 bytes trace id, 8 bytes parent span id, u8 flags, u8 n, n bytes of
+ * tracestate (dropped if over {@linkcode MAX_TRACE_STATE} or not ASCII).
+ *
+ * @throws {TypeError} If an id is not hex of the right length, or all zero.
+ */
+export function appendTraceContext(head: Uint8Array, context: TraceParent): Uint8Array {
+  let state = context.traceState;
+  if (state.length > MAX_TRACE_STATE || !/^[\x20-\x7e]*$/.test(state)) state = "";
+  const out = new Uint8Array(head.length + 27 + state.length);
+  out.set(head);
+  out[0]! |= TRACE_FLAG;
+  let at = head.length;
+  out[at++] = TRACE_EXTENSION_VERSION;
+  hexBytes(context.traceId, 16, out, at, "trace id");
+  hexBytes(context.spanId, 8, out, at + 16, "span id");
+  at += 24;
+  out[at++] = context.flags & 0xff;
+  out[at++] = state.length;
+  for (let i = 0; i < state.length; i++) out[at + i] = state.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Reads the trace context extension at `at` of a weft request's payload
+ * (undefined if the head's flag {@linkcode TRACE_FLAG} is clear); returns it
+ * and the offset past it.
+ *
+ * @throws {WeftError} `protocol` if it is cut short, of an unknown version, has an all-zero id, or a tracestate byte outside printable ASCII.
+ */
+export function readTraceContext(
+  payload: Uint8Array,
+  at: number,
+): { context: TraceParent; end: number } | undefined {
+  if ((payload[0]! & TRACE_FLAG) === 0) return undefined;
+  const bad = (why: string) => new WeftError("protocol", `Malformed trace context: ${why}`);
+  if (payload.length < at + 27) throw bad(`cut short at ${payload.length - at} bytes`);
+  if (payload[at] !== TRACE_EXTENSION_VERSION) throw bad(`unknown version ${payload[at]}`);
+  const traceId = bytesHex(payload, at + 1, 16);
+  const spanId = bytesHex(payload, at + 17, 8);
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) throw bad("an all-zero id");
+  const flags = payload[at + 25]!;
+  const n = payload[at + 26]!;
+  const end = at + 27 + n;
+  if (payload.length < end) throw bad(`tracestate of ${n} bytes cut short`);
+  let traceState = "";
+  for (let i = at + 27; i < end; i++) {
+    const byte = payload[i]!;
+    if (byte < 0x20 || byte > 0x7e) throw bad(`tracestate byte ${byte} is not printable ASCII`);
+    traceState += String.fromCharCode(byte);
+  }
+  return { context: { traceId, spanId, flags, traceState }, end };
+}
+
+/** `head` with `span`'s context appended (weft mode), else `head` as it is. */
+export function traceHead(head: Uint8Array | undefined, span: ClientSpan): Uint8Array | undefined {
+  return head === undefined || span.context === undefined
+    ? head
+    : appendTraceContext(head, span.context);
+}
+
+type Handler = NonNullable<ResolvedOptions["call"]>;
+
+/** The cluster's side of its `tracing` option (internal). */
+export class ClusterTracing {
+  readonly #hook: Tracing;
+  readonly #storage: ResolvedOptions["contextStorage"];
+  /** Server spans by request, so calls a handler makes find their parent. */
+  readonly #spans = new WeakMap<CallContext, ServerSpan>();
+  /** Trace context received with a request, until its handler runs. */
+  readonly #remotes = new WeakMap<CallContext, TraceParent>();
+
+  constructor(hook: Tracing, storage: ResolvedOptions["contextStorage"]) {
+    this.#hook = hook;
+    this.#storage = storage;
+  }
+
+  /** A request arrived with trace context. */
+  received(context: CallContext, remote: TraceParent): void {
+    this.#remotes.set(context, remote);
+  }
+
+  /**
+   * Opens a call's client span; a span with context sets the frame's
+   * traceid (`trace`, written in place) to its trace id's low 64 bits.
+   */
+  call(
+    cmd: string | number,
+    wireCmd: number,
+    channel: { readonly peer: Peer },
+    oneWay: boolean,
+    options: { context?: CallContext } | undefined,
+    trace: { traceHi: number; traceLo: number },
+  ): ClientSpan | undefined {
+    const parent = options?.context ?? this.#storage?.getStore();
+    const span = this.#hook.startCall({
+      cmd,
+      wireCmd,
+      peer: channel.peer,
+      oneWay,
+      sillyTraceId: traceIdToBigInt(trace.traceHi, trace.traceLo),
+      parent: parent === undefined ? undefined : this.#spans.get(parent),
+    });
+    if (span?.context !== undefined) {
+      [trace.traceHi, trace.traceLo] = traceIdFromBigInt(sillyTraceIdOf(span.context.traceId));
+    }
+    return span;
+  }
+
+  /** Ends `span` when `promise` settles. */
+  settle(span: ClientSpan, promise: Promise<unknown>): void {
+    promise.then(() => span.end(), (error) => span.end(error ?? new Error("rejected")));
+  }
+
+  /** `handler`, opening a server span around each request it handles. */
+  wrap(handler: Handler): Handler {
+    return (peer, cmd, body, context) => {
+      const span = this.#hook.startRequest({
+        cmd,
+        peer,
+        context,
+        remote: this.#remotes.get(context),
+      });
+      if (span === undefined) return handler(peer, cmd, body, context);
+      this.#spans.set(context, span);
+      let result: unknown;
+      try {
+        result = span.run === undefined
+          ? handler(peer, cmd, body, context)
+          : span.run(() => handler(peer, cmd, body, context));
+      } catch (error) {
+        span.end(error ?? new Error("thrown"));
+        throw error;
+      }
+      if (
+        result !== null && typeof result === "object" &&
+        typeof (result as PromiseLike<unknown>).then === "function"
+      ) {
+        (result as PromiseLike<unknown>).then(
+          () => span.end(),
+          (error) => span.end(error ?? new Error("rejected")),
+        );
+      } else {
+        span.end();
+      }
+      return result;
+    };
+  }
+}
+
+/**
+ * The cluster's tracing for its `tracing` option (wrapping the resolved
+ * call handler), or undefined without one.
+ *
+ * @throws {TypeError} Naming the option, if it is not an object with `startCall` and `startRequest`.
+ */
+export function createTracing(
+  option: Tracing | undefined,
+  resolved: ResolvedOptions,
+): ClusterTracing | undefined {
+  if (option === undefined) return undefined;
+  if (
+    option === null || typeof option !== "object" || typeof option.startCall !== "function" ||
+    typeof option.startRequest !== "function"
+  ) {
+    throw new TypeError(
+      "Invalid option tracing: expected an object with startCall and startRequest functions",
+    );
+  }
+  const tracing = new ClusterTracing(option, resolved.contextStorage);
+  if (resolved.call !== undefined) resolved.call = tracing.wrap(resolved.call);
+  return tracing;
+}
