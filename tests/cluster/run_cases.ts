@@ -18,6 +18,7 @@
 import { cases } from "./cases.ts";
 import { weftCases } from "./weft_cases.ts";
 import { limitCases, weftLimitCases } from "./limits_cases.ts";
+import { tracingCases, weftTracingCases } from "./tracing_cases.ts";
 import { defaultTransport } from "../../src/transport/detect.ts";
 
 declare const process: {
@@ -48,17 +49,20 @@ const transport = await defaultTransport();
 let passed = 0;
 let failed = 0;
 const runs = [
-  ...[...cases, ...limitCases].map((c) => ({
+  ...[...cases, ...limitCases, ...tracingCases].map((c) => ({
     ...c,
     name: `(weft) ${c.name}`,
     protocol: "weft" as const,
   })),
-  ...[...cases, ...limitCases].map((c) => ({
+  ...[...cases, ...limitCases, ...tracingCases].map((c) => ({
     ...c,
     name: `(silly) ${c.name}`,
     protocol: "silly" as const,
   })),
-  ...[...weftCases, ...weftLimitCases].map((c) => ({ ...c, protocol: "weft" as const })),
+  ...[...weftCases, ...weftLimitCases, ...weftTracingCases].map((c) => ({
+    ...c,
+    protocol: "weft" as const,
+  })),
 ];
 for (const c of runs) {
   if (filter !== undefined && !c.name.includes(filter)) continue;
