@@ -82,14 +82,24 @@ export interface OtelTracingOptions {
 }
 
 class OtelClient implements ClientSpan {
-  constructor(readonly span: Span, readonly context: TraceParent | undefined) {}
+  readonly span: Span;
+  readonly context: TraceParent | undefined;
+  constructor(span: Span, context: TraceParent | undefined) {
+    this.span = span;
+    this.context = context;
+  }
   end(error?: unknown): void {
     endSpan(this.span, error);
   }
 }
 
 class OtelServer implements ServerSpan {
-  constructor(readonly span: Span, readonly active: Context) {}
+  readonly span: Span;
+  readonly active: Context;
+  constructor(span: Span, active: Context) {
+    this.span = span;
+    this.active = active;
+  }
   run<T>(fn: () => T): T {
     return contextApi.with(this.active, fn);
   }
