@@ -19,6 +19,7 @@ const EXAMPLES = [
   "router_mail.ts",
   "stats_http.ts",
   "nodes_cluster.ts",
+  "otel_spans.ts",
 ];
 const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
 const DIR = new URL("../examples/", import.meta.url);
