@@ -44,7 +44,7 @@
  */
 
 import { WeftError } from "../errors.ts";
-import { traceIdFromBigInt, traceIdToBigInt } from "../wire/frame.ts";
+import { traceIdFromBigInt } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { Peer } from "./peer.ts";
@@ -80,8 +80,6 @@ export interface CallStart {
   peer: Peer;
   /** True for a one-way `send`. */
   oneWay: boolean;
-  /** The 64-bit traceid weft would send (silly's id). */
-  sillyTraceId: bigint;
   /** The server span of the request being handled that makes this call, if any. */
   parent: ServerSpan | undefined;
 }
@@ -132,19 +130,38 @@ export function w3cTraceIdOf(sillyTraceId: bigint): string {
   return "0000000000000000" + sillyTraceId.toString(16).padStart(16, "0");
 }
 
-const HEX = /^[0-9a-f]+$/;
+/** Two lowercase hex digits per byte value. */
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
-function hexBytes(hex: string, size: number, out: Uint8Array, at: number, what: string): void {
-  if (hex.length !== size * 2 || !HEX.test(hex) || /^0+$/.test(hex)) {
-    throw new TypeError(`Invalid ${what}: expected ${size * 2} lowercase hex digits, not all zero`);
-  }
-  for (let i = 0; i < size; i++) out[at + i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+/** A lowercase hex digit's value, or -1. */
+function nibble(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
 }
 
+/** Writes `size` bytes of `hex` at `at`; returns false if it is not that, or all zero. */
+function hexBytes(hex: string, size: number, out: Uint8Array, at: number): boolean {
+  if (hex.length !== size * 2) return false;
+  let any = 0;
+  for (let i = 0; i < size; i++) {
+    const hi = nibble(hex.charCodeAt(i * 2));
+    const lo = nibble(hex.charCodeAt(i * 2 + 1));
+    if (hi < 0 || lo < 0) return false;
+    any |= out[at + i] = (hi << 4) | lo;
+  }
+  return any !== 0;
+}
+
+/** `size` bytes at `at` as lowercase hex, or "" if all zero. */
 function bytesHex(bytes: Uint8Array, at: number, size: number): string {
   let hex = "";
-  for (let i = at; i < at + size; i++) hex += bytes[i]!.toString(16).padStart(2, "0");
-  return hex;
+  let any = 0;
+  for (let i = at; i < at + size; i++) {
+    any |= bytes[i]!;
+    hex += BYTE_HEX[bytes[i]!];
+  }
+  return any === 0 ? "" : hex;
 }
 
 /**
@@ -157,14 +174,17 @@ function bytesHex(bytes: Uint8Array, at: number, size: number): string {
  */
 export function appendTraceContext(head: Uint8Array, context: TraceParent): Uint8Array {
   let state = context.traceState;
-  if (state.length > MAX_TRACE_STATE || !/^[\x20-\x7e]*$/.test(state)) state = "";
+  if (state.length > MAX_TRACE_STATE || (state !== "" && !/^[\x20-\x7e]*$/.test(state))) state = "";
   const out = new Uint8Array(head.length + 27 + state.length);
   out.set(head);
   out[0]! |= TRACE_FLAG;
   let at = head.length;
   out[at++] = TRACE_EXTENSION_VERSION;
-  hexBytes(context.traceId, 16, out, at, "trace id");
-  hexBytes(context.spanId, 8, out, at + 16, "span id");
+  if (!hexBytes(context.traceId, 16, out, at) || !hexBytes(context.spanId, 8, out, at + 16)) {
+    throw new TypeError(
+      `Invalid trace context ${context.traceId}-${context.spanId}: expected 32 and 16 lowercase hex digits, not all zero`,
+    );
+  }
   at += 24;
   out[at++] = context.flags & 0xff;
   out[at++] = state.length;
@@ -189,7 +209,7 @@ export function readTraceContext(
   if (payload[at] !== TRACE_EXTENSION_VERSION) throw bad(`unknown version ${payload[at]}`);
   const traceId = bytesHex(payload, at + 1, 16);
   const spanId = bytesHex(payload, at + 17, 8);
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) throw bad("an all-zero id");
+  if (traceId === "" || spanId === "") throw bad("an all-zero id");
   const flags = payload[at + 25]!;
   const n = payload[at + 26]!;
   const end = at + 27 + n;
@@ -249,7 +269,6 @@ export class ClusterTracing {
       wireCmd,
       peer: channel.peer,
       oneWay,
-      sillyTraceId: traceIdToBigInt(trace.traceHi, trace.traceLo),
       parent: parent === undefined ? undefined : this.#spans.get(parent),
     });
     if (span?.context !== undefined) {

@@ -208,9 +208,13 @@ export function otelTracing(options: OtelTracingOptions = {}): Tracing {
   };
 }
 
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 function randomHex(bytes: number): string {
   const out = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(out, (b) => b.toString(16).padStart(2, "0")).join("");
+  let hex = "";
+  for (const b of out) hex += BYTE_HEX[b];
+  return hex;
 }
 
 /** A span kept by {@linkcode RecordingTracer}. */
