@@ -19,7 +19,8 @@
 
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
-import { otelTracing, RecordingTracer } from "../src/otel/mod.ts";
+import { otelTracing } from "../src/otel/mod.ts";
+import { RecordingTracer } from "../src/otel/recording.ts";
 import { args, exit, options, runtime, sleep } from "./_common.ts";
 
 declare const process: { cpuUsage(): { user: number; system: number } };

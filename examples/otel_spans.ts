@@ -15,7 +15,8 @@
 import { SpanKind } from "@opentelemetry/api";
 import { Cluster } from "../src/cluster/cluster.ts";
 import { json } from "../src/codec/json.ts";
-import { otelTracing, RecordingTracer, sillyTraceIdOf } from "../src/otel/mod.ts";
+import { otelTracing, sillyTraceIdOf } from "../src/otel/mod.ts";
+import { RecordingTracer } from "../src/otel/recording.ts";
 import { check, finish } from "./_check.ts";
 
 const tracers = {

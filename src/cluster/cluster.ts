@@ -43,7 +43,8 @@ import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
 import * as recorder from "./stats_recorder.ts";
-import { createTracing, readTraceContext, traceHead } from "./tracing.ts";
+import { readTraceContext, traceHead } from "./tracing.ts";
+import { createTracing } from "./tracing_hook.ts";
 import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */

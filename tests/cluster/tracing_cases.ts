@@ -17,7 +17,8 @@ import {
   w3cTraceIdOf,
 } from "../../src/cluster/tracing.ts";
 import { json } from "../../src/codec/json.ts";
-import { otelTracing, RecordingTracer } from "../../src/otel/mod.ts";
+import { otelTracing } from "../../src/otel/mod.ts";
+import { RecordingTracer } from "../../src/otel/recording.ts";
 import type { Connection } from "../../src/transport/types.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";

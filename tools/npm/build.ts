@@ -121,7 +121,9 @@ async function build(): Promise<void> {
     engines: { node: NODE_ENGINES },
     dependencies: npmDependencies(deno.imports),
     peerDependencies: npmDependencies(deno.imports, true),
-    peerDependenciesMeta: Object.fromEntries(OPTIONAL_PEERS.map((name) => [name, { optional: true }])),
+    peerDependenciesMeta: Object.fromEntries(
+      OPTIONAL_PEERS.map((name) => [name, { optional: true }]),
+    ),
     keywords: ["rpc", "cluster", "silly", "deno", "bun", "node"],
   };
   Deno.writeTextFileSync(
