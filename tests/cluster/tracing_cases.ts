@@ -241,6 +241,30 @@ export const tracingCases: Case[] = [
   },
 ];
 
+/** Weft mode only (the cases below). */
+const namedTraced: Case = {
+  name: "weft: names (flag 4) and trace context (flag 8) in one head: both arrive, the body intact",
+  fn: async (env) => {
+    await nodes(env, async (node) => {
+      const hook = recordingHook();
+      const seen: unknown[] = [];
+      const server = node({
+        tracing: hook.tracing,
+        call: (_p, _c, body, ctx) => {
+          seen.push([ctx.service, ctx.command, body]);
+          return body;
+        },
+      });
+      const a = node({ tracing: recordingHook().tracing });
+      const peer = a.connect(await serve(env, server));
+      const answer = await a.call(peer, 1, { k: "v" }, { service: "store", command: "put" });
+      assert.deepEqual(answer, { k: "v" });
+      assert.deepEqual(seen, [["store", "put", { k: "v" }]]);
+      assert.deepEqual(hook.remotes, [FIXED]);
+    });
+  },
+};
+
 /** A weft handshake by hand, then `payload` as a request; resolves when the node closes. */
 async function rawRequest(
   env: CaseEnv,
@@ -269,6 +293,7 @@ async function rawRequest(
 
 /** Weft mode only. */
 export const weftTracingCases: Case[] = [
+  namedTraced,
   {
     name: "weft: a malformed trace context closes that connection with protocol; hook or not",
     fn: async (env) => {
