@@ -17,6 +17,8 @@
 import { type PairReport, PINGS, startDemoNode } from "./_demo.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "./_runtimes.ts";
 import { isWeftError } from "../src/errors.ts";
+import { serveRegistry } from "../src/discovery/remote.ts";
+import { runRouters } from "./_demo_routers.ts";
 
 const CHILD_SCRIPT = new URL("./demo_node.ts", import.meta.url).pathname;
 const CHILDREN: RuntimeName[] = ["bun", "node"];
@@ -114,5 +116,19 @@ try {
     const stderr = await child.stop();
     if (!ok && stderr.trim() !== "") console.log(`${child.runtime} node stderr:\n${stderr}`);
   }
+}
+
+// The router part, on the embedded registry (a registry node served here)
+// or, with --etcd ENDPOINT, on etcd.
+const at = Deno.args.indexOf("--etcd");
+const registry = at >= 0 ? undefined : await serveRegistry("127.0.0.1:0");
+const endpoint = at >= 0 ? Deno.args[at + 1]! : registry!.address;
+console.log(
+  `\nregistry: ${at >= 0 ? `etcd at ${endpoint}` : `registry node (this process) on ${endpoint}`}`,
+);
+try {
+  if (!await runRouters(endpoint)) ok = false;
+} finally {
+  await registry?.close();
 }
 if (!ok) Deno.exit(1);

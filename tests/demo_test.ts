@@ -1,14 +1,21 @@
 // The README's main-job command, `deno task demo`, once: a Deno, a Bun and a
-// Node node call each other and the demo prints its table.
+// Node node call each other and the demo prints its table; then the router
+// part (routers, services in groups, a master by lease, a master and a
+// router killed) on the embedded registry, and on etcd when there is one.
 
 import assert from "node:assert/strict";
 import { runScript } from "./_runtimes.ts";
+import { noEtcd, sayWhyIgnored, startEtcd } from "./discovery/_etcd.ts";
 
 const DEMO = new URL("../examples/demo.ts", import.meta.url).pathname;
 const LIMIT_MS = 120_000;
 
-Deno.test("examples/demo.ts: three runtimes call each other and the table shows all of them", async () => {
+Deno.test("examples/demo.ts: three runtimes call each other, then routers and a master survive kills", async () => {
   const result = await runScript("deno", DEMO, [], LIMIT_MS);
+  checkRouterPart(
+    result.stdout,
+    `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+  );
   const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   assert.equal(result.code, 0, output);
   // One row per ordered pair: caller, callee, the runtime that answered, replies.
@@ -27,3 +34,42 @@ Deno.test("examples/demo.ts: three runtimes call each other and the table shows 
     assert.ok(rows.some((row) => row[3] === runtime), `${runtime} answers\n${output}`);
   }
 });
+
+sayWhyIgnored("tests/demo_test.ts");
+
+Deno.test({
+  name: "examples/demo.ts --etcd: the same demo on etcd",
+  ignore: noEtcd,
+  async fn() {
+    const etcd = await startEtcd();
+    try {
+      const result = await runScript("deno", DEMO, ["--etcd", etcd.endpoint], LIMIT_MS);
+      const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+      assert.equal(result.code, 0, output);
+      assert.match(result.stdout, /^registry: etcd at /m, output);
+      checkRouterPart(result.stdout, output);
+    } finally {
+      await etcd.close();
+    }
+  },
+});
+
+/** The router part's report: every mode answered, both switches timed, the master changed. */
+function checkRouterPart(stdout: string, output: string): void {
+  for (const mode of ["target", "random", "hash", "broadcast", "master"]) {
+    const row = new RegExp(`^${mode}\\s+(\\d+)\\s+(.*)$`, "m").exec(stdout);
+    assert.ok(row !== null && Number(row[1]) > 0, `${mode} calls were answered\n${output}`);
+  }
+  const masterSwitch = /^master switch (\S+) \((\w+)\) -> (\S+) \((\w+)\): (\d+) ms/m.exec(stdout);
+  assert.ok(masterSwitch !== null, `the master switch was timed\n${output}`);
+  assert.notEqual(masterSwitch[1], masterSwitch[3], `another service became master\n${output}`);
+  const routerSwitch = /^router switch (\S+) -> (\S+): (\d+) ms/m.exec(stdout);
+  assert.ok(routerSwitch !== null, `the router switch was timed\n${output}`);
+  assert.notEqual(
+    routerSwitch[1],
+    routerSwitch[2],
+    `the client moved to the other router\n${output}`,
+  );
+  assert.match(stdout, /^-- kill -9 master .* pid \d+\)$/m, output);
+  assert.match(stdout, /^-- kill -9 router .* pid \d+\)$/m, output);
+}

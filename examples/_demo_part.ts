@@ -1,0 +1,90 @@
+// A process of the demo's router part (examples/demo.ts), the same file on
+// Deno, Bun and Node. Either a router that takes its masters from the
+// registry, or a service that registers with the routers and campaigns for
+// master of its group in the registry. REGISTRY is a registry node's
+// `host:port` (examples/registry_node.ts) or an etcd http(s) URL.
+//
+//   deno run -A examples/_demo_part.ts router REGISTRY NAMESPACE GROUP[,GROUP...]
+//   deno run -A examples/_demo_part.ts service REGISTRY NAMESPACE ID ROUTER[,ROUTER...]
+//
+// Prints `listening HOST:PORT` (router), `started` (service) and `master
+// FENCE` (a service elected). A service answers `whoami` with its id and
+// runtime. Exits by itself after 120 s, so an interrupted demo leaves no
+// process behind.
+
+import { json } from "../src/codec/json.ts";
+import { EtcdRegistry } from "../src/discovery/etcd.ts";
+import { RemoteRegistry } from "../src/discovery/remote.ts";
+import type { Registry } from "../src/discovery/types.ts";
+import { formatAddress } from "../src/transport/address.ts";
+import { detectRuntime } from "../src/transport/detect.ts";
+import {
+  masterElection,
+  registryMasters,
+  Router,
+  Service,
+  serviceInstanceId,
+} from "../src/router/mod.ts";
+
+declare const process: { argv: string[]; exit(code: number): never };
+const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
+const [role, endpoint, namespace, arg, routers] = argv;
+const runtime = detectRuntime() ?? "unknown";
+// Lease TTL of a master's election, ms: how long a dead master holds its group.
+const DEMO_TTL = 1000;
+
+setTimeout(() => {
+  console.error(`demo ${role} (${runtime}): still running after 120 s, exiting`);
+  process.exit(1);
+}, 120_000);
+
+const logger = {
+  error: (message: string, detail?: unknown) => console.error(message, String(detail ?? "")),
+  warn: (message: string, detail?: unknown) => console.error(message, String(detail ?? "")),
+};
+const common = { namespace: namespace!, retryMin: 50, retryMax: 500, logger };
+const registry: Registry = /^https?:/.test(endpoint!)
+  ? new EtcdRegistry({ endpoints: endpoint!, ...common })
+  : new RemoteRegistry({ address: endpoint!, requestTimeout: 1000, pollWait: 2000, ...common });
+
+if (role === "router") {
+  const groups = arg!.split(",").map(Number);
+  const router = new Router({
+    heartbeatInterval: 300,
+    masters: registryMasters(registry, { groups, onError: (e) => logger.error("masters", e) }),
+    logger,
+  });
+  const listener = await router.listen("127.0.0.1:0");
+  console.log(`listening ${formatAddress(listener.address)}`);
+} else if (role === "service") {
+  const id = Number(arg);
+  const service = new Service({
+    id,
+    routers: routers!.split(","),
+    ...json({ commands: { whoami: 1 } }),
+    heartbeatInterval: 300,
+    retryInterval: 200,
+    timeout: 1000,
+    logger,
+    call: () => ({ id, runtime }),
+  });
+  await service.start();
+  console.log("started");
+  const instance = { id: serviceInstanceId(id), address: "127.0.0.1:0", metadata: { runtime } };
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    try {
+      const leadership = await registry.campaign(masterElection(id >>> 16), instance, {
+        ttl: DEMO_TTL,
+      });
+      console.log(`master ${leadership.master.fence}`);
+      await new Promise((resolve) => leadership.signal.addEventListener("abort", resolve));
+      console.log(`lost ${leadership.master.fence}`);
+    } catch (error) {
+      logger.error("campaign failed", error);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+} else {
+  console.error("usage: _demo_part.ts router|service REGISTRY NAMESPACE ...");
+  process.exit(2);
+}
