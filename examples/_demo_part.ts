@@ -1,23 +1,23 @@
 // A process of the demo's router part (examples/demo.ts), the same file on
-// Deno, Bun and Node. Either a router that takes its masters from the
+// Deno, Bun and Node. Either a named node (examples/_demo_named.ts), or a router that takes its masters from the
 // registry, or a service that registers with the routers and campaigns for
 // master of its group in the registry. REGISTRY is a registry node's
 // `host:port` (examples/registry_node.ts) or an etcd http(s) URL.
 //
+//   deno run -A examples/_demo_part.ts node REGISTRY NAMESPACE
 //   deno run -A examples/_demo_part.ts router REGISTRY NAMESPACE GROUP[,GROUP...]
 //   deno run -A examples/_demo_part.ts service REGISTRY NAMESPACE ID ROUTER[,ROUTER...]
 //
-// Prints `listening HOST:PORT` (router), `started` (service) and `master
+// Prints `listening HOST:PORT` (router), `started` (service, named node),
+// `named [REPORT...]` (a named node called the others) and `master
 // FENCE` (a service elected). A service answers `whoami` with its id and
 // runtime. Exits by itself after 120 s, so an interrupted demo leaves no
 // process behind.
 
 import { json } from "../src/codec/json.ts";
-import { EtcdRegistry } from "../src/discovery/etcd.ts";
-import { RemoteRegistry } from "../src/discovery/remote.ts";
-import type { Registry } from "../src/discovery/types.ts";
 import { formatAddress } from "../src/transport/address.ts";
 import { detectRuntime } from "../src/transport/detect.ts";
+import { openRegistry, startNamedNode } from "./_demo_named.ts";
 import {
   masterElection,
   registryMasters,
@@ -29,6 +29,7 @@ import {
 declare const process: { argv: string[]; exit(code: number): never };
 const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
 const [role, endpoint, namespace, arg, routers] = argv;
+if (!role || !endpoint || !namespace) throw new Error("usage: ROLE REGISTRY NAMESPACE ...");
 const runtime = detectRuntime() ?? "unknown";
 // Lease TTL of a master's election, ms: how long a dead master holds its group.
 const DEMO_TTL = 1000;
@@ -42,12 +43,14 @@ const logger = {
   error: (message: string, detail?: unknown) => console.error(message, String(detail ?? "")),
   warn: (message: string, detail?: unknown) => console.error(message, String(detail ?? "")),
 };
-const common = { namespace: namespace!, retryMin: 50, retryMax: 500, logger };
-const registry: Registry = /^https?:/.test(endpoint!)
-  ? new EtcdRegistry({ endpoints: endpoint!, ...common })
-  : new RemoteRegistry({ address: endpoint!, requestTimeout: 1000, pollWait: 2000, ...common });
+const registry = openRegistry(endpoint!, namespace!);
 
-if (role === "router") {
+if (role === "node") {
+  // A named node: stays up (answering the others) until the demo stops it.
+  const node = await startNamedNode(registry);
+  console.log("started");
+  console.log(`named ${JSON.stringify(await node.run(30_000))}`);
+} else if (role === "router") {
   const groups = arg!.split(",").map(Number);
   const router = new Router({
     heartbeatInterval: 300,

@@ -24,6 +24,13 @@ import {
   target,
 } from "../src/router/mod.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "./_runtimes.ts";
+import {
+  NAMED_CALLS,
+  type NamedNode,
+  type NamedReport,
+  openRegistry,
+  startNamedNode,
+} from "./_demo_named.ts";
 
 const PART = new URL("./_demo_part.ts", import.meta.url).pathname;
 const START_LIMIT = 60_000;
@@ -42,6 +49,66 @@ type ModeName = typeof MODES[number];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codeOf = (error: unknown) => isWeftError(error) ? error.code : String(error);
+
+/**
+ * Runs the named-nodes part on the registry at `endpoint`: named nodes on
+ * Deno (here), Bun and Node register, follow the registry's node table and
+ * call each other by name. True if every call was answered by its callee.
+ */
+export async function runNamed(endpoint: string): Promise<boolean> {
+  const namespace = `demo-named-${Date.now()}/`;
+  const registry = openRegistry(endpoint, namespace);
+  const children: ScriptChild[] = [];
+  let node: NamedNode | undefined;
+  const failures: string[] = [];
+  try {
+    node = await startNamedNode(registry);
+    console.log(`named node deno (this process) registered as nodes/deno`);
+    await Promise.all((["bun", "node"] as const).map(async (runtime) => {
+      const child = await spawnScript(runtime, PART, ["node", endpoint, namespace]);
+      children.push(child);
+      await child.waitFor(/^started$/m, START_LIMIT);
+      console.log(`named node ${runtime} (pid ${child.pid}) registered as nodes/${runtime}`);
+    }));
+    const reports: NamedReport[] = await node.run(30_000);
+    for (const child of children) {
+      const [, json] = await child.waitFor(/^named (.*)$/m, 30_000);
+      reports.push(...JSON.parse(json!) as NamedReport[]);
+    }
+    console.log(`\neach calls the others' demo.whoami by name (table from the registry)`);
+    console.log("caller  callee  answered by       failed");
+    for (const r of reports) {
+      const by = [...new Set(r.answeredBy)].join(",") || "-";
+      const answered = `${r.answeredBy.length}/${NAMED_CALLS} ${by}`;
+      console.log(
+        `${r.caller.padEnd(7)} ${r.callee.padEnd(7)} ${answered.padEnd(17)} ${
+          r.errors.join(",") || "-"
+        }`,
+      );
+      if (r.answeredBy.length !== NAMED_CALLS || r.answeredBy.some((x) => x !== r.callee)) {
+        failures.push(
+          `${r.caller} -> ${r.callee}: ${r.answeredBy.join(",")} ${r.errors.join(",")}`,
+        );
+      }
+    }
+    if (reports.length !== 6) {
+      failures.push(`expected 6 named caller/callee pairs, got ${reports.length}`);
+    }
+  } catch (error) {
+    failures.push(error instanceof Error ? error.message : String(error));
+  } finally {
+    await node?.close();
+    for (const child of children) {
+      const stderr = await child.stop();
+      if (failures.length > 0 && stderr.trim() !== "") {
+        console.log(`${child.runtime} pid ${child.pid} stderr:\n${stderr}`);
+      }
+    }
+    await registry.close();
+  }
+  for (const failure of failures) console.log(`FAIL ${failure}`);
+  return failures.length === 0;
+}
 
 /** Runs the router part on the registry at `endpoint`; true if everything expected happened. */
 export async function runRouters(endpoint: string): Promise<boolean> {

@@ -1,12 +1,20 @@
 /**
- * The demo: a cluster of three nodes, one on Deno (this process), one on
- * Bun and one on Node (child processes running examples/demo_node.ts).
- * Every node calls every other node (`whoami`, then a few `ping`s), and the
- * demo prints who called whom, the runtime that answered, the replies, and
- * the round-trip times. Exits 0 only if every call got its reply.
+ * The demo, the whole system in one run. First a cluster of three nodes, one
+ * on Deno (this process), one on Bun and one on Node (child processes
+ * running examples/demo_node.ts): every node calls every other node
+ * (`whoami`, then a few `ping`s), and the demo prints who called whom, the
+ * runtime that answered, the replies, and the round-trip times. Then, on
+ * the embedded registry (a registry node served here) or on etcd: named
+ * nodes on the three runtimes that register, follow the registry's node
+ * table and call each other by name (examples/_demo_named.ts); and two
+ * routers with services in two groups, a master elected by lease, calls in
+ * every mode, and kill -9 of the master and of the router in use
+ * (examples/_demo_routers.ts). Exits 0 only if everything expected
+ * happened (calls that fail while a switch is under way are counted).
  *
  * ```sh
- * deno task demo            # deno run -A examples/demo.ts
+ * deno task demo                              # deno run -A examples/demo.ts
+ * deno task demo --etcd http://127.0.0.1:2379 # the same on etcd
  * ```
  *
  * Bun and Node are found as the tests find them (examples/_runtimes.ts):
@@ -18,7 +26,7 @@ import { type PairReport, PINGS, startDemoNode } from "./_demo.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "./_runtimes.ts";
 import { isWeftError } from "../src/errors.ts";
 import { serveRegistry } from "../src/discovery/remote.ts";
-import { runRouters } from "./_demo_routers.ts";
+import { runNamed, runRouters } from "./_demo_routers.ts";
 
 const CHILD_SCRIPT = new URL("./demo_node.ts", import.meta.url).pathname;
 const CHILDREN: RuntimeName[] = ["bun", "node"];
@@ -127,6 +135,7 @@ console.log(
   `\nregistry: ${at >= 0 ? `etcd at ${endpoint}` : `registry node (this process) on ${endpoint}`}`,
 );
 try {
+  if (!await runNamed(endpoint)) ok = false;
   if (!await runRouters(endpoint)) ok = false;
 } finally {
   await registry?.close();

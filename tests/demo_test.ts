@@ -56,6 +56,15 @@ Deno.test({
 
 /** The router part's report: every mode answered, both switches timed, the master changed. */
 function checkRouterPart(stdout: string, output: string): void {
+  // Named nodes, by name, from the registry's table: every pair, each answered by its callee.
+  const named = [
+    ...stdout.matchAll(/^(deno|bun|node)\s+(deno|bun|node)\s+(\d+)\/(\d+) (\S+)\s+-$/gm),
+  ];
+  assert.equal(new Set(named.map((row) => `${row[1]}->${row[2]}`)).size, 6, output);
+  for (const row of named) {
+    assert.equal(row[3], row[4], `every call by name answered: ${row[0]}`);
+    assert.equal(row[5], row[2], `answered by the named node: ${row[0]}`);
+  }
   for (const mode of ["target", "random", "hash", "broadcast", "master"]) {
     const row = new RegExp(`^${mode}\\s+(\\d+)\\s+(.*)$`, "m").exec(stdout);
     assert.ok(row !== null && Number(row[1]) > 0, `${mode} calls were answered\n${output}`);
