@@ -7,7 +7,7 @@
  * ```sh
  * deno run -A bench/attack_body.ts [--runtimes=deno,bun,node] [--connections=500]
  *   [--body-mib=3] [--duration=3000] [--garbage=200] [--repeat=3]
- *   [--parts=bodies,prefixes,logs,flood]
+ *   [--parts=bodies,prefixes,logs,flood] [--lean-flood]
  * ```
  *
  * 1. Heap per hostile body: the largest body under weft's 4 MiB default,
@@ -48,6 +48,8 @@ const BODY_MIB = Number(flags.get("body-mib") ?? 3);
 const DURATION = Number(flags.get("duration") ?? 3000);
 const GARBAGE = Number(flags.get("garbage") ?? 200);
 const REPEAT = Number(flags.get("repeat") ?? 3);
+/** `--lean-flood`: the flood process builds no stacks for its rejections (see bench/_flood.ts). */
+const LEAN = flags.has("lean-flood");
 const PARTS = new Set((flags.get("parts") ?? "bodies,prefixes,logs,flood").split(","));
 const MiB = 1024 * 1024;
 const FLOOD = new URL("./_flood.ts", import.meta.url).pathname;
@@ -226,6 +228,7 @@ async function floodOnce(address: string, kind: string): Promise<[number, number
     address,
     `--duration=${DURATION + 1000}`,
     ...(kind.startsWith("good") ? ["--good"] : []),
+    ...(LEAN ? ["--lean"] : []),
   ]);
   try {
     await flooder.waitFor(/^flooding$/m, 20_000);

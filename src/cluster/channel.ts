@@ -54,6 +54,7 @@ import {
   Reassembler,
 } from "./parts.ts";
 import type { CallOptions } from "./call_context.ts";
+import { ReadTurn } from "./read_turn.ts";
 
 /** What a channel needs from its cluster. */
 export interface ChannelHost {
@@ -99,6 +100,8 @@ export interface ChannelOptions {
     readonly helloFields: ReadonlyMap<number, Uint8Array> | undefined;
     readonly parts: PartLimits;
   };
+  /** Requests run per read turn before reading pauses for a macrotask; see `maxRequestsPerTurn`. */
+  maxRequestsPerTurn?: number;
 }
 
 /** Frames held while key authentication completes, at most (the connection is paused meanwhile). */
@@ -135,6 +138,8 @@ function withFields(
   if (b === undefined || b.size === 0) return a;
   return new Map([...a, ...b]);
 }
+/** This read turn's request budget is spent (read_turn.ts). */
+const PAUSE_TURN = 32;
 
 const EMPTY = new Uint8Array(0);
 
@@ -156,6 +161,8 @@ export class Channel implements Watched {
   readonly pending: PendingCalls;
   /** Requests being handled, and those waiting for a slot; their contexts abort when the channel closes. */
   readonly serving: Serving = new Serving();
+  /** Requests run in this read turn (fairness between connections). */
+  readonly turn: ReadTurn;
   /** Counters for the connection deadlines (see reaper.ts). */
   readonly watch: Watch = new Watch();
   /** An accepted connection. */
@@ -253,6 +260,7 @@ export class Channel implements Watched {
     });
     this.accepted = !options.initiator;
     this.#maxInflight = options.maxInflight;
+    this.turn = new ReadTurn(options.maxRequestsPerTurn);
     this.#softLimit = options.softLimit;
     this.#framing = options.framing;
     this.#hardLimit = options.hardLimit;
@@ -751,7 +759,12 @@ export class Channel implements Watched {
    */
   #request(frame: Frame): void {
     const serving = this.serving;
-    if (serving.waiting === 0 && serving.size < this.#maxInflight) {
+    if (this.turn.scheduled || !this.turn.take()) {
+      // This read's budget is spent: the rest wait, in order, for a later turn.
+      serving.defer(frame);
+      this.#pause(PAUSE_TURN);
+      this.turn.schedule(this.#nextTurn);
+    } else if (serving.waiting === 0 && serving.size < this.#maxInflight) {
       this.#dispatch(frame);
     } else if (this.pending.size > 0) {
       if (serving.size < 2 * this.#maxInflight) this.#dispatch(frame);
@@ -818,6 +831,28 @@ export class Channel implements Watched {
     }
     if (serving.waiting === 0) this.#unpause(PAUSE_INFLIGHT);
   }
+
+  /** A later turn: runs the next batch of waiting requests, then reads again. */
+  readonly #nextTurn = (): void => {
+    const serving = this.serving;
+    if (this.closed) return;
+    const limit = this.pending.size > 0 ? 2 * this.#maxInflight : this.#maxInflight;
+    try {
+      while (serving.waiting > 0 && serving.size < limit && !this.closed && this.turn.take()) {
+        this.#dispatch(serving.shift()!);
+      }
+    } catch (error) {
+      this.close(asProtocolError(error), false);
+      return;
+    }
+    if (this.closed) return;
+    if (serving.waiting > 0 && this.turn.used >= this.turn.budget) {
+      this.turn.schedule(this.#nextTurn);
+      return;
+    }
+    if (serving.waitingBytes >= this.#highWaterMark) this.#pause(PAUSE_INFLIGHT);
+    this.#unpause(PAUSE_TURN);
+  };
 
   /**
    * Called by the reaper every sweep: a connection that stopped reading only
@@ -1103,6 +1138,7 @@ export class Channel implements Watched {
     if (first !== null) first.note(chunk);
     this.receivedAt = now();
     this.#clockStale = false;
+    this.turn.reset();
     try {
       this.#decoder.decode(chunk, this.#onFrame);
     } catch (error) {
@@ -1123,6 +1159,7 @@ export class Channel implements Watched {
     if (this.#closed) return;
     this.#closed = true;
     this.#flushQueued = false;
+    this.turn.stop();
     if (this.#settled) return;
     const local = info.reason === "local";
     // Weft: a peer that hangs up on our HELLO refused the connection or is

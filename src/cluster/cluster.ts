@@ -46,6 +46,7 @@ import * as recorder from "./stats_recorder.ts";
 import { readTraceContext, traceHead } from "./tracing.ts";
 import { createTracing } from "./tracing_hook.ts";
 import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
+import { decodeRequest, refuseUndecodable } from "./fault_reply.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -492,6 +493,7 @@ export class Cluster implements ContextHost {
       auth: this.#o.security.keys && new HandshakeAuth(this.#o.security.keys),
       maxInflight: this.#o.maxInflightPerConnection,
       extensions: this.#o.extensions,
+      maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
     });
     this.#reaper.track(channel);
     state.channel = channel;
@@ -625,14 +627,11 @@ export class Cluster implements ContextHost {
     if (refused !== undefined) return this.#sendError(channel, context, refused);
     let body: unknown;
     try {
-      body = o.unmarshal("request", frame.cmd, payload);
-      if (body instanceof Error) throw body;
+      body = decodeRequest(o.unmarshal, frame.cmd, payload);
     } catch (error) {
       // silly logs and answers nothing (the caller times out); weft answers with the error.
-      const reason = unmarshalError(frame.cmd, error, "request");
-      const what = `Cannot unmarshal request cmd ${o.cmdName(frame.cmd)} from ${peer}`;
-      o.faults.report(reason.code, `${what}: ${reason.message}`);
-      this.#sendError(channel, context, reason);
+      const reason = refuseUndecodable(o, channel, context, frame.cmd, error);
+      if (reason !== undefined) this.#sendError(channel, context, reason);
       return;
     }
     const handler = o.call;

@@ -114,9 +114,10 @@ export class FaultLog {
    * used its lines in the current window; then counts it.
    *
    * @param kind The fault's kind.
-   * @param message One line, without a stack.
+   * @param message One line, without a stack, or a function that makes it
+   *   (called only if the line is written: a suppressed fault costs no formatting).
    */
-  report(kind: string, message: string): void {
+  report(kind: string, message: string | (() => string)): void {
     if (this.#limit === 0) return;
     const t = this.#clock();
     let window = this.#windows.get(kind);
@@ -137,6 +138,7 @@ export class FaultLog {
       return;
     }
     window.logged++;
+    if (typeof message === "function") message = message();
     if (window.suppressed > 0) {
       message += ` (and ${window.suppressed} more ${kind} faults not logged)`;
       window.suppressed = 0;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { checkMaxRequestsPerTurn } from "./read_turn.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
 import { checkNodeId, random32 } from "../session/trace.ts";
@@ -270,6 +271,17 @@ export interface ClusterOptions extends PartOptions {
    */
   maxInflightPerConnection?: number;
   /**
+   * Fairness between connections: requests one connection runs from what
+   * one read delivered; past it the rest wait (in order), reading from that
+   * connection pauses, and the next batch runs on a later macrotask, after
+   * other connections' reads. One peer's pipelined flood then delays another
+   * peer's call by at most one batch. `Infinity`: a read's requests all run
+   * at once.
+   *
+   * @default {32}
+   */
+  maxRequestsPerTurn?: number;
+  /**
    * Weft mode: milliseconds an accepted connection has to complete weft's
    * handshake (send HELLO; not TLS's, see `tls`); then it is closed. `Infinity` turns it off.
    * (The connecting side waits for HELLO_ACK up to `connectTimeout`.)
@@ -340,6 +352,7 @@ export interface ResolvedOptions {
   errorInfo: (error: unknown) => RemoteErrorInfo;
   security: ResolvedSecurity;
   maxInflightPerConnection: number;
+  maxRequestsPerTurn: number;
   handshakeTimeout: number;
   idleTimeout: number;
   frameTimeout: number;
@@ -511,6 +524,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       defaultErrorInfo,
     security: resolveSecurity(options.tls, options.auth, options.authorize, protocol),
     maxInflightPerConnection: inflight,
+    maxRequestsPerTurn: checkMaxRequestsPerTurn(options.maxRequestsPerTurn),
     handshakeTimeout: duration(
       options.handshakeTimeout,
       "handshakeTimeout",

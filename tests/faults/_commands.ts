@@ -35,4 +35,8 @@ export interface Stats {
   heap: number;
   /** Peak resident set size of the process (VmHWM), bytes. */
   peakRss: number;
+  /** Echo requests handled. */
+  echoed: number;
+  /** The most echo requests handled in one macrotask (between two immediates). */
+  maxRun: number;
 }

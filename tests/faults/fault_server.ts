@@ -9,7 +9,7 @@
  *
  * Options: `--protocol=weft|silly`, `--heartbeat=MS`, `--misses=N`,
  * `--hard-limit=BYTES`, `--framing=v1|v2`, `--max-inflight=N`,
- * `--idle=MS`, `--handshake=MS`, `--frame-timeout=MS`,
+ * `--idle=MS`, `--handshake=MS`, `--frame-timeout=MS`, `--per-turn=N`,
  * `--max-connections=N`, `--state=BYTES` (memory each `hold` keeps while it
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
@@ -86,6 +86,8 @@ const stats: Stats = {
   rss: 0,
   heap: 0,
   peakRss: 0,
+  echoed: 0,
+  maxRun: 0,
 };
 
 function codeOf(value: unknown): string {
@@ -188,6 +190,7 @@ const limits = {
   idleTimeout: num("idle"),
   handshakeTimeout: num("handshake"),
   frameTimeout: num("frame-timeout"),
+  maxRequestsPerTurn: num("per-turn"),
 };
 const framing = flags.get("framing") === "v1" ? "v1" : "v2";
 const faultLogLimit = num("fault-log-limit");
@@ -227,6 +230,7 @@ const cluster = new Cluster({
   call(peer, cmd, body, context) {
     switch (cmd) {
       case CMD.echo:
+        countRun();
         return body ?? EMPTY;
       case CMD.slow:
         return wait(Number(new TextDecoder().decode(body as Uint8Array)), context.signal, cmd);
@@ -255,6 +259,15 @@ const cluster = new Cluster({
     }
   },
 });
+/** Echo handlers run in the current macrotask (reset by an immediate queued with the first). */
+let run = 0;
+const later = (globalThis as unknown as { setImmediate(f: () => void): unknown }).setImmediate;
+function countRun(): void {
+  stats.echoed++;
+  if (run++ === 0) later(() => run = 0);
+  if (run > stats.maxRun) stats.maxRun = run;
+}
+
 /** The process's peak resident set size (VmHWM), bytes; 0 where /proc is missing. */
 function peakRss(): number {
   try {
