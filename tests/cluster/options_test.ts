@@ -56,6 +56,20 @@ Deno.test("Cluster refuses hardLimit below softLimit when both are given, and in
     typeError(/faultLogLimit/),
   );
   assert.throws(
+    () => new Cluster({ codec, maxRequestsPerTurn: 0 }),
+    rangeError(/maxRequestsPerTurn/),
+  );
+  assert.throws(
+    () => new Cluster({ codec, maxRequestsPerTurn: 1.5 }),
+    rangeError(/maxRequestsPerTurn/),
+  );
+  assert.throws(
+    () => new Cluster({ codec, maxRequestsPerTurn: "8" as unknown as number }),
+    typeError(/maxRequestsPerTurn/),
+  );
+  new Cluster({ codec, maxRequestsPerTurn: Infinity });
+  new Cluster({ codec, maxRequestsPerTurn: 1 });
+  assert.throws(
     () => new Cluster({ codec, commands: {} as unknown as CommandNames }),
     typeError(/commands/),
   );
