@@ -18,66 +18,31 @@ import {
 
 export type { StatsSnapshot } from "./stats.ts";
 
-class Entry {
-  count = 0;
-  ok = 0;
-  inFlight = 0;
-  sumMs = 0;
-  readonly counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  /** Outcomes other than ok. */
-  readonly outcomes: Record<string, number> = {};
-  readonly cmd: number;
-  readonly every: number;
-  /** Calls to go until the next timed one. */
-  #skip = 0;
-  constructor(cmd: number, every: number) {
-    this.cmd = cmd;
-    this.every = every;
-  }
+/** Per-slot numbers in {@linkcode Direction.nums}: calls finished, ok, in flight, timed ms, calls to go until the next timed one. */
+const COUNT = 0, OK = 1, IN_FLIGHT = 2, SUM_MS = 3, SKIP = 4, FIELDS = 5;
+/** Buckets per slot: one per bound and one over the last. */
+const BUCKETS = LATENCY_BUCKETS_MS.length + 1;
+const BOUNDS = Float64Array.from(LATENCY_BUCKETS_MS);
+/** Slots a direction starts with; doubled (up to maxCommands + 1) when a new command needs one. */
+const INITIAL_SLOTS = 8;
 
-  /** One starts: the clock reading if it is timed (the first, then every `every`-th), else -1. */
-  begin(): number {
-    this.inFlight++;
-    if (this.#skip-- > 0) return -1;
-    this.#skip = this.every - 1;
-    return now();
-  }
-
-  /** One finished; `t0` from {@linkcode begin}. */
-  done(t0: number, outcome: string): void {
-    this.inFlight--;
-    this.count++;
-    if (outcome === "ok") this.ok++;
-    else this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
-    if (t0 < 0) return;
-    const ms = now() - t0;
-    this.sumMs += ms;
-    const b = LATENCY_BUCKETS_MS;
-    let lo = 0;
-    let hi = b.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ms <= b[mid]!) hi = mid;
-      else lo = mid + 1;
-    }
-    this.counts[lo]!++;
-  }
-
-  snapshot(): CommandStats {
-    return {
-      cmd: this.cmd,
-      count: this.count,
-      outcomes: { ok: this.ok, ...this.outcomes },
-      inFlight: this.inFlight,
-      latency: { counts: [...this.counts], sumMs: this.sumMs },
-    };
-  }
-}
-
+// One direction's numbers (calls out, or requests in). The hot path touches
+// only preallocated typed arrays indexed by a command's slot (resolved once
+// per command: a Map lookup only when the command differs from the last
+// one), so recording a call allocates nothing and stays monomorphic; the
+// snapshot is built from the arrays when asked for.
 class Direction {
-  readonly #entries = new Map<number, Entry>();
-  /** The last entry looked up: most traffic repeats one command. */
-  #last: Entry = new Entry(-2, 1);
+  readonly #slots = new Map<number, number>();
+  /** The wire cmd of each slot (-1: the overflow slot for commands past `max`). */
+  readonly #cmds: number[] = [];
+  /** Outcomes other than ok per slot, made when a slot first has one. */
+  readonly #outcomes: (Record<string, number> | undefined)[] = [];
+  #lastCmd = NaN;
+  #lastSlot = 0;
+  /** FIELDS numbers per slot. */
+  nums = new Float64Array(INITIAL_SLOTS * FIELDS);
+  /** BUCKETS latency counts per slot. */
+  counts = new Float64Array(INITIAL_SLOTS * BUCKETS);
   readonly max: number;
   readonly every: number;
   constructor(max: number, every: number) {
@@ -85,23 +50,112 @@ class Direction {
     this.every = every;
   }
 
-  get(cmd: number): Entry {
-    if (this.#last.cmd === cmd) return this.#last;
-    let entry = this.#entries.get(cmd);
-    if (entry === undefined) {
-      if (this.#entries.size >= this.max) cmd = -1;
-      entry = this.#entries.get(cmd);
-      if (entry === undefined) {
-        entry = new Entry(cmd, this.every);
-        this.#entries.set(cmd, entry);
+  /** The slot of `cmd`: the last one's, or one looked up (or made) once per change of command. */
+  slot(cmd: number): number {
+    if (cmd === this.#lastCmd) return this.#lastSlot;
+    return this.#lookup(cmd);
+  }
+
+  #lookup(cmd: number): number {
+    let slot = this.#slots.get(cmd);
+    if (slot === undefined) {
+      if (this.#slots.size >= this.max) {
+        // Past maxCommands: counted together under cmd -1 (not cached as the last).
+        slot = this.#slots.get(-1);
+        if (slot === undefined) slot = this.#add(-1);
+        return slot;
       }
+      slot = this.#add(cmd);
     }
-    if (entry.cmd === cmd) this.#last = entry;
-    return entry;
+    this.#lastCmd = cmd;
+    this.#lastSlot = slot;
+    return slot;
+  }
+
+  #add(cmd: number): number {
+    const slot = this.#cmds.length;
+    if ((slot + 1) * FIELDS > this.nums.length) {
+      const nums = new Float64Array(this.nums.length * 2);
+      nums.set(this.nums);
+      this.nums = nums;
+      const counts = new Float64Array(this.counts.length * 2);
+      counts.set(this.counts);
+      this.counts = counts;
+    }
+    this.#cmds.push(cmd);
+    this.#outcomes.push(undefined);
+    this.#slots.set(cmd, slot);
+    return slot;
+  }
+
+  /** One starts in `slot`: the clock reading if it is timed (the first, then every `every`-th), else -1. */
+  begin(slot: number): number {
+    const nums = this.nums;
+    const at = slot * FIELDS;
+    nums[at + IN_FLIGHT]!++;
+    if (nums[at + SKIP]! > 0) {
+      nums[at + SKIP]!--;
+      return -1;
+    }
+    nums[at + SKIP] = this.every - 1;
+    return now();
+  }
+
+  /** One finished ok; `t0` from {@linkcode begin}. */
+  ok(slot: number, t0: number): void {
+    const nums = this.nums;
+    const at = slot * FIELDS;
+    nums[at + IN_FLIGHT]!--;
+    nums[at + COUNT]!++;
+    nums[at + OK]!++;
+    if (t0 >= 0) this.#time(slot, t0);
+  }
+
+  /** One finished otherwise (`outcome`: a WeftError code, "error" or "sent"); `t0` from {@linkcode begin}. */
+  other(slot: number, t0: number, outcome: string): void {
+    const nums = this.nums;
+    const at = slot * FIELDS;
+    nums[at + IN_FLIGHT]!--;
+    nums[at + COUNT]!++;
+    const outcomes = this.#outcomes[slot] ??= {};
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    if (t0 >= 0) this.#time(slot, t0);
+  }
+
+  /** A one-way send went out in `slot` (counted at once, never in flight). */
+  sent(slot: number): void {
+    this.nums[slot * FIELDS + IN_FLIGHT]!++;
+    this.other(slot, -1, "sent");
+  }
+
+  #time(slot: number, t0: number): void {
+    const ms = now() - t0;
+    this.nums[slot * FIELDS + SUM_MS]! += ms;
+    let lo = 0;
+    let hi = BOUNDS.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ms <= BOUNDS[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    this.counts[slot * BUCKETS + lo]!++;
   }
 
   snapshot(): CommandStats[] {
-    return [...this.#entries.values()].sort((a, b) => a.cmd - b.cmd).map((e) => e.snapshot());
+    const nums = this.nums;
+    return this.#cmds.map((cmd, slot): CommandStats => {
+      const at = slot * FIELDS;
+      return {
+        cmd,
+        count: nums[at + COUNT]!,
+        outcomes: { ok: nums[at + OK]!, ...this.#outcomes[slot] },
+        inFlight: nums[at + IN_FLIGHT]!,
+        latency: {
+          counts: Array.from(this.counts.subarray(slot * BUCKETS, (slot + 1) * BUCKETS)),
+          sumMs: nums[at + SUM_MS]!,
+        },
+      };
+    }).sort((a, b) => a.cmd - b.cmd);
   }
 }
 
@@ -110,35 +164,51 @@ function outcomeOf(error: unknown): string {
   return typeof code === "string" ? code : "error";
 }
 
-// What an outgoing call records when it settles. The call's resolve and
-// reject are the shared functions below, which read this through the call's
-// `tag` (the cluster always calls them as `call.resolve(...)`), so a timed
-// call costs this one small object and no closures.
 /** An outgoing call made by {@linkcode ClusterStats.call}: the pending call and its promise. */
 export interface TimedCall {
   /** The call to put in the pending table. */
-  call: PendingCall;
+  readonly call: PendingCall;
   /** Its promise. */
-  promise: Promise<unknown>;
+  readonly promise: Promise<unknown>;
 }
 
-interface Timing extends TimedCall {
-  entry: Entry;
-  t0: number;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
+// A timed outgoing call is this one object in place of the plain pending
+// call: its resolve and reject are the shared functions below, which record
+// the outcome from its fields (the cluster always calls them as
+// `call.resolve(...)`), so stats add no object and no closure per call.
+class StatsCall extends PendingCall implements TimedCall {
+  readonly call: PendingCall = this;
+  promise!: Promise<unknown>;
+  readonly direction: Direction;
+  readonly slot: number;
+  readonly t0: number;
+  readonly settleOk: (value: unknown) => void;
+  readonly settleError: (reason: unknown) => void;
+  constructor(
+    cmd: string | number,
+    direction: Direction,
+    slot: number,
+    t0: number,
+    resolve: (value: unknown) => void,
+    reject: (reason: unknown) => void,
+  ) {
+    super(cmd, timedResolve, timedReject);
+    this.direction = direction;
+    this.slot = slot;
+    this.t0 = t0;
+    this.settleOk = resolve;
+    this.settleError = reject;
+  }
 }
 
-function timedResolve(this: PendingCall, value: unknown): void {
-  const t = this.tag as Timing;
-  t.entry.done(t.t0, "ok");
-  t.resolve(value);
+function timedResolve(this: StatsCall, value: unknown): void {
+  this.direction.ok(this.slot, this.t0);
+  this.settleOk(value);
 }
 
-function timedReject(this: PendingCall, reason: unknown): void {
-  const t = this.tag as Timing;
-  t.entry.done(t.t0, outcomeOf(reason));
-  t.reject(reason);
+function timedReject(this: StatsCall, reason: unknown): void {
+  this.direction.other(this.slot, this.t0, outcomeOf(reason));
+  this.settleError(reason);
 }
 
 /** How long a remote STATS answer is reused, so a peer asking often costs little. */
@@ -167,42 +237,46 @@ export class ClusterStats {
 
   /** A pending call and its promise for an outgoing call of `wireCmd`, recording its outcome and latency. */
   call(wireCmd: number, cmd: string | number): TimedCall {
-    const entry = this.#out.get(wireCmd);
-    const t0 = entry.begin();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const timing = { call: undefined!, promise, entry, t0, resolve, reject } as Timing;
-    timing.call = new PendingCall(cmd, timedResolve, timedReject, timing);
-    return timing;
+    const out = this.#out;
+    const slot = out.slot(wireCmd);
+    const t0 = out.begin(slot);
+    let call!: StatsCall;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      call = new StatsCall(cmd, out, slot, t0, resolve, reject);
+    });
+    call.promise = promise;
+    return call;
   }
 
   /** A one-way send of `wireCmd` went out. */
   sent(wireCmd: number): void {
-    const entry = this.#out.get(wireCmd);
-    entry.inFlight++;
-    entry.done(-1, "sent");
+    const out = this.#out;
+    out.sent(out.slot(wireCmd));
   }
 
   /** `handler`, recording each request's outcome and the handler's time. */
   handler(handler: RequestHandler): RequestHandler {
+    const served = this.#in;
     return (peer, cmd, body, context) => {
-      const entry = this.#in.get(cmd);
-      const t0 = entry.begin();
+      const slot = served.slot(cmd);
+      const t0 = served.begin(slot);
       let result: unknown;
       try {
         result = handler(peer, cmd, body, context);
       } catch (error) {
-        entry.done(t0, outcomeOf(error));
+        served.other(slot, t0, outcomeOf(error));
         throw error;
       }
       if (!isThenable(result)) {
-        entry.done(t0, "ok");
+        served.ok(slot, t0);
         return result;
       }
+      // An async handler: its settling is recorded when it finishes.
       return Promise.resolve(result).then((value) => {
-        entry.done(t0, "ok");
+        served.ok(slot, t0);
         return value;
       }, (error) => {
-        entry.done(t0, outcomeOf(error));
+        served.other(slot, t0, outcomeOf(error));
         throw error;
       });
     };
