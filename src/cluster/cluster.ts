@@ -377,12 +377,11 @@ export class Cluster implements ContextHost {
       }
       return Promise.resolve(undefined);
     }
-    const timed = this.#stats?.call(marshalled[0], cmd);
     let call!: PendingCall;
-    const promise = timed?.promise ?? new Promise<unknown>((resolve, reject) => {
+    const promise = new Promise<unknown>((resolve, reject) => {
       call = new PendingCall(cmd, resolve, reject);
     });
-    if (timed !== undefined) call = timed.call;
+    this.#stats?.track(call, marshalled[0]);
     if (span !== undefined) this.#tracing!.settle(span, promise);
     try {
       channel.request(

@@ -4,7 +4,7 @@
 // STATS_REPLY payload.
 
 import { now, utf8Encoder } from "../_platform.ts";
-import { PendingCall } from "../session/pending_calls.ts";
+import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
 import { isThenable } from "./call_helpers.ts";
 import type { RequestHandler, ResolvedOptions } from "./options.ts";
@@ -31,7 +31,7 @@ const INITIAL_SLOTS = 8;
 // per command: a Map lookup only when the command differs from the last
 // one), so recording a call allocates nothing and stays monomorphic; the
 // snapshot is built from the arrays when asked for.
-class Direction {
+class Direction implements CallObserver {
   readonly #slots = new Map<number, number>();
   /** The wire cmd of each slot (-1: the overflow slot for commands past `max`). */
   readonly #cmds: number[] = [];
@@ -122,6 +122,12 @@ class Direction {
     if (t0 >= 0) this.#time(slot, t0);
   }
 
+  /** An outgoing call (tracked by {@linkcode ClusterStats.track}) settled. */
+  settled(call: PendingCall, ok: boolean, reason: unknown): void {
+    if (ok) this.ok(call.slot, call.mark);
+    else this.other(call.slot, call.mark, outcomeOf(reason));
+  }
+
   /** A one-way send went out in `slot` (counted at once, never in flight). */
   sent(slot: number): void {
     this.nums[slot * FIELDS + IN_FLIGHT]!++;
@@ -164,53 +170,6 @@ function outcomeOf(error: unknown): string {
   return typeof code === "string" ? code : "error";
 }
 
-/** An outgoing call made by {@linkcode ClusterStats.call}: the pending call and its promise. */
-export interface TimedCall {
-  /** The call to put in the pending table. */
-  readonly call: PendingCall;
-  /** Its promise. */
-  readonly promise: Promise<unknown>;
-}
-
-// A timed outgoing call is this one object in place of the plain pending
-// call: its resolve and reject are the shared functions below, which record
-// the outcome from its fields (the cluster always calls them as
-// `call.resolve(...)`), so stats add no object and no closure per call.
-class StatsCall extends PendingCall implements TimedCall {
-  readonly call: PendingCall = this;
-  promise!: Promise<unknown>;
-  readonly direction: Direction;
-  readonly slot: number;
-  readonly t0: number;
-  readonly settleOk: (value: unknown) => void;
-  readonly settleError: (reason: unknown) => void;
-  constructor(
-    cmd: string | number,
-    direction: Direction,
-    slot: number,
-    t0: number,
-    resolve: (value: unknown) => void,
-    reject: (reason: unknown) => void,
-  ) {
-    super(cmd, timedResolve, timedReject);
-    this.direction = direction;
-    this.slot = slot;
-    this.t0 = t0;
-    this.settleOk = resolve;
-    this.settleError = reject;
-  }
-}
-
-function timedResolve(this: StatsCall, value: unknown): void {
-  this.direction.ok(this.slot, this.t0);
-  this.settleOk(value);
-}
-
-function timedReject(this: StatsCall, reason: unknown): void {
-  this.direction.other(this.slot, this.t0, outcomeOf(reason));
-  this.settleError(reason);
-}
-
 /** How long a remote STATS answer is reused, so a peer asking often costs little. */
 const REMOTE_CACHE_MS = 250;
 
@@ -235,17 +194,16 @@ export class ClusterStats {
     this.#in = new Direction(options.maxCommands, options.timeEvery);
   }
 
-  /** A pending call and its promise for an outgoing call of `wireCmd`, recording its outcome and latency. */
-  call(wireCmd: number, cmd: string | number): TimedCall {
+  /**
+   * Records `call`, an outgoing call of `wireCmd`: its outcome and (one in
+   * `timeEvery`) its latency when it settles; nothing is allocated.
+   */
+  track(call: PendingCall, wireCmd: number): void {
     const out = this.#out;
     const slot = out.slot(wireCmd);
-    const t0 = out.begin(slot);
-    let call!: StatsCall;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      call = new StatsCall(cmd, out, slot, t0, resolve, reject);
-    });
-    call.promise = promise;
-    return call;
+    call.slot = slot;
+    call.mark = out.begin(slot);
+    call.observer = out;
   }
 
   /** A one-way send of `wireCmd` went out. */
