@@ -139,7 +139,7 @@ export class Cluster implements ContextHost {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
     this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
-    this.#stats = recorder.createStats(options.stats, this.#o);
+    this.#stats = recorder.createStats(options.stats);
     this.#tracing = createTracing(options.tracing, this.#o);
   }
 
@@ -644,6 +644,7 @@ export class Cluster implements ContextHost {
       );
       return;
     }
+    this.#stats?.serving(context);
     let result: unknown;
     try {
       const storage = o.contextStorage;
@@ -681,6 +682,7 @@ export class Cluster implements ContextHost {
   }
 
   #respond(channel: Channel, context: CallContext, value: unknown): void {
+    this.#stats?.served(context);
     if (channel.closed || context.oneWay) return;
     // Weft answers every call; undefined travels as an empty response.
     if (value === undefined) {
@@ -712,6 +714,7 @@ export class Cluster implements ContextHost {
   }
 
   #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
+    this.#stats?.failed(context, error);
     if (context.aborted) {
       // The caller no longer waits (it cancelled or timed out, or the
       // connection closed): a handler that gives up on its signal did as

@@ -6,8 +6,7 @@
 import { now, utf8Encoder } from "../_platform.ts";
 import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
-import { isThenable } from "./call_helpers.ts";
-import type { RequestHandler, ResolvedOptions } from "./options.ts";
+import type { CallContext } from "./call_context.ts";
 import {
   type CommandStats,
   DEFAULT_TIME_EVERY,
@@ -212,32 +211,22 @@ export class ClusterStats {
     out.sent(out.slot(wireCmd));
   }
 
-  /** `handler`, recording each request's outcome and the handler's time. */
-  handler(handler: RequestHandler): RequestHandler {
+  /** The handler is given `context`'s request (the cluster calls this, then {@linkcode served} or {@linkcode failed}). */
+  serving(context: CallContext): void {
     const served = this.#in;
-    return (peer, cmd, body, context) => {
-      const slot = served.slot(cmd);
-      const t0 = served.begin(slot);
-      let result: unknown;
-      try {
-        result = handler(peer, cmd, body, context);
-      } catch (error) {
-        served.other(slot, t0, outcomeOf(error));
-        throw error;
-      }
-      if (!isThenable(result)) {
-        served.ok(slot, t0);
-        return result;
-      }
-      // An async handler: its settling is recorded when it finishes.
-      return Promise.resolve(result).then((value) => {
-        served.ok(slot, t0);
-        return value;
-      }, (error) => {
-        served.other(slot, t0, outcomeOf(error));
-        throw error;
-      });
-    };
+    context.statsMark = served.begin(served.slot(context.cmd));
+  }
+
+  /** The handler of `context` returned (or its promise resolved). */
+  served(context: CallContext): void {
+    const served = this.#in;
+    served.ok(served.slot(context.cmd), context.statsMark);
+  }
+
+  /** The handler of `context` threw `error` (or its promise rejected with it). */
+  failed(context: CallContext, error: unknown): void {
+    const served = this.#in;
+    served.other(served.slot(context.cmd), context.statsMark, outcomeOf(error));
   }
 
   /** Counts `connection`'s bytes and its life; call before it is started. */
@@ -297,21 +286,13 @@ export function statsReply(stats: ClusterStats | undefined): Uint8Array {
 }
 
 /**
- * The recorder for a cluster's `stats` option, or undefined when it is off;
- * it wraps `resolved.call` to time the handler.
+ * The recorder for a cluster's `stats` option, or undefined when it is off.
  *
  * @throws {TypeError} Naming the option, for a wrong type.
  * @throws {RangeError} For `maxCommands` out of range.
  */
-export function createStats(
-  option: boolean | StatsOptions | undefined,
-  resolved: ResolvedOptions,
-): ClusterStats | undefined {
-  const stats = statsFor(option);
-  if (stats !== undefined && resolved.call !== undefined) {
-    resolved.call = stats.handler(resolved.call);
-  }
-  return stats;
+export function createStats(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
+  return statsFor(option);
 }
 
 function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
