@@ -87,7 +87,11 @@ class Direction implements CallObserver {
     return slot;
   }
 
-  /** One starts in `slot`: the clock reading if it is timed (the first, then every `every`-th), else -1. */
+  /**
+   * One starts in `slot`: if it is timed (the first, then every `every`-th),
+   * the index of its clock reading in the timer slab, else -1. A small
+   * integer, so the field holding it never boxes a double.
+   */
   begin(slot: number): number {
     const nums = this.nums;
     const at = slot * FIELDS;
@@ -97,28 +101,50 @@ class Direction implements CallObserver {
       return -1;
     }
     nums[at + SKIP] = this.every - 1;
-    return now();
+    if (this.#freeTop === 0) this.#growTimers();
+    const timer = this.#free[--this.#freeTop]!;
+    this.#started[timer] = now();
+    return timer;
   }
 
-  /** One finished ok; `t0` from {@linkcode begin}. */
-  ok(slot: number, t0: number): void {
+  // The clock readings of the timed calls in flight, and a stack of free
+  // indices into them; doubled when all are in use (at most one per timed
+  // call in flight).
+  #started = new Float64Array(0);
+  #free = new Int32Array(0);
+  #freeTop = 0;
+
+  #growTimers(): void {
+    const size = this.#started.length;
+    const grown = Math.max(16, size * 2);
+    const started = new Float64Array(grown);
+    started.set(this.#started);
+    this.#started = started;
+    const free = new Int32Array(grown);
+    // Only called with none free: the new indices are the free ones.
+    for (let i = size; i < grown; i++) free[this.#freeTop++] = i;
+    this.#free = free;
+  }
+
+  /** One finished ok; `timer` from {@linkcode begin}. */
+  ok(slot: number, timer: number): void {
     const nums = this.nums;
     const at = slot * FIELDS;
     nums[at + IN_FLIGHT]!--;
     nums[at + COUNT]!++;
     nums[at + OK]!++;
-    if (t0 >= 0) this.#time(slot, t0);
+    if (timer >= 0) this.#time(slot, timer);
   }
 
-  /** One finished otherwise (`outcome`: a WeftError code, "error" or "sent"); `t0` from {@linkcode begin}. */
-  other(slot: number, t0: number, outcome: string): void {
+  /** One finished otherwise (`outcome`: a WeftError code, "error" or "sent"); `timer` from {@linkcode begin}. */
+  other(slot: number, timer: number, outcome: string): void {
     const nums = this.nums;
     const at = slot * FIELDS;
     nums[at + IN_FLIGHT]!--;
     nums[at + COUNT]!++;
     const outcomes = this.#outcomes[slot] ??= {};
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-    if (t0 >= 0) this.#time(slot, t0);
+    if (timer >= 0) this.#time(slot, timer);
   }
 
   /** An outgoing call (tracked by {@linkcode ClusterStats.track}) settled. */
@@ -133,8 +159,10 @@ class Direction implements CallObserver {
     this.other(slot, -1, "sent");
   }
 
-  #time(slot: number, t0: number): void {
-    const ms = now() - t0;
+  /** Records the latency of `timer` (from {@linkcode begin}) in `slot`, and frees it. */
+  #time(slot: number, timer: number): void {
+    const ms = now() - this.#started[timer]!;
+    this.#free[this.#freeTop++] = timer;
     this.nums[slot * FIELDS + SUM_MS]! += ms;
     let lo = 0;
     let hi = BOUNDS.length;

@@ -42,7 +42,7 @@ export class PendingCall implements Deadline {
   observer: CallObserver | null = null;
   /** A number the observer attaches (the stats recorder: the command's slot). */
   slot = -1;
-  /** Another (the stats recorder: the clock reading at the start, or -1). */
+  /** Another (the stats recorder: where the start time of a timed call is kept, or -1). */
   mark = -1;
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (reason: unknown) => void;
