@@ -41,9 +41,9 @@ export class PendingCall implements Deadline {
   /** Told when the call settles, if set (the cluster's stats recorder). */
   observer: CallObserver | null = null;
   /** A number the observer attaches (the stats recorder: the command's slot). */
-  slot = -1;
+  slot: number = -1;
   /** Another (the stats recorder: where the start time of a timed call is kept, or -1). */
-  mark = -1;
+  mark: number = -1;
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (reason: unknown) => void;
 
