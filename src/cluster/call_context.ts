@@ -77,6 +77,8 @@ export class CallContext {
   readonly service: string | undefined;
   /** Weft mode: the command name the request carried (the caller's `command` option). */
   readonly command: string | undefined;
+  /** Used by the cluster's stats recorder: where the handler's start time is kept, or -1. */
+  statsMark: number = -1;
   readonly #host: ContextHost;
   #controller: { readonly signal: AbortSignalLike; abort(reason?: unknown): void } | undefined =
     undefined;

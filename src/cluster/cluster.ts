@@ -140,7 +140,7 @@ export class Cluster implements ContextHost {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
     this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
-    this.#stats = recorder.createStats(options.stats, this.#o);
+    this.#stats = recorder.createStats(options.stats);
     this.#tracing = createTracing(options.tracing, this.#o);
   }
 
@@ -378,12 +378,11 @@ export class Cluster implements ContextHost {
       }
       return Promise.resolve(undefined);
     }
-    const timed = this.#stats?.call(marshalled[0], cmd);
     let call!: PendingCall;
-    const promise = timed?.promise ?? new Promise<unknown>((resolve, reject) => {
+    const promise = new Promise<unknown>((resolve, reject) => {
       call = new PendingCall(cmd, resolve, reject);
     });
-    if (timed !== undefined) call = timed.call;
+    this.#stats?.track(call, marshalled[0]);
     if (span !== undefined) this.#tracing!.settle(span, promise);
     try {
       channel.request(
@@ -644,6 +643,7 @@ export class Cluster implements ContextHost {
       );
       return;
     }
+    this.#stats?.serving(context);
     let result: unknown;
     try {
       const storage = o.contextStorage;
@@ -681,6 +681,7 @@ export class Cluster implements ContextHost {
   }
 
   #respond(channel: Channel, context: CallContext, value: unknown): void {
+    this.#stats?.served(context);
     if (channel.closed || context.oneWay) return;
     // Weft answers every call; undefined travels as an empty response.
     if (value === undefined) {
@@ -712,6 +713,7 @@ export class Cluster implements ContextHost {
   }
 
   #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
+    this.#stats?.failed(context, error);
     if (context.aborted) {
       // The caller no longer waits (it cancelled or timed out, or the
       // connection closed): a handler that gives up on its signal did as

@@ -4,10 +4,9 @@
 // STATS_REPLY payload.
 
 import { now, utf8Encoder } from "../_platform.ts";
-import { PendingCall } from "../session/pending_calls.ts";
+import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
-import { isThenable } from "./call_helpers.ts";
-import type { RequestHandler, ResolvedOptions } from "./options.ts";
+import type { CallContext } from "./call_context.ts";
 import {
   type CommandStats,
   DEFAULT_TIME_EVERY,
@@ -18,66 +17,31 @@ import {
 
 export type { StatsSnapshot } from "./stats.ts";
 
-class Entry {
-  count = 0;
-  ok = 0;
-  inFlight = 0;
-  sumMs = 0;
-  readonly counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
-  /** Outcomes other than ok. */
-  readonly outcomes: Record<string, number> = {};
-  readonly cmd: number;
-  readonly every: number;
-  /** Calls to go until the next timed one. */
-  #skip = 0;
-  constructor(cmd: number, every: number) {
-    this.cmd = cmd;
-    this.every = every;
-  }
+/** Per-slot numbers in {@linkcode Direction.nums}: calls finished, ok, in flight, timed ms, calls to go until the next timed one. */
+const COUNT = 0, OK = 1, IN_FLIGHT = 2, SUM_MS = 3, SKIP = 4, FIELDS = 5;
+/** Buckets per slot: one per bound and one over the last. */
+const BUCKETS = LATENCY_BUCKETS_MS.length + 1;
+const BOUNDS = Float64Array.from(LATENCY_BUCKETS_MS);
+/** Slots a direction starts with; doubled (up to maxCommands + 1) when a new command needs one. */
+const INITIAL_SLOTS = 8;
 
-  /** One starts: the clock reading if it is timed (the first, then every `every`-th), else -1. */
-  begin(): number {
-    this.inFlight++;
-    if (this.#skip-- > 0) return -1;
-    this.#skip = this.every - 1;
-    return now();
-  }
-
-  /** One finished; `t0` from {@linkcode begin}. */
-  done(t0: number, outcome: string): void {
-    this.inFlight--;
-    this.count++;
-    if (outcome === "ok") this.ok++;
-    else this.outcomes[outcome] = (this.outcomes[outcome] ?? 0) + 1;
-    if (t0 < 0) return;
-    const ms = now() - t0;
-    this.sumMs += ms;
-    const b = LATENCY_BUCKETS_MS;
-    let lo = 0;
-    let hi = b.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ms <= b[mid]!) hi = mid;
-      else lo = mid + 1;
-    }
-    this.counts[lo]!++;
-  }
-
-  snapshot(): CommandStats {
-    return {
-      cmd: this.cmd,
-      count: this.count,
-      outcomes: { ok: this.ok, ...this.outcomes },
-      inFlight: this.inFlight,
-      latency: { counts: [...this.counts], sumMs: this.sumMs },
-    };
-  }
-}
-
-class Direction {
-  readonly #entries = new Map<number, Entry>();
-  /** The last entry looked up: most traffic repeats one command. */
-  #last: Entry = new Entry(-2, 1);
+// One direction's numbers (calls out, or requests in). The hot path touches
+// only preallocated typed arrays indexed by a command's slot (resolved once
+// per command: a Map lookup only when the command differs from the last
+// one), so recording a call allocates nothing and stays monomorphic; the
+// snapshot is built from the arrays when asked for.
+class Direction implements CallObserver {
+  readonly #slots = new Map<number, number>();
+  /** The wire cmd of each slot (-1: the overflow slot for commands past `max`). */
+  readonly #cmds: number[] = [];
+  /** Outcomes other than ok per slot, made when a slot first has one. */
+  readonly #outcomes: (Record<string, number> | undefined)[] = [];
+  #lastCmd = NaN;
+  #lastSlot = 0;
+  /** FIELDS numbers per slot. */
+  nums = new Float64Array(INITIAL_SLOTS * FIELDS);
+  /** BUCKETS latency counts per slot. */
+  counts = new Float64Array(INITIAL_SLOTS * BUCKETS);
   readonly max: number;
   readonly every: number;
   constructor(max: number, every: number) {
@@ -85,60 +49,152 @@ class Direction {
     this.every = every;
   }
 
-  get(cmd: number): Entry {
-    if (this.#last.cmd === cmd) return this.#last;
-    let entry = this.#entries.get(cmd);
-    if (entry === undefined) {
-      if (this.#entries.size >= this.max) cmd = -1;
-      entry = this.#entries.get(cmd);
-      if (entry === undefined) {
-        entry = new Entry(cmd, this.every);
-        this.#entries.set(cmd, entry);
+  /** The slot of `cmd`: the last one's, or one looked up (or made) once per change of command. */
+  slot(cmd: number): number {
+    if (cmd === this.#lastCmd) return this.#lastSlot;
+    return this.#lookup(cmd);
+  }
+
+  #lookup(cmd: number): number {
+    let slot = this.#slots.get(cmd);
+    if (slot === undefined) {
+      if (this.#slots.size >= this.max) {
+        // Past maxCommands: counted together under cmd -1 (not cached as the last).
+        slot = this.#slots.get(-1);
+        if (slot === undefined) slot = this.#add(-1);
+        return slot;
       }
+      slot = this.#add(cmd);
     }
-    if (entry.cmd === cmd) this.#last = entry;
-    return entry;
+    this.#lastCmd = cmd;
+    this.#lastSlot = slot;
+    return slot;
+  }
+
+  #add(cmd: number): number {
+    const slot = this.#cmds.length;
+    if ((slot + 1) * FIELDS > this.nums.length) {
+      const nums = new Float64Array(this.nums.length * 2);
+      nums.set(this.nums);
+      this.nums = nums;
+      const counts = new Float64Array(this.counts.length * 2);
+      counts.set(this.counts);
+      this.counts = counts;
+    }
+    this.#cmds.push(cmd);
+    this.#outcomes.push(undefined);
+    this.#slots.set(cmd, slot);
+    return slot;
+  }
+
+  /**
+   * One starts in `slot`: if it is timed (the first, then every `every`-th),
+   * the index of its clock reading in the timer slab, else -1. A small
+   * integer, so the field holding it never boxes a double.
+   */
+  begin(slot: number): number {
+    const nums = this.nums;
+    const at = slot * FIELDS;
+    nums[at + IN_FLIGHT]!++;
+    if (nums[at + SKIP]! > 0) {
+      nums[at + SKIP]!--;
+      return -1;
+    }
+    nums[at + SKIP] = this.every - 1;
+    if (this.#freeTop === 0) this.#growTimers();
+    const timer = this.#free[--this.#freeTop]!;
+    this.#started[timer] = now();
+    return timer;
+  }
+
+  // The clock readings of the timed calls in flight, and a stack of free
+  // indices into them; doubled when all are in use (at most one per timed
+  // call in flight).
+  #started = new Float64Array(0);
+  #free = new Int32Array(0);
+  #freeTop = 0;
+
+  #growTimers(): void {
+    const size = this.#started.length;
+    const grown = Math.max(16, size * 2);
+    const started = new Float64Array(grown);
+    started.set(this.#started);
+    this.#started = started;
+    const free = new Int32Array(grown);
+    // Only called with none free: the new indices are the free ones.
+    for (let i = size; i < grown; i++) free[this.#freeTop++] = i;
+    this.#free = free;
+  }
+
+  /** One finished ok; `timer` from {@linkcode begin}. */
+  ok(slot: number, timer: number): void {
+    const nums = this.nums;
+    const at = slot * FIELDS;
+    nums[at + IN_FLIGHT]!--;
+    nums[at + COUNT]!++;
+    nums[at + OK]!++;
+    if (timer >= 0) this.#time(slot, timer);
+  }
+
+  /** One finished otherwise (`outcome`: a WeftError code, "error" or "sent"); `timer` from {@linkcode begin}. */
+  other(slot: number, timer: number, outcome: string): void {
+    const nums = this.nums;
+    const at = slot * FIELDS;
+    nums[at + IN_FLIGHT]!--;
+    nums[at + COUNT]!++;
+    const outcomes = this.#outcomes[slot] ??= {};
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    if (timer >= 0) this.#time(slot, timer);
+  }
+
+  /** An outgoing call (tracked by {@linkcode ClusterStats.track}) settled. */
+  settled(call: PendingCall, ok: boolean, reason: unknown): void {
+    if (ok) this.ok(call.slot, call.mark);
+    else this.other(call.slot, call.mark, outcomeOf(reason));
+  }
+
+  /** A one-way send went out in `slot` (counted at once, never in flight). */
+  sent(slot: number): void {
+    this.nums[slot * FIELDS + IN_FLIGHT]!++;
+    this.other(slot, -1, "sent");
+  }
+
+  /** Records the latency of `timer` (from {@linkcode begin}) in `slot`, and frees it. */
+  #time(slot: number, timer: number): void {
+    const ms = now() - this.#started[timer]!;
+    this.#free[this.#freeTop++] = timer;
+    this.nums[slot * FIELDS + SUM_MS]! += ms;
+    let lo = 0;
+    let hi = BOUNDS.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ms <= BOUNDS[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    this.counts[slot * BUCKETS + lo]!++;
   }
 
   snapshot(): CommandStats[] {
-    return [...this.#entries.values()].sort((a, b) => a.cmd - b.cmd).map((e) => e.snapshot());
+    const nums = this.nums;
+    return this.#cmds.map((cmd, slot): CommandStats => {
+      const at = slot * FIELDS;
+      return {
+        cmd,
+        count: nums[at + COUNT]!,
+        outcomes: { ok: nums[at + OK]!, ...this.#outcomes[slot] },
+        inFlight: nums[at + IN_FLIGHT]!,
+        latency: {
+          counts: Array.from(this.counts.subarray(slot * BUCKETS, (slot + 1) * BUCKETS)),
+          sumMs: nums[at + SUM_MS]!,
+        },
+      };
+    }).sort((a, b) => a.cmd - b.cmd);
   }
 }
 
 function outcomeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : "error";
-}
-
-// What an outgoing call records when it settles. The call's resolve and
-// reject are the shared functions below, which read this through the call's
-// `tag` (the cluster always calls them as `call.resolve(...)`), so a timed
-// call costs this one small object and no closures.
-/** An outgoing call made by {@linkcode ClusterStats.call}: the pending call and its promise. */
-export interface TimedCall {
-  /** The call to put in the pending table. */
-  call: PendingCall;
-  /** Its promise. */
-  promise: Promise<unknown>;
-}
-
-interface Timing extends TimedCall {
-  entry: Entry;
-  t0: number;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-}
-
-function timedResolve(this: PendingCall, value: unknown): void {
-  const t = this.tag as Timing;
-  t.entry.done(t.t0, "ok");
-  t.resolve(value);
-}
-
-function timedReject(this: PendingCall, reason: unknown): void {
-  const t = this.tag as Timing;
-  t.entry.done(t.t0, outcomeOf(reason));
-  t.reject(reason);
 }
 
 /** How long a remote STATS answer is reused, so a peer asking often costs little. */
@@ -165,47 +221,40 @@ export class ClusterStats {
     this.#in = new Direction(options.maxCommands, options.timeEvery);
   }
 
-  /** A pending call and its promise for an outgoing call of `wireCmd`, recording its outcome and latency. */
-  call(wireCmd: number, cmd: string | number): TimedCall {
-    const entry = this.#out.get(wireCmd);
-    const t0 = entry.begin();
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const timing = { call: undefined!, promise, entry, t0, resolve, reject } as Timing;
-    timing.call = new PendingCall(cmd, timedResolve, timedReject, timing);
-    return timing;
+  /**
+   * Records `call`, an outgoing call of `wireCmd`: its outcome and (one in
+   * `timeEvery`) its latency when it settles; nothing is allocated.
+   */
+  track(call: PendingCall, wireCmd: number): void {
+    const out = this.#out;
+    const slot = out.slot(wireCmd);
+    call.slot = slot;
+    call.mark = out.begin(slot);
+    call.observer = out;
   }
 
   /** A one-way send of `wireCmd` went out. */
   sent(wireCmd: number): void {
-    const entry = this.#out.get(wireCmd);
-    entry.inFlight++;
-    entry.done(-1, "sent");
+    const out = this.#out;
+    out.sent(out.slot(wireCmd));
   }
 
-  /** `handler`, recording each request's outcome and the handler's time. */
-  handler(handler: RequestHandler): RequestHandler {
-    return (peer, cmd, body, context) => {
-      const entry = this.#in.get(cmd);
-      const t0 = entry.begin();
-      let result: unknown;
-      try {
-        result = handler(peer, cmd, body, context);
-      } catch (error) {
-        entry.done(t0, outcomeOf(error));
-        throw error;
-      }
-      if (!isThenable(result)) {
-        entry.done(t0, "ok");
-        return result;
-      }
-      return Promise.resolve(result).then((value) => {
-        entry.done(t0, "ok");
-        return value;
-      }, (error) => {
-        entry.done(t0, outcomeOf(error));
-        throw error;
-      });
-    };
+  /** The handler is given `context`'s request (the cluster calls this, then {@linkcode served} or {@linkcode failed}). */
+  serving(context: CallContext): void {
+    const served = this.#in;
+    context.statsMark = served.begin(served.slot(context.cmd));
+  }
+
+  /** The handler of `context` returned (or its promise resolved). */
+  served(context: CallContext): void {
+    const served = this.#in;
+    served.ok(served.slot(context.cmd), context.statsMark);
+  }
+
+  /** The handler of `context` threw `error` (or its promise rejected with it). */
+  failed(context: CallContext, error: unknown): void {
+    const served = this.#in;
+    served.other(served.slot(context.cmd), context.statsMark, outcomeOf(error));
   }
 
   /** Counts `connection`'s bytes and its life; call before it is started. */
@@ -265,21 +314,13 @@ export function statsReply(stats: ClusterStats | undefined): Uint8Array {
 }
 
 /**
- * The recorder for a cluster's `stats` option, or undefined when it is off;
- * it wraps `resolved.call` to time the handler.
+ * The recorder for a cluster's `stats` option, or undefined when it is off.
  *
  * @throws {TypeError} Naming the option, for a wrong type.
  * @throws {RangeError} For `maxCommands` out of range.
  */
-export function createStats(
-  option: boolean | StatsOptions | undefined,
-  resolved: ResolvedOptions,
-): ClusterStats | undefined {
-  const stats = statsFor(option);
-  if (stats !== undefined && resolved.call !== undefined) {
-    resolved.call = stats.handler(resolved.call);
-  }
-  return stats;
+export function createStats(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
+  return statsFor(option);
 }
 
 function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | undefined {

@@ -11,6 +11,15 @@ import { MAX_SESSION } from "../wire/frame.ts";
 import type { Deadline, DeadlineQueue } from "./deadline_queue.ts";
 
 /**
+ * Told when a {@linkcode PendingCall} it observes settles: one shared object
+ * per observer, so observing a call allocates nothing.
+ */
+export interface CallObserver {
+  /** `call` settled: resolved (`ok`), or rejected with `reason`. */
+  settled(call: PendingCall, ok: boolean, reason: unknown): void;
+}
+
+/**
  * One call waiting for its response: the only object a call allocates
  * besides its promise. It is its own table entry and its own deadline.
  */
@@ -25,34 +34,44 @@ export class PendingCall implements Deadline {
   table: PendingCalls | null = null;
   /** The cmd as the caller gave it (passed to `unmarshal("response", ...)`). */
   readonly cmd: string | number;
-  /** Resolves the call's promise. */
-  readonly resolve: (value: unknown) => void;
-  /** Rejects the call's promise. */
-  readonly reject: (reason: unknown) => void;
   /** The caller's signal, if any, and the listener on it. */
   signal: AbortSignalLike | undefined = undefined;
   /** Listener registered on `signal`, removed when settled. */
   onAbort: (() => void) | undefined = undefined;
-  /** Whatever the creator attaches (the stats recorder: what to record at settle). */
-  readonly tag: unknown;
+  /** Told when the call settles, if set (the cluster's stats recorder). */
+  observer: CallObserver | null = null;
+  /** A number the observer attaches (the stats recorder: the command's slot). */
+  slot: number = -1;
+  /** Another (the stats recorder: where the start time of a timed call is kept, or -1). */
+  mark: number = -1;
+  readonly #resolve: (value: unknown) => void;
+  readonly #reject: (reason: unknown) => void;
 
   /**
    * @param cmd The cmd as the caller gave it.
    * @param resolve The promise's resolve function.
    * @param reject The promise's reject function.
-   * @param tag Whatever the creator attaches; `resolve`/`reject` are always
-   *   called as methods of the call, so they can read it through `this`.
    */
   constructor(
     cmd: string | number,
     resolve: (value: unknown) => void,
     reject: (reason: unknown) => void,
-    tag?: unknown,
   ) {
     this.cmd = cmd;
-    this.resolve = resolve;
-    this.reject = reject;
-    this.tag = tag;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Resolves the call's promise (telling the observer first). */
+  resolve(value: unknown): void {
+    this.observer?.settled(this, true, undefined);
+    this.#resolve(value);
+  }
+
+  /** Rejects the call's promise (telling the observer first). */
+  reject(reason: unknown): void {
+    this.observer?.settled(this, false, reason);
+    this.#reject(reason);
   }
 
   /** Called by the deadline queue: the table's `onTimeout` decides what to do. */

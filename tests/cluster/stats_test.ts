@@ -121,6 +121,41 @@ Deno.test("stats: calls, requests, outcomes, in flight, bytes, histogram", async
   assert.equal(client.stats()!.connections.open, 0);
 });
 
+Deno.test("stats: a synchronous handler's answers and throws; the last-command cache across commands", async () => {
+  await using server = new Cluster({
+    ...json(),
+    stats: { timeEvery: 1 },
+    logger: quiet,
+    call: (_peer, cmd, body) => {
+      if (cmd === 2) throw new WeftError("protocol", "synchronously");
+      return body;
+    },
+  });
+  const listener = await server.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...json(), stats: { timeEvery: 3 }, logger: quiet });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  // Alternating commands, so each lookup misses the last-command cache.
+  for (let i = 0; i < 4; i++) {
+    assert.equal(await client.call(peer, 1, i), i);
+    assert.equal(await codeOf(client.call(peer, 2, i)), "remote");
+  }
+  // Pipelined, so several are in flight at once in both directions.
+  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => client.call(peer, 1, i)));
+  assert.deepEqual(many, Array.from({ length: 20 }, (_, i) => i));
+
+  const inn = server.stats()!;
+  consistent(inn, 1);
+  assert.deepEqual(entry(inn.in, 1).outcomes, { ok: 24 });
+  assert.deepEqual(entry(inn.in, 2).outcomes, { ok: 0, protocol: 4 });
+  assert.equal(entry(inn.in, 1).inFlight, 0);
+  assert.equal(entry(inn.in, 2).inFlight, 0);
+  const out = client.stats()!;
+  consistent(out, 3);
+  assert.deepEqual(entry(out.out, 1).outcomes, { ok: 24 });
+  assert.deepEqual(entry(out.out, 2).outcomes, { ok: 0, remote: 4 });
+  assert.equal(entry(out.out, 1).inFlight, 0);
+});
+
 Deno.test("stats: off by default; bad options name the option; maxCommands bounds", async () => {
   await using plain = new Cluster({ ...json() });
   assert.equal(plain.stats(), undefined);
