@@ -62,10 +62,12 @@ export {
   type PartOptions,
 } from "./src/cluster/parts.ts";
 export {
+  type AllowRule,
   allowList,
   type Authorize,
   type AuthorizeRequest,
   type ClusterTlsOptions,
+  isAuthenticated,
   type PeerIdentity,
 } from "./src/cluster/security.ts";
 export { type AuthOptions } from "./src/cluster/handshake_auth.ts";
