@@ -62,8 +62,8 @@ export {
   type PartOptions,
 } from "./src/cluster/parts.ts";
 export {
-  type AllowRule,
   allowList,
+  type AllowRule,
   type Authorize,
   type AuthorizeRequest,
   type ClusterTlsOptions,
