@@ -16,13 +16,16 @@ import {
   registerService,
   registryMembers,
   serviceId,
+  type ServiceRegistrar,
   target,
 } from "../../src/router/mod.ts";
 import { closeAll, QUIET, rejection, startRouter, startServices, until } from "./_fixture.ts";
 
-// Every Registry of the discovery contract is a MemberWatcher.
+// Every Registry of the discovery contract is a MemberWatcher and a ServiceRegistrar.
 const _fits = (registry: Registry): MemberWatcher => registry;
+const _registrar = (registry: Registry): ServiceRegistrar<{ close(): Promise<void> }> => registry;
 void _fits;
+void _registrar;
 
 const one = serviceId(2, 1);
 const two = serviceId(2, 2);
@@ -112,5 +115,30 @@ Deno.test("router: an instance under svc/ that is not a service id is reported a
     assert.throws(() => registerService(registry, 0x1000000, "127.0.0.1:1"), RangeError);
   } finally {
     await router.close();
+  }
+});
+
+Deno.test("router: a service with the registry option registers on start and leaves on close", async () => {
+  await using registry = new MemoryRegistry();
+  const a = await startRouter({ members: registryMembers(registry) });
+  const [mail] = await startServices([one], [a.address], {
+    registry: { registry, address: "127.0.0.1:9", ttl: 2000 },
+  });
+  const [viaA] = await startServices([caller], [a.address]);
+  try {
+    await until(() => a.router.members(2).length === 1, 3000, "2.1 to register itself");
+    assert.equal(((await viaA!.service.call(random(2), "who")) as { id: number }).id, one);
+    const seen: string[] = [];
+    for await (const event of registry.watch("svc/")) {
+      if (event.type === "snapshot") seen.push(...event.members.map((m) => m.address));
+      break;
+    }
+    assert.deepEqual(seen, ["127.0.0.1:9"]);
+    await mail!.service.close();
+    await until(() => a.router.members(2).length === 0, 3000, "2.1 to leave");
+    const left = await rejection(viaA!.service.call(random(2), "who"));
+    assert.equal(left.code, "unreachable");
+  } finally {
+    await closeAll(viaA!.service, mail!.service, a.router);
   }
 });
