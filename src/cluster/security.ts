@@ -192,11 +192,11 @@ export type AllowRule = readonly (number | string)[];
  * An authorisation hook from an allow-list. Each key names an identity:
  *
  * - a key id or a certificate subject CN (proved by the peer);
- * - `"node:NAME"`: the node name the peer claimed in its handshake, which
+ * - `"name:NAME"`: the node name the peer claimed in its handshake, which
  *   counts only on a connection that is also authenticated (a key id or a
  *   certificate); on an unauthenticated one it is ignored, since anyone
  *   can claim any name. Any authenticated peer can still claim any node
- *   name: with one shared key, `node:` rules separate well-behaved nodes,
+ *   name: with one shared key, `name:` rules separate well-behaved nodes,
  *   not hostile ones (give each node its own key id to do that);
  * - `"*"`: what anyone may call.
  *
@@ -207,7 +207,7 @@ export type AllowRule = readonly (number | string)[];
  * ```ts
  * import { allowList } from "./security.ts";
  *
- * const authorize = allowList({ "node-a": [1, 2], "node:web": ["echo"], "*": [9] });
+ * const authorize = allowList({ "node-a": [1, 2], "name:web": ["echo"], "*": [9] });
  * // deno-lint-ignore no-explicit-any
  * const peer = {} as any;
  * if (!authorize({ peer, identity: { keyId: "node-a" }, cmd: 2 })) throw new Error("refused");
@@ -245,6 +245,6 @@ export function allowList(list: Readonly<Record<string, AllowRule>>): Authorize 
       if (name !== undefined && allows(sets.get(name), cmd, service)) return true;
     }
     return identity.nodeName !== undefined && isAuthenticated(identity) &&
-      allows(sets.get(`node:${identity.nodeName}`), cmd, service);
+      allows(sets.get(`name:${identity.nodeName}`), cmd, service);
   };
 }

@@ -444,7 +444,7 @@ export const securityCases: SecurityCase[] = [
     async fn(env) {
       const seen: PeerIdentity[] = [];
       const asked: { service?: string | undefined; command?: string | undefined }[] = [];
-      const allow = allowList({ "node:web": ["echo"] });
+      const allow = allowList({ "name:web": ["echo"] });
       const serve = async (
         server: ConstructorParameters<typeof Nodes>[0],
         client: ConstructorParameters<typeof Nodes>[0],
