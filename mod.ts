@@ -63,9 +63,11 @@ export {
 } from "./src/cluster/parts.ts";
 export {
   allowList,
+  type AllowRule,
   type Authorize,
   type AuthorizeRequest,
   type ClusterTlsOptions,
+  isAuthenticated,
   type PeerIdentity,
 } from "./src/cluster/security.ts";
 export { type AuthOptions } from "./src/cluster/handshake_auth.ts";

@@ -9,6 +9,7 @@
 import { UsageError } from "./args.ts";
 import { bench } from "./bench.ts";
 import { call } from "./call.ts";
+import { node } from "./node.ts";
 import { router } from "./router.ts";
 import { serve } from "./serve.ts";
 import { stats } from "./stats.ts";
@@ -16,7 +17,7 @@ import type { Subcommand } from "./subcommand.ts";
 
 /** The subcommands, by name. Layers with their own servers (a named node) add theirs here. */
 export const SUBCOMMANDS: Map<string, Subcommand> = new Map(
-  [call, serve, router, stats, bench].map((s) => [s.name, s]),
+  [call, serve, router, node, stats, bench].map((s) => [s.name, s]),
 );
 
 function usage(): string {

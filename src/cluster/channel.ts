@@ -46,6 +46,7 @@ import { type Peer, peerState } from "./peer.ts";
 import { Watch, type Watched } from "./reaper.ts";
 import { Serving } from "./serving.ts";
 import { namedHead, NameReader, NameWriter } from "./names.ts";
+import { withNodeName } from "./security.ts";
 import {
   nextPart,
   type OutgoingMessage,
@@ -964,7 +965,9 @@ export class Channel implements Watched {
     // The peer's last handshake frame (with key authentication, the
     // accepting side's is AUTH): from here on frames up to the hard limit.
     if (this.#awaitingAck || this.#auth === undefined) this.#decoder.setLimit();
-    peerState(this.peer).hello = decodeHelloFields(frame.payload);
+    const state = peerState(this.peer);
+    state.hello = decodeHelloFields(frame.payload);
+    state.identity = withNodeName(state.identity, this.peer.nodeName);
     if (this.#awaitingAck) {
       if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
       this.#awaitingAck = false;

@@ -20,12 +20,33 @@ import type { Logger } from "./options.ts";
  */
 export interface ClusterTlsOptions extends TlsListenOptions, TlsConnectOptions {}
 
-/** Who the other end of a connection proved to be. */
+/**
+ * Who the other end of a connection is: what it proved (a key id, a
+ * certificate) and the node name it claimed.
+ */
 export interface PeerIdentity {
   /** The key id the peer proved (key authentication, the cluster's `auth` option). */
   keyId?: string;
   /** The certificate the peer presented (TLS). */
   certificate?: PeerCertificate;
+  /**
+   * Weft mode: the node name the peer gave in its handshake (its
+   * `nodeName` option; the named-nodes layer's node name). A claim, not a
+   * proof: any peer can send any name. Trust it only as far as the key or
+   * certificate beside it (see {@linkcode isAuthenticated}).
+   */
+  nodeName?: string;
+}
+
+/** True if the identity was proved: a key id or a certificate (a node name alone proves nothing). */
+export function isAuthenticated(identity: PeerIdentity): boolean {
+  return identity.keyId !== undefined || identity.certificate !== undefined;
+}
+
+/** `identity` with the node name of the peer's handshake fields (HELLO field 1), if any. */
+export function withNodeName(identity: PeerIdentity, nodeName: string | undefined): PeerIdentity {
+  const { nodeName: _, ...rest } = identity;
+  return nodeName === undefined ? rest : { ...rest, nodeName };
 }
 
 /** What the authorisation hook is asked about. */
@@ -36,8 +57,10 @@ export interface AuthorizeRequest {
   identity: PeerIdentity;
   /** The request's cmd number. */
   cmd: number;
-  /** The service the request is for, when a layer above names one. */
+  /** The service the request is for, when it names one (the named-nodes layer does). */
   service?: string;
+  /** The command name the request carries, when it names one (the named-nodes layer does). */
+  command?: string;
 }
 
 /**
@@ -108,16 +131,19 @@ export function connectTls(tls: ClusterTlsOptions | undefined): { tls?: TlsConne
 
 /**
  * Asks the hook (if any) about a request; the `forbidden` error to answer
- * with (logged as a warning), or undefined if it may run.
+ * with (logged as a warning), or undefined if it may run. `names` holds
+ * the service and command names the request carried (its call context).
  */
 export function refusal(
   authorize: Authorize | undefined,
   peer: Peer,
   cmd: number,
   logger: Logger,
-  service?: string,
+  names?: { readonly service?: string | undefined; readonly command?: string | undefined },
 ): WeftError | undefined {
   if (authorize === undefined) return undefined;
+  const service = names?.service;
+  const command = names?.command;
   let allowed: boolean;
   try {
     allowed = authorize({
@@ -125,6 +151,7 @@ export function refusal(
       identity: peer.identity,
       cmd,
       ...(service === undefined ? {} : { service }),
+      ...(command === undefined ? {} : { command }),
     }) === true;
   } catch (error) {
     logger.error("authorize hook threw; request refused", error);
@@ -133,46 +160,91 @@ export function refusal(
   if (allowed) return undefined;
   const error = new WeftError(
     "forbidden",
-    `Not allowed: cmd ${cmd}${service === undefined ? "" : ` of service ${service}`} for ${
-      describeIdentity(peer.identity)
-    }`,
+    `Not allowed: cmd ${cmd}${service === undefined ? "" : ` of service ${service}`}${
+      command === undefined ? "" : ` (command ${command})`
+    } for ${describeIdentity(peer.identity)}`,
   );
   logger.warn(`Refused a request from ${peer}: ${error.message}`);
   return error;
 }
 
-/** A short name for an identity, for messages: the key id, the certificate subject, or anonymous. */
+/**
+ * A short name for an identity, for messages: the key id or certificate
+ * subject, or "an unauthenticated peer"; with the node name it claimed.
+ */
 export function describeIdentity(identity: PeerIdentity): string {
-  if (identity.keyId !== undefined) return `key id ${identity.keyId}`;
-  if (identity.certificate !== undefined) return `certificate ${identity.certificate.subject}`;
-  return "an unauthenticated peer";
+  const named = identity.nodeName === undefined ? "" : ` (node ${identity.nodeName})`;
+  if (identity.keyId !== undefined) return `key id ${identity.keyId}${named}`;
+  if (identity.certificate !== undefined) {
+    return `certificate ${identity.certificate.subject}${named}`;
+  }
+  return `an unauthenticated peer${named}`;
 }
 
 /**
- * An authorisation hook from an allow-list: for each identity name (a key
- * id, or a certificate subject CN), the cmd numbers it may call. Names not
- * listed may call nothing; `"*"` lists cmds anyone may call.
+ * What one identity of an {@linkcode allowList} may call: cmd numbers
+ * (numbers) and services (strings: every command of that named service,
+ * as the named-nodes layer sends them).
+ */
+export type AllowRule = readonly (number | string)[];
+
+/**
+ * An authorisation hook from an allow-list. Each key names an identity:
+ *
+ * - a key id or a certificate subject CN (proved by the peer);
+ * - `"name:NAME"`: the node name the peer claimed in its handshake, which
+ *   counts only on a connection that is also authenticated (a key id or a
+ *   certificate); on an unauthenticated one it is ignored, since anyone
+ *   can claim any name. Any authenticated peer can still claim any node
+ *   name: with one shared key, `name:` rules separate well-behaved nodes,
+ *   not hostile ones (give each node its own key id to do that);
+ * - `"*"`: what anyone may call.
+ *
+ * Each value lists cmd numbers and service names (see {@linkcode AllowRule}).
+ * Identities not listed may call nothing beyond `"*"`.
  *
  * @example
  * ```ts
  * import { allowList } from "./security.ts";
  *
- * const authorize = allowList({ "node-a": [1, 2], "*": [9] });
+ * const authorize = allowList({ "node-a": [1, 2], "name:web": ["echo"], "*": [9] });
  * // deno-lint-ignore no-explicit-any
  * const peer = {} as any;
  * if (!authorize({ peer, identity: { keyId: "node-a" }, cmd: 2 })) throw new Error("refused");
  * if (authorize({ peer, identity: { keyId: "node-a" }, cmd: 3 })) throw new Error("allowed");
  * if (!authorize({ peer, identity: {}, cmd: 9 })) throw new Error("refused");
+ * const web = { keyId: "shared", nodeName: "web" };
+ * if (!authorize({ peer, identity: web, cmd: 0, service: "echo" })) throw new Error("refused");
+ * if (authorize({ peer, identity: web, cmd: 0, service: "db" })) throw new Error("allowed");
+ * // A claimed name without a key or certificate counts for nothing.
+ * if (authorize({ peer, identity: { nodeName: "web" }, cmd: 0, service: "echo" })) {
+ *   throw new Error("allowed");
+ * }
  * ```
+ *
+ * @throws {TypeError} For a rule that is not an array of numbers and strings.
  */
-export function allowList(list: Readonly<Record<string, readonly number[]>>): Authorize {
-  const sets = new Map(Object.entries(list).map(([name, cmds]) => [name, new Set(cmds)]));
-  const anyone = sets.get("*");
-  return ({ identity, cmd }) => {
-    if (anyone?.has(cmd)) return true;
-    for (const name of [identity.keyId, identity.certificate?.subject]) {
-      if (name !== undefined && sets.get(name)?.has(cmd)) return true;
+export function allowList(list: Readonly<Record<string, AllowRule>>): Authorize {
+  const sets = new Map<string, Set<number | string>>();
+  for (const [name, rule] of Object.entries(list)) {
+    if (
+      !Array.isArray(rule) ||
+      !rule.every((item) => typeof item === "number" || typeof item === "string")
+    ) {
+      throw new TypeError(
+        `Invalid allow-list entry ${name}: expected an array of cmd numbers and service names`,
+      );
     }
-    return false;
+    sets.set(name, new Set(rule));
+  }
+  const allows = (set: Set<number | string> | undefined, cmd: number, service?: string) =>
+    set !== undefined && (set.has(cmd) || (service !== undefined && set.has(service)));
+  return ({ identity, cmd, service }) => {
+    if (allows(sets.get("*"), cmd, service)) return true;
+    for (const name of [identity.keyId, identity.certificate?.subject]) {
+      if (name !== undefined && allows(sets.get(name), cmd, service)) return true;
+    }
+    return identity.nodeName !== undefined && isAuthenticated(identity) &&
+      allows(sets.get(`name:${identity.nodeName}`), cmd, service);
   };
 }

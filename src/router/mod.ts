@@ -43,3 +43,4 @@ export * from "./route.ts";
 export * from "./router.ts";
 export * from "./service.ts";
 export * from "./registry_masters.ts";
+export * from "./registry_members.ts";

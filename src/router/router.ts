@@ -46,6 +46,26 @@ export interface MasterSource {
   ): (() => void) | Promise<() => void>;
 }
 
+/** A change of the registered services a {@linkcode MemberSource} delivers. */
+export type MemberChange =
+  | { readonly snapshot: ReadonlySet<number> }
+  | { readonly put: number }
+  | { readonly delete: number };
+
+/**
+ * Where a router learns which services are registered (see
+ * `registryMembers`): with one, a service is a live member only while it is
+ * connected and registered.
+ */
+export interface MemberSource {
+  /**
+   * Starts delivering changes to `apply` (a snapshot first, then changes;
+   * a later snapshot replaces the set); returns the function that stops
+   * it, which the router calls on close.
+   */
+  watch(apply: (change: MemberChange) => void): () => void;
+}
+
 /** Counters of a router, for monitoring and tests. */
 export interface RouterStats {
   /** Requests (calls and sends) forwarded to a target. */
@@ -91,6 +111,13 @@ export interface RouterOptions {
   highWaterMark?: number;
   /** A pluggable source of masters; see {@linkcode MasterSource}. */
   masters?: MasterSource;
+  /**
+   * Where registered services come from (`registryMembers(registry)`). With
+   * it, a connected service is a live member (a target, in its group) only
+   * while the source lists it; until the source's first snapshot, none is.
+   * Without it, every connected service that announced its id is live.
+   */
+  members?: MemberSource;
   /** Where to report failures. */
   logger?: Logger;
 }
@@ -160,6 +187,9 @@ export class Router {
   readonly #idOf = new Map<Peer, number>();
   readonly #groups: (Group | undefined)[] = new Array(MAX_GROUP + 1);
   #stopMasters: (() => void) | Promise<() => void> | undefined;
+  #stopMembers: (() => void) | undefined;
+  /** With a member source: the ids it lists as registered. */
+  #listed: Set<number> | undefined;
   readonly #stats: RouterStats = { forwarded: 0, blocked: 0, waiting: 0, dropped: 0, refused: 0 };
   #lent: Lent = { bytes: EMPTY, taken: false, release: undefined };
   #options: { context: CallContext } | { context?: CallContext } = {};
@@ -233,6 +263,14 @@ export class Router {
         this.#stopMasters.catch((error) => logger.error("Master source failed", error));
       }
     }
+    const members = options.members;
+    if (members !== undefined) {
+      if (members === null || typeof members.watch !== "function") {
+        throw new TypeError("Invalid option members: expected a MemberSource (watch)");
+      }
+      this.#listed = new Set();
+      this.#stopMembers = members.watch((change) => this.#applyMembers(change));
+    }
   }
 
   /** Counters: forwarded, blocked, waiting, dropped, refused (a live object). */
@@ -301,6 +339,8 @@ export class Router {
 
   /** Closes the router: its listeners and every service connection. */
   async close(): Promise<void> {
+    this.#stopMembers?.();
+    this.#stopMembers = undefined;
     const stop = this.#stopMasters;
     this.#stopMasters = undefined;
     if (stop !== undefined) {
@@ -349,7 +389,7 @@ export class Router {
         return this.#bad(peer, context, `target id ${to} is out of range`);
       }
       const target = this.#byId.get(to);
-      if (target === undefined) {
+      if (target === undefined || this.#listed?.has(to) === false) {
         return this.#unreachable(context, `no live service ${formatServiceId(to)}`);
       }
       return this.#forward(peer, target, cmd, payload, context);
@@ -546,7 +586,7 @@ export class Router {
     this.#byId.set(id, peer);
     this.#idOf.set(peer, id);
     const group = this.#group(id >>> 16);
-    insertSorted(group.live, id);
+    if (this.#listed?.has(id) !== false) insertSorted(group.live, id);
     insertSorted(group.slots, id);
     this.#logger.info?.(`Service ${formatServiceId(id)} registered from ${peer}`);
     return undefined;
@@ -560,6 +600,30 @@ export class Router {
     // The id keeps its slot (fixed-slot hashing) and its mastership (by id).
     removeSorted(this.#group(id >>> 16).live, id);
     this.#logger.info?.(`Service ${formatServiceId(id)} left`);
+  }
+
+  /** The member source's change: a service is live while connected and listed. */
+  #applyMembers(change: MemberChange): void {
+    const listed = this.#listed!;
+    let ids: Iterable<number>;
+    if ("snapshot" in change) {
+      ids = new Set([...listed, ...change.snapshot]);
+      listed.clear();
+      for (const id of change.snapshot) listed.add(id);
+    } else if ("put" in change) {
+      listed.add(change.put);
+      ids = [change.put];
+    } else {
+      listed.delete(change.delete);
+      ids = [change.delete];
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id > MAX_SERVICE_ID) continue;
+      const group = this.#group(id >>> 16);
+      const peer = this.#byId.get(id);
+      if (listed.has(id) && peer !== undefined && !peer.isClosed) insertSorted(group.live, id);
+      else removeSorted(group.live, id);
+    }
   }
 
   #group(group: number): Group {

@@ -17,6 +17,7 @@ import { type ErrorCode, RemoteError, type RemoteErrorInfo, WeftError } from "..
 import { HEAD_SIZE, Mode, Outcome, Reply, u32, writeHead } from "./_head.ts";
 import { type BroadcastOutcome, Route, target } from "./route.ts";
 import { checkServiceId, formatServiceId } from "./service_id.ts";
+import { registerService, type ServiceRegistrar } from "./registry_members.ts";
 
 /**
  * Handles a request that came through a router: `source` is the caller's
@@ -47,6 +48,19 @@ export interface ServiceOptions extends Omit<ClusterOptions, "call" | "accept" |
   retryInterval?: number;
   /** Told the address of the router now in use (undefined: none). */
   onRouter?: (address: string | undefined) => void;
+  /**
+   * A discovery registry to register this service in (as
+   * `svc/<group>/<index>`, see `registerService`) once `start()` reached a
+   * router, and to leave on `close()`: routers made with `members:
+   * registryMembers(registry)` count it as a member only while registered.
+   * `address` is the instance's address (default: the first router's);
+   * `ttl` the lease's time to live (default: the registry's).
+   */
+  registry?: {
+    registry: ServiceRegistrar<{ close(): Promise<void> }>;
+    address?: string;
+    ttl?: number;
+  };
 }
 
 /** Default milliseconds between attempts to reach a router that is down. */
@@ -127,6 +141,8 @@ export class Service {
   readonly #onRouter: ((address: string | undefined) => void) | undefined;
   #current: Link | undefined;
   #closed = false;
+  readonly #registry: ServiceOptions["registry"];
+  #registration: { close(): Promise<void> } | undefined;
 
   /**
    * Creates the service (it connects on `start`).
@@ -144,6 +160,7 @@ export class Service {
       call,
       retryInterval,
       onRouter,
+      registry,
       codec,
       marshal: ownMarshal,
       unmarshal: ownUnmarshal,
@@ -156,6 +173,13 @@ export class Service {
     if (new Set(routers).size !== routers.length) {
       throw new TypeError("Invalid option routers: an address is listed twice");
     }
+    if (
+      registry !== undefined &&
+      (registry === null || typeof registry.registry?.register !== "function")
+    ) {
+      throw new TypeError("Invalid option registry: expected { registry } with register()");
+    }
+    this.#registry = registry;
     if (call !== undefined && typeof call !== "function") {
       throw new TypeError("Invalid option call: expected a function");
     }
@@ -241,6 +265,22 @@ export class Service {
       const reasons = outcomes.map((o) => o.status === "rejected" ? String(o.reason) : "ok");
       throw new WeftError("unreachable", `No router reachable: ${reasons.join("; ")}`);
     }
+    const r = this.#registry;
+    if (r !== undefined && this.#registration === undefined && !this.#closed) {
+      this.#registration = await registerService(
+        r.registry,
+        this.#id,
+        r.address ?? this.#links[0]!.address,
+        r.ttl === undefined ? undefined : { ttl: r.ttl },
+      );
+      if (this.#closed) await this.#leaveRegistry();
+    }
+  }
+
+  async #leaveRegistry(): Promise<void> {
+    const registration = this.#registration;
+    this.#registration = undefined;
+    await registration?.close();
   }
 
   /**
@@ -328,6 +368,12 @@ export class Service {
   /** Closes the service: its router connections and pending calls. */
   async close(): Promise<void> {
     this.#closed = true;
+    // Leave the registry first: routers drop the member before its connection closes.
+    try {
+      await this.#leaveRegistry();
+    } catch {
+      // The lease expires by itself if the registry cannot be told.
+    }
     for (const link of this.#links) {
       if (link.retry !== undefined) clearTimeout(link.retry);
       link.retry = undefined;

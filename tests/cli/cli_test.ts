@@ -31,7 +31,7 @@ async function serve(runtime: RuntimeName, args: string[] = []) {
 Deno.test("weft: --help for the command and every subcommand", async () => {
   const top = await weft(["--help"]);
   assert.equal(top.code, 0, top.stderr);
-  for (const name of ["call", "serve", "router", "bench", "stats"]) {
+  for (const name of ["call", "serve", "router", "node", "bench", "stats"]) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"));
     const sub = await weft([name, "--help"]);
     assert.equal(sub.code, 0, sub.stderr);
@@ -210,4 +210,65 @@ Deno.test("weft router: services call each other through it; bad options exit 2"
   const bad = await weft(["router", "--master", "1=2"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--master must be GROUP=ID@FENCE, got 1=2/);
+});
+
+Deno.test("weft node: a named node from a Lua or JSON config on each runtime, called by name; bad options exit 2", async () => {
+  const { Nodes } = await import("../../src/nodes/nodes.ts");
+  const dir = await Deno.makeTempDir({ prefix: "weft-node-" });
+  try {
+    const lua = `${dir}/cluster.lua`;
+    await Deno.writeTextFile(lua, '-- skynet form\nalpha = "127.0.0.1:0"\nbeta = false\n');
+    const jsonConfig = `${dir}/cluster.json`;
+    await Deno.writeTextFile(jsonConfig, JSON.stringify({ alpha: "127.0.0.1:0" }));
+    const runs: [RuntimeName, string, string[]][] = [
+      ["deno", lua, []],
+      ["bun", jsonConfig, ["--service", "mirror"]],
+      ["node", lua, []],
+    ];
+    for (const [runtime, config, extra] of runs) {
+      const child = await spawnScript(runtime, WEFT, [
+        "node",
+        "--config",
+        config,
+        "--name",
+        "alpha",
+        ...extra,
+      ]);
+      try {
+        const address = (await child.waitFor(/^listening (127\.0\.0\.1:\d+)$/m, 20_000))[1]!;
+        const service = extra.length === 0 ? "echo" : "mirror";
+        await using web = new Nodes({ name: "web", config: { alpha: address }, timeout: 10_000 });
+        assert.deepEqual(await web.call("alpha", service, "echo", { n: [1, 2] }), { n: [1, 2] });
+        assert.deepEqual(await web.call("alpha", service, "whoami", null), {
+          node: "alpha",
+          caller: "web",
+        });
+        await assert.rejects(web.call("alpha", "nothing", "echo", null), (
+          e: Error & {
+            code?: string;
+            remote?: { code?: string };
+          },
+        ) => (e.code === "unknown service" || e.remote?.code === "unknown service"));
+        child.signal("SIGTERM");
+        assert.equal(await child.exited(10_000), 0, `${runtime}: node exits 0 after SIGTERM`);
+      } finally {
+        await child.stop();
+      }
+    }
+    const cases: [string[], RegExp][] = [
+      [["node", "--name", "alpha"], /missing --config FILE/],
+      [["node", "--config", lua], /missing --name NAME/],
+      [["node", "--config", `${dir}/absent.lua`, "--name", "alpha"], /Cannot load config/],
+      [["node", "--config", lua, "--name", "beta"], /--name beta: .*marks it down/],
+      [["node", "--config", lua, "--name", "gamma"], /--name gamma: .*not in the config/],
+      [["node", "--config", lua, "--name", "alpha", "--listen", "x"], /--listen must look like/],
+    ];
+    for (const [args, pattern] of cases) {
+      const result = await weft(args);
+      assert.equal(result.code, 2, `${args.join(" ")}: exit ${result.code}\n${result.stderr}`);
+      assert.match(result.stderr, pattern, args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
 import type { Peer } from "../../src/cluster/peer.ts";
-import { allowList } from "../../src/cluster/security.ts";
+import { allowList, type AuthorizeRequest, type PeerIdentity } from "../../src/cluster/security.ts";
+import { Nodes } from "../../src/nodes/nodes.ts";
 import { json } from "../../src/codec/json.ts";
 import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
 import type { Address, Connection, Transport } from "../../src/transport/types.ts";
@@ -435,6 +436,72 @@ export const securityCases: SecurityCase[] = [
           assert.equal((error as RemoteError).remote.code, "forbidden");
         },
       );
+    },
+  },
+  {
+    name:
+      "named nodes: a node allowed one service is refused another; identity has node name and key id",
+    async fn(env) {
+      const seen: PeerIdentity[] = [];
+      const asked: { service?: string | undefined; command?: string | undefined }[] = [];
+      const allow = allowList({ "name:web": ["echo"] });
+      const serve = async (
+        server: ConstructorParameters<typeof Nodes>[0],
+        client: ConstructorParameters<typeof Nodes>[0],
+        fn: (web: Nodes) => Promise<void>,
+      ) => {
+        await using db = new Nodes({
+          transport: env.transport,
+          logger: new MemoryLogger(),
+          ...server,
+        });
+        const listener = await db.open("db", { address: "127.0.0.1:0" });
+        db.register("echo", { say: (body, context) => (seen.push(context.peer.identity), body) });
+        db.register("secret", { read: () => "the secret" });
+        await using web = new Nodes({
+          transport: env.transport,
+          logger: new MemoryLogger(),
+          timeout: 10_000,
+          config: { db: `127.0.0.1:${listener.address.port}` },
+          ...client,
+        });
+        await fn(web);
+      };
+      const authorize = (request: AuthorizeRequest) => {
+        asked.push({ service: request.service, command: request.command });
+        return allow(request);
+      };
+      await serve(
+        { auth: { keys: KEYS, keyId: "server" }, authorize },
+        { name: "web", auth: { keys: KEYS, keyId: "node-a" } },
+        async (web) => {
+          assert.equal(await web.call("db", "echo", "say", "hi"), "hi");
+          assert.deepEqual(seen.map((i) => [i.nodeName, i.keyId]), [["web", "node-a"]]);
+          const error = await rejectsWith(web.call("db", "secret", "read", null), "remote");
+          assert.equal((error as RemoteError).remote.code, "forbidden");
+          assert.match((error as RemoteError).remote.message, /service secret.*node web/);
+          assert.deepEqual(asked, [
+            { service: "echo", command: "say" },
+            { service: "secret", command: "read" },
+          ]);
+        },
+      );
+      // Another node name on the same key: refused echo too.
+      await serve(
+        { auth: { keys: KEYS, keyId: "server" }, authorize: allow },
+        { name: "batch", auth: { keys: KEYS, keyId: "node-a" } },
+        async (web) => {
+          const error = await rejectsWith(web.call("db", "echo", "say", "hi"), "remote");
+          assert.equal((error as RemoteError).remote.code, "forbidden");
+        },
+      );
+      // The right name without authentication proves nothing: refused.
+      await serve({ authorize: allow }, { name: "web" }, async (web) => {
+        const error = await rejectsWith(web.call("db", "echo", "say", "hi"), "remote");
+        assert.equal((error as RemoteError).remote.code, "forbidden");
+        assert.match((error as RemoteError).remote.message, /unauthenticated peer \(node web\)/);
+      });
+      assert.equal(seen.length, 1, "refused requests never reached a handler");
     },
   },
   {
