@@ -136,13 +136,16 @@ const trace: TraceId = { traceHi: 0, traceLo: 0 };
  * response to `sink` raw and synchronously. For a one-way `context` the
  * request is sent one-way and `sink` is never called.
  *
- * Only the fast case is handled: `peer` connected over weft, not congested,
- * and `context` neither aborted nor past its deadline. Otherwise nothing is
- * sent and false is returned, and the caller takes the ordinary path
- * (`context.call`), which connects, waits for a drain, or rejects.
+ * Only the fast case is handled: `peer` connected over weft and not
+ * congested, `context` not aborted (nor, when its connection is gone, past
+ * its deadline). Otherwise nothing is sent and false is returned, and the
+ * caller takes the ordinary path (`context.call`), which connects, waits for
+ * a drain, or rejects. A forward made after its deadline passed times out
+ * at once.
  *
  * The call carries the context's trace id (this node's id in the low 16
- * bits), ends at the context's deadline (`timeout`), and is cancelled on the
+ * bits) and the time the request had left when it was read, ends at the
+ * context's deadline (`timeout`), and is cancelled on the
  * target when the context aborts (each context links one forward).
  *
  * @param peer The target, a peer of the cluster that serves `context`.
@@ -171,7 +174,13 @@ export function forwardRaw(
   }
   if (context.aborted) return false;
   const deadline = context.deadline;
-  const remaining = deadline === Infinity ? Infinity : deadline - now();
+  // The time left as the request brought it: its deadline less the time its
+  // chunk was read (no clock read per forward; exact while forwarding from
+  // the handler's synchronous part, as a router does).
+  const from = deadline === Infinity ? null : peerState(context.peer).channel;
+  const remaining = deadline === Infinity
+    ? Infinity
+    : deadline - (from === null ? now() : from.receivedAt);
   if (remaining <= 0) return false;
   propagateTraceId(context, nodeId, trace);
   writeRequestHead(head, context.oneWay, remaining);

@@ -418,13 +418,15 @@ export class Service {
     const marshalled = this.#marshal("request", cmd, inner);
     if (marshalled === undefined) return undefined;
     const [number, bytes] = marshalled;
+    // The cluster encodes a marshalled request at once (it marshals only
+    // when it can write), so small ones are built in a reused buffer.
     let out: Uint8Array;
     if (typeof bytes === "string") {
-      const buffer = new Uint8Array(HEAD_SIZE + bytes.length * 3);
+      const buffer = scratchFor(HEAD_SIZE + bytes.length * 3);
       const { written } = utf8.encodeInto(bytes, buffer.subarray(HEAD_SIZE));
       out = buffer.subarray(0, HEAD_SIZE + written);
     } else {
-      out = new Uint8Array(HEAD_SIZE + bytes.length);
+      out = scratchFor(HEAD_SIZE + bytes.length).subarray(0, HEAD_SIZE + bytes.length);
       out.set(bytes, HEAD_SIZE);
     }
     writeHead(out, route.mode, route.flags, this.#id, route.to, route.key);
@@ -520,4 +522,15 @@ function asRouterError(error: unknown): WeftError {
 
 function routerError(error: unknown): never {
   throw asRouterError(error);
+}
+
+/** Requests up to this size are built in a reused buffer. */
+const SCRATCH_MAX = 65536;
+let scratch = new Uint8Array(1024);
+
+/** A buffer of at least `size` bytes: the shared scratch, or a new one for a large request. */
+function scratchFor(size: number): Uint8Array {
+  if (size > SCRATCH_MAX) return new Uint8Array(size);
+  if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2));
+  return scratch;
 }
