@@ -137,7 +137,8 @@ const trace: TraceId = { traceHi: 0, traceLo: 0 };
  * request is sent one-way and `sink` is never called.
  *
  * Only the fast case is handled: `peer` connected over weft and not
- * congested, `context` not aborted (nor, when its connection is gone, past
+ * congested, a body small enough to go as one frame (not in parts),
+ * `context` not aborted (nor, when its connection is gone, past
  * its deadline). Otherwise nothing is sent and false is returned, and the
  * caller takes the ordinary path (`context.call`), which connects, waits for
  * a drain, or rejects. A forward made after its deadline passed times out
@@ -172,7 +173,8 @@ export function forwardRaw(
   if (state.closed || channel === null || channel.closed || channel.congested || !channel.weft) {
     return false;
   }
-  if (context.aborted) return false;
+  // A body that goes in parts is queued by reference: lent bytes must not be.
+  if (context.aborted || bytes.length + REQUEST_HEAD_SIZE > channel.partThreshold) return false;
   const deadline = context.deadline;
   // The time left as the request brought it: its deadline less the time its
   // chunk was read (no clock read per forward; exact while forwarding from

@@ -579,9 +579,13 @@ export class Router {
   }
 }
 
-/** Responses up to this size are prefixed in a reused buffer (the encoder copies them at once). */
-const SCRATCH_MAX = 65536;
-let scratch = new Uint8Array(256);
+/**
+ * Responses up to this size are prefixed in a reused buffer: the encoder
+ * copies them at once (below the smallest part size, 1 KiB, so never a body
+ * sent in parts, which is queued by reference).
+ */
+const SCRATCH_MAX = 512;
+const scratch = new Uint8Array(SCRATCH_MAX);
 
 /**
  * A forwarded call as the cluster sees it: a thenable the cluster subscribes
@@ -607,10 +611,7 @@ class Relay implements ForwardSink, PromiseLike<unknown> {
     const size = bytes.length + 1;
     let out: Uint8Array;
     if (size > SCRATCH_MAX) out = new Uint8Array(size);
-    else {
-      if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2));
-      out = scratch.subarray(0, size);
-    }
+    else out = scratch.subarray(0, size);
     out[0] = Reply.Single;
     out.set(bytes, 1);
     this.#ok?.(out);

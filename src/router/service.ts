@@ -524,13 +524,15 @@ function routerError(error: unknown): never {
   throw asRouterError(error);
 }
 
-/** Requests up to this size are built in a reused buffer. */
-const SCRATCH_MAX = 65536;
-let scratch = new Uint8Array(1024);
+/**
+ * Requests up to this size are built in a reused buffer: below the smallest
+ * part size (1 KiB), so never a body sent in parts, which is queued by
+ * reference rather than copied.
+ */
+const SCRATCH_MAX = 512;
+const scratch = new Uint8Array(SCRATCH_MAX);
 
 /** A buffer of at least `size` bytes: the shared scratch, or a new one for a large request. */
 function scratchFor(size: number): Uint8Array {
-  if (size > SCRATCH_MAX) return new Uint8Array(size);
-  if (scratch.length < size) scratch = new Uint8Array(Math.max(size, scratch.length * 2));
-  return scratch;
+  return size > SCRATCH_MAX ? new Uint8Array(size) : scratch;
 }
