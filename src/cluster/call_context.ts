@@ -83,6 +83,7 @@ export class CallContext {
   #controller: { readonly signal: AbortSignalLike; abort(reason?: unknown): void } | undefined =
     undefined;
   #abortReason: unknown = undefined;
+  #linked: { abort(reason: unknown): void } | undefined = undefined;
   #aborted = false;
 
   /**
@@ -169,11 +170,24 @@ export class CallContext {
     return this.#host.send(peer, cmd, body, { ...options, context: this });
   }
 
+  /**
+   * Links one thing that aborts with this context (a cheaper `signal`
+   * listener, for a raw forward: src/cluster/forward.ts). A later link
+   * replaces it; one made after the abort is aborted at once.
+   */
+  link(target: { abort(reason: unknown): void } | undefined): void {
+    this.#linked = target;
+    if (this.#aborted) target?.abort(this.#abortReason);
+  }
+
   /** Aborts the context's signal (internal: the cluster calls it). */
   abort(reason: unknown): void {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#abortReason = reason;
     this.#controller?.abort(reason);
+    const linked = this.#linked;
+    this.#linked = undefined;
+    linked?.abort(reason);
   }
 }

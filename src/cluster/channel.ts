@@ -914,7 +914,8 @@ export class Channel implements Watched {
         );
         return;
       }
-      this.#host.onResponse(this, call, frame.payload);
+      if (call.raw !== undefined) call.raw(frame.payload);
+      else this.#host.onResponse(this, call, frame.payload);
     } else {
       this.#request(frame);
       // A handler may have run (and blocked) since the clock was read.

@@ -12,6 +12,7 @@ import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterListenOptions } from "../cluster/listener.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
+import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
 import type { Peer } from "../cluster/peer.ts";
@@ -461,8 +462,14 @@ export class Router {
     cmd: number,
     payload: Uint8Array,
     context: CallContext,
-  ): Promise<unknown> | undefined {
+  ): PromiseLike<unknown> | undefined {
     this.#stats.forwarded++;
+    // The fast path: written now, answered from the target's read callback
+    // (no promise, no signal, no copy of the request).
+    const relay = context.oneWay ? undefined : new Relay();
+    if (forwardRaw(target, cmd, payload, context, relay ?? NO_SINK, this.#cluster.nodeId)) {
+      return relay;
+    }
     // Scratch lent bytes and options, reused while calls marshal at once
     // (the common case); a call that must wait keeps them.
     const lent = this.#lent;
@@ -635,6 +642,51 @@ export class Router {
     return g;
   }
 }
+
+/**
+ * Responses up to this size are prefixed in a reused buffer: the encoder
+ * copies them at once (below the smallest part size, 1 KiB, so never a body
+ * sent in parts, which is queued by reference).
+ */
+const SCRATCH_MAX = 512;
+const scratch = new Uint8Array(SCRATCH_MAX);
+
+/**
+ * A forwarded call as the cluster sees it: a thenable the cluster subscribes
+ * to as soon as the handler returns, settled synchronously from the target's
+ * response (so the cluster writes the answer while the bytes are lent).
+ */
+class Relay implements ForwardSink, PromiseLike<unknown> {
+  #ok: ((value: unknown) => void) | undefined = undefined;
+  #fail: ((reason: unknown) => void) | undefined = undefined;
+
+  then<A = unknown, B = never>(
+    ok?: ((value: unknown) => A | PromiseLike<A>) | null,
+    fail?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): PromiseLike<A | B> {
+    this.#ok = ok ?? undefined;
+    this.#fail = fail ?? undefined;
+    return this as unknown as PromiseLike<A | B>;
+  }
+
+  response(bytes: Uint8Array | undefined): void {
+    if (bytes === undefined) return void this.#ok?.(undefined);
+    // The reply a service reads: [Reply.Single][the target's bytes].
+    const size = bytes.length + 1;
+    let out: Uint8Array;
+    if (size > SCRATCH_MAX) out = new Uint8Array(size);
+    else out = scratch.subarray(0, size);
+    out[0] = Reply.Single;
+    out.set(bytes, 1);
+    this.#ok?.(out);
+  }
+
+  error(reason: unknown): void {
+    this.#fail?.(reason);
+  }
+}
+
+const NO_SINK: ForwardSink = { response() {}, error() {} };
 
 function isInt(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;

@@ -464,13 +464,15 @@ export class Service {
     const marshalled = this.#marshal("request", cmd, inner);
     if (marshalled === undefined) return undefined;
     const [number, bytes] = marshalled;
+    // The cluster encodes a marshalled request at once (it marshals only
+    // when it can write), so small ones are built in a reused buffer.
     let out: Uint8Array;
     if (typeof bytes === "string") {
-      const buffer = new Uint8Array(HEAD_SIZE + bytes.length * 3);
+      const buffer = scratchFor(HEAD_SIZE + bytes.length * 3);
       const { written } = utf8.encodeInto(bytes, buffer.subarray(HEAD_SIZE));
       out = buffer.subarray(0, HEAD_SIZE + written);
     } else {
-      out = new Uint8Array(HEAD_SIZE + bytes.length);
+      out = scratchFor(HEAD_SIZE + bytes.length).subarray(0, HEAD_SIZE + bytes.length);
       out.set(bytes, HEAD_SIZE);
     }
     writeHead(out, route.mode, route.flags, this.#id, route.to, route.key);
@@ -566,4 +568,17 @@ function asRouterError(error: unknown): WeftError {
 
 function routerError(error: unknown): never {
   throw asRouterError(error);
+}
+
+/**
+ * Requests up to this size are built in a reused buffer: below the smallest
+ * part size (1 KiB), so never a body sent in parts, which is queued by
+ * reference rather than copied.
+ */
+const SCRATCH_MAX = 512;
+const scratch = new Uint8Array(SCRATCH_MAX);
+
+/** A buffer of at least `size` bytes: the shared scratch, or a new one for a large request. */
+function scratchFor(size: number): Uint8Array {
+  return size > SCRATCH_MAX ? new Uint8Array(size) : scratch;
 }

@@ -46,6 +46,11 @@ export class PendingCall implements Deadline {
   mark: number = -1;
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (reason: unknown) => void;
+  /**
+   * Set by a raw forward (src/cluster/forward.ts): takes the response's
+   * payload, lent, instead of the cluster's unmarshal and `resolve`.
+   */
+  raw: ((this: PendingCall, payload: Uint8Array) => void) | undefined = undefined;
 
   /**
    * @param cmd The cmd as the caller gave it.
