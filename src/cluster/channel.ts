@@ -451,7 +451,10 @@ export class Channel implements Watched {
         `Cannot send a body of ${body.length + head.length} bytes: over maxMessageSize ${max}`,
       );
     }
-    return body;
+    // A body sent in parts is held until its last part leaves, long after
+    // the call returned: take a copy, so a caller that reuses its buffer (or
+    // forwards bytes lent by a read) cannot change what is still to be sent.
+    return typeof bytes === "string" ? body : body.slice();
   }
 
   #sendInParts(

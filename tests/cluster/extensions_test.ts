@@ -322,6 +322,23 @@ Deno.test("Cluster: large bodies go in parts both ways and small calls overtake 
   );
 });
 
+Deno.test("Cluster: a large body is taken when sent; a caller reusing its buffer cannot change what is still to go", async () => {
+  await pair({ call: (_p, _cmd, body) => body }, {}, async (_s, client, peer) => {
+    // Connected first: before that, the body is marshalled only once connected.
+    assert.deepEqual(await client.call(peer, 1, te.encode("warm")), te.encode("warm"));
+    const buffer = big(1024 * 1024, 3);
+    const expected = buffer.slice();
+    // The call returns before its parts have left; the caller then reuses
+    // its buffer (as a forwarder reusing a read buffer would).
+    const call = client.call(peer, 1, buffer, { timeout: 30_000 });
+    buffer.fill(0xee);
+    const echoed = await call as Uint8Array;
+    // Compared by hand: a failing deepEqual of a megabyte prints (and holds) a huge diff.
+    const first = echoed.findIndex((b, i) => b !== expected[i]);
+    assert.ok(echoed.length === expected.length && first === -1, `echo differs at byte ${first}`);
+  });
+});
+
 Deno.test("Cluster: maxMessageSize bounds what is sent and what a peer may announce", async () => {
   await pair({
     call: (_p, _c, body) => te.encode(String((body as Uint8Array).length)),
