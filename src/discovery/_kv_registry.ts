@@ -515,3 +515,51 @@ export class KvRegistry implements Registry {
     return this.close();
   }
 }
+
+/**
+ * The base of weft's registries ({@linkcode MemoryRegistry},
+ * {@linkcode EtcdRegistry}, {@linkcode RemoteRegistry}): each is one shared
+ * implementation of the {@linkcode Registry} contract over its own store,
+ * and differs from the others only in the store and the options it takes.
+ * Not meant to be extended outside weft; implement {@linkcode Registry}
+ * instead.
+ */
+export abstract class StoreRegistry implements Registry {
+  readonly #kv: KvRegistry;
+
+  /** Wraps the shared implementation built by the subclass over its store. */
+  protected constructor(kv: KvRegistry) {
+    this.#kv = kv;
+    inner.set(this, kv);
+  }
+
+  /** {@inheritDoc Registry.register} */
+  register(instance: Instance, options?: LeaseOptions): Promise<Registration> {
+    return this.#kv.register(instance, options);
+  }
+
+  /** {@inheritDoc Registry.watch} */
+  watch(prefix: string, options?: WatchOptions): AsyncGenerator<WatchEvent> {
+    return this.#kv.watch(prefix, options);
+  }
+
+  /** {@inheritDoc Registry.campaign} */
+  campaign(group: string, instance: Instance, options?: LeaseOptions): Promise<Leadership> {
+    return this.#kv.campaign(group, instance, options);
+  }
+
+  /** {@inheritDoc Registry.observe} */
+  observe(group: string, options?: WatchOptions): AsyncGenerator<Master | null> {
+    return this.#kv.observe(group, options);
+  }
+
+  /** {@inheritDoc Registry.close} */
+  close(): Promise<void> {
+    return this.#kv.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#kv.close();
+  }
+}
