@@ -61,7 +61,8 @@ type RawEvent =
 
 const encoder = new TextEncoder();
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+/** `value`, or `fallback` if undefined; a RangeError naming option `name` unless a finite number > 0. */
+export function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     throw new RangeError(`Invalid option ${name}: ${value} is not a positive number`);

@@ -54,7 +54,7 @@ import { json } from "../codec/json.ts";
 import { ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import { formatAddress, parseAddress } from "../transport/address.ts";
 import type { KeyValue, KvEvent, KvStore, KvWatchBatch, Lease } from "./_kv.ts";
-import { KvRegistry, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
+import { KvRegistry, positive, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
 import { MemoryKv, Store, type Watcher } from "./_memory_kv.ts";
 import { DEFAULT_MEMORY_HISTORY } from "./memory.ts";
 
@@ -152,14 +152,6 @@ const NAMES: Record<number, Command> = Object.fromEntries(
 );
 
 const encoder = new TextEncoder();
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Invalid option ${name}: ${value} is not a positive number`);
-  }
-  return value;
-}
 
 function count(name: string, value: number | undefined, fallback: number): number {
   const n = positive(name, value, fallback);
