@@ -6,6 +6,9 @@
 // on/off ratio (adjacent measurements, so a busy machine skews both alike).
 // Bench code, not library code: it may touch each runtime's globals.
 
+import { Cluster } from "../src/cluster/cluster.ts";
+import type { ClusterOptions } from "../src/cluster/options.ts";
+import { raw } from "../src/codec/raw.ts";
 import { args, exit, options, runtime, sleep } from "./_common.ts";
 
 declare const process: { cpuUsage(): { user: number; system: number } };
@@ -26,7 +29,7 @@ const depth = num("depth", 256);
 const payloadSize = num("payload", 32);
 
 /** The body every call sends. */
-export const payload: Uint8Array = new Uint8Array(payloadSize).fill(0x61);
+const payload: Uint8Array = new Uint8Array(payloadSize).fill(0x61);
 
 /** One echo pair as the script builds it. */
 export interface CostPair {
@@ -34,6 +37,28 @@ export interface CostPair {
   call(): Promise<unknown>;
   /** Closes both ends. */
   close(): Promise<void>;
+}
+
+/**
+ * An echo pair over loopback (raw codec): a server answering every call with
+ * its body and a client connected to it, each built with `options()` (called
+ * once for the server, then once for the client).
+ */
+export async function echoPair(
+  options: () => ClusterOptions,
+): Promise<CostPair & { server: Cluster }> {
+  const server = new Cluster({ codec: raw(), ...options(), call: (_peer, _cmd, body) => body });
+  const listener = await server.listen("127.0.0.1:0");
+  const client = new Cluster({ codec: raw(), ...options() });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  return {
+    call: () => client.call(peer, 1, payload),
+    close: async () => {
+      await client.close();
+      await server.close();
+    },
+    server,
+  };
 }
 
 /**

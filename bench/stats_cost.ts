@@ -14,31 +14,12 @@
  * @module
  */
 
-import { Cluster } from "../src/cluster/cluster.ts";
-import { raw } from "../src/codec/raw.ts";
-import { flags, payload, runCost } from "./_cost.ts";
+import { echoPair, flags, runCost } from "./_cost.ts";
 
 const timeEvery = flags.get("time-every");
 const statsOption = () => (timeEvery === undefined ? true : { timeEvery: Number(timeEvery) });
 
-async function pair(stats: boolean) {
-  const server = new Cluster({
-    codec: raw(),
-    stats: stats && statsOption(),
-    call: (_peer, _cmd, body) => body,
-  });
-  const listener = await server.listen("127.0.0.1:0");
-  const client = new Cluster({ codec: raw(), stats: stats && statsOption() });
-  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
-  return {
-    call: () => client.call(peer, 1, payload),
-    close: async () => {
-      await client.close();
-      await server.close();
-    },
-    server,
-  };
-}
+const pair = (stats: boolean) => echoPair(() => ({ stats: stats && statsOption() }));
 
 await runCost(pair, (on) => {
   const served = on.server.stats()!.in[0];

@@ -17,11 +17,9 @@
  * @module
  */
 
-import { Cluster } from "../src/cluster/cluster.ts";
-import { raw } from "../src/codec/raw.ts";
 import { otelTracing } from "../src/otel/mod.ts";
 import { RecordingTracer } from "../src/otel/recording.ts";
-import { flags, payload, runCost } from "./_cost.ts";
+import { echoPair, flags, runCost } from "./_cost.ts";
 
 const tracerKind = flags.get("tracer") ?? "recording";
 const tracers: RecordingTracer[] = [];
@@ -33,23 +31,7 @@ const tracingOption = () => {
   return otelTracing({ tracer });
 };
 
-async function pair(stats: boolean) {
-  const server = new Cluster({
-    codec: raw(),
-    ...(stats ? { tracing: tracingOption() } : {}),
-    call: (_peer, _cmd, body) => body,
-  });
-  const listener = await server.listen("127.0.0.1:0");
-  const client = new Cluster({ codec: raw(), ...(stats ? { tracing: tracingOption() } : {}) });
-  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
-  return {
-    call: () => client.call(peer, 1, payload),
-    close: async () => {
-      await client.close();
-      await server.close();
-    },
-  };
-}
+const pair = (stats: boolean) => echoPair(() => (stats ? { tracing: tracingOption() } : {}));
 
 await runCost(pair, () => {
   if (tracerKind === "recording" && tracers.some((t) => t.spans.length === 0)) {
