@@ -7,7 +7,7 @@
  */
 
 import { Cluster } from "../cluster/cluster.ts";
-import { intArg, parseArgs, UsageError } from "./args.ts";
+import { intArg, UsageError } from "./args.ts";
 import {
   addressArg,
   clusterOptions,
@@ -15,6 +15,7 @@ import {
   formatError,
   NETWORK_FLAGS,
   NETWORK_HELP,
+  subcommand,
 } from "./common.ts";
 import { progress, progressDone } from "./_runtime.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -43,22 +44,19 @@ export function quantile(sorted: Float64Array, q: number): number {
 }
 
 /** The `bench` subcommand. */
-export const bench: Subcommand = {
+export const bench: Subcommand = subcommand({
   name: "bench",
   summary: "measure calls/s and latency against a node",
   help: HELP,
-  async run(argv) {
-    const parsed = parseArgs(argv, {
-      values: {
-        ...NETWORK_FLAGS,
-        cmd: "1",
-        payload: "32",
-        depth: "64",
-        duration: "5000",
-        progress: "1000",
-      },
-    });
-    if (parsed.booleans.has("help")) return console.log(HELP), 0;
+  values: {
+    ...NETWORK_FLAGS,
+    cmd: "1",
+    payload: "32",
+    depth: "64",
+    duration: "5000",
+    progress: "1000",
+  },
+  async run(parsed) {
     const [address, extra] = parsed.positional;
     const target = addressArg(address);
     if (extra !== undefined) throw new UsageError(`unexpected argument ${extra}`);
@@ -145,4 +143,4 @@ export const bench: Subcommand = {
     }
     return 0;
   },
-};
+});

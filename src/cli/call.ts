@@ -6,7 +6,7 @@
  */
 
 import { Cluster } from "../cluster/cluster.ts";
-import { parseArgs, UsageError } from "./args.ts";
+import { UsageError } from "./args.ts";
 import {
   addressArg,
   clusterOptions,
@@ -15,6 +15,7 @@ import {
   formatError,
   NETWORK_FLAGS,
   NETWORK_HELP,
+  subcommand,
 } from "./common.ts";
 import type { Subcommand } from "./subcommand.ts";
 
@@ -34,13 +35,13 @@ Exit code: 0 answered, 1 the call failed (the error's code is printed), 2 bad
 arguments.`;
 
 /** The `call` subcommand. */
-export const call: Subcommand = {
+export const call: Subcommand = subcommand({
   name: "call",
   summary: "make one call and print the answer",
   help: HELP,
-  async run(argv) {
-    const parsed = parseArgs(argv, { values: { ...NETWORK_FLAGS }, booleans: ["send"] });
-    if (parsed.booleans.has("help")) return console.log(HELP), 0;
+  values: { ...NETWORK_FLAGS },
+  booleans: ["send"],
+  async run(parsed) {
     const [address, cmdText, bodyText, extra] = parsed.positional;
     const target = addressArg(address);
     const cmd = cmdArg(cmdText);
@@ -74,4 +75,4 @@ export const call: Subcommand = {
       await cluster.close();
     }
   },
-};
+});

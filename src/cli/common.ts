@@ -1,7 +1,8 @@
 /**
  * What the `weft` subcommands share: the codec, protocol, framing and
- * timeout flags turned into {@linkcode ClusterOptions}, and printing of
- * bodies and errors.
+ * timeout flags turned into {@linkcode ClusterOptions}, the parsing every
+ * subcommand starts with ({@linkcode subcommand}), and printing of bodies and
+ * errors.
  *
  * @module
  */
@@ -13,7 +14,8 @@ import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";
 import { msgpack } from "../codec/msgpack.ts";
 import { raw } from "../codec/raw.ts";
-import { choiceArg, intArg, type Parsed, UsageError } from "./args.ts";
+import { choiceArg, type FlagSpec, intArg, parseArgs, type Parsed, UsageError } from "./args.ts";
+import type { Subcommand } from "./subcommand.ts";
 
 /** The codecs `--codec` names. */
 export const CODECS = ["json", "msgpack", "raw"] as const;
@@ -103,4 +105,39 @@ export function formatError(error: unknown): string {
     return `${error.code}${cause}: ${error.message}`;
   }
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** A subcommand as {@linkcode subcommand} builds it: its flags and its body. */
+export interface SubcommandSpec extends FlagSpec {
+  /** The word after `weft`. */
+  name: string;
+  /** One line for `weft --help`. */
+  summary: string;
+  /** The full `--help` text. */
+  help: string;
+  /** Whether positional arguments are taken (if not, any is a UsageError). @default {true} */
+  positional?: boolean;
+  /** Runs with the parsed arguments; resolves to the exit code. */
+  run(parsed: Parsed): Promise<number>;
+}
+
+/**
+ * A {@linkcode Subcommand} that parses its arguments against `spec`, prints
+ * `spec.help` and exits 0 on `--help`, refuses positional arguments unless
+ * `spec.positional`, then runs `spec.run`.
+ */
+export function subcommand(spec: SubcommandSpec): Subcommand {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    help: spec.help,
+    async run(argv) {
+      const parsed = parseArgs(argv, spec);
+      if (parsed.booleans.has("help")) return console.log(spec.help), 0;
+      if (spec.positional === false && parsed.positional.length > 0) {
+        throw new UsageError(`unexpected argument ${parsed.positional[0]}`);
+      }
+      return await spec.run(parsed);
+    },
+  };
 }

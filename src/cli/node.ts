@@ -13,7 +13,8 @@ import { isWeftError } from "../errors.ts";
 import { Nodes } from "../nodes/nodes.ts";
 import { readConfig } from "../nodes/config.ts";
 import { formatAddress } from "../transport/address.ts";
-import { intArg, parseArgs, UsageError } from "./args.ts";
+import { intArg, UsageError } from "./args.ts";
+import { subcommand } from "./common.ts";
 import { onInterrupt } from "./_runtime.ts";
 import type { Subcommand } from "./subcommand.ts";
 
@@ -34,24 +35,19 @@ config gives it, and registers an echo service whose commands are
 Prints "listening HOST:PORT", then runs until Ctrl-C or SIGTERM.`;
 
 /** The `node` subcommand. */
-export const node: Subcommand = {
+export const node: Subcommand = subcommand({
   name: "node",
   summary: "start a named node from a config file, with an echo service",
   help: HELP,
-  async run(argv) {
-    const parsed = parseArgs(argv, {
-      values: {
-        config: undefined,
-        name: undefined,
-        listen: undefined,
-        service: "echo",
-        timeout: "5000",
-      },
-    });
-    if (parsed.booleans.has("help")) return console.log(HELP), 0;
-    if (parsed.positional.length > 0) {
-      throw new UsageError(`unexpected argument ${parsed.positional[0]}`);
-    }
+  values: {
+    config: undefined,
+    name: undefined,
+    listen: undefined,
+    service: "echo",
+    timeout: "5000",
+  },
+  positional: false,
+  async run(parsed) {
     const { config, name, listen, service } = parsed.values;
     if (config === undefined) throw new UsageError("missing --config FILE");
     if (name === undefined || name === "") throw new UsageError("missing --name NAME");
@@ -89,4 +85,4 @@ export const node: Subcommand = {
     await nodes.close({ grace: 1000 });
     return 0;
   },
-};
+});

@@ -9,7 +9,8 @@
 
 import { Router, type RouterOptions } from "../router/router.ts";
 import { formatAddress } from "../transport/address.ts";
-import { intArg, parseArgs, UsageError } from "./args.ts";
+import { intArg, UsageError } from "./args.ts";
+import { subcommand } from "./common.ts";
 import { onInterrupt } from "./_runtime.ts";
 import type { Subcommand } from "./subcommand.ts";
 
@@ -27,25 +28,20 @@ other through it by target, random, hash, broadcast or master routes.
   --stats MS                 print the router's counters every MS (0: never; default 0)`;
 
 /** The `router` subcommand. */
-export const router: Subcommand = {
+export const router: Subcommand = subcommand({
   name: "router",
   summary: "start a router (luabus-style routing between services)",
   help: HELP,
-  async run(argv) {
-    const parsed = parseArgs(argv, {
-      values: {
-        listen: "127.0.0.1:7000",
-        heartbeat: undefined,
-        misses: undefined,
-        hwm: undefined,
-        master: undefined,
-        stats: "0",
-      },
-    });
-    if (parsed.booleans.has("help")) return console.log(HELP), 0;
-    if (parsed.positional.length > 0) {
-      throw new UsageError(`unexpected argument ${parsed.positional[0]}`);
-    }
+  values: {
+    listen: "127.0.0.1:7000",
+    heartbeat: undefined,
+    misses: undefined,
+    hwm: undefined,
+    master: undefined,
+    stats: "0",
+  },
+  positional: false,
+  async run(parsed) {
     const listen = parsed.values.listen!.split(",").map((a) => a.trim());
     for (const address of listen) {
       if (!/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(address)) {
@@ -85,4 +81,4 @@ export const router: Subcommand = {
     await node.close();
     return 0;
   },
-};
+});

@@ -7,8 +7,8 @@
  */
 
 import { Cluster } from "../cluster/cluster.ts";
-import { parseArgs, UsageError } from "./args.ts";
-import { clusterOptions, NETWORK_FLAGS, NETWORK_HELP } from "./common.ts";
+import { UsageError } from "./args.ts";
+import { clusterOptions, NETWORK_FLAGS, NETWORK_HELP, subcommand } from "./common.ts";
 import { formatAddress } from "../transport/address.ts";
 import { onInterrupt } from "./_runtime.ts";
 import type { Subcommand } from "./subcommand.ts";
@@ -25,19 +25,14 @@ ${NETWORK_HELP}
 Prints "listening HOST:PORT", then runs until Ctrl-C or SIGTERM.`;
 
 /** The `serve` subcommand. */
-export const serve: Subcommand = {
+export const serve: Subcommand = subcommand({
   name: "serve",
   summary: "start an echo node",
   help: HELP,
-  async run(argv) {
-    const parsed = parseArgs(argv, {
-      values: { ...NETWORK_FLAGS, listen: "127.0.0.1:7000" },
-      booleans: ["quiet", "stats"],
-    });
-    if (parsed.booleans.has("help")) return console.log(HELP), 0;
-    if (parsed.positional.length > 0) {
-      throw new UsageError(`unexpected argument ${parsed.positional[0]}`);
-    }
+  values: { ...NETWORK_FLAGS, listen: "127.0.0.1:7000" },
+  booleans: ["quiet", "stats"],
+  positional: false,
+  async run(parsed) {
     const listen = parsed.values.listen!;
     if (!/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(listen)) {
       throw new UsageError(`--listen must look like 127.0.0.1:7000 or :7000, got ${listen}`);
@@ -59,4 +54,4 @@ export const serve: Subcommand = {
     await cluster.close({ grace: 1000 });
     return 0;
   },
-};
+});

@@ -8,8 +8,8 @@
 
 import { fetchStats, LATENCY_BUCKETS_MS, prometheusText } from "../cluster/stats.ts";
 import type { CommandStats, StatsSnapshot } from "../cluster/stats.ts";
-import { choiceArg, intArg, parseArgs, UsageError } from "./args.ts";
-import { addressArg, formatError } from "./common.ts";
+import { choiceArg, intArg, UsageError } from "./args.ts";
+import { addressArg, formatError, subcommand } from "./common.ts";
 import type { Subcommand } from "./subcommand.ts";
 
 const HELP = `weft stats <host:port> [options]
@@ -88,15 +88,12 @@ export function statsTable(address: string, s: StatsSnapshot): string {
 }
 
 /** The `stats` subcommand. */
-export const stats: Subcommand = {
+export const stats: Subcommand = subcommand({
   name: "stats",
   summary: "print a node's stats",
   help: HELP,
-  async run(argv) {
-    const parsed = parseArgs(argv, {
-      values: { format: "table", framing: "v2", timeout: "5000" },
-    });
-    if (parsed.booleans.has("help")) return console.log(HELP), 0;
+  values: { format: "table", framing: "v2", timeout: "5000" },
+  async run(parsed) {
     const [address, extra] = parsed.positional;
     if (extra !== undefined) throw new UsageError(`unexpected argument ${extra}`);
     const target = addressArg(address);
@@ -123,4 +120,4 @@ export const stats: Subcommand = {
     else console.log(statsTable(target, snapshot));
     return 0;
   },
-};
+});

@@ -61,7 +61,8 @@ type RawEvent =
 
 const encoder = new TextEncoder();
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+/** `value`, or `fallback` if undefined; a RangeError naming option `name` unless a finite number > 0. */
+export function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     throw new RangeError(`Invalid option ${name}: ${value} is not a positive number`);
@@ -513,5 +514,53 @@ export class KvRegistry implements Registry {
   /** Same as {@linkcode KvRegistry.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/**
+ * The base of weft's registries ({@linkcode MemoryRegistry},
+ * {@linkcode EtcdRegistry}, {@linkcode RemoteRegistry}): each is one shared
+ * implementation of the {@linkcode Registry} contract over its own store,
+ * and differs from the others only in the store and the options it takes.
+ * Not meant to be extended outside weft; implement {@linkcode Registry}
+ * instead.
+ */
+export abstract class StoreRegistry implements Registry {
+  readonly #kv: KvRegistry;
+
+  /** Wraps the shared implementation built by the subclass over its store. */
+  protected constructor(kv: KvRegistry) {
+    this.#kv = kv;
+    inner.set(this, kv);
+  }
+
+  /** {@inheritDoc Registry.register} */
+  register(instance: Instance, options?: LeaseOptions): Promise<Registration> {
+    return this.#kv.register(instance, options);
+  }
+
+  /** {@inheritDoc Registry.watch} */
+  watch(prefix: string, options?: WatchOptions): AsyncGenerator<WatchEvent> {
+    return this.#kv.watch(prefix, options);
+  }
+
+  /** {@inheritDoc Registry.campaign} */
+  campaign(group: string, instance: Instance, options?: LeaseOptions): Promise<Leadership> {
+    return this.#kv.campaign(group, instance, options);
+  }
+
+  /** {@inheritDoc Registry.observe} */
+  observe(group: string, options?: WatchOptions): AsyncGenerator<Master | null> {
+    return this.#kv.observe(group, options);
+  }
+
+  /** {@inheritDoc Registry.close} */
+  close(): Promise<void> {
+    return this.#kv.close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#kv.close();
   }
 }

@@ -42,23 +42,13 @@
 
 import { ErrorCode, WeftError } from "../errors.ts";
 import type { KeyValue, KvEvent, KvStore, KvWatchBatch, Lease } from "./_kv.ts";
-import { inner, KvRegistry, type RegistryOptions } from "./_kv_registry.ts";
-import type {
-  Instance,
-  Leadership,
-  LeaseOptions,
-  Master,
-  Registration,
-  Registry,
-  WatchEvent,
-  WatchOptions,
-} from "./types.ts";
+import { KvRegistry, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
 
 export type * from "./types.ts";
 export { DEFAULT_LEASE_TTL } from "./types.ts";
 export type { RegistryOptions } from "./_kv_registry.ts";
 export type { Logger } from "../cluster/options.ts";
-export { DEFAULT_MAX_INSTANCE_BYTES, DEFAULT_NAMESPACE } from "./_kv_registry.ts";
+export { DEFAULT_MAX_INSTANCE_BYTES, DEFAULT_NAMESPACE, StoreRegistry } from "./_kv_registry.ts";
 
 /** Options of {@linkcode EtcdRegistry}. */
 export interface EtcdRegistryOptions extends RegistryOptions {
@@ -631,9 +621,7 @@ class EtcdKv implements KvStore {
  * `registry rejected` (a wrong endpoint, a refused request), `registry
  * malformed` (an answer that is not etcd's): each names the endpoint.
  */
-export class EtcdRegistry implements Registry {
-  readonly #kv: KvRegistry;
-
+export class EtcdRegistry extends StoreRegistry {
   /**
    * Creates the registry; nothing is sent until it is used.
    *
@@ -645,37 +633,6 @@ export class EtcdRegistry implements Registry {
     if (options === null || typeof options !== "object") {
       throw new TypeError("Invalid options: expected an object with endpoints");
     }
-    this.#kv = new KvRegistry(new EtcdKv(options), options);
-    inner.set(this, this.#kv);
-  }
-
-  /** {@inheritDoc Registry.register} */
-  register(instance: Instance, options?: LeaseOptions): Promise<Registration> {
-    return this.#kv.register(instance, options);
-  }
-
-  /** {@inheritDoc Registry.watch} */
-  watch(prefix: string, options?: WatchOptions): AsyncGenerator<WatchEvent> {
-    return this.#kv.watch(prefix, options);
-  }
-
-  /** {@inheritDoc Registry.campaign} */
-  campaign(group: string, instance: Instance, options?: LeaseOptions): Promise<Leadership> {
-    return this.#kv.campaign(group, instance, options);
-  }
-
-  /** {@inheritDoc Registry.observe} */
-  observe(group: string, options?: WatchOptions): AsyncGenerator<Master | null> {
-    return this.#kv.observe(group, options);
-  }
-
-  /** {@inheritDoc Registry.close} */
-  close(): Promise<void> {
-    return this.#kv.close();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#kv.close();
+    super(new KvRegistry(new EtcdKv(options), options));
   }
 }

@@ -28,23 +28,13 @@
  */
 
 import { MemoryKv, Store } from "./_memory_kv.ts";
-import { inner, KvRegistry, type RegistryOptions } from "./_kv_registry.ts";
-import type {
-  Instance,
-  Leadership,
-  LeaseOptions,
-  Master,
-  Registration,
-  Registry,
-  WatchEvent,
-  WatchOptions,
-} from "./types.ts";
+import { KvRegistry, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
 
 export type * from "./types.ts";
 export { DEFAULT_LEASE_TTL } from "./types.ts";
 export type { RegistryOptions } from "./_kv_registry.ts";
 export type { Logger } from "../cluster/options.ts";
-export { DEFAULT_MAX_INSTANCE_BYTES, DEFAULT_NAMESPACE } from "./_kv_registry.ts";
+export { DEFAULT_MAX_INSTANCE_BYTES, DEFAULT_NAMESPACE, StoreRegistry } from "./_kv_registry.ts";
 
 /** Options of {@linkcode MemoryRegistry}. */
 export interface MemoryRegistryOptions extends RegistryOptions {
@@ -78,8 +68,7 @@ export const DEFAULT_MEMORY_HISTORY = 1024;
  * if (next.master.fence <= first.master.fence) throw new Error("fence must grow");
  * ```
  */
-export class MemoryRegistry implements Registry {
-  readonly #kv: KvRegistry;
+export class MemoryRegistry extends StoreRegistry {
   readonly #store: Store;
   readonly #options: MemoryRegistryOptions;
 
@@ -95,40 +84,9 @@ export class MemoryRegistry implements Registry {
       throw new RangeError(`Invalid option history: ${history} is not a positive integer`);
     }
     const store = (options as { [storeKey]?: Store })[storeKey] ?? new Store(history);
-    this.#kv = new KvRegistry(new MemoryKv(store), options);
-    inner.set(this, this.#kv);
+    super(new KvRegistry(new MemoryKv(store), options));
     this.#store = store;
     this.#options = options;
-  }
-
-  /** {@inheritDoc Registry.register} */
-  register(instance: Instance, options?: LeaseOptions): Promise<Registration> {
-    return this.#kv.register(instance, options);
-  }
-
-  /** {@inheritDoc Registry.watch} */
-  watch(prefix: string, options?: WatchOptions): AsyncGenerator<WatchEvent> {
-    return this.#kv.watch(prefix, options);
-  }
-
-  /** {@inheritDoc Registry.campaign} */
-  campaign(group: string, instance: Instance, options?: LeaseOptions): Promise<Leadership> {
-    return this.#kv.campaign(group, instance, options);
-  }
-
-  /** {@inheritDoc Registry.observe} */
-  observe(group: string, options?: WatchOptions): AsyncGenerator<Master | null> {
-    return this.#kv.observe(group, options);
-  }
-
-  /** {@inheritDoc Registry.close} */
-  close(): Promise<void> {
-    return this.#kv.close();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#kv.close();
   }
 
   /**

@@ -34,6 +34,7 @@ export {
   DEFAULT_MAX_INSTANCE_BYTES,
   DEFAULT_NAMESPACE,
   type RegistryOptions,
+  StoreRegistry,
 } from "./_kv_registry.ts";
 export { DEFAULT_MEMORY_HISTORY, MemoryRegistry, type MemoryRegistryOptions } from "./memory.ts";
 export {

@@ -54,25 +54,15 @@ import { json } from "../codec/json.ts";
 import { ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import { formatAddress, parseAddress } from "../transport/address.ts";
 import type { KeyValue, KvEvent, KvStore, KvWatchBatch, Lease } from "./_kv.ts";
-import { inner, KvRegistry, type RegistryOptions } from "./_kv_registry.ts";
+import { KvRegistry, positive, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
 import { MemoryKv, Store, type Watcher } from "./_memory_kv.ts";
 import { DEFAULT_MEMORY_HISTORY } from "./memory.ts";
-import type {
-  Instance,
-  Leadership,
-  LeaseOptions,
-  Master,
-  Registration,
-  Registry,
-  WatchEvent,
-  WatchOptions,
-} from "./types.ts";
 
 export type * from "./types.ts";
 export { DEFAULT_LEASE_TTL } from "./types.ts";
 export type { RegistryOptions } from "./_kv_registry.ts";
 export type { Logger } from "../cluster/options.ts";
-export { DEFAULT_MAX_INSTANCE_BYTES, DEFAULT_NAMESPACE } from "./_kv_registry.ts";
+export { DEFAULT_MAX_INSTANCE_BYTES, DEFAULT_NAMESPACE, StoreRegistry } from "./_kv_registry.ts";
 
 /** The cluster options a registry node or client passes on (security, transport, logger, heartbeats). */
 export type RegistryClusterOptions = Omit<
@@ -162,14 +152,6 @@ const NAMES: Record<number, Command> = Object.fromEntries(
 );
 
 const encoder = new TextEncoder();
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`Invalid option ${name}: ${value} is not a positive number`);
-  }
-  return value;
-}
 
 function count(name: string, value: number | undefined, fallback: number): number {
   const n = positive(name, value, fallback);
@@ -677,9 +659,7 @@ class RemoteKv implements KvStore {
  * a request: a bound, a lease that is gone), `registry malformed` (an
  * answer that is not the registry's): each names the address.
  */
-export class RemoteRegistry implements Registry {
-  readonly #kv: KvRegistry;
-
+export class RemoteRegistry extends StoreRegistry {
   /**
    * Creates the registry; nothing is sent until it is used.
    *
@@ -692,42 +672,13 @@ export class RemoteRegistry implements Registry {
       throw new TypeError("Invalid options: expected an object with address");
     }
     const kv = new RemoteKv(options);
+    let registry: KvRegistry;
     try {
-      this.#kv = new KvRegistry(kv, options);
+      registry = new KvRegistry(kv, options);
     } catch (err) {
       void kv.close();
       throw err;
     }
-    inner.set(this, this.#kv);
-  }
-
-  /** {@inheritDoc Registry.register} */
-  register(instance: Instance, options?: LeaseOptions): Promise<Registration> {
-    return this.#kv.register(instance, options);
-  }
-
-  /** {@inheritDoc Registry.watch} */
-  watch(prefix: string, options?: WatchOptions): AsyncGenerator<WatchEvent> {
-    return this.#kv.watch(prefix, options);
-  }
-
-  /** {@inheritDoc Registry.campaign} */
-  campaign(group: string, instance: Instance, options?: LeaseOptions): Promise<Leadership> {
-    return this.#kv.campaign(group, instance, options);
-  }
-
-  /** {@inheritDoc Registry.observe} */
-  observe(group: string, options?: WatchOptions): AsyncGenerator<Master | null> {
-    return this.#kv.observe(group, options);
-  }
-
-  /** {@inheritDoc Registry.close} */
-  close(): Promise<void> {
-    return this.#kv.close();
-  }
-
-  /** Same as `close()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.#kv.close();
+    super(registry);
   }
 }

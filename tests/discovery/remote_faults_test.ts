@@ -21,6 +21,35 @@ const KEEPALIVE = TTL / 3;
 const SLACK = 1500;
 const quiet = { error() {}, warn() {} };
 
+/**
+ * One worker per runtime, named `w/<runtime>`, with `flags` after its
+ * address, namespace, name and TTL; each is pushed onto `children` (for the
+ * test to stop) and has registered once this resolves.
+ */
+async function startWorkers(
+  children: ScriptChild[],
+  runtimes: RuntimeName[],
+  address: string,
+  ns: string,
+  flags: string[],
+): Promise<Map<RuntimeName, ScriptChild>> {
+  const workers = new Map<RuntimeName, ScriptChild>();
+  await Promise.all(runtimes.map(async (rt) => {
+    const child = await spawnScript(rt, WORKER, [
+      address,
+      ns,
+      `w/${rt}`,
+      "--ttl",
+      String(TTL),
+      ...flags,
+    ]);
+    children.push(child);
+    workers.set(rt, child);
+    await child.waitFor(/^registered$/m, 30_000);
+  }));
+  return workers;
+}
+
 Deno.test("remote registry across processes: node on Node, workers on Deno and Bun; kill -9 the master: its lease expires, it leaves every watcher, the other takes over with a higher fence", async () => {
   const children: ScriptChild[] = [];
   const ns = `x${Date.now()}/`;
@@ -28,25 +57,13 @@ Deno.test("remote registry across processes: node on Node, workers on Deno and B
     const server = await spawnScript("node", SERVER, ["127.0.0.1:0"]);
     children.push(server);
     const address = (await server.waitFor(/^registry listening (\S+)$/m, 30_000))[1]!;
-    const runtimes: RuntimeName[] = ["deno", "bun"];
-    const workers = new Map<RuntimeName, ScriptChild>();
-    await Promise.all(runtimes.map(async (rt) => {
-      const child = await spawnScript(rt, WORKER, [
-        address,
-        ns,
-        `w/${rt}`,
-        "--ttl",
-        String(TTL),
-        "--register",
-        "--campaign",
-        "g",
-        "--watch",
-        "w/",
-      ]);
-      children.push(child);
-      workers.set(rt, child);
-      await child.waitFor(/^registered$/m, 30_000);
-    }));
+    const workers = await startWorkers(children, ["deno", "bun"], address, ns, [
+      "--register",
+      "--campaign",
+      "g",
+      "--watch",
+      "w/",
+    ]);
     const options = { address, namespace: ns, logger: quiet, retryMin: 20, retryMax: 200 };
     await using r1 = new RemoteRegistry(options);
     await using r2 = new RemoteRegistry(options);
@@ -105,23 +122,11 @@ Deno.test("remote registry across processes: kill -9 the registry node (on Bun) 
     const first = await spawnScript("bun", SERVER, ["127.0.0.1:0"]);
     children.push(first);
     const address = (await first.waitFor(/^registry listening (\S+)$/m, 30_000))[1]!;
-    const runtimes: RuntimeName[] = ["deno", "node"];
-    const workers = new Map<RuntimeName, ScriptChild>();
-    await Promise.all(runtimes.map(async (rt) => {
-      const child = await spawnScript(rt, WORKER, [
-        address,
-        ns,
-        `w/${rt}`,
-        "--ttl",
-        String(TTL),
-        "--register",
-        "--watch",
-        "w/",
-      ]);
-      children.push(child);
-      workers.set(rt, child);
-      await child.waitFor(/^registered$/m, 30_000);
-    }));
+    const workers = await startWorkers(children, ["deno", "node"], address, ns, [
+      "--register",
+      "--watch",
+      "w/",
+    ]);
     await using r = new RemoteRegistry({
       address,
       namespace: ns,
