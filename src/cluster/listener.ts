@@ -5,10 +5,21 @@
  */
 
 import type { Address, Listener } from "../transport/types.ts";
-import type { AcceptGate } from "./accept_gate.ts";
 
 /** Default cap on connections accepted by one listener and open at once. */
 export const DEFAULT_MAX_CONNECTIONS = 1000;
+
+/**
+ * What a listener reads of its accept gate: the connections it holds and
+ * those it refused (the gate itself lives in accept_gate.ts, which imports
+ * this file's options; this shape keeps the two from importing each other).
+ */
+export interface ConnectionCount {
+  /** Connections open now. */
+  readonly open: number;
+  /** Connections closed at once because the cap was reached. */
+  readonly refused: number;
+}
 
 /** Options of `cluster.listen`. */
 export interface ClusterListenOptions {
@@ -37,7 +48,7 @@ export interface ClusterListenOptions {
 export class ClusterListener {
   readonly #listener: Listener;
   readonly #onClose: (listener: ClusterListener) => void;
-  readonly #gate: AcceptGate | undefined;
+  readonly #gate: ConnectionCount | undefined;
   #closing: Promise<void> | null = null;
 
   /**
@@ -50,7 +61,7 @@ export class ClusterListener {
   constructor(
     listener: Listener,
     onClose: (listener: ClusterListener) => void,
-    gate?: AcceptGate,
+    gate?: ConnectionCount,
   ) {
     this.#listener = listener;
     this.#onClose = onClose;
