@@ -301,16 +301,7 @@ export class Service {
     body?: unknown,
     options?: CallOptions,
   ): Promise<unknown> {
-    let route: Route;
-    try {
-      route = routeOf(to);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const link = this.#current;
-    if (link === undefined) return Promise.reject(this.#noRouter());
-    return this.#cluster.call(link.peer, cmd, { route, body } satisfies Outgoing, options)
-      .catch(routerError);
+    return this.#request(to, cmd, body, options, true);
   }
 
   /**
@@ -329,6 +320,17 @@ export class Service {
     body?: unknown,
     options?: CallOptions,
   ): Promise<void> {
+    return this.#request(to, cmd, body, options, false) as Promise<void>;
+  }
+
+  /** `call` and `send`: the route checked, then through the router in use. */
+  #request(
+    to: Route | number,
+    cmd: string | number,
+    body: unknown,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
     let route: Route;
     try {
       route = routeOf(to);
@@ -337,8 +339,11 @@ export class Service {
     }
     const link = this.#current;
     if (link === undefined) return Promise.reject(this.#noRouter());
-    return this.#cluster.send(link.peer, cmd, { route, body } satisfies Outgoing, options)
-      .catch(routerError);
+    const outgoing = { route, body } satisfies Outgoing;
+    const sent = expectResponse
+      ? this.#cluster.call(link.peer, cmd, outgoing, options)
+      : this.#cluster.send(link.peer, cmd, outgoing, options);
+    return sent.catch(routerError);
   }
 
   /**
@@ -572,8 +577,8 @@ function routerError(error: unknown): never {
 
 /**
  * Requests up to this size are built in a reused buffer: below the smallest
- * part size (1 KiB), so never a body sent in parts, which is queued by
- * reference rather than copied.
+ * part size (1 KiB), so never a body sent in parts (which the channel copies
+ * when it queues it, but a one-frame body needs no copy at all).
  */
 const SCRATCH_MAX = 512;
 const scratch = new Uint8Array(SCRATCH_MAX);
