@@ -72,12 +72,7 @@ export class EchoLoad {
     this.#c = c;
     this.#send = send;
     this.#frameSize = 4 + c.payload;
-    this.#stream = new Uint8Array(this.#frameSize * (c.depth + 1));
-    const view = new DataView(this.#stream.buffer);
-    for (let i = 0; i <= c.depth; i++) {
-      view.setUint32(i * this.#frameSize, c.payload, true);
-      this.#stream.fill(0x61 + (i % 26), i * this.#frameSize + 4, (i + 1) * this.#frameSize);
-    }
+    this.#stream = frameStream(c);
   }
 
   #write(frames: number): void {
@@ -186,12 +181,7 @@ export class EchoCalls {
     this.#c = c;
     this.#send = send;
     this.#frameSize = 4 + c.payload;
-    this.#stream = new Uint8Array(this.#frameSize * (c.depth + 1));
-    const view = new DataView(this.#stream.buffer);
-    for (let i = 0; i <= c.depth; i++) {
-      view.setUint32(i * this.#frameSize, c.payload, true);
-      this.#stream.fill(0x61 + (i % 26), i * this.#frameSize + 4, (i + 1) * this.#frameSize);
-    }
+    this.#stream = frameStream(c);
   }
 
   readonly #flush = (): void => {
@@ -247,4 +237,16 @@ export class EchoCalls {
   run(): Promise<LoadResult> {
     return drive(() => this.call(), this.#c);
   }
+}
+
+/** `depth + 1` frames of the case's payload (one more than in flight), each filled with its own letter. */
+function frameStream(c: LoadCase): Uint8Array {
+  const frameSize = 4 + c.payload;
+  const stream = new Uint8Array(frameSize * (c.depth + 1));
+  const view = new DataView(stream.buffer);
+  for (let i = 0; i <= c.depth; i++) {
+    view.setUint32(i * frameSize, c.payload, true);
+    stream.fill(0x61 + (i % 26), i * frameSize + 4, (i + 1) * frameSize);
+  }
+  return stream;
 }
