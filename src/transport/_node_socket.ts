@@ -4,7 +4,7 @@
 import type * as net from "node:net";
 import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
 import { ioError, isReset, resetError } from "./_errors.ts";
-import type { Address, Connection, PeerCertificate } from "./types.ts";
+import type { Address, Connection, Listener, PeerCertificate } from "./types.ts";
 
 function bareHost(host: string | undefined): string {
   return host ?? "";
@@ -77,4 +77,41 @@ export function wrap(
     peerCertificate,
   );
   return connection;
+}
+
+/**
+ * Starts a `node:net` (or `node:tls`) server on `target` and resolves with
+ * its Listener; an error before it listens rejects as it is (the caller
+ * maps it). Shared by the Node adapter and every adapter's TLS listener.
+ */
+export function listenServer(
+  server: net.Server,
+  target: Address,
+  backlog: number,
+): Promise<Listener> {
+  return new Promise<Listener>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: target.hostname, port: target.port, backlog }, () => {
+      server.off("error", reject);
+      // Errors after listening (accept failures) are not fatal to the listener.
+      server.on("error", () => {});
+      const bound = server.address() as net.AddressInfo;
+      let closing: Promise<void> | undefined;
+      const close = (): Promise<void> => {
+        // The listening socket closes now; the server's callback would wait
+        // for every accepted connection, so it is not awaited. (A timer, not
+        // setImmediate: Deno runs this file for TLS too.)
+        closing ??= new Promise<void>((done) => {
+          server.close();
+          setTimeout(done, 0);
+        });
+        return closing;
+      };
+      resolve({
+        address: { hostname: bound.address, port: bound.port },
+        close,
+        [Symbol.asyncDispose]: close,
+      });
+    });
+  });
 }

@@ -11,7 +11,7 @@ import * as tls from "node:tls";
 import { WeftError } from "../errors.ts";
 import { formatAddress } from "./address.ts";
 import { codeOf } from "./_errors.ts";
-import { wrap } from "./_node_socket.ts";
+import { listenServer, wrap } from "./_node_socket.ts";
 import {
   clientCertError,
   detail,
@@ -124,70 +124,49 @@ export function listenTls(
     socket.remoteAddress === undefined
       ? undefined
       : { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
-  return new Promise<Listener>((resolve, reject) => {
-    const server = tls.createServer({
-      noDelay: resolved.noDelay,
-      ...secureOptions(t),
-      requestCert: t.requireClientCert,
-      // Verified below, so that each refusal gets its own code.
-      rejectUnauthorized: false,
-      handshakeTimeout: t.handshakeTimeout,
-    }, (socket) => {
-      const remote = remoteOf(socket);
-      const name = remote === undefined ? "a client" : formatAddress(remote);
-      const error = t.requireClientCert && !socket.authorized
-        ? clientCertError(
-          socket.getPeerCertificate() as unknown as RawCert | null,
-          socket.authorizationError as unknown,
-          name,
-        )
-        : undefined;
-      if (error !== undefined) {
-        socket.destroy();
-        refused(error, remote);
-        return;
-      }
-      const connection = wrap(
-        socket,
-        resolved.noDelay,
-        resolved.highWaterMark,
-        peerCertificate(socket),
-      );
-      try {
-        onAccept(connection);
-      } catch {
-        void connection.close();
-      }
-    });
-    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-      const remote = remoteOf(socket);
+  const server = tls.createServer({
+    noDelay: resolved.noDelay,
+    ...secureOptions(t),
+    requestCert: t.requireClientCert,
+    // Verified below, so that each refusal gets its own code.
+    rejectUnauthorized: false,
+    handshakeTimeout: t.handshakeTimeout,
+  }, (socket) => {
+    const remote = remoteOf(socket);
+    const name = remote === undefined ? "a client" : formatAddress(remote);
+    const error = t.requireClientCert && !socket.authorized
+      ? clientCertError(
+        socket.getPeerCertificate() as unknown as RawCert | null,
+        socket.authorizationError as unknown,
+        name,
+      )
+      : undefined;
+    if (error !== undefined) {
       socket.destroy();
-      refused(
-        handshakeError(remote === undefined ? "a client" : formatAddress(remote), error),
-        remote,
-      );
-    });
-    const onError = (error: Error): void => reject(error);
-    server.once("error", onError);
-    server.listen({ host: target.hostname, port: target.port, backlog: resolved.backlog }, () => {
-      server.off("error", onError);
-      server.on("error", () => {});
-      const bound = server.address() as net.AddressInfo;
-      let closing: Promise<void> | undefined;
-      const close = (): Promise<void> => {
-        closing ??= new Promise<void>((done) => {
-          server.close();
-          setTimeout(done, 0);
-        });
-        return closing;
-      };
-      resolve({
-        address: { hostname: bound.address, port: bound.port },
-        close,
-        [Symbol.asyncDispose]: close,
-      });
-    });
-  }).catch((error) => {
+      refused(error, remote);
+      return;
+    }
+    const connection = wrap(
+      socket,
+      resolved.noDelay,
+      resolved.highWaterMark,
+      peerCertificate(socket),
+    );
+    try {
+      onAccept(connection);
+    } catch {
+      void connection.close();
+    }
+  });
+  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+    const remote = remoteOf(socket);
+    socket.destroy();
+    refused(
+      handshakeError(remote === undefined ? "a client" : formatAddress(remote), error),
+      remote,
+    );
+  });
+  return listenServer(server, target, resolved.backlog).catch((error) => {
     throw error instanceof WeftError ? error : new WeftError(
       codeOf(error),
       `Cannot listen on ${address}: ${detail(error)}`,

@@ -34,7 +34,7 @@
 import * as net from "node:net";
 import { mapError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
-import { wrap } from "./_node_socket.ts";
+import { listenServer, wrap } from "./_node_socket.ts";
 import { connectTls, listenTls } from "./_tls.ts";
 import type {
   AcceptHandler,
@@ -111,38 +111,16 @@ export function listen(
     return Promise.reject(error);
   }
   if (resolved.tls !== undefined) return listenTls(target, address, onAccept, resolved);
-  return new Promise<Listener>((resolve, reject) => {
-    const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-      const connection = wrap(socket, resolved.noDelay, resolved.highWaterMark);
-      try {
-        onAccept(connection);
-      } catch {
-        void connection.close();
-      }
-    });
-    const onError = (error: Error): void => reject(mapError(error, "listen on", address));
-    server.once("error", onError);
-    server.listen({ host: target.hostname, port: target.port, backlog: resolved.backlog }, () => {
-      server.off("error", onError);
-      // Errors after listening (accept failures) are not fatal to the listener.
-      server.on("error", () => {});
-      const bound = server.address() as net.AddressInfo;
-      let closing: Promise<void> | undefined;
-      const close = (): Promise<void> => {
-        // The listening socket closes now; the server's callback would wait
-        // for every accepted connection, so it is not awaited.
-        closing ??= new Promise<void>((done) => {
-          server.close();
-          setImmediate(done);
-        });
-        return closing;
-      };
-      resolve({
-        address: { hostname: bound.address, port: bound.port },
-        close,
-        [Symbol.asyncDispose]: close,
-      });
-    });
+  const server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    const connection = wrap(socket, resolved.noDelay, resolved.highWaterMark);
+    try {
+      onAccept(connection);
+    } catch {
+      void connection.close();
+    }
+  });
+  return listenServer(server, target, resolved.backlog).catch((error) => {
+    throw mapError(error, "listen on", address);
   });
 }
 
