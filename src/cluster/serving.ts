@@ -6,6 +6,7 @@
  * @module
  */
 
+import { SessionSlots } from "../session/session_slots.ts";
 import type { Frame } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
 
@@ -22,7 +23,8 @@ const FRAME_COST = 64;
  * look) a duplicate is kept beside the first, so that a close aborts both.
  */
 export class Serving {
-  readonly #bySession = new Map<number, CallContext>();
+  /** Not a `Map`: see {@linkcode SessionSlots} for what its churn cost. */
+  readonly #bySession = new SessionSlots<CallContext>();
   /** Silly mode: requests whose session was already being served. */
   #duplicates: Set<CallContext> | null = null;
   /** Requests read but not dispatched yet, oldest first (copies). */
@@ -56,17 +58,13 @@ export class Serving {
     if (this.#bySession.has(context.session)) {
       (this.#duplicates ??= new Set()).add(context);
     } else {
-      this.#bySession.set(context.session, context);
+      this.#bySession.add(context);
     }
   }
 
   /** Forgets a request that finished. */
   delete(context: CallContext): void {
-    if (this.#bySession.get(context.session) === context) {
-      this.#bySession.delete(context.session);
-    } else {
-      this.#duplicates?.delete(context);
-    }
+    if (!this.#bySession.delete(context)) this.#duplicates?.delete(context);
   }
 
   /** Every request being handled. */

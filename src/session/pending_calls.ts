@@ -9,6 +9,7 @@
 import type { AbortSignalLike } from "../_platform.ts";
 import { MAX_SESSION } from "../wire/frame.ts";
 import type { Deadline, DeadlineQueue } from "./deadline_queue.ts";
+import { SessionSlots } from "./session_slots.ts";
 
 /**
  * Told when a {@linkcode PendingCall} it observes settles: one shared object
@@ -99,19 +100,14 @@ export interface PendingCallsOptions {
   firstSession?: number;
 }
 
-/** Slots a table starts with; it doubles when full. */
-const INITIAL_SLOTS = 16;
-
 /**
  * The pending-call table of one connection.
  *
  * Session ids are handed out in order, so the calls pending at any moment
- * occupy a window of consecutive ids: an array indexed by `session & mask`
- * holds them without collisions, and a call costs one array store and one
- * load, no hash-table churn (with a `Map` here, V8's rehashing under
- * constant insert/delete was over half the client's CPU at 256 calls in
- * flight). A long-pending call that the window laps goes to a small
- * overflow map; the array doubles when it is full.
+ * occupy a window of consecutive ids, which a {@linkcode SessionSlots}
+ * holds at one array store and one load per call, with no hash-table churn
+ * (with a `Map` here, V8's rehashing under constant insert/delete was over
+ * half the client's CPU at 256 calls in flight).
  *
  * @example
  * ```ts
@@ -129,10 +125,7 @@ const INITIAL_SLOTS = 16;
  * ```
  */
 export class PendingCalls {
-  #slots: (PendingCall | undefined)[] = new Array(INITIAL_SLOTS).fill(undefined);
-  #mask = INITIAL_SLOTS - 1;
-  readonly #overflow = new Map<number, PendingCall>();
-  #size = 0;
+  readonly #calls = new SessionSlots<PendingCall>();
   readonly #deadlines: DeadlineQueue;
   readonly #onTimeout: (call: PendingCall) => void;
   #next = 1;
@@ -146,7 +139,7 @@ export class PendingCalls {
 
   /** Calls waiting. */
   get size(): number {
-    return this.#size;
+    return this.#calls.size;
   }
 
   /**
@@ -155,7 +148,7 @@ export class PendingCalls {
    */
   nextSession(): number {
     let id = this.#next;
-    while (this.#has(id)) id = id === MAX_SESSION ? 0 : id + 1;
+    while (this.#calls.has(id)) id = id === MAX_SESSION ? 0 : id + 1;
     this.#next = id === MAX_SESSION ? 0 : id + 1;
     return id;
   }
@@ -171,9 +164,7 @@ export class PendingCalls {
   add(call: PendingCall, session: number, deadline: number): void {
     call.session = session;
     call.table = this;
-    if (this.#size >= this.#slots.length) this.#grow();
-    this.#place(call);
-    this.#size++;
+    this.#calls.add(call);
     if (deadline !== Infinity) {
       call.deadline = deadline;
       this.#deadlines.add(call);
@@ -182,18 +173,8 @@ export class PendingCalls {
 
   /** Removes and returns the call for `session`, or undefined (late or unknown). */
   take(session: number): PendingCall | undefined {
-    const i = session & this.#mask;
-    let call = this.#slots[i];
-    if (call !== undefined && call.session === session) {
-      this.#slots[i] = undefined;
-    } else {
-      if (this.#overflow.size === 0) return undefined;
-      call = this.#overflow.get(session);
-      if (call === undefined) return undefined;
-      this.#overflow.delete(session);
-    }
-    this.#size--;
-    this.#release(call);
+    const call = this.#calls.take(session);
+    if (call !== undefined) this.#release(call);
     return call;
   }
 
@@ -206,9 +187,7 @@ export class PendingCalls {
 
   /** Removes every call and returns them (to be rejected by the caller). */
   drain(): PendingCall[] {
-    const all: PendingCall[] = [];
-    for (const call of this.#slots) if (call !== undefined) all.push(call);
-    for (const call of this.#overflow.values()) all.push(call);
+    const all = this.#calls.values();
     for (const call of all) this.take(call.session);
     return all;
   }
@@ -218,29 +197,6 @@ export class PendingCalls {
     if (call.table !== this) return;
     this.take(call.session);
     this.#onTimeout(call);
-  }
-
-  #has(id: number): boolean {
-    const call = this.#slots[id & this.#mask];
-    if (call !== undefined && call.session === id) return true;
-    return this.#overflow.size > 0 && this.#overflow.has(id);
-  }
-
-  #place(call: PendingCall): void {
-    const i = call.session & this.#mask;
-    if (this.#slots[i] === undefined) this.#slots[i] = call;
-    else this.#overflow.set(call.session, call);
-  }
-
-  #grow(): void {
-    const old = this.#slots;
-    const size = old.length * 2;
-    this.#slots = new Array(size).fill(undefined);
-    this.#mask = size - 1;
-    const lapped = [...this.#overflow.values()];
-    this.#overflow.clear();
-    for (const call of old) if (call !== undefined) this.#place(call);
-    for (const call of lapped) this.#place(call);
   }
 
   #release(call: PendingCall): void {
