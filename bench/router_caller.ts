@@ -1,6 +1,7 @@
 // The router benchmark's caller: the same calls (raw 32-byte echo) direct
-// to the target and through the router, at each depth; prints one
-// `result {json}` line per case. Args: ROUTER DIRECT WARMUP_MS DURATION_MS DEPTHS [WAYS].
+// to the target, through the router and (given a relay's address) through
+// the byte relay, at each depth; prints one `result {json}` line per case.
+// Args: ROUTER DIRECT WARMUP_MS DURATION_MS DEPTHS [WAYS] [RELAY].
 
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
@@ -8,14 +9,15 @@ import { Service } from "../src/router/service.ts";
 import { target } from "../src/router/route.ts";
 import { args, exit } from "./_common.ts";
 
-const [router, directAddress, warmupText, durationText, depthsText, waysText] = args;
-const only = waysText?.split(",");
+const [router, directAddress, warmupText, durationText, depthsText, waysText, relayAddress] = args;
+const only = waysText === undefined || waysText === "all" ? undefined : waysText.split(",");
 const warmup = Number(warmupText);
 const duration = Number(durationText);
 const depths = depthsText!.split(",").map(Number);
 const codec = raw();
 const client = new Cluster(codec);
 const peer = client.connect(directAddress!);
+const relayed = relayAddress === undefined ? undefined : client.connect(relayAddress);
 const service = new Service({ id: 0x10001, routers: [router!], ...codec });
 await service.start();
 const body = new Uint8Array(32).fill(7);
@@ -23,6 +25,7 @@ const to = target(0x20001);
 
 const ways = {
   direct: () => client.call(peer, 1, body),
+  relay: () => client.call(relayed!, 1, body),
   router: () => service.call(to, 1, body),
 };
 
@@ -52,8 +55,9 @@ async function run(call: () => Promise<unknown>, depth: number, ms: number) {
 
 for (const depth of depths) {
   // alternate so that neither way always runs on a warmer process
-  for (const way of ["direct", "router", "direct", "router"] as const) {
+  for (const way of ["direct", "relay", "router", "direct", "relay", "router"] as const) {
     if (only !== undefined && !only.includes(way)) continue;
+    if (way === "relay" && relayed === undefined) continue;
     await run(ways[way], depth, warmup);
     const result = await run(ways[way], depth, duration);
     console.log(`result ${JSON.stringify({ way, depth, ...result })}`);

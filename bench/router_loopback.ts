@@ -4,7 +4,14 @@
  * process answering both ways (router_target.ts) and a caller
  * (router_caller.ts), all on loopback. Raw codec, 32-byte echo; calls/s at
  * 1 and 256 in flight, latency mean and p99; each case runs twice,
- * alternating direct and router, and the better run of each is reported.
+ * alternating direct, relay and router, and the better run of each is
+ * reported.
+ *
+ * The relay (router_relay.ts) is the floor: a process in the middle that
+ * copies bytes over the same transport without reading them. Whatever a
+ * process in the middle costs on this machine (two more socket hops, a
+ * third process to schedule), the relay pays too; the router's figures
+ * are also given as a share of the relay's.
  *
  * ```sh
  * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000]
@@ -36,15 +43,23 @@ try {
   const targetChild = await spawnScript(runtime, here("router_target.ts"), [routerAddress]);
   children.push(targetChild);
   const direct = (await targetChild.waitFor(/^ready (\S+)$/m, 30_000))[1]!;
+  const relayChild = await spawnScript(runtime, here("router_relay.ts"), [
+    "127.0.0.1:0",
+    direct,
+  ]);
+  children.push(relayChild);
+  const relay = (await relayChild.waitFor(/^relay (\S+)$/m, 30_000))[1]!;
   const caller = await spawnScript(runtime, here("router_caller.ts"), [
     routerAddress,
     direct,
     warmup,
     duration,
     "1,256",
+    "all",
+    relay,
   ]);
   children.push(caller);
-  const limit = 4 * 2 * (Number(warmup) + Number(duration)) + 30_000;
+  const limit = 6 * 2 * (Number(warmup) + Number(duration)) + 30_000;
   const code = await caller.exited(limit);
   if (code !== 0) {
     throw new Error(`caller exited ${code}:\n${caller.stdout()}\n${await caller.stop()}`);
@@ -56,13 +71,13 @@ try {
     rows.filter((r) => r.way === way && r.depth === depth)
       .reduce((a, b) => (b.callsPerSec > a.callsPerSec ? b : a));
   const lines = [
-    `runtime ${runtime} (router, target and caller each a process), raw codec, 32-byte echo`,
+    `runtime ${runtime} (router, relay, target and caller each a process), raw codec, 32-byte echo`,
     "",
     "| in flight | way | calls/s | mean ms | p99 ms |",
     "| --: | --- | --: | --: | --: |",
   ];
   for (const depth of [1, 256]) {
-    for (const way of ["direct", "router"]) {
+    for (const way of ["direct", "relay", "router"]) {
       const r = best(way, depth);
       lines.push(
         `| ${depth} | ${way} | ${Math.round(r.callsPerSec)} | ${r.meanMs.toFixed(3)} | ${
@@ -73,6 +88,8 @@ try {
   }
   const t256 = best("router", 256).callsPerSec / best("direct", 256).callsPerSec;
   const l1 = best("router", 1).meanMs / best("direct", 1).meanMs;
+  const f256 = best("relay", 256).callsPerSec / best("direct", 256).callsPerSec;
+  const f1 = best("relay", 1).meanMs / best("direct", 1).meanMs;
   lines.push("");
   lines.push(
     `through the router: ${
@@ -80,6 +97,12 @@ try {
     }% of direct throughput at 256 in flight (target >= 50%: ${t256 >= 0.5 ? "met" : "NOT met"}); ${
       l1.toFixed(2)
     }x direct mean latency at 1 in flight (target <= 2x: ${l1 <= 2 ? "met" : "NOT met"})`,
+  );
+  lines.push(
+    `through the byte relay (the floor): ${(f256 * 100).toFixed(0)}% of direct throughput at 256, ${
+      f1.toFixed(2)
+    }x direct latency at 1; the router is ${(t256 / f256 * 100).toFixed(0)}% of the relay's ` +
+      `throughput at 256 and ${(l1 / f1).toFixed(2)}x its latency at 1`,
   );
   console.log(lines.join("\n"));
 } finally {
