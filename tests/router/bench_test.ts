@@ -6,12 +6,15 @@ import { runScript } from "../_runtimes.ts";
 
 const DRIVER = new URL("../../bench/router_loopback.ts", import.meta.url).pathname;
 
-Deno.test("`bench/router_loopback.ts` measures direct and routed calls at 1 and 256 in flight", async () => {
+Deno.test("`bench/router_loopback.ts` measures direct, relayed and routed calls at 1 and 256 in flight", async () => {
   const result = await runScript("deno", DRIVER, ["--warmup=20", "--duration=100"], 120_000);
   const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   assert.equal(result.code, 0, context);
-  for (const row of ["| 1 | direct |", "| 1 | router |", "| 256 | direct |", "| 256 | router |"]) {
-    assert.ok(result.stdout.includes(row), context);
+  for (const depth of [1, 256]) {
+    for (const way of ["direct", "relay", "router"]) {
+      assert.ok(result.stdout.includes(`| ${depth} | ${way} |`), context);
+    }
   }
   assert.match(result.stdout, /^through the router: \d+% of direct throughput/m, context);
+  assert.match(result.stdout, /^through the byte relay \(the floor\): \d+% of direct/m, context);
 });
