@@ -24,6 +24,8 @@ other through it by target, random, hash, broadcast or master routes.
   --heartbeat MS             heartbeat interval towards services
   --misses N                 unanswered heartbeats before a service counts as dead
   --hwm BYTES                send-buffer bytes over which a service counts as congested
+  --per-turn N               forwards from one read of one service before others are served
+                             (fairness; default 256)
   --master GROUP=ID@FENCE    a static master (comma-separated for several)
   --stats MS                 print the router's counters every MS (0: never; default 0)`;
 
@@ -37,6 +39,7 @@ export const router: Subcommand = subcommand({
     heartbeat: undefined,
     misses: undefined,
     hwm: undefined,
+    "per-turn": undefined,
     master: undefined,
     stats: "0",
   },
@@ -55,6 +58,10 @@ export const router: Subcommand = subcommand({
     }
     if (misses !== undefined) options.heartbeatMisses = intArg("--misses", misses, 1, 1000);
     if (hwm !== undefined) options.highWaterMark = intArg("--hwm", hwm, 1, 2 ** 31 - 1);
+    const perTurn = parsed.values["per-turn"];
+    if (perTurn !== undefined) {
+      options.maxRequestsPerTurn = intArg("--per-turn", perTurn, 1, 2 ** 31 - 1);
+    }
     const masters: [number, number, number][] = [];
     for (const m of master === undefined ? [] : master.split(",")) {
       const match = /^(\d+)=(\d+)@(\d+)$/.exec(m.trim());

@@ -10,7 +10,8 @@
  * Options: `--listen HOST:PORT` (repeatable; port 0 picks a free port),
  * `--heartbeat MS` and `--misses N` (how fast a dead service is found),
  * `--hwm BYTES` (send-buffer bytes over which a service counts as
- * congested), `--master GROUP=ID@FENCE` (repeatable: a static master),
+ * congested), `--per-turn N` (forwards from one read of one service before
+ * others are served; default 256), `--master GROUP=ID@FENCE` (repeatable: a static master),
  * `--stats MS` (print the router's counters every MS), `--exit-after MS`
  * (close and exit, e.g. for `node --cpu-prof`). Prints `listening
  * HOST:PORT` for each address once it listens, then routes until killed.
@@ -26,7 +27,7 @@ declare const process: { argv: string[]; exit(code: number): never };
 function usage(message: string): never {
   console.error(`${message}
 usage: main.ts --listen HOST:PORT [--listen ...] [--heartbeat MS] [--misses N] [--hwm BYTES]
-               [--master GROUP=ID@FENCE ...] [--stats MS] [--exit-after MS]`);
+               [--per-turn N] [--master GROUP=ID@FENCE ...] [--stats MS] [--exit-after MS]`);
   process.exit(2);
 }
 
@@ -53,6 +54,9 @@ for (let i = 0; i < args.length; i++) {
       break;
     case "--hwm":
       options.highWaterMark = number;
+      break;
+    case "--per-turn":
+      options.maxRequestsPerTurn = number;
       break;
     case "--stats":
       statsEvery = number;
