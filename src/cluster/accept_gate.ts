@@ -8,7 +8,7 @@
 import { now } from "../_platform.ts";
 import type { Connection } from "../transport/types.ts";
 import { type ClusterListenOptions, DEFAULT_MAX_CONNECTIONS } from "./listener.ts";
-import type { Logger } from "./options.ts";
+import type { Logger } from "./logger.ts";
 
 /**
  * Counts a listener's open connections and closes new ones over its cap

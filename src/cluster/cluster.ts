@@ -196,7 +196,7 @@ export class Cluster implements ContextHost {
     let peer = this.#peers.get(address);
     if (peer === undefined) {
       peer = new Peer(address);
-      if (this.#closing !== null) peerState(peer).closed = true;
+      if (this.#closing !== null) peerState<Channel>(peer).closed = true;
       else this.#peers.set(address, peer);
     }
     return peer;
@@ -297,7 +297,7 @@ export class Cluster implements ContextHost {
       signal = signal === undefined ? context.signal : anySignal([signal, context.signal]);
     }
     if (signal?.aborted) return Promise.reject(abortedError(signal));
-    const state = peerState(peer);
+    const state = peerState<Channel>(peer);
     if (state.closed || this.#shut) return Promise.reject(this.#peerClosed(peer));
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
@@ -309,7 +309,7 @@ export class Cluster implements ContextHost {
   /** The path for a peer not connected, or congested: connect or wait first. */
   async #requestSlow(
     peer: Peer,
-    state: PeerState,
+    state: PeerState<Channel>,
     cmd: string | number,
     body: unknown,
     deadline: number,
@@ -431,7 +431,7 @@ export class Cluster implements ContextHost {
   /** The channel of an outbound peer: the live one, or a (shared) connect. */
   async #ensureChannel(
     peer: Peer,
-    state: PeerState,
+    state: PeerState<Channel>,
     deadline: number,
     signal: AbortSignalLike | undefined,
   ): Promise<Channel> {
@@ -455,7 +455,7 @@ export class Cluster implements ContextHost {
     );
   }
 
-  async #connectPeer(peer: Peer, state: PeerState): Promise<Channel> {
+  async #connectPeer(peer: Peer, state: PeerState<Channel>): Promise<Channel> {
     const address = peer.address!;
     let connection: Connection;
     try {
@@ -479,7 +479,12 @@ export class Cluster implements ContextHost {
     return channel;
   }
 
-  #open(peer: Peer, state: PeerState, connection: Connection, initiator: boolean): Channel {
+  #open(
+    peer: Peer,
+    state: PeerState<Channel>,
+    connection: Connection,
+    initiator: boolean,
+  ): Channel {
     this.#stats?.connection(connection);
     const channel = new Channel(this.#host, peer, connection, {
       framing: this.#o.framing,
@@ -527,7 +532,7 @@ export class Cluster implements ContextHost {
       return;
     }
     const peer = new Peer(undefined);
-    const state = peerState(peer);
+    const state = peerState<Channel>(peer);
     const channel = this.#open(peer, state, connection, false);
     this.#o.logger.info?.(`Accepted ${peer}`);
     if (this.#o.accept !== undefined) {
@@ -808,7 +813,7 @@ export class Cluster implements ContextHost {
     this.#channels.delete(channel);
     this.#reaper.untrack(channel);
     const peer = channel.peer;
-    const state = peerState(peer);
+    const state = peerState<Channel>(peer);
     if (state.channel === channel) state.channel = null;
     if (peer.inbound) state.closed = true;
     // Better than silly: calls waiting on the connection fail now, not at their timeout.
@@ -845,7 +850,7 @@ export class Cluster implements ContextHost {
   // ---- closing -------------------------------------------------------------
 
   async #closePeer(peer: Peer): Promise<void> {
-    const state = peerState(peer);
+    const state = peerState<Channel>(peer);
     state.closed = true;
     if (peer.address !== undefined && this.#peers.get(peer.address) === peer) {
       this.#peers.delete(peer.address);
@@ -868,10 +873,10 @@ export class Cluster implements ContextHost {
     this.#shut = true;
     if (this.#heartbeat !== undefined) stopTimer(this.#heartbeat);
     this.#heartbeat = undefined;
-    for (const peer of this.#peers.values()) peerState(peer).closed = true;
+    for (const peer of this.#peers.values()) peerState<Channel>(peer).closed = true;
     this.#peers.clear();
     for (const channel of [...this.#channels]) {
-      peerState(channel.peer).closed = true;
+      peerState<Channel>(channel.peer).closed = true;
       waits.push(channel.close(this.#peerClosed(channel.peer), true));
     }
     // Connects in flight finish, see the cluster closed, and close their socket.

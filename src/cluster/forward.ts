@@ -168,7 +168,7 @@ export function forwardRaw(
   nodeId: number,
 ): boolean {
   if (!(peer instanceof Peer)) throw new TypeError("Invalid peer: expected a Peer");
-  const state = peerState(peer);
+  const state = peerState<Channel>(peer);
   const channel = state.channel;
   if (state.closed || channel === null || channel.closed || channel.congested || !channel.weft) {
     return false;
@@ -179,7 +179,7 @@ export function forwardRaw(
   // The time left as the request brought it: its deadline less the time its
   // chunk was read (no clock read per forward; exact while forwarding from
   // the handler's synchronous part, as a router does).
-  const from = deadline === Infinity ? null : peerState(context.peer).channel;
+  const from = deadline === Infinity ? null : peerState<Channel>(context.peer).channel;
   const remaining = deadline === Infinity
     ? Infinity
     : deadline - (from === null ? now() : from.receivedAt);

@@ -38,6 +38,7 @@
  * @module
  */
 
+import type { Channel } from "./channel.ts";
 import { Peer, peerState } from "./peer.ts";
 
 /**
@@ -54,7 +55,7 @@ import { Peer, peerState } from "./peer.ts";
  */
 export function holdReading(peer: Peer): () => void {
   if (!(peer instanceof Peer)) throw new TypeError("Invalid peer: expected a Peer");
-  const channel = peerState(peer).channel;
+  const channel = peerState<Channel>(peer).channel;
   if (channel === null || channel.closed) return () => {};
   channel.hold();
   let held = true;

@@ -23,7 +23,6 @@
 import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { HelloField, REQUEST_HEAD_SIZE, RequestFlag } from "./protocol.ts";
-import type { Channel } from "./channel.ts";
 
 /** Names a connection's table holds, per direction: ids 0 to 1023. */
 export const NAME_TABLE_SIZE = 1024;
@@ -181,15 +180,15 @@ export function nodeHelloFields(nodeName: unknown): Map<number, Uint8Array> | un
 }
 
 /**
- * The head of a named request on `channel` (weft mode): `head` with the
- * service and command refs after it. A body that may go in parts carries
- * its names inline.
+ * The head of a named request on `channel` (weft mode; the channel's part
+ * threshold and name table): `head` with the service and command refs
+ * after it. A body that may go in parts carries its names inline.
  *
  * @throws {TypeError} In silly mode, or for a name that is not a non-empty string.
  * @throws {WeftError} `name too long`.
  */
 export function namedHead(
-  channel: Channel,
+  channel: { readonly partThreshold: number; readonly names: NameWriter },
   head: Uint8Array | undefined,
   service: string | undefined,
   command: string | undefined,

@@ -5,6 +5,7 @@
  */
 
 import { checkMaxRequestsPerTurn } from "./read_turn.ts";
+import type { Logger } from "./logger.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
 import { checkNodeId, random32 } from "../session/trace.ts";
@@ -89,18 +90,7 @@ export type RequestHandler = (
   context: CallContext,
 ) => unknown;
 
-/**
- * Where the cluster reports what it cannot throw to a caller: a callback
- * that threw, a malformed frame, a request that failed to decode.
- */
-export interface Logger {
-  /** Something failed (a connection was closed, a hook threw). */
-  error(message: string, detail?: unknown): void;
-  /** Something is off but nothing failed (a frame over the soft limit). */
-  warn(message: string, detail?: unknown): void;
-  /** Connections opened and closed. */
-  info?(message: string, detail?: unknown): void;
-}
+export type { Logger } from "./logger.ts";
 
 /**
  * Something like `AsyncLocalStorage` from `node:async_hooks` (Deno, Bun and

@@ -7,16 +7,42 @@
 import { strictUtf8Decoder } from "../_platform.ts";
 import { formatAddress } from "../transport/address.ts";
 import { HelloField } from "./protocol.ts";
-import type { Address } from "../transport/types.ts";
-import type { Channel } from "./channel.ts";
-import type { PeerIdentity } from "./security.ts";
+import type { Address, PeerCertificate } from "../transport/types.ts";
 
-/** The cluster's mutable bookkeeping for a peer; not part of the public API. */
-export interface PeerState {
+/** What a peer proved about itself on its connection; see `security.ts`. */
+export interface PeerIdentity {
+  /** The key id the peer proved (key authentication, the cluster's `auth` option). */
+  keyId?: string;
+  /** The certificate the peer presented (TLS). */
+  certificate?: PeerCertificate;
+  /**
+   * Weft mode: the node name the peer gave in its handshake (its
+   * `nodeName` option; the named-nodes layer's node name). A claim, not a
+   * proof: any peer can send any name. Trust it only as far as the key or
+   * certificate beside it (see `isAuthenticated`).
+   */
+  nodeName?: string;
+}
+
+/**
+ * What a peer's bookkeeping needs of its connection. The cluster's
+ * `Channel` is one; naming only this keeps `peer.ts` below `channel.ts`
+ * (which imports it) instead of the two importing each other.
+ */
+export interface PeerConnection {
+  /** The transport connection, for the remote address. */
+  readonly connection: { readonly remoteAddress: Address };
+}
+
+/**
+ * The cluster's mutable bookkeeping for a peer; not part of the public API.
+ * `C` is the connection type the caller knows it holds (the cluster's `Channel`).
+ */
+export interface PeerState<C extends PeerConnection = PeerConnection> {
   /** The live connection, or null. */
-  channel: Channel | null;
+  channel: C | null;
   /** The connect in progress that calls share, or null. */
-  connecting: Promise<Channel> | null;
+  connecting: Promise<C> | null;
   /** Closed for good: by `close(peer)`, the cluster's close, or (inbound) a disconnect. */
   closed: boolean;
   /** The remote address of the last connection. */
@@ -122,7 +148,10 @@ export class Peer {
   }
 }
 
-/** The cluster's bookkeeping of `peer` (internal). */
-export function peerState(peer: Peer): PeerState {
-  return stateOf(peer);
+/**
+ * The cluster's bookkeeping of `peer` (internal). Only the cluster stores
+ * connections there, so its callers name their type: `peerState<Channel>(peer)`.
+ */
+export function peerState<C extends PeerConnection = PeerConnection>(peer: Peer): PeerState<C> {
+  return stateOf(peer) as PeerState<C>;
 }

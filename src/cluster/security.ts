@@ -8,10 +8,10 @@
  */
 
 import { WeftError } from "../errors.ts";
-import type { PeerCertificate, TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
+import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
 import { type AuthOptions, KeyRing } from "./handshake_auth.ts";
-import type { Peer } from "./peer.ts";
-import type { Logger } from "./options.ts";
+import type { Peer, PeerIdentity } from "./peer.ts";
+import type { Logger } from "./logger.ts";
 
 /**
  * The cluster's TLS settings, used for both listening and connecting: the
@@ -24,19 +24,7 @@ export interface ClusterTlsOptions extends TlsListenOptions, TlsConnectOptions {
  * Who the other end of a connection is: what it proved (a key id, a
  * certificate) and the node name it claimed.
  */
-export interface PeerIdentity {
-  /** The key id the peer proved (key authentication, the cluster's `auth` option). */
-  keyId?: string;
-  /** The certificate the peer presented (TLS). */
-  certificate?: PeerCertificate;
-  /**
-   * Weft mode: the node name the peer gave in its handshake (its
-   * `nodeName` option; the named-nodes layer's node name). A claim, not a
-   * proof: any peer can send any name. Trust it only as far as the key or
-   * certificate beside it (see {@linkcode isAuthenticated}).
-   */
-  nodeName?: string;
-}
+export type { PeerIdentity } from "./peer.ts";
 
 /** True if the identity was proved: a key id or a certificate (a node name alone proves nothing). */
 export function isAuthenticated(identity: PeerIdentity): boolean {
