@@ -91,8 +91,16 @@ export class SessionSlots<T extends { readonly session: number }> {
 
   /** Removes `entry` if it is the one held under its session; returns whether it was. */
   delete(entry: T): boolean {
-    if (this.get(entry.session) !== entry) return false;
-    this.take(entry.session);
+    const session = entry.session;
+    const i = session & this.#mask;
+    if (this.#slots[i] === entry) {
+      this.#slots[i] = undefined;
+    } else if (this.#overflow.size > 0 && this.#overflow.get(session) === entry) {
+      this.#overflow.delete(session);
+    } else {
+      return false;
+    }
+    this.#size--;
     return true;
   }
 
