@@ -18,6 +18,7 @@ import { nameBytes } from "../cluster/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
 import type { Peer } from "../cluster/peer.ts";
 import type { Codec } from "../codec/types.ts";
+import { SessionSlots } from "../session/session_slots.ts";
 import { json } from "../codec/json.ts";
 import { configFromObject, type NodesConfig, type NodeTable, parseConfig } from "./config.ts";
 
@@ -156,10 +157,22 @@ interface Route {
   readonly node: string;
   readonly address: string;
   readonly peer: Peer;
-  /** Rejecters of the calls in flight on this route. */
-  readonly calls: Set<(error: WeftError) => void>;
+  /**
+   * The calls in flight on this route, by a number of the route's own (a
+   * `SessionSlots`, not a `Set`: added and removed once per call, a `Set`
+   * made scavenges promote megabytes at 256 calls in flight).
+   */
+  readonly calls: SessionSlots<InFlight>;
+  /** The number the next call on this route is kept under. */
+  nextCall: number;
   /** Moved away: close the peer once the calls settle. */
   draining: boolean;
+}
+
+/** A call in flight on a route: how to fail it when the route goes down. */
+interface InFlight {
+  readonly session: number;
+  readonly fail: (error: WeftError) => void;
 }
 
 interface Waiter {
@@ -673,7 +686,14 @@ export class Nodes {
     if (address === false) return new WeftError("node down", `Node ${node} is down (config)`);
     const peer = this.#getCluster().connect(address);
     this.#peerUsers.set(peer, (this.#peerUsers.get(peer) ?? 0) + 1);
-    const route: Route = { node, address, peer, calls: new Set(), draining: false };
+    const route: Route = {
+      node,
+      address,
+      peer,
+      calls: new SessionSlots(),
+      nextCall: 0,
+      draining: false,
+    };
     this.#routes.set(node, route);
     return route;
   }
@@ -698,14 +718,18 @@ export class Nodes {
       ? cluster.call(route.peer, wire, body, callOptions)
       : cluster.send(route.peer, wire, body, callOptions);
     return new Promise<unknown>((resolve, reject) => {
-      const fail = (error: WeftError) => reject(error);
-      route.calls.add(fail);
+      // The next number not in use (a call can outlive 2^31 later ones).
+      let id = route.nextCall;
+      while (route.calls.has(id)) id = id === 0x7fffffff ? 0 : id + 1;
+      route.nextCall = id === 0x7fffffff ? 0 : id + 1;
+      const call: InFlight = { session: id, fail: reject };
+      route.calls.add(call);
       inner.then((value) => {
-        if (!route.calls.delete(fail)) return;
+        if (!route.calls.delete(call)) return;
         this.#settled(route);
         resolve(value);
       }, (error) => {
-        if (!route.calls.delete(fail)) return;
+        if (!route.calls.delete(call)) return;
         this.#settled(route);
         reject(translate(error, route.node, service));
       });
@@ -727,9 +751,9 @@ export class Nodes {
       );
       for (const waiter of [...this.#waiters]) if (waiter.node === node) waiter.reject(error);
       if (route === undefined) return;
-      const calls = [...route.calls];
+      const calls = route.calls.values();
       route.calls.clear();
-      for (const fail of calls) fail(error);
+      for (const call of calls) call.fail(error);
     }
     if (route === undefined) return;
     this.#routes.delete(node);
