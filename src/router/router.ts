@@ -12,6 +12,7 @@ import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterListenOptions } from "../cluster/listener.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
+import { checkFaultLogLimit, DEFAULT_FAULT_LOG_LIMIT, FaultLog } from "../cluster/fault_log.ts";
 import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
@@ -135,6 +136,18 @@ export interface RouterOptions {
   members?: MemberSource;
   /** Where to report failures. */
   logger?: Logger;
+  /**
+   * Lines per kind per second for what services do wrong that the router
+   * can only log: one-way sends dropped (nobody to deliver them to, the
+   * target lost) and connections closed for a malformed routing head on a
+   * send. The rest are counted and the count is logged with the next line
+   * of that kind, so a service flooding the router with undeliverable sends
+   * cannot flood its log. Also the limit of the router's own cluster
+   * (malformed frames and the like). `Infinity`: every line.
+   *
+   * @default {10}
+   */
+  faultLogLimit?: number;
 }
 
 /** The router's default hard limit: 16 MiB. */
@@ -201,6 +214,8 @@ const utf8 = new TextEncoder();
 export class Router {
   readonly #cluster: Cluster;
   readonly #logger: Logger;
+  /** Rate-limited warnings about what services send (see `faultLogLimit`). */
+  readonly #faults: FaultLog;
   readonly #byId = new Map<number, Peer>();
   readonly #idOf = new Map<Peer, number>();
   readonly #groups: (Group | undefined)[] = new Array(MAX_GROUP + 1);
@@ -221,6 +236,8 @@ export class Router {
   constructor(options: RouterOptions = {}) {
     const logger = options.logger ?? defaultLogger;
     this.#logger = logger;
+    const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
+    this.#faults = new FaultLog({ error: (message) => logger.warn(message) }, faultLogLimit);
     this.#cluster = new Cluster({
       marshal: (type, cmd, body) => {
         if (type === "request") {
@@ -256,6 +273,7 @@ export class Router {
       },
       hardLimit: options.hardLimit ?? DEFAULT_ROUTER_HARD_LIMIT,
       maxRequestsPerTurn: options.maxRequestsPerTurn ?? DEFAULT_ROUTER_REQUESTS_PER_TURN,
+      faultLogLimit,
       timeout: Infinity,
       ...(options.transport === undefined ? {} : { transport: options.transport }),
       ...(options.heartbeatInterval === undefined
@@ -556,7 +574,11 @@ export class Router {
 
   #dropped(target: Peer, error: unknown): void {
     this.#stats.dropped++;
-    this.#logger.warn(`Send to ${this.#name(target)} dropped`, error);
+    this.#faults.report(
+      "dropped",
+      () =>
+        `Send to ${this.#name(target)} dropped: ${error instanceof Error ? error.message : error}`,
+    );
   }
 
   #name(peer: Peer): string {
@@ -572,7 +594,7 @@ export class Router {
       `Bad routing head from ${this.#name(peer)}: ${detail}`,
     );
     if (!context.oneWay) throw error;
-    this.#logger.warn(`${error.message}; closing the connection`);
+    this.#faults.report("bad route", () => `${error.message}; closing the connection`);
     this.#unregister(peer);
     this.#cluster.close(peer).catch(() => {});
     return undefined;
@@ -580,10 +602,11 @@ export class Router {
 
   #unreachable(context: CallContext, detail: string): undefined {
     this.#stats.refused++;
-    const error = new WeftError("unreachable", `Unreachable: ${detail}`);
-    if (!context.oneWay) throw error;
+    if (!context.oneWay) throw new WeftError("unreachable", `Unreachable: ${detail}`);
+    // A send has nobody to answer: count it, and log it within the limit
+    // (no error object per send: a flood of them costs no stacks).
     this.#stats.dropped++;
-    this.#logger.warn(`Send dropped: ${error.message}`);
+    this.#faults.report("unreachable", () => `Send dropped: unreachable: ${detail}`);
     return undefined;
   }
 
