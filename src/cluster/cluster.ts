@@ -29,7 +29,6 @@ import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import {
   decodeErrorInfo,
-  encodeErrorInfo,
   REQUEST_HEAD_SIZE,
   RequestFlag,
   requestFlags,
@@ -46,7 +45,13 @@ import * as recorder from "./stats_recorder.ts";
 import { readTraceContext, traceHead } from "./tracing.ts";
 import { createTracing } from "./tracing_hook.ts";
 import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
-import { decodeRequest, refuseUndecodable } from "./fault_reply.ts";
+import {
+  answerFault,
+  decodeRequest,
+  isPeerFault,
+  refuseUndecodable,
+  sendError,
+} from "./fault_reply.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -726,6 +731,8 @@ export class Cluster implements ContextHost {
       this.#o.logger.info?.(`Handler for cmd ${context.cmd} from ${context.peer} stopped`, error);
       return;
     }
+    // The handler refused the request as the peer's fault: answered cheaply, not logged.
+    if (isPeerFault(error)) return answerFault(this.#o, channel, context, error);
     // silly logs and answers nothing (the caller times out); weft answers with the error.
     const cmd = this.#o.cmdName(context.cmd);
     this.#o.logger.error(`Handler for cmd ${cmd} from ${context.peer} threw`, error);
@@ -734,25 +741,7 @@ export class Cluster implements ContextHost {
 
   /** Weft mode: answers the request with an error response (never for a one-way send). */
   #sendError(channel: Channel, context: CallContext, error: unknown): void {
-    if (!channel.weft || context.oneWay || channel.closed) return;
-    let info;
-    try {
-      info = this.#o.errorInfo(error);
-    } catch (hookError) {
-      this.#o.logger.error("errorInfo hook threw", hookError);
-      info = { name: "Error", message: "Handler failed (errorInfo hook threw)" };
-    }
-    try {
-      channel.response(context.session, encodeErrorInfo(info), STATUS_HEAD[ResponseStatus.Error]);
-    } catch (sendError) {
-      // An error too large for the hard limit: send a short one instead.
-      this.#o.logger.error(`Cannot send error response to cmd ${context.cmd}`, sendError);
-      channel.response(
-        context.session,
-        encodeErrorInfo({ name: "WeftError", code: "frame too large", message: "Error too large" }),
-        STATUS_HEAD[ResponseStatus.Error],
-      );
-    }
+    sendError(this.#o, channel, context, error);
   }
 
   /** A response arrived for `call`. */

@@ -1,20 +1,23 @@
 /**
- * The cheap path for a request a peer got wrong (an undecodable body): no
- * stack is captured for the errors it makes, its log line is formatted only
- * if the fault log writes it, and its error response is encoded once per
- * distinct message and reused. A flood of bad requests then costs a node
- * about what a flood of good ones does.
+ * Error responses: the general one ({@linkcode sendError}), and the cheap
+ * path for a request a peer got wrong (an undecodable body, a request its
+ * handler refused with a {@linkcode peerFault}): no stack is captured for
+ * the errors it makes, its log line is formatted only if the fault log
+ * writes it, and its error response is encoded once per distinct message
+ * and reused. A flood of bad requests then costs a node about what a flood
+ * of good ones does.
  *
  * @module
  */
 
 import type { Unmarshal } from "../codec/types.ts";
-import { WeftError } from "../errors.ts";
+import { type ErrorCode, WeftError } from "../errors.ts";
 import type { CallContext } from "./call_context.ts";
 import type { Channel } from "./channel.ts";
 import type { FaultLog } from "./fault_log.ts";
 import { defaultErrorInfo, encodeErrorInfo, ResponseStatus, STATUS_HEAD } from "./protocol.ts";
 import type { RemoteErrorInfo } from "../errors.ts";
+import type { Logger } from "./logger.ts";
 
 /** Distinct error bodies kept encoded, at most (then the cache starts over). */
 const MAX_CACHED = 256;
@@ -42,18 +45,75 @@ export function decodeRequest(unmarshal: Unmarshal, cmd: number, payload: Uint8A
   }
 }
 
-/** An error response body for a WeftError of `code` and `message`, encoded once. */
-export function faultBody(code: string, message: string): Uint8Array {
-  const key = code + "\n" + message;
+/** An error response body for an error named `name` (a WeftError's by default), encoded once. */
+export function faultBody(code: string, message: string, name = "WeftError"): Uint8Array {
+  const key = name + "\n" + code + "\n" + message;
   let body = bodies.get(key);
   if (body === undefined) {
-    body = encodeErrorInfo({ name: "WeftError", code, message });
+    body = encodeErrorInfo({ name, code, message });
     if (message.length <= MAX_CACHED_MESSAGE) {
       if (bodies.size >= MAX_CACHED) bodies.clear();
       bodies.set(key, body);
     }
   }
   return body;
+}
+
+const FAULT: unique symbol = Symbol("weft.peerFault");
+
+/**
+ * A `WeftError` for a handler to throw when the request itself is wrong
+ * (a router's `unreachable` or `bad route`): built without a stack, and
+ * answered by the cluster on the cheap path ({@linkcode answerFault}), so
+ * a peer sending such requests in a flood costs the node about what good
+ * ones do.
+ */
+export function peerFault(code: ErrorCode, message: string): WeftError {
+  const limit = ErrorCtor.stackTraceLimit;
+  ErrorCtor.stackTraceLimit = 0;
+  try {
+    const error = new WeftError(code, message);
+    (error as { [FAULT]?: true })[FAULT] = true;
+    return error;
+  } finally {
+    ErrorCtor.stackTraceLimit = limit;
+  }
+}
+
+/** True for an error made by {@linkcode peerFault}. */
+export function isPeerFault(error: unknown): error is WeftError {
+  return error instanceof WeftError && (error as { [FAULT]?: true })[FAULT] === true;
+}
+
+/**
+ * Answers a request its handler refused with a {@linkcode peerFault}: the
+ * error response through the `errorInfo` hook, encoded once per distinct
+ * name, code and message. Nothing is logged: the handler decided, and the
+ * caller has the error (a router counts them in `stats.refused`).
+ */
+export function answerFault(
+  o: Pick<FaultReplyOptions, "errorInfo">,
+  channel: Channel,
+  context: CallContext,
+  error: WeftError,
+): void {
+  if (!channel.weft || context.oneWay || channel.closed) return;
+  let name = "WeftError";
+  let code: string = error.code;
+  let message = error.message;
+  try {
+    const info = o.errorInfo(error);
+    name = info.name;
+    code = info.code ?? code;
+    message = info.message;
+  } catch {
+    // a throwing errorInfo hook: the error as the default hook gives it
+  }
+  channel.response(
+    context.session,
+    faultBody(code, message, name),
+    STATUS_HEAD[ResponseStatus.Error],
+  );
 }
 
 /** What the cluster passes: its fault log, names of commands, and the errorInfo hook. */
@@ -103,4 +163,37 @@ export function refuseUndecodable(
   }
   channel.response(context.session, faultBody(code, message), STATUS_HEAD[ResponseStatus.Error]);
   return undefined;
+}
+
+/**
+ * Weft mode: answers the request `context` serves with an error response
+ * for `error`, through the `errorInfo` hook (never for a one-way send, nor
+ * in silly mode, which has no error responses). An error too large for the
+ * hard limit goes as a short `frame too large` one.
+ */
+export function sendError(
+  o: { readonly errorInfo: (error: unknown) => RemoteErrorInfo; readonly logger: Logger },
+  channel: Channel,
+  context: CallContext,
+  error: unknown,
+): void {
+  if (!channel.weft || context.oneWay || channel.closed) return;
+  let info;
+  try {
+    info = o.errorInfo(error);
+  } catch (hookError) {
+    o.logger.error("errorInfo hook threw", hookError);
+    info = { name: "Error", message: "Handler failed (errorInfo hook threw)" };
+  }
+  try {
+    channel.response(context.session, encodeErrorInfo(info), STATUS_HEAD[ResponseStatus.Error]);
+  } catch (sendError) {
+    // An error too large for the hard limit: send a short one instead.
+    o.logger.error(`Cannot send error response to cmd ${context.cmd}`, sendError);
+    channel.response(
+      context.session,
+      encodeErrorInfo({ name: "WeftError", code: "frame too large", message: "Error too large" }),
+      STATUS_HEAD[ResponseStatus.Error],
+    );
+  }
 }
