@@ -13,6 +13,7 @@ import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterListenOptions } from "../cluster/listener.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
 import { checkFaultLogLimit, DEFAULT_FAULT_LOG_LIMIT, FaultLog } from "../cluster/fault_log.ts";
+import { peerFault } from "../cluster/fault_reply.ts";
 import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
@@ -589,12 +590,10 @@ export class Router {
   /** A routing head the router cannot use: answer a call, close a sender of sends. */
   #bad(peer: Peer, context: CallContext, detail: string): undefined {
     this.#stats.refused++;
-    const error = new WeftError(
-      "bad route",
-      `Bad routing head from ${this.#name(peer)}: ${detail}`,
-    );
-    if (!context.oneWay) throw error;
-    this.#faults.report("bad route", () => `${error.message}; closing the connection`);
+    const message = `Bad routing head from ${this.#name(peer)}: ${detail}`;
+    // A refused call is answered on the cluster's cheap path (no stack, no log line).
+    if (!context.oneWay) throw peerFault("bad route", message);
+    this.#faults.report("bad route", () => `${message}; closing the connection`);
     this.#unregister(peer);
     this.#cluster.close(peer).catch(() => {});
     return undefined;
@@ -602,7 +601,7 @@ export class Router {
 
   #unreachable(context: CallContext, detail: string): undefined {
     this.#stats.refused++;
-    if (!context.oneWay) throw new WeftError("unreachable", `Unreachable: ${detail}`);
+    if (!context.oneWay) throw peerFault("unreachable", `Unreachable: ${detail}`);
     // A send has nobody to answer: count it, and log it within the limit
     // (no error object per send: a flood of them costs no stacks).
     this.#stats.dropped++;
@@ -626,7 +625,7 @@ export class Router {
     const holder = this.#byId.get(id);
     if (holder !== undefined && !holder.isClosed) {
       this.#stats.refused++;
-      throw new WeftError(
+      throw peerFault(
         "duplicate id",
         `Service id ${formatServiceId(id)} is held by another live service`,
       );
