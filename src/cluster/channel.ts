@@ -205,6 +205,8 @@ export class Channel implements Watched {
   #pingSeq = 0;
   #pingOutstanding = false;
   #missed = 0;
+  /** Bytes arrived since the last heartbeat tick: the peer is alive even if its pong is behind them. */
+  #readSinceBeat = false;
   /** Scratch header reused for every request written. */
   readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
   #flushQueued = false;
@@ -600,11 +602,18 @@ export class Channel implements Watched {
       // be waiting unread, so that is no sign of a dead peer.
       // (Nor is a hold: this node chose not to read.)
       if (this.#paused !== 0 && (this.#paused & ~(PAUSE_INFLIGHT | PAUSE_HELD)) === 0) return true;
+      // Bytes keep coming: the pong is queued behind them (megabytes sent to
+      // a node that was stopped, say), and a dead peer sends nothing.
+      if (this.#readSinceBeat) {
+        this.#readSinceBeat = false;
+        return true;
+      }
       this.#missed++;
       return this.#missed < misses;
     }
     this.#pingSeq = this.#pingSeq === 0x7fffffff ? 1 : this.#pingSeq + 1;
     this.#pingOutstanding = true;
+    this.#readSinceBeat = false;
     this.#control(ControlCmd.Ping, this.#pingSeq, EMPTY);
     return true;
   }
@@ -1144,6 +1153,7 @@ export class Channel implements Watched {
     const first = this.#first;
     if (first !== null) first.note(chunk);
     this.receivedAt = now();
+    this.#readSinceBeat = true;
     this.#clockStale = false;
     this.turn.reset();
     try {

@@ -304,6 +304,51 @@ export const weftCases: Case[] = [
     },
   },
   {
+    name:
+      "weft: a peer whose pong is queued behind the megabytes it is sending is not taken for dead",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        // The client reads slowly (each send costs its handler 2 ms), so the
+        // server's pong waits behind megabytes of sends: longer than the
+        // client's heartbeat window, while bytes keep arriving.
+        const SENDS = 300;
+        const pad = "p".repeat(32 * 1024);
+        let accepted = 0;
+        const server: Cluster = node({
+          accept: () => accepted++,
+          call: (peer, cmd) => {
+            if (cmd !== 1) return undefined;
+            for (let n = 0; n < SENDS; n++) {
+              server.send(peer, 2, { n, pad }).catch(() => {});
+            }
+            return "flooding";
+          },
+        });
+        let received = 0;
+        const closes: string[] = [];
+        const client = node({
+          heartbeatInterval: 20,
+          heartbeatMisses: 2,
+          close: (_p, reason) => closes.push(reason.message),
+          call: (_p, cmd) => {
+            if (cmd !== 2) return undefined;
+            const until = performance.now() + 2;
+            while (performance.now() < until) { /* a slow handler */ }
+            received++;
+            return undefined;
+          },
+        });
+        const peer = client.connect(await serve(env, server));
+        assert.equal(await client.call(peer, 1, null), "flooding");
+        await until(() => received === SENDS || closes.length > 0, 30_000, "every send");
+        assert.deepEqual(closes, [], "the client took the flooding server for dead");
+        assert.equal(received, SENDS);
+        assert.equal(peer.isConnected, true);
+        assert.equal(await client.call(peer, 1, null), "flooding");
+        assert.equal(accepted, 1, "one connection throughout");
+      }),
+  },
+  {
     name: "weft: a healthy idle connection survives many heartbeat intervals",
     fn: (env) =>
       nodes(env, async (node) => {
