@@ -74,6 +74,8 @@ interface Link {
   readonly peer: Peer;
   /** Registered, and its connection is up. */
   alive: boolean;
+  /** Registered at this router at least once (a later `duplicate id` is likely its own stale connection). */
+  registered: boolean;
   registering: Promise<void> | undefined;
   retry: ReturnType<typeof setTimeout> | undefined;
 }
@@ -222,7 +224,14 @@ export class Service {
     });
     this.#links = routers.map((address) => {
       const peer = this.#cluster.connect(address);
-      const link: Link = { address, peer, alive: false, registering: undefined, retry: undefined };
+      const link: Link = {
+        address,
+        peer,
+        alive: false,
+        registered: false,
+        registering: undefined,
+        retry: undefined,
+      };
       this.#byPeer.set(peer, link);
       return link;
     });
@@ -403,12 +412,17 @@ export class Service {
           link.registering = undefined;
           if (this.#closed) return;
           link.alive = true;
+          link.registered = true;
           this.#choose();
         },
         (error) => {
           link.registering = undefined;
           const reason = asRouterError(error);
-          if (reason.code !== "duplicate id") this.#retry(link);
+          // A duplicate at the first registration: another live service has
+          // the id. Once registered there, it is most likely this service's
+          // own previous connection, which the router has not yet found dead
+          // (one of its heartbeat windows at most): try again.
+          if (reason.code !== "duplicate id" || link.registered) this.#retry(link);
           throw reason;
         },
       );
