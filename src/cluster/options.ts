@@ -216,7 +216,8 @@ export interface ClusterOptions extends PartOptions {
    * Weft mode: heartbeats left unanswered before the connection is declared
    * dead (its calls reject with `closed`; outbound peers reconnect on their
    * next call). A dead, frozen or half-open peer is found within about
-   * `heartbeatInterval * (heartbeatMisses + 1)`.
+   * `heartbeatInterval * (heartbeatMisses + 1)`. An interval in which bytes
+   * arrived from the peer is not a miss: its pong may be queued behind them.
    *
    * @default {2}
    */
