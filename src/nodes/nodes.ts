@@ -163,8 +163,6 @@ interface Route {
    * made scavenges promote megabytes at 256 calls in flight).
    */
   readonly calls: SessionSlots<InFlight>;
-  /** The number the next call on this route is kept under. */
-  nextCall: number;
   /** Moved away: close the peer once the calls settle. */
   draining: boolean;
 }
@@ -691,7 +689,6 @@ export class Nodes {
       address,
       peer,
       calls: new SessionSlots(),
-      nextCall: 0,
       draining: false,
     };
     this.#routes.set(node, route);
@@ -718,11 +715,7 @@ export class Nodes {
       ? cluster.call(route.peer, wire, body, callOptions)
       : cluster.send(route.peer, wire, body, callOptions);
     return new Promise<unknown>((resolve, reject) => {
-      // The next number not in use (a call can outlive 2^31 later ones).
-      let id = route.nextCall;
-      while (route.calls.has(id)) id = id === 0x7fffffff ? 0 : id + 1;
-      route.nextCall = id === 0x7fffffff ? 0 : id + 1;
-      const call: InFlight = { session: id, fail: reject };
+      const call: InFlight = { session: route.calls.nextId(), fail: reject };
       route.calls.add(call);
       inner.then((value) => {
         if (!route.calls.delete(call)) return;

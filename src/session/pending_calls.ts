@@ -7,7 +7,6 @@
  */
 
 import type { AbortSignalLike } from "../_platform.ts";
-import { MAX_SESSION } from "../wire/frame.ts";
 import type { Deadline, DeadlineQueue } from "./deadline_queue.ts";
 import { SessionSlots } from "./session_slots.ts";
 
@@ -125,16 +124,15 @@ export interface PendingCallsOptions {
  * ```
  */
 export class PendingCalls {
-  readonly #calls = new SessionSlots<PendingCall>();
+  readonly #calls: SessionSlots<PendingCall>;
   readonly #deadlines: DeadlineQueue;
   readonly #onTimeout: (call: PendingCall) => void;
-  #next = 1;
 
   /** Creates an empty table. */
   constructor(options: PendingCallsOptions) {
     this.#deadlines = options.deadlines;
     this.#onTimeout = options.onTimeout;
-    this.#next = options.firstSession ?? 1;
+    this.#calls = new SessionSlots(options.firstSession ?? 1);
   }
 
   /** Calls waiting. */
@@ -147,10 +145,7 @@ export class PendingCalls {
    * counter that wraps to 0, skipping ids in use.
    */
   nextSession(): number {
-    let id = this.#next;
-    while (this.#calls.has(id)) id = id === MAX_SESSION ? 0 : id + 1;
-    this.#next = id === MAX_SESSION ? 0 : id + 1;
-    return id;
+    return this.#calls.nextId();
   }
 
   /**

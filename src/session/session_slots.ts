@@ -6,6 +6,8 @@
  * @module
  */
 
+import { MAX_SESSION } from "../wire/frame.ts";
+
 /** Slots a table starts with; it doubles when full. */
 const INITIAL_SLOTS = 16;
 
@@ -48,6 +50,24 @@ export class SessionSlots<T extends { readonly session: number }> {
   #mask = INITIAL_SLOTS - 1;
   readonly #overflow = new Map<number, T>();
   #size = 0;
+  #next: number;
+
+  /** @param firstId The first id {@linkcode SessionSlots.prototype.nextId} hands out. */
+  constructor(firstId = 0) {
+    this.#next = firstId;
+  }
+
+  /**
+   * Hands out an id for a new entry, for tables whose ids are their own: the
+   * next of a 31-bit counter that wraps to 0, skipping ids still held (an
+   * entry can outlive 2^31 later ones).
+   */
+  nextId(): number {
+    let id = this.#next;
+    while (this.has(id)) id = id === MAX_SESSION ? 0 : id + 1;
+    this.#next = id === MAX_SESSION ? 0 : id + 1;
+    return id;
+  }
 
   /** Entries held. */
   get size(): number {
