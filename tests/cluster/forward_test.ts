@@ -84,6 +84,39 @@ function frontNode(target: () => Peer, outcomes: string[], forwarded: boolean[])
   return front;
 }
 
+/**
+ * A client calling a front that forwards to a back, over loopback; disposing
+ * it closes all three (closing one twice is harmless).
+ */
+async function chain() {
+  const seen: Seen = { requests: [] };
+  const { back, address } = await backNode(seen);
+  const outcomes: string[] = [];
+  const forwarded: boolean[] = [];
+  const to: { back?: Peer } = {};
+  const front = frontNode(() => to.back!, outcomes, forwarded);
+  const toBack = front.connect(address);
+  to.back = toBack;
+  const frontAt = await front.listen("127.0.0.1:0");
+  const client = new Cluster(raw());
+  const peer = client.connect(`127.0.0.1:${frontAt.address.port}`);
+  return {
+    seen,
+    back,
+    front,
+    toBack,
+    client,
+    peer,
+    outcomes,
+    forwarded,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await front.close();
+      await back.close();
+    },
+  };
+}
+
 async function until(check: () => boolean, ms: number, what: string) {
   const end = Date.now() + ms;
   while (!check()) {
@@ -93,17 +126,8 @@ async function until(check: () => boolean, ms: number, what: string) {
 }
 
 Deno.test("forwardRaw(): responses, empty answers, remote errors and trace ids pass through", async () => {
-  const seen: Seen = { requests: [] };
-  const { back, address } = await backNode(seen);
-  await using _back = back;
-  const outcomes: string[] = [];
-  const forwarded: boolean[] = [];
-  const to: { back?: Peer } = {};
-  await using front = frontNode(() => to.back!, outcomes, forwarded);
-  to.back = front.connect(address);
-  const frontAt = await front.listen("127.0.0.1:0");
-  await using client = new Cluster(raw());
-  const peer = client.connect(`127.0.0.1:${frontAt.address.port}`);
+  await using c = await chain();
+  const { seen, front, client, peer, outcomes, forwarded } = c;
 
   // the first call connects front to back: the ordinary path
   assert.equal(text(await client.call(peer, 1, "first")), "echo first");
@@ -129,17 +153,8 @@ Deno.test("forwardRaw(): responses, empty answers, remote errors and trace ids p
 });
 
 Deno.test("forwardRaw(): one-way sends go one-way; it declines a target not connected and an aborted context", async () => {
-  const seen: Seen = { requests: [] };
-  const { back, address } = await backNode(seen);
-  await using _back = back;
-  const outcomes: string[] = [];
-  const forwarded: boolean[] = [];
-  const to: { back?: Peer } = {};
-  await using front = frontNode(() => to.back!, outcomes, forwarded);
-  to.back = front.connect(address);
-  const frontAt = await front.listen("127.0.0.1:0");
-  await using client = new Cluster(raw());
-  const peer = client.connect(`127.0.0.1:${frontAt.address.port}`);
+  await using c = await chain();
+  const { seen, front, toBack, client, peer, outcomes, forwarded } = c;
   await client.send(peer, 1, "s0"); // connects front to back (ordinary path)
   await until(() => seen.requests.length === 1, 3000, "the first send");
   for (let i = 1; i <= 20; i++) await client.send(peer, 1, `s${i}`);
@@ -156,11 +171,11 @@ Deno.test("forwardRaw(): one-way sends go one-way; it declines a target not conn
   };
   const request = { cmd: 1, session: 1, traceHi: 0, traceLo: 0 };
   const { CallContext } = await import("../../src/cluster/call_context.ts");
-  const aborted = new CallContext(front, to.back!, request);
+  const aborted = new CallContext(front, toBack, request);
   aborted.abort(new Error("gone"));
-  assert.equal(forwardRaw(to.back!, 1, utf8("x"), aborted, sink, 0), false);
+  assert.equal(forwardRaw(toBack, 1, utf8("x"), aborted, sink, 0), false);
   const never = front.connect("127.0.0.1:9"); // never connected
-  const fresh = new CallContext(front, to.back!, request);
+  const fresh = new CallContext(front, toBack, request);
   assert.equal(forwardRaw(never, 1, utf8("x"), fresh, sink, 0), false);
   await front.close(never);
   assert.throws(() => forwardRaw({} as Peer, 1, utf8("x"), fresh, sink, 0), TypeError);
@@ -168,16 +183,8 @@ Deno.test("forwardRaw(): one-way sends go one-way; it declines a target not conn
 });
 
 Deno.test("forwardRaw(): a cancel, a deadline and a closed target end the forward and the target's handler", async () => {
-  const seen: Seen = { requests: [] };
-  const { back, address } = await backNode(seen);
-  const outcomes: string[] = [];
-  const forwarded: boolean[] = [];
-  const to: { back?: Peer } = {};
-  await using front = frontNode(() => to.back!, outcomes, forwarded);
-  to.back = front.connect(address);
-  const frontAt = await front.listen("127.0.0.1:0");
-  await using client = new Cluster(raw());
-  const peer = client.connect(`127.0.0.1:${frontAt.address.port}`);
+  await using c = await chain();
+  const { seen, back, client, peer, outcomes, forwarded } = c;
   assert.equal(text(await client.call(peer, 1, "warm")), "echo warm");
 
   // the caller aborts: the forward ends with aborted, the back's handler aborts
