@@ -13,48 +13,26 @@ import {
   type TimerHandle,
   utf8Encoder,
 } from "../_platform.ts";
-import {
-  ControlCmd,
-  decodeHelloFields,
-  encodeErrorInfo,
-  encodeHello,
-  HELLO_BODY_SIZE,
-  helloVersion,
-  isHello,
-  MAX_HELLO_SIZE,
-  type Protocol,
-  REQUEST_HEAD_SIZE,
-  RequestFlag,
-  requestFlags,
-  RESERVED_CMD_MIN,
-  ResponseStatus,
-  STATUS_HEAD,
-  WEFT_VERSION,
-  writeRequestHead,
-} from "./protocol.ts";
-import type { HandshakeAuth } from "./handshake_auth.ts";
 import { WeftError } from "../errors.ts";
 import { type PendingCall, PendingCalls } from "../session/pending_calls.ts";
 import type { DeadlineQueue } from "../session/deadline_queue.ts";
 import type { CloseInfo, Connection } from "../transport/types.ts";
-import type { Frame, Framing, RequestHeader } from "../wire/frame.ts";
-import { FrameDecoder } from "../wire/frame_decoder.ts";
-import { FrameEncoder } from "../wire/frame_encoder.ts";
+import type { Frame, RequestHeader } from "../wire/frame.ts";
+import {
+  FirstBytes,
+  type FrameReader,
+  type FrameWriter,
+  type Handshake,
+  type ModeConnection,
+  type ModeLink,
+  type OutgoingMessage,
+  type ProtocolMode,
+} from "../protocol/mode.ts";
 import type { CallContext } from "./call_context.ts";
-import { FirstBytes, framingHint } from "./framing_hint.ts";
 import { type Peer, peerState } from "./peer.ts";
 import { Watch, type Watched } from "./reaper.ts";
 import { Serving } from "./serving.ts";
-import { namedHead, NameReader, NameWriter } from "./names.ts";
 import { withNodeName } from "./security.ts";
-import {
-  nextPart,
-  type OutgoingMessage,
-  PART_FIRST_SIZE,
-  type PartLimits,
-  Reassembler,
-} from "./parts.ts";
-import type { CallOptions } from "./call_context.ts";
 import { ReadTurn } from "./read_turn.ts";
 
 /** What a channel needs from its cluster. */
@@ -69,44 +47,33 @@ export interface ChannelHost {
   onSoftLimit(channel: Channel, bodyLength: number, outgoing: boolean): void;
   /** A request was refused or dropped without running (over the limits, a reused session). */
   onRefused(channel: Channel, message: string): void;
-  /** Weft mode: the peer cancelled the request it sent under `session`. */
+  /** The peer cancelled the request it sent under `session` (modes that can cancel). */
   onCancel(channel: Channel, session: number): void;
   /**
    * The connection closed. `error` is why; `local` is true when this side
    * closed it on purpose (`close(peer)`, the cluster's close).
    */
   onClosed(channel: Channel, error: WeftError, local: boolean): void;
-  /** Weft mode: the STATS_REPLY payload for a peer's STATS request. */
+  /** This node's stats, for a peer that asked (modes that serve stats). */
   statsReply(): Uint8Array;
 }
 
 /** Options of {@linkcode Channel}. */
 export interface ChannelOptions {
-  framing: Framing;
-  hardLimit: number;
+  /** The protocol mode spoken on this connection (opened once, here). */
+  mode: ProtocolMode;
+  /** Bodies over this many bytes are logged as a warning (either way), as silly does. */
   softLimit: number;
   deadlines: DeadlineQueue;
   /** Bytes pending in the encoder, or buffered by the transport, over which the channel is congested. */
   highWaterMark: number;
-  /** The protocol spoken on this connection. */
-  protocol: Protocol;
-  /** True on the side that connected (it sends weft's HELLO). */
+  /** True on the side that connected. */
   initiator: boolean;
-  /** Weft: key authentication in the handshake (see handshake_auth.ts). */
-  auth?: HandshakeAuth | undefined;
   /** Requests whose handlers may run at once; see `maxInflightPerConnection`. */
   maxInflight: number;
-  /** Weft: this node's HELLO fields (its name) and large messages in parts. */
-  extensions?: {
-    readonly helloFields: ReadonlyMap<number, Uint8Array> | undefined;
-    readonly parts: PartLimits;
-  };
   /** Requests run per read turn before reading pauses for a macrotask; see `maxRequestsPerTurn`. */
   maxRequestsPerTurn?: number;
 }
-
-/** Frames held while key authentication completes, at most (the connection is paused meanwhile). */
-const MAX_HELD_FRAMES = 4096;
 
 /** CANCEL frames held while the connection is congested; more are dropped. */
 export const MAX_QUEUED_CANCELS = 1024;
@@ -120,33 +87,20 @@ export const PROBE_LIMIT = 16;
 /** Why reading is paused (bits): our writes back up, or the in-flight limit is reached. */
 const PAUSE_CONGESTED = 1;
 const PAUSE_INFLIGHT = 2;
-/** Reading paused while key authentication completes. */
+/** Reading paused by the mode's handshake (key authentication checking a proof). */
 const PAUSE_AUTH = 4;
 /** Held by `hold()` (src/cluster/hold.ts): a router waiting to pass this peer's requests on. */
 const PAUSE_HELD = 8;
-/** Weft: large answers to this peer pile up (see `#sendInParts`). */
+/** Large answers to this peer pile up (see `#sendInParts`). */
 const PAUSE_PARTS = 16;
 
 /** Parts written per turn before yielding to the event loop. */
 const PARTS_PER_TURN = 64;
 
-/** Two sets of HELLO fields in one (the second's tags win). */
-function withFields(
-  a: ReadonlyMap<number, Uint8Array> | undefined,
-  b: ReadonlyMap<number, Uint8Array> | undefined,
-): ReadonlyMap<number, Uint8Array> | undefined {
-  if (a === undefined || a.size === 0) return b;
-  if (b === undefined || b.size === 0) return a;
-  return new Map([...a, ...b]);
-}
 /** This read turn's request budget is spent (read_turn.ts). */
 const PAUSE_TURN = 32;
 
 const EMPTY = new Uint8Array(0);
-
-function mismatch(detail: string): WeftError {
-  return new WeftError("protocol", `Protocol mismatch: ${detail}`);
-}
 
 /**
  * One connection's session state. Writes are batched: frames produced in one
@@ -158,10 +112,12 @@ export class Channel implements Watched {
   readonly connection: Connection;
   /** The peer this channel serves. */
   readonly peer: Peer;
+  /** The protocol mode, as this connection speaks it. */
+  readonly protocol: ModeConnection;
   /** Calls waiting for a response on this connection. */
   readonly pending: PendingCalls;
   /** Requests being handled, and those waiting for a slot; their contexts abort when the channel closes. */
-  readonly serving: Serving = new Serving();
+  readonly serving: Serving;
   /** Requests run in this read turn (fairness between connections). */
   readonly turn: ReadTurn;
   /** Counters for the connection deadlines (see reaper.ts). */
@@ -170,8 +126,16 @@ export class Channel implements Watched {
   readonly accepted: boolean;
   readonly #maxInflight: number;
   readonly #softLimit: number;
-  readonly #framing: Framing;
-  readonly #hardLimit: number;
+  readonly #reader: FrameReader;
+  readonly #writer: FrameWriter;
+  /** The mode's handshake until it completes; null once ready (or for a mode without one). */
+  #handshake: Handshake | null;
+  /** The mode can answer a request with an error (so it refuses a reused session). */
+  readonly #refuses: boolean;
+  /** The mode can cancel a call. */
+  readonly #canCancel: boolean;
+  /** The mode has heartbeats. */
+  readonly #heartbeats: boolean;
   /** What arrived before the first frame; null once a frame was decoded. */
   #first: FirstBytes | null = new FirstBytes();
   /** Sessions of CANCELs waiting for the connection to drain. */
@@ -181,27 +145,13 @@ export class Channel implements Watched {
   #refusedLoggedAt = -Infinity;
   #refusedUnlogged = 0;
   readonly #host: ChannelHost;
-  readonly #decoder: FrameDecoder;
-  readonly #encoder: FrameEncoder;
   readonly #highWaterMark: number;
-  /** Weft mode (extensions on). */
-  readonly weft: boolean;
   /** When the chunk being decoded arrived (`now()`, read once per chunk, not per frame). */
   receivedAt = 0;
   #clockStale = false;
-  /** Weft: false until the handshake completes (HELLO in, or HELLO_ACK in); calls wait. */
-  #ready: boolean;
   #readyWaiter: PromiseWithResolvers<void> | null = null;
   /** Why the handshake never completed (once settled). */
   #unready: WeftError | null = null;
-  /** Weft: true on the connecting side until HELLO_ACK arrives. */
-  #awaitingAck: boolean;
-  /** Weft: key authentication, until it completes. */
-  readonly #auth: HandshakeAuth | undefined;
-  /** Accepting side: "hello" until HELLO, "ack" while the answer is made, "proof" until AUTH, "check", "done". */
-  #authStage: "hello" | "ack" | "proof" | "check" | "done" = "hello";
-  /** Frames that arrived while a proof is checked, copied, handled once it passes. */
-  #held: Frame[] | null = null;
   #pingSeq = 0;
   #pingOutstanding = false;
   #missed = 0;
@@ -222,15 +172,9 @@ export class Channel implements Watched {
   #gone: PromiseWithResolvers<never> | null = null;
   #drainWait: Promise<void> | null = null;
   #closed = false;
-  /** Weft: names this side sends on this connection, and those the peer defined. */
-  readonly names: NameWriter = new NameWriter();
-  readonly nameReader: NameReader = new NameReader();
-  readonly #helloFields: ReadonlyMap<number, Uint8Array> | undefined;
-  readonly #parts: PartLimits | undefined;
-  /** Weft: bodies over this size go in parts (Infinity: never). */
+  /** Bodies over this size go in parts (Infinity: never). */
   readonly partThreshold: number;
   readonly #outgoing: OutgoingMessage[] = [];
-  #reassembler: Reassembler | null = null;
   #stream = 0;
   #partsBlocked = false;
   /** Part bytes sent and not yet acknowledged. */
@@ -245,7 +189,7 @@ export class Channel implements Watched {
    * @param host The cluster.
    * @param peer The peer.
    * @param connection A connection not yet started.
-   * @param options Framing, limits and the shared deadline queue.
+   * @param options The mode, limits and the shared deadline queue.
    */
   constructor(host: ChannelHost, peer: Peer, connection: Connection, options: ChannelOptions) {
     this.#host = host;
@@ -255,72 +199,68 @@ export class Channel implements Watched {
       deadlines: options.deadlines,
       onTimeout: (call) => host.onTimeout(this, call),
     });
-    this.#decoder = new FrameDecoder({
-      framing: options.framing,
-      hardLimit: options.hardLimit,
-      softLimit: options.softLimit,
-      onSoftLimit: (n) => host.onSoftLimit(this, n, false),
-    });
     this.accepted = !options.initiator;
     this.#maxInflight = options.maxInflight;
-    this.turn = new ReadTurn(options.maxRequestsPerTurn);
     this.#softLimit = options.softLimit;
-    this.#framing = options.framing;
-    this.#hardLimit = options.hardLimit;
-    this.#encoder = new FrameEncoder({ framing: options.framing, hardLimit: options.hardLimit });
+    this.turn = new ReadTurn(options.maxRequestsPerTurn);
     this.#highWaterMark = options.highWaterMark;
-    this.weft = options.protocol === "weft";
-    this.#auth = this.weft ? options.auth : undefined;
-    // Weft: not ready until the handshake completes, on either side.
-    this.#ready = !this.weft;
     const certificate = connection.peerCertificate;
     peerState(peer).identity = certificate === undefined ? {} : { certificate };
-    this.#awaitingAck = this.weft && options.initiator;
-    // Weft: read nothing but the handshake until it completes.
-    if (this.weft) this.#decoder.setLimit(HELLO_BODY_SIZE, "the handshake frame's size");
-    this.#helloFields = options.extensions?.helloFields;
-    this.#parts = this.weft ? options.extensions?.parts : undefined;
-    this.partThreshold = this.#parts === undefined ? Infinity : Math.max(
-      1,
-      Math.min(this.#parts.partSize, this.#encoder.hardLimit - 16 - PART_FIRST_SIZE),
-    );
+    const can = options.mode.can;
+    this.#refuses = can.errors;
+    this.#canCancel = can.cancel;
+    this.#heartbeats = can.heartbeats;
+    this.serving = new Serving();
+    const protocol = options.mode.open(this.#link(), options.initiator);
+    this.protocol = protocol;
+    this.#reader = protocol.reader;
+    this.#writer = protocol.writer;
+    this.#handshake = protocol.handshake;
+    this.partThreshold = protocol.partThreshold;
   }
 
-  /**
-   * The weft head of a request (undefined in silly mode): flags and the
-   * remaining time, then the service and command names of `options` if
-   * any; an Error (to reject the call with) for a bad name.
-   */
-  requestHead(
-    scratch: Uint8Array,
-    oneWay: boolean,
-    deadline: number,
-    options: CallOptions | undefined,
-    marshalled: readonly [number, Uint8Array | string],
-  ): Uint8Array | undefined | Error {
-    const service = options?.service;
-    const command = options?.command;
-    const head = this.weft ? writeRequestHead(scratch, oneWay, deadline - now()) : undefined;
-    if (service === undefined && command === undefined) return head;
-    try {
-      return namedHead(this, head, service, command, marshalled[1]);
-    } catch (error) {
-      return error as Error;
-    }
-  }
-
-  /**
-   * Reads a weft request's head and names: `nameReader` then holds them.
-   *
-   * @returns The offset of the payload.
-   * @throws {WeftError} `protocol` for malformed names.
-   */
-  readNames(payload: Uint8Array): number {
-    const reader = this.nameReader;
-    if ((requestFlags(payload) & RequestFlag.Named) !== 0) return reader.read(payload);
-    reader.service = undefined;
-    reader.command = undefined;
-    return REQUEST_HEAD_SIZE;
+  /** What the mode may ask of this channel; made once. */
+  #link(): ModeLink {
+    // deno-lint-ignore no-this-alias
+    const channel = this;
+    return {
+      get peer() {
+        return channel.peer;
+      },
+      get closed() {
+        return channel.closed;
+      },
+      flush: () => this.#queueFlush(),
+      pauseReading: () => this.#pause(PAUSE_AUTH),
+      resumeReading: () => this.#unpause(PAUSE_AUTH),
+      ready: () => this.#becomeReady(),
+      peerHello: (fields) => {
+        const state = peerState(this.peer);
+        state.hello = fields;
+        state.identity = withNodeName(state.identity, this.peer.nodeName);
+      },
+      peerProved: (keyId) => {
+        const state = peerState(this.peer);
+        state.identity = { ...state.identity, keyId };
+      },
+      frame: (frame) => this.#onFrame(frame),
+      fail: (error) => {
+        this.close(error, false);
+      },
+      overSoftLimit: (n) => this.#host.onSoftLimit(this, n, false),
+      cancelled: (session) => this.#host.onCancel(this, session),
+      pong: (seq) => {
+        if (seq === this.#pingSeq) {
+          this.#pingOutstanding = false;
+          this.#missed = 0;
+        }
+      },
+      partsAcked: (bytes) => {
+        this.#partsUnacked = Math.max(0, this.#partsUnacked - bytes);
+        if (this.#outgoing.length > 0) this.#queueFlush();
+      },
+      statsReply: () => this.#host.statsReply(),
+    };
   }
 
   /**
@@ -328,7 +268,8 @@ export class Channel implements Watched {
    * the frames batched for this turn already reach it.
    */
   get congested(): boolean {
-    return this.#congested || this.#encoder.length >= this.#highWaterMark || !this.#ready ||
+    return this.#congested || this.#writer.length >= this.#highWaterMark ||
+      this.#handshake !== null ||
       (this.#outgoing.length > 1 && this.#queuedBehind() > this.#outgoingLimit());
   }
 
@@ -337,14 +278,14 @@ export class Channel implements Watched {
     return this.#closed || this.#closing !== null;
   }
 
-  /** Weft mode and the handshake is not complete. */
+  /** The mode's handshake is not complete. */
   get handshaking(): boolean {
-    return !this.#ready;
+    return this.#handshake !== null;
   }
 
   /** A frame is begun and not complete. */
   get partialFrame(): boolean {
-    return this.#decoder.buffered > 0;
+    return this.#reader.buffered > 0;
   }
 
   /** This side stopped reading. */
@@ -359,7 +300,12 @@ export class Channel implements Watched {
 
   /** A sentence naming a likely framing mismatch, from the first bytes; or "". */
   framingHint(): string {
-    return this.#first === null ? "" : framingHint(this.#framing, this.#first, this.#hardLimit);
+    return this.#first === null ? "" : this.protocol.framingHint(this.#first);
+  }
+
+  /** The error for a handshake not complete within `limit` ms. */
+  handshakeExpired(limit: number): WeftError {
+    return this.#handshake!.expired(limit, this.framingHint());
   }
 
   /** Starts reading. */
@@ -369,16 +315,9 @@ export class Channel implements Watched {
       drain: () => this.#onDrain(),
       close: (info) => this.#onClose(info),
     });
-    // Weft: the connecting side says HELLO first and sends nothing else
-    // until HELLO_ACK proves the peer speaks weft (calls wait meanwhile:
-    // the channel is congested until ready).
-    if (this.#awaitingAck) {
-      this.#control(
-        ControlCmd.Hello,
-        0,
-        encodeHello(withFields(this.#auth?.helloFields(), this.#helloFields)),
-      );
-    }
+    // The side that speaks first does (calls wait meanwhile: the channel is
+    // congested until ready).
+    this.#handshake?.start();
   }
 
   /**
@@ -403,11 +342,8 @@ export class Channel implements Watched {
     header.traceHi = traceHi;
     header.traceLo = traceLo;
     const large = this.#large(bytes, head);
-    const before = this.#encoder.length;
-    if (large === null) {
-      this.#encoder.request(header, bytes, head);
-      this.#sent(before);
-    } else this.#sendInParts(false, header.session, cmd, traceHi, traceLo, head, large);
+    if (large === null) this.#sent(this.#writer.request(header, bytes, head));
+    else this.#sendInParts(false, header.session, cmd, traceHi, traceLo, head, large);
     if (call !== null) {
       this.pending.add(call, header.session, deadline);
       // A call of ours now waits for a response on this connection: keep
@@ -418,9 +354,9 @@ export class Channel implements Watched {
   }
 
   /** Counts a request or response just encoded; warns (as silly does) when it is over the soft limit. */
-  #sent(before: number): void {
+  #sent(size: number): void {
     this.watch.activity++;
-    const body = this.#encoder.length - before - (this.#framing === "v2" ? 4 : 2);
+    const body = size - this.protocol.prefixSize;
     if (body > this.#softLimit) this.#host.onSoftLimit(this, body, true);
   }
 
@@ -432,21 +368,18 @@ export class Channel implements Watched {
   response(session: number, bytes: Uint8Array | string, head: Uint8Array = EMPTY): void {
     if (this.closed) return;
     const large = this.#large(bytes, head);
-    const before = this.#encoder.length;
-    if (large === null) {
-      this.#encoder.response(session, bytes, head);
-      this.#sent(before);
-    } else this.#sendInParts(true, session, 0, 0, 0, head, large);
+    if (large === null) this.#sent(this.#writer.response(session, bytes, head));
+    else this.#sendInParts(true, session, 0, 0, 0, head, large);
     this.#queueFlush();
   }
 
-  /** Weft: the body as bytes if it goes in parts, else null. */
+  /** The body as bytes if it goes in parts, else null. */
   #large(bytes: Uint8Array | string, head: Uint8Array): Uint8Array | null {
     const threshold = this.partThreshold;
     if (threshold === Infinity || bytes.length * 3 + head.length <= threshold) return null;
     const body = typeof bytes === "string" ? utf8Encoder.encode(bytes) : bytes;
     if (body.length + head.length <= threshold) return null;
-    const max = this.#parts!.maxMessageSize;
+    const max = this.protocol.parts!.maxMessageSize;
     if (body.length + head.length > max) {
       throw new WeftError(
         "frame too large",
@@ -499,7 +432,7 @@ export class Channel implements Watched {
   }
 
   #outgoingLimit(): number {
-    return 4 * Math.max(this.#highWaterMark, this.#parts?.partWindow ?? 0);
+    return 4 * Math.max(this.#highWaterMark, this.protocol.parts?.partWindow ?? 0);
   }
 
   /** Less is queued: reading goes on once the queue is at half its bound. */
@@ -514,11 +447,11 @@ export class Channel implements Watched {
     }
   }
 
-  /** Weft: writes parts of the queued large messages while the transport takes them. */
+  /** Writes parts of the queued large messages while the transport takes them. */
   #pump(): void {
     const outgoing = this.#outgoing;
     let written = 0;
-    const window = this.#parts?.partWindow ?? 0;
+    const window = this.protocol.parts?.partWindow ?? 0;
     while (
       outgoing.length > 0 && !this.#partsBlocked && !this.closed &&
       // While reading is paused the peer's acknowledgements cannot arrive:
@@ -534,20 +467,13 @@ export class Channel implements Watched {
         return;
       }
       const message = outgoing[0]!;
-      const header = this.#header;
-      header.session = message.stream;
-      header.cmd = ControlCmd.Part;
-      header.traceHi = 0;
-      header.traceLo = 0;
       const before = message.sent;
-      const part = nextPart(message, this.partThreshold);
-      this.#partsUnacked += part.length;
-      this.#encoder.request(header, part);
+      this.#partsUnacked += this.protocol.writePart(message, this.partThreshold);
       if (message.sent === message.head.length + message.body.length) outgoing.shift();
       this.#outgoingSent(message.sent - before);
       let ok: boolean;
       try {
-        ok = this.connection.write(this.#encoder.take());
+        ok = this.connection.write(this.#writer.take());
       } catch {
         return;
       }
@@ -556,13 +482,13 @@ export class Channel implements Watched {
   }
 
   /**
-   * Weft mode: tells the peer that the call under `session` is abandoned.
-   * While the connection is congested the CANCEL waits for it to drain (at
-   * most {@linkcode MAX_QUEUED_CANCELS}; more are dropped: the peer's
-   * handler then runs to its end and its response is dropped here).
+   * Tells the peer that the call under `session` is abandoned (modes that
+   * can cancel). While the connection is congested the CANCEL waits for it
+   * to drain (at most {@linkcode MAX_QUEUED_CANCELS}; more are dropped: the
+   * peer's handler then runs to its end and its response is dropped here).
    */
   cancel(session: number): void {
-    if (!this.weft || this.closed) return;
+    if (!this.#canCancel || this.closed) return;
     for (let i = 0; i < this.#outgoing.length; i++) {
       const message = this.#outgoing[i]!;
       if (message.response || message.session !== session) continue;
@@ -573,27 +499,28 @@ export class Channel implements Watched {
       } else message.aborted = true;
       break;
     }
-    if (this.#congested || this.#encoder.length >= this.#highWaterMark) {
+    if (this.#congested || this.#writer.length >= this.#highWaterMark) {
       if (this.#cancels.length < MAX_QUEUED_CANCELS) this.#cancels.push(session);
       else this.cancelsDropped++;
       return;
     }
-    this.#control(ControlCmd.Cancel, session, EMPTY);
+    this.protocol.cancel(session);
   }
 
   /**
-   * Weft mode, once per heartbeat interval: pings the peer, or counts a
-   * ping still unanswered. Returns false when `misses` pings in a row went
-   * unanswered: the peer is dead, frozen or not reading.
+   * Once per heartbeat interval (modes with heartbeats): pings the peer, or
+   * counts a ping still unanswered. Returns false when `misses` pings in a
+   * row went unanswered: the peer is dead, frozen or not reading.
    */
   heartbeat(misses: number): boolean {
-    if (!this.weft || this.closed) return true;
-    if (!this.#ready) {
-      // The connecting side waits for HELLO_ACK up to its connect timeout
-      // (the reaper's deadline), not a heartbeat's.
+    if (!this.#heartbeats || this.closed) return true;
+    if (this.#handshake !== null) {
+      // The connecting side waits for the handshake's answer up to its
+      // connect timeout (the reaper's deadline), not a heartbeat's.
       if (!this.accepted) return true;
-      // The accepting side waits for HELLO: a peer that never sends it (or
-      // stalls inside it) is dead the same way as one that stops answering.
+      // The accepting side waits for the peer's first frame: a peer that
+      // never sends it (or stalls inside it) is dead the same way as one
+      // that stops answering.
       this.#missed++;
       return this.#missed <= misses;
     }
@@ -614,18 +541,8 @@ export class Channel implements Watched {
     this.#pingSeq = this.#pingSeq === 0x7fffffff ? 1 : this.#pingSeq + 1;
     this.#pingOutstanding = true;
     this.#readSinceBeat = false;
-    this.#control(ControlCmd.Ping, this.#pingSeq, EMPTY);
+    this.protocol.ping(this.#pingSeq);
     return true;
-  }
-
-  #control(cmd: number, session: number, payload: Uint8Array): void {
-    const header = this.#header;
-    header.session = session;
-    header.cmd = cmd;
-    header.traceHi = 0;
-    header.traceLo = 0;
-    this.#encoder.request(header, payload);
-    this.#queueFlush();
   }
 
   /**
@@ -633,12 +550,12 @@ export class Channel implements Watched {
    * not); rejects with `closed` if it closes first.
    */
   drained(): Promise<void> {
-    if (this.#settled && !this.#ready) return Promise.reject(this.#unready);
-    if (!this.#ready) {
+    if (this.#settled && this.#handshake !== null) return Promise.reject(this.#unready);
+    if (this.#handshake !== null) {
       this.#readyWaiter ??= Promise.withResolvers<void>();
       return this.#readyWaiter.promise;
     }
-    // Weft: large messages queued behind the one going out: wait for them.
+    // Large messages queued behind the one going out: wait for them.
     if (this.#outgoing.length > 1 && this.#queuedBehind() > this.#outgoingLimit()) {
       if (this.#partsWaiter === null) {
         this.#partsWaiter = Promise.withResolvers<void>();
@@ -647,7 +564,7 @@ export class Channel implements Watched {
       return this.#partsWaiter.promise;
     }
     // A full batch goes out now, so that the wait is for the socket.
-    if (this.#encoder.length > 0 && !this.closed) this.#flush();
+    if (this.#writer.length > 0 && !this.closed) this.#flush();
     // The channel may be done before the transport has closed (it may still
     // be flushing to a frozen peer): waiters must not outlive the channel.
     if (this.#settled) {
@@ -709,12 +626,13 @@ export class Channel implements Watched {
 
   #flush(): void {
     this.#flushQueued = false;
-    if (this.#encoder.length === 0 || this.#closed) {
-      this.#encoder.clear();
+    const writer = this.#writer;
+    if (writer.length === 0 || this.#closed) {
+      writer.clear();
       if (this.#outgoing.length > 0) this.#pump();
       return;
     }
-    const bytes = this.#encoder.take();
+    const bytes = writer.take();
     let ok: boolean;
     try {
       ok = this.connection.write(bytes);
@@ -757,7 +675,7 @@ export class Channel implements Watched {
     const cancels = this.#cancels;
     if (cancels.length > 0 && !this.closed) {
       this.#cancels = [];
-      for (const session of cancels) this.#control(ControlCmd.Cancel, session, EMPTY);
+      for (const session of cancels) this.protocol.cancel(session);
     }
   }
 
@@ -768,7 +686,8 @@ export class Channel implements Watched {
    * While calls of ours wait on this connection, a request may be what they
    * wait for (the peer calling back while handling our call): holding it
    * could deadlock the two nodes, so it runs at once, up to twice the
-   * limit; beyond that it is refused (weft: an error, silly: dropped).
+   * limit; beyond that it is refused (with an error if the mode can say
+   * one; else dropped).
    */
   #request(frame: Frame): void {
     const serving = this.serving;
@@ -794,16 +713,16 @@ export class Channel implements Watched {
     }
   }
 
-  /** Runs a request (weft: unless its session is already being served). */
+  /** Runs a request (refused if its session is already being served and the mode can say so). */
   #dispatch(frame: Frame): void {
-    if (this.weft && this.serving.has(frame.session)) {
+    if (this.#refuses && this.serving.has(frame.session)) {
       this.#refuse(frame, "protocol", `session ${frame.session} is already being served`);
       return;
     }
     this.#host.onRequest(this, frame);
   }
 
-  /** Refuses a request without running it: weft answers an error (unless one-way), silly drops it. */
+  /** Refuses a request without running it: answered with an error if the mode can (and one is wanted), else dropped. */
   #refuse(frame: Frame, code: string, why: string): void {
     const message =
       `Request cmd ${frame.cmd} session ${frame.session} from ${this.peer} refused: ${why}`;
@@ -817,12 +736,13 @@ export class Channel implements Watched {
     } else {
       this.#refusedUnlogged++;
     }
-    if (!this.weft || frame.payload.length < 1) return;
-    if ((requestFlags(frame.payload) & RequestFlag.OneWay) !== 0) return;
+    const protocol = this.protocol;
+    const errorHead = protocol.errorHead;
+    if (errorHead === null || protocol.oneWay(frame.payload)) return;
     this.response(
       frame.session,
-      encodeErrorInfo({ name: "WeftError", code, message }),
-      STATUS_HEAD[ResponseStatus.Error],
+      protocol.encodeError({ name: "WeftError", code, message }),
+      errorHead,
     );
   }
 
@@ -883,7 +803,7 @@ export class Channel implements Watched {
     }
   }
 
-  /** Weft: the peer cancelled `session`; a request still waiting for a slot is dropped. */
+  /** The peer cancelled `session`; a request still waiting for a slot is dropped. */
   dropWaiting(session: number): boolean {
     return this.serving.waiting > 0 && this.serving.dropWaiting(session);
   }
@@ -891,23 +811,16 @@ export class Channel implements Watched {
   readonly #onFrame = (frame: Frame): void => {
     this.watch.frames++;
     this.#first = null;
-    if (this.weft) {
-      if (this.#held !== null) {
-        this.#hold(frame);
-        return;
-      }
-      if (this.#awaitingAck || !this.#ready) {
-        this.#handshake(frame);
-        return;
-      }
-      if (frame.kind === "request" && frame.cmd >= RESERVED_CMD_MIN) {
-        this.#onControl(frame);
-        return;
-      }
-    } else if (
-      frame.kind === "request" && frame.cmd === ControlCmd.Hello && isHello(frame.payload)
+    const handshake = this.#handshake;
+    if (handshake !== null) {
+      handshake.onFrame(frame);
+      return;
+    }
+    if (
+      frame.kind === "request" && frame.cmd >= this.protocol.firstControlCmd &&
+      this.protocol.control(frame)
     ) {
-      throw mismatch(`${this.peer} speaks weft's protocol; this node is in silly mode`);
+      return;
     }
     this.watch.activity++;
     if (frame.kind === "response") {
@@ -947,205 +860,12 @@ export class Channel implements Watched {
     return this.receivedAt;
   }
 
-  /** Weft: the first frame each way is the handshake. */
-  #handshake(frame: Frame): void {
-    if (this.#authStage === "ack" || this.#authStage === "proof") {
-      this.#onProof(frame);
-      return;
-    }
-    if (this.#awaitingAck && frame.kind === "request" && frame.cmd === ControlCmd.Auth) {
-      throw new WeftError(
-        "authentication failed",
-        `Authentication failed: ${this.peer} refused this node (wrong key or no key)`,
-      );
-    }
-    const expected = this.#awaitingAck ? ControlCmd.HelloAck : ControlCmd.Hello;
-    if (frame.kind !== "request" || frame.cmd !== expected || !isHello(frame.payload)) {
-      throw mismatch(this.#unlikeWeft());
-    }
-    if (frame.payload.length > MAX_HELLO_SIZE) {
-      throw new WeftError(
-        "protocol",
-        `HELLO of ${frame.payload.length} bytes from ${this.peer} is over the limit of ${MAX_HELLO_SIZE}`,
-      );
-    }
-    const version = helloVersion(frame.payload);
-    if (version !== WEFT_VERSION) {
-      throw mismatch(
-        `${this.peer} speaks weft protocol version ${version}, this node ${WEFT_VERSION}`,
-      );
-    }
-    // The peer's last handshake frame (with key authentication, the
-    // accepting side's is AUTH): from here on frames up to the hard limit.
-    if (this.#awaitingAck || this.#auth === undefined) this.#decoder.setLimit();
-    const state = peerState(this.peer);
-    state.hello = decodeHelloFields(frame.payload);
-    state.identity = withNodeName(state.identity, this.peer.nodeName);
-    if (this.#awaitingAck) {
-      if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
-      this.#awaitingAck = false;
-      this.#becomeReady();
-      return;
-    }
-    if (this.#auth !== undefined) return this.#challenge(frame.session, frame.payload);
-    this.#control(ControlCmd.HelloAck, frame.session, encodeHello(this.#helloFields));
-    this.#becomeReady();
-  }
-
-  #unlikeWeft(detail?: string): string {
-    const why = detail === undefined ? "" : ` (${detail})`;
-    return this.#awaitingAck
-      ? `${this.peer} answered without weft's HELLO_ACK${why}: it speaks silly's protocol (use protocol "silly" to talk to it)`
-      : `${this.peer} sent frames without weft's HELLO${why}: it speaks silly's protocol (use protocol "silly" to talk to it)`;
-  }
-
+  /** The handshake completed: calls waiting for it go, frames go to the connection. */
   #becomeReady(): void {
-    this.#ready = true;
+    this.#handshake = null;
     this.#missed = 0;
     this.#readyWaiter?.resolve();
     this.#readyWaiter = null;
-  }
-
-  // ---- key authentication (handshake_auth.ts does the cryptography) -------
-
-  /** Accepting side, on HELLO: answer with this side's challenge and proof. */
-  #challenge(session: number, payload: Uint8Array): void {
-    const fields = decodeHelloFields(payload);
-    this.#authStage = "ack";
-    this.#authStep(async () => {
-      const ack = await this.#auth!.onHello(fields);
-      if (this.closed) return;
-      this.#control(ControlCmd.HelloAck, session, encodeHello(withFields(ack, this.#helloFields)));
-      this.#authStage = "proof";
-    });
-  }
-
-  /** Accepting side: the first frame after HELLO_ACK must be the peer's proof. */
-  #onProof(frame: Frame): void {
-    if (this.#authStage !== "proof" || frame.kind !== "request" || frame.cmd !== ControlCmd.Auth) {
-      this.#control(ControlCmd.Auth, 0, EMPTY);
-      throw new WeftError(
-        "authentication failed",
-        `Authentication failed: ${this.peer} sent frames before proving its key`,
-      );
-    }
-    const proof = frame.payload.slice();
-    this.#decoder.setLimit();
-    this.#authStage = "check";
-    this.#holdFrames();
-    this.#authStep(async () => {
-      await this.#auth!.onAuth(proof);
-      if (!this.closed) this.#authenticated();
-    });
-  }
-
-  /** Connecting side, on HELLO_ACK: check the peer's proof, then send this side's. */
-  #proveSelf(payload: Uint8Array): void {
-    const fields = decodeHelloFields(payload);
-    this.#holdFrames();
-    this.#authStep(async () => {
-      const proof = await this.#auth!.onAck(fields);
-      if (this.closed) return;
-      this.#control(ControlCmd.Auth, 0, proof);
-      this.#awaitingAck = false;
-      this.#authenticated();
-    });
-  }
-
-  /** Runs an async step; a failure closes the connection (the accepting side says only that it failed). */
-  #authStep(step: () => Promise<void>): void {
-    step().catch((error: unknown) => {
-      if (this.closed) return;
-      const reason = error instanceof WeftError ? error : new WeftError(
-        "authentication failed",
-        `Authentication failed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
-      if (!this.#awaitingAck) this.#control(ControlCmd.Auth, 0, EMPTY);
-      this.close(reason, false);
-    });
-  }
-
-  #holdFrames(): void {
-    this.#held = [];
-    this.#pause(PAUSE_AUTH);
-  }
-
-  #hold(frame: Frame): void {
-    const held = this.#held!;
-    if (held.length >= MAX_HELD_FRAMES) {
-      throw new WeftError("protocol", `${this.peer} sent too many frames during authentication`);
-    }
-    held.push({ ...frame, payload: frame.payload.slice() });
-  }
-
-  /** The peer proved its key: record who it is, become ready, handle what waited. */
-  #authenticated(): void {
-    const state = peerState(this.peer);
-    state.identity = { ...state.identity, keyId: this.#auth!.peerKeyId! };
-    this.#authStage = "done";
-    this.#becomeReady();
-    const held = this.#held ?? [];
-    this.#held = null;
-    this.#unpause(PAUSE_AUTH);
-    try {
-      for (const frame of held) {
-        if (this.closed) return;
-        this.#onFrame(frame);
-      }
-    } catch (error) {
-      this.close(
-        error instanceof WeftError
-          ? error
-          : new WeftError("protocol", "Connection failed: frame handling threw", { cause: error }),
-        false,
-      );
-    }
-  }
-
-  #onControl(frame: Frame): void {
-    switch (frame.cmd) {
-      case ControlCmd.Cancel:
-        this.#host.onCancel(this, frame.session);
-        return;
-      case ControlCmd.Ping:
-        this.#control(ControlCmd.Pong, frame.session, EMPTY);
-        return;
-      case ControlCmd.Auth:
-        // The accepting side refused this node's proof and is closing.
-        throw new WeftError(
-          "authentication failed",
-          `Authentication failed: ${this.peer} refused this node's key`,
-        );
-      case ControlCmd.Stats:
-        this.#control(ControlCmd.StatsReply, frame.session, this.#host.statsReply());
-        return;
-      case ControlCmd.Part: {
-        if (this.#parts === undefined) {
-          throw new WeftError("protocol", `Unexpected message in parts from ${this.peer}`);
-        }
-        this.#reassembler ??= new Reassembler(this.#parts);
-        const whole = this.#reassembler.accept(frame.session, frame.payload);
-        this.#control(ControlCmd.PartAck, frame.payload.length, EMPTY);
-        if (whole !== undefined) this.#onFrame(whole);
-        return;
-      }
-      case ControlCmd.PartAck:
-        this.#partsUnacked = Math.max(0, this.#partsUnacked - frame.session);
-        if (this.#outgoing.length > 0) this.#queueFlush();
-        return;
-      case ControlCmd.Pong:
-        if (frame.session === this.#pingSeq) {
-          this.#pingOutstanding = false;
-          this.#missed = 0;
-        }
-        return;
-      default:
-        throw new WeftError(
-          "protocol",
-          `Unexpected control frame 0x${frame.cmd.toString(16)} from ${this.peer}`,
-        );
-    }
   }
 
   #onData(chunk: Uint8Array): void {
@@ -1157,13 +877,10 @@ export class Channel implements Watched {
     this.#clockStale = false;
     this.turn.reset();
     try {
-      this.#decoder.decode(chunk, this.#onFrame);
+      this.#reader.decode(chunk, this.#onFrame);
     } catch (error) {
       let reason = asProtocolError(error);
-      if (reason.code === "frame too large" && this.#decoder.limit < this.#decoder.hardLimit) {
-        // Longer than a HELLO before the handshake: not a weft peer.
-        reason = mismatch(this.#unlikeWeft(reason.message.replace(/^Cannot decode frame: /, "")));
-      }
+      if (this.#handshake !== null) reason = this.#handshake.explain(reason);
       const hint = first === null || this.#first === null ? "" : this.framingHint();
       if (hint !== "") {
         reason = new WeftError(reason.code, `${reason.message}${hint}`, { cause: reason });
@@ -1179,16 +896,7 @@ export class Channel implements Watched {
     this.turn.stop();
     if (this.#settled) return;
     const local = info.reason === "local";
-    // Weft: a peer that hangs up on our HELLO refused the connection or is
-    // a node in silly mode; say so (its own log names the mismatch).
-    const unanswered = this.#awaitingAck && info.reason !== "local"
-      ? new WeftError(
-        "closed",
-        `Connection closed by ${this.peer} before it answered weft's HELLO: it refused the connection, or it is in silly mode (protocol mismatch)`,
-        info.error === undefined ? undefined : { cause: info.error },
-      )
-      : null;
-    const error = unanswered ??
+    const error = this.#handshake?.closedEarly(info) ??
       info.error ??
       new WeftError(
         "closed",
@@ -1207,7 +915,7 @@ export class Channel implements Watched {
     this.#outgoingBytes = 0;
     this.#partsWaiter?.reject(new WeftError("closed", `Connection closed: ${error.message}`));
     this.#partsWaiter = null;
-    this.#reassembler?.clear();
+    this.protocol.close();
     stopTimer(this.#partsTimer);
     this.#partsTimer = undefined;
     this.#gone?.reject(

@@ -27,22 +27,11 @@ import { AcceptGate } from "./accept_gate.ts";
 import { connectFailed, timeoutOptionError } from "./_fail.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import {
-  decodeErrorInfo,
-  REQUEST_HEAD_SIZE,
-  RequestFlag,
-  requestFlags,
-  requestRemaining,
-  RESERVED_CMD_MIN,
-  ResponseStatus,
-  STATUS_HEAD,
-} from "./protocol.ts";
+import { ResponseStatus } from "../protocol/mode.ts";
 import { Peer, type PeerState, peerState } from "./peer.ts";
-import { HandshakeAuth } from "./handshake_auth.ts";
 import { connectTls, listenTls, refusal } from "./security.ts";
 import { Reaper } from "./reaper.ts";
 import * as recorder from "./stats_recorder.ts";
-import { readTraceContext, traceHead } from "./tracing.ts";
 import { createTracing } from "./tracing_hook.ts";
 import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
 import {
@@ -109,8 +98,8 @@ export class Cluster implements ContextHost {
   readonly #connecting = new Set<Promise<unknown>>();
   /** Scratch trace id written per call; no allocation. */
   readonly #trace: TraceId = { traceHi: 0, traceLo: 0 };
-  /** Scratch weft request head, filled per request; no allocation. */
-  readonly #head = new Uint8Array(REQUEST_HEAD_SIZE);
+  /** The mode sends the time a caller still waits: the clock is read per request. */
+  readonly #sendsDeadlines: boolean;
   #closing: Promise<void> | null = null;
   /** Set once the drain is over: everything is closing or closed. */
   #shut = false;
@@ -144,7 +133,8 @@ export class Cluster implements ContextHost {
   constructor(options: ClusterOptions) {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
-    this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
+    this.#reaper = new Reaper({ ...this.#o, handshake: this.#o.mode.can.handshake });
+    this.#sendsDeadlines = this.#o.mode.can.deadlines;
     this.#stats = recorder.createStats(options.stats);
     this.#tracing = createTracing(options.tracing, this.#o);
   }
@@ -350,9 +340,10 @@ export class Cluster implements ContextHost {
     } catch (error) {
       return Promise.reject(marshalError(cmd, error));
     }
+    const protocol = channel.protocol;
     if (
       marshalled === undefined || !isCmd(marshalled[0]) ||
-      (channel.weft && marshalled[0] >= RESERVED_CMD_MIN)
+      marshalled[0] >= protocol.firstReservedCmd
     ) {
       return Promise.reject(
         new WeftError(
@@ -368,10 +359,21 @@ export class Cluster implements ContextHost {
       );
     }
     const trace = this.#traceFor(options);
-    let head = channel.requestHead(this.#head, !expectResponse, deadline, options, marshalled);
-    if (head instanceof Error) return Promise.reject(head);
+    let head: Uint8Array | undefined;
+    try {
+      const bytes = marshalled[1];
+      head = protocol.requestHead(
+        !expectResponse,
+        this.#sendsDeadlines ? deadline - now() : Infinity,
+        options?.service,
+        options?.command,
+        typeof bytes === "string" ? bytes.length * 3 : bytes.length,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const span = this.#tracing?.call(cmd, marshalled[0], channel, !expectResponse, options, trace);
-    if (span !== undefined) head = traceHead(head, span);
+    if (span?.context !== undefined) head = protocol.traceHead(head, span.context);
     if (!expectResponse) {
       try {
         channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
@@ -492,23 +494,19 @@ export class Cluster implements ContextHost {
   ): Channel {
     this.#stats?.connection(connection);
     const channel = new Channel(this.#host, peer, connection, {
-      framing: this.#o.framing,
-      hardLimit: this.#o.hardLimit,
+      mode: this.#o.mode,
       softLimit: this.#o.softLimit,
       deadlines: this.#deadlines,
       highWaterMark: this.#o.highWaterMark,
-      protocol: this.#o.protocol,
       initiator,
-      auth: this.#o.security.keys && new HandshakeAuth(this.#o.security.keys),
       maxInflight: this.#o.maxInflightPerConnection,
-      extensions: this.#o.extensions,
       maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
     });
     this.#reaper.track(channel);
     state.channel = channel;
     state.lastRemote = connection.remoteAddress;
     this.#channels.add(channel);
-    if (channel.weft && this.#heartbeat === undefined) this.#armHeartbeat();
+    if (this.#o.mode.can.heartbeats && this.#heartbeat === undefined) this.#armHeartbeat();
     return channel;
   }
 
@@ -608,26 +606,10 @@ export class Cluster implements ContextHost {
   #onRequest(channel: Channel, frame: Frame): void {
     const o = this.#o;
     const peer = channel.peer;
-    let payload = frame.payload;
-    let deadline = Infinity;
-    let oneWay = false;
-    let traced: ReturnType<typeof readTraceContext> | undefined;
-    if (channel.weft) {
-      if (payload.length < REQUEST_HEAD_SIZE) {
-        throw new WeftError(
-          "protocol",
-          `Request from ${peer} is shorter than weft's ${REQUEST_HEAD_SIZE}-byte request head`,
-        );
-      }
-      oneWay = (requestFlags(payload) & RequestFlag.OneWay) !== 0;
-      const remaining = requestRemaining(payload);
-      if (remaining !== Infinity) deadline = channel.receivedAt + remaining;
-      const named = channel.readNames(payload);
-      traced = readTraceContext(payload, named);
-      payload = payload.subarray(traced?.end ?? named);
-    }
-    const context = new CallContext(this, peer, frame, deadline, oneWay, channel.nameReader);
-    if (traced !== undefined) this.#tracing?.received(context, traced.context);
+    const head = channel.protocol.readRequest(frame.payload, channel.receivedAt);
+    const payload = head.body === 0 ? frame.payload : frame.payload.subarray(head.body);
+    const context = new CallContext(this, peer, frame, head.deadline, head.oneWay, head);
+    if (head.trace !== undefined) this.#tracing?.received(context, head.trace);
     if (this.#closing !== null) {
       this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
       return;
@@ -693,9 +675,10 @@ export class Cluster implements ContextHost {
   #respond(channel: Channel, context: CallContext, value: unknown): void {
     this.#stats?.served(context);
     if (channel.closed || context.oneWay) return;
-    // Weft answers every call; undefined travels as an empty response.
+    // A mode that answers every call (weft) sends undefined as an empty response.
+    const protocol = channel.protocol;
     if (value === undefined) {
-      if (channel.weft) channel.response(context.session, "", STATUS_HEAD[ResponseStatus.Empty]);
+      if (protocol.emptyHead !== null) channel.response(context.session, "", protocol.emptyHead);
       return;
     }
     let marshalled: readonly [number, Uint8Array | string] | undefined;
@@ -707,15 +690,11 @@ export class Cluster implements ContextHost {
       return;
     }
     if (marshalled === undefined) {
-      if (channel.weft) channel.response(context.session, "", STATUS_HEAD[ResponseStatus.Empty]);
+      if (protocol.emptyHead !== null) channel.response(context.session, "", protocol.emptyHead);
       return;
     }
     try {
-      channel.response(
-        context.session,
-        marshalled[1],
-        channel.weft ? STATUS_HEAD[ResponseStatus.Ok] : undefined,
-      );
+      channel.response(context.session, marshalled[1], protocol.okHead);
     } catch (error) {
       this.#o.logger.error(`Cannot send response to cmd ${context.cmd}`, error);
       this.#sendError(channel, context, error);
@@ -739,7 +718,7 @@ export class Cluster implements ContextHost {
     this.#sendError(channel, context, error);
   }
 
-  /** Weft mode: answers the request with an error response (never for a one-way send). */
+  /** Answers the request with an error response (modes whose errors travel back; never for a one-way send). */
   #sendError(channel: Channel, context: CallContext, error: unknown): void {
     sendError(this.#o, channel, context, error);
   }
@@ -748,21 +727,18 @@ export class Cluster implements ContextHost {
   #onResponse(channel: Channel, call: PendingCall, payload: Uint8Array): void {
     let body: unknown;
     try {
-      if (channel.weft) {
-        const status = payload[0];
-        if (status === ResponseStatus.Empty) {
-          call.resolve(undefined);
-          return;
-        }
-        if (status === ResponseStatus.Error) {
-          call.reject(decodeErrorInfo(payload.subarray(1), call.cmd));
-          return;
-        }
-        if (status !== ResponseStatus.Ok) {
-          throw new WeftError("protocol", `Unknown weft response status ${String(status)}`);
-        }
-        payload = payload.subarray(1);
+      const protocol = channel.protocol;
+      const status = protocol.responseStatus(payload);
+      if (status === ResponseStatus.Empty) {
+        call.resolve(undefined);
+        return;
       }
+      const size = protocol.responseHeadSize;
+      if (status === ResponseStatus.Error) {
+        call.reject(protocol.decodeError(payload.subarray(size), call.cmd));
+        return;
+      }
+      if (size !== 0) payload = payload.subarray(size);
       body = this.#o.unmarshal("response", call.cmd, payload);
     } catch (error) {
       call.reject(unmarshalError(call.cmd, error, "response"));
@@ -780,7 +756,7 @@ export class Cluster implements ContextHost {
     channel.cancel(call.session);
   }
 
-  /** Weft: the caller cancelled a request being handled. */
+  /** The caller cancelled a request being handled (modes that can cancel). */
   #onCancel(channel: Channel, session: number): void {
     if (channel.dropWaiting(session)) return;
     channel.serving.get(session)?.abort(

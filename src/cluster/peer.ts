@@ -6,7 +6,7 @@
 
 import { strictUtf8Decoder } from "../_platform.ts";
 import { formatAddress } from "../transport/address.ts";
-import { HelloField } from "./protocol.ts";
+import { HelloField } from "../protocol/weft/protocol.ts";
 import type { Address, PeerCertificate } from "../transport/types.ts";
 
 /** What a peer proved about itself on its connection; see `security.ts`. */

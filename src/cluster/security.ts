@@ -9,7 +9,7 @@
 
 import { WeftError } from "../errors.ts";
 import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
-import { type AuthOptions, KeyRing } from "./handshake_auth.ts";
+import { type AuthOptions, KeyRing } from "../protocol/weft/handshake_auth.ts";
 import type { Peer, PeerIdentity } from "./peer.ts";
 import type { Logger } from "./logger.ts";
 
@@ -67,7 +67,8 @@ export interface ResolvedSecurity {
 }
 
 /**
- * Checks the `tls`, `auth` and `authorize` options.
+ * Checks the `tls`, `auth` and `authorize` options; `keysAllowed` says
+ * whether the protocol mode has key authentication.
  *
  * @throws {TypeError} Naming the option, for a wrong type.
  * @throws {RangeError} Naming the option, for an out-of-range value.
@@ -76,12 +77,12 @@ export function resolveSecurity(
   tls: unknown,
   auth: unknown,
   authorize: unknown,
-  protocol: string,
+  keysAllowed: boolean,
 ): ResolvedSecurity {
   if (tls !== undefined && (tls === null || typeof tls !== "object")) {
     throw new TypeError("Invalid option tls: expected an object of TLS settings");
   }
-  if (auth !== undefined && protocol !== "weft") {
+  if (auth !== undefined && !keysAllowed) {
     throw new TypeError('Invalid option auth: key authentication needs protocol "weft"');
   }
   if (authorize !== undefined && typeof authorize !== "function") {

@@ -14,7 +14,7 @@ import { type ErrorCode, isWeftError, RemoteError, WeftError } from "../errors.t
 import type { CallContext, CallOptions } from "../cluster/call_context.ts";
 import { Cluster, type ClusterCloseOptions } from "../cluster/cluster.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
-import { nameBytes } from "../cluster/names.ts";
+import { nameBytes } from "../protocol/weft/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
 import type { Peer } from "../cluster/peer.ts";
 import type { Codec } from "../codec/types.ts";

@@ -13,8 +13,11 @@
  * @module
  */
 
-import { WeftError } from "../errors.ts";
-import { type Frame, RESPONSE_FLAG } from "../wire/frame.ts";
+import { WeftError } from "../../errors.ts";
+import { type Frame, RESPONSE_FLAG } from "../../wire/frame.ts";
+import type { OutgoingMessage } from "../mode.ts";
+
+export type { OutgoingMessage };
 
 /** Flags of a PART payload's first byte. */
 export const PartFlag = {
@@ -148,27 +151,6 @@ export function resolvePartOptions(
       DEFAULT_MAX_PARTIAL_BYTES,
     ),
   };
-}
-
-/** One message waiting to be sent in parts. */
-export interface OutgoingMessage {
-  /** The stream id its parts carry. */
-  readonly stream: number;
-  /** A request (with a pending session) or a response. */
-  readonly response: boolean;
-  /** The message's session (its own, or the request's it answers). */
-  readonly session: number;
-  readonly cmd: number;
-  readonly traceHi: number;
-  readonly traceLo: number;
-  /** The weft head in front of the body (copied). */
-  readonly head: Uint8Array;
-  /** The body. */
-  readonly body: Uint8Array;
-  /** Bytes of head + body already sent. */
-  sent: number;
-  /** Set when the sender gave up: an abort part goes instead of the rest. */
-  aborted: boolean;
 }
 
 /**

@@ -9,25 +9,15 @@
  *   the remaining time of the call) and a response's payload with a 1-byte
  *   status (ok, error, ok without a body).
  *
- * In silly mode none of this is sent.
+ * In silly mode none of this is sent. weft_mode.ts puts these bytes to work
+ * on a connection.
  *
  * @module
  */
 
-import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
-import { RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
-
-/**
- * Which protocol a cluster speaks:
- *
- * - `"weft"`: silly's frames plus weft's extensions (errors that travel
- *   back, cancellation, deadlines, heartbeats). Both ends must be weft.
- * - `"silly"`: byte-exact with silly.net.cluster, for talking to silly nodes.
- */
-export type Protocol = "weft" | "silly";
-
-/** The default protocol. */
-export const DEFAULT_PROTOCOL: Protocol = "weft";
+import { strictUtf8Decoder, utf8Encoder } from "../../_platform.ts";
+import { RemoteError, type RemoteErrorInfo, WeftError } from "../../errors.ts";
+import { ResponseStatus } from "../mode.ts";
 
 /** Cmd numbers of weft's control frames (all requests). */
 export const ControlCmd = {
@@ -78,18 +68,11 @@ export const RequestFlag = {
   Named: 4,
 } as const;
 
-/** The first byte of a weft response's payload. */
-export const ResponseStatus = {
-  /** A body follows. */
-  Ok: 0,
-  /** A UTF-8 JSON error (`name`, `code`, `message`, optional `stack`) follows. */
-  Error: 1,
-  /** The handler returned undefined: no body. */
-  Empty: 2,
-} as const;
-
-/** The union of {@linkcode ResponseStatus} values. */
-export type ResponseStatus = typeof ResponseStatus[keyof typeof ResponseStatus];
+/**
+ * The first byte of a weft response's payload: the generic statuses of
+ * src/protocol/mode.ts, whose values weft writes as they are.
+ */
+export { ResponseStatus } from "../mode.ts";
 
 const MAGIC = [0x57, 0x45, 0x46, 0x54]; // "WEFT"
 

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
-import { WeftError } from "../errors.ts";
+import { strictUtf8Decoder, utf8Encoder } from "../../_platform.ts";
+import { WeftError } from "../../errors.ts";
 import { HelloField } from "./protocol.ts";
 
 /** Options of key authentication (the cluster's `auth` option). */
