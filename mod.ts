@@ -52,7 +52,7 @@ export {
   type Logger,
   type RequestHandler,
 } from "./src/cluster/options.ts";
-export { Peer } from "./src/cluster/peer.ts";
+export { Peer } from "./src/connection/peer.ts";
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_PARTIAL_BYTES,

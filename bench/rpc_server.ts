@@ -29,7 +29,7 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
 import type { Codec } from "../src/codec/types.ts";
-import type { Peer } from "../src/cluster/peer.ts";
+import type { Peer } from "../src/connection/peer.ts";
 import { args, collect, exit, memory, options } from "./_common.ts";
 import { readCerts } from "../tests/security/_certs.ts";
 

@@ -13,7 +13,7 @@
 import type { Unmarshal } from "../codec/types.ts";
 import { type ErrorCode, WeftError } from "../errors.ts";
 import type { CallContext } from "./call_context.ts";
-import type { Channel } from "./channel.ts";
+import type { Channel } from "../connection/channel.ts";
 import type { FaultLog } from "./fault_log.ts";
 import { defaultErrorInfo } from "../protocol/weft/protocol.ts";
 import type { ModeConnection } from "../protocol/mode.ts";

@@ -58,8 +58,8 @@ import { PendingCall } from "../session/pending_calls.ts";
 import { propagateTraceId, type TraceId } from "../session/trace.ts";
 import { WeftError } from "../errors.ts";
 import type { CallContext } from "./call_context.ts";
-import type { Channel } from "./channel.ts";
-import { Peer, peerState } from "./peer.ts";
+import type { Channel } from "../connection/channel.ts";
+import { Peer, peerState } from "../connection/peer.ts";
 import { ResponseStatus } from "../protocol/mode.ts";
 
 /** Where a raw forward's outcome goes (exactly once, unless it was one-way). */

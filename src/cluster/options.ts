@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkMaxRequestsPerTurn } from "./read_turn.ts";
+import { checkMaxRequestsPerTurn } from "../connection/read_turn.ts";
 import type { Logger } from "./logger.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
@@ -21,7 +21,7 @@ import {
   FaultLog,
   type PeerFault,
 } from "./fault_log.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import type { StatsOptions } from "./stats.ts";
 import type { Tracing } from "./tracing.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";

@@ -10,7 +10,7 @@
 import { WeftError } from "../errors.ts";
 import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
 import { type AuthOptions, KeyRing } from "../protocol/weft/handshake_auth.ts";
-import type { Peer, PeerIdentity } from "./peer.ts";
+import type { Peer, PeerIdentity } from "../connection/peer.ts";
 import type { Logger } from "./logger.ts";
 
 /**
@@ -24,17 +24,11 @@ export interface ClusterTlsOptions extends TlsListenOptions, TlsConnectOptions {
  * Who the other end of a connection is: what it proved (a key id, a
  * certificate) and the node name it claimed.
  */
-export type { PeerIdentity } from "./peer.ts";
+export type { PeerIdentity } from "../connection/peer.ts";
 
 /** True if the identity was proved: a key id or a certificate (a node name alone proves nothing). */
 export function isAuthenticated(identity: PeerIdentity): boolean {
   return identity.keyId !== undefined || identity.certificate !== undefined;
-}
-
-/** `identity` with the node name of the peer's handshake fields (HELLO field 1), if any. */
-export function withNodeName(identity: PeerIdentity, nodeName: string | undefined): PeerIdentity {
-  const { nodeName: _, ...rest } = identity;
-  return nodeName === undefined ? rest : { ...rest, nodeName };
 }
 
 /** What the authorisation hook is asked about. */

@@ -45,7 +45,7 @@
 
 import type { TraceParent } from "../protocol/mode.ts";
 import type { CallContext } from "./call_context.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "../connection/peer.ts";
 
 export type { CallContext, Peer };
 export type { CallOptions } from "./call_context.ts";

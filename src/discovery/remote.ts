@@ -49,7 +49,7 @@
 import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import { json } from "../codec/json.ts";
 import { ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import { formatAddress, parseAddress } from "../transport/address.ts";

@@ -16,7 +16,7 @@ import { Cluster, type ClusterCloseOptions } from "../cluster/cluster.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
 import { nameBytes } from "../protocol/weft/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import type { Codec } from "../codec/types.ts";
 import { SessionSlots } from "../session/session_slots.ts";
 import { json } from "../codec/json.ts";

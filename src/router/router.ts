@@ -17,7 +17,7 @@ import { peerFault } from "../cluster/fault_reply.ts";
 import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import { RemoteError, WeftError } from "../errors.ts";
 import type { Transport } from "../transport/types.ts";
 import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";

@@ -28,11 +28,9 @@ import {
   type OutgoingMessage,
   type ProtocolMode,
 } from "../protocol/mode.ts";
-import type { CallContext } from "./call_context.ts";
-import { type Peer, peerState } from "./peer.ts";
+import { type Peer, peerState, withNodeName } from "./peer.ts";
 import { Watch, type Watched } from "./reaper.ts";
-import { Serving } from "./serving.ts";
-import { withNodeName } from "./security.ts";
+import { type ServedRequest, Serving } from "./serving.ts";
 import { ReadTurn } from "./read_turn.ts";
 
 /** What a channel needs from its cluster. */
@@ -592,7 +590,7 @@ export class Channel implements Watched {
     return this.#drainWait;
   }
 
-  /** Stops reading until `release()` (counted; see src/cluster/hold.ts). */
+  /** Stops reading until `release()` (counted; see `holdReading()` in src/cluster/hold.ts). */
   hold(): void {
     if (this.#holds++ === 0) this.#pause(PAUSE_HELD);
   }
@@ -750,7 +748,7 @@ export class Channel implements Watched {
    * A request this channel served finished: forget it, run waiting requests
    * while slots are free, and read again once none wait.
    */
-  finished(context: CallContext): void {
+  finished(context: ServedRequest): void {
     const serving = this.serving;
     serving.delete(context);
     if (serving.waiting === 0) return;

@@ -9,7 +9,7 @@ import { formatAddress } from "../transport/address.ts";
 import { HelloField } from "../protocol/weft/protocol.ts";
 import type { Address, PeerCertificate } from "../transport/types.ts";
 
-/** What a peer proved about itself on its connection; see `security.ts`. */
+/** What a peer proved about itself on its connection; see src/cluster/security.ts. */
 export interface PeerIdentity {
   /** The key id the peer proved (key authentication, the cluster's `auth` option). */
   keyId?: string;
@@ -51,6 +51,12 @@ export interface PeerState<C extends PeerConnection = PeerConnection> {
   identity: PeerIdentity;
   /** Weft: the fields of the peer's last HELLO/HELLO_ACK (see `HelloField`). */
   hello: Map<number, Uint8Array> | undefined;
+}
+
+/** `identity` with the node name of the peer's handshake fields (HELLO field 1), if any. */
+export function withNodeName(identity: PeerIdentity, nodeName: string | undefined): PeerIdentity {
+  const { nodeName: _, ...rest } = identity;
+  return nodeName === undefined ? rest : { ...rest, nodeName };
 }
 
 let stateOf: (peer: Peer) => PeerState;
