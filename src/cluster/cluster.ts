@@ -22,7 +22,8 @@ import { defaultTransport } from "../transport/detect.ts";
 import type { Connection, Transport } from "../transport/types.ts";
 import { type Frame, traceIdFromBigInt } from "../wire/frame.ts";
 import { CallContext, type CallOptions, type ContextHost } from "./call_context.ts";
-import { Channel, type ChannelHost } from "../connection/channel.ts";
+import { Channel } from "../connection/channel.ts";
+import type { ChannelHost } from "../connection/channel_host.ts";
 import { AcceptGate } from "./accept_gate.ts";
 import { connectFailed, timeoutOptionError } from "./_fail.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
@@ -112,7 +113,7 @@ export class Cluster implements ContextHost {
   readonly #stats: recorder.ClusterStats | undefined;
   readonly #tracing: ReturnType<typeof createTracing>;
   /** What channels call back into; kept private so it is not part of the API. */
-  readonly #host: ChannelHost = {
+  readonly #host: ChannelHost<Channel> = {
     onRequest: (channel, frame) => this.#onRequest(channel, frame),
     onResponse: (channel, call, payload) => this.#onResponse(channel, call, payload),
     onTimeout: (channel, call) => this.#onTimeout(channel, call),

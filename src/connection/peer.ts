@@ -154,6 +154,24 @@ export class Peer {
   }
 }
 
+/** The connection's peer presented `certificate` (TLS), or nothing: what it proved so far. */
+export function provedCertificate(peer: Peer, certificate: PeerCertificate | undefined): void {
+  stateOf(peer).identity = certificate === undefined ? {} : { certificate };
+}
+
+/** The peer's handshake fields arrived: kept, and its node name (a claim) joins its identity. */
+export function saidHello(peer: Peer, fields: Map<number, Uint8Array>): void {
+  const state = stateOf(peer);
+  state.hello = fields;
+  state.identity = withNodeName(state.identity, peer.nodeName);
+}
+
+/** The peer proved the key `keyId` (key authentication). */
+export function provedKey(peer: Peer, keyId: string): void {
+  const state = stateOf(peer);
+  state.identity = { ...state.identity, keyId };
+}
+
 /**
  * The cluster's bookkeeping of `peer` (internal). Only the cluster stores
  * connections there, so its callers name their type: `peerState<Channel>(peer)`.

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
-import { MAX_QUEUED_CANCELS } from "../../src/connection/channel.ts";
+import { MAX_QUEUED_CANCELS } from "../../src/connection/cancels.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
 import type { Peer } from "../../src/connection/peer.ts";
 import { ControlCmd, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
