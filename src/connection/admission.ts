@@ -56,7 +56,7 @@ export interface AdmissionOptions {
   readonly maxRequestsPerTurn?: number | undefined;
   /** Bytes of waiting requests over which reading pauses. */
   readonly highWaterMark: number;
-  /** Refuse a request whose session is already being served (a mode that can answer an error does). */
+  /** Refuse a request whose session is already being served (a mode whose sessions are unique does). */
   readonly refuseReused: boolean;
 }
 

@@ -115,21 +115,23 @@ export class Channel implements Watched {
     this.#softLimit = options.softLimit;
     this.#highWaterMark = options.highWaterMark;
     provedCertificate(peer, connection.peerCertificate);
+    const mode = options.mode;
     this.pending = new PendingCalls({
       deadlines: options.deadlines,
       onTimeout: (call) => host.onTimeout(this, call),
+      lowestSession: mode.sessions.lowest,
     });
     this.#flow = new FlowControl(connection);
-    const can = options.mode.can;
+    const can = mode.can;
     this.#canCancel = can.cancel;
     this.#heartbeats = can.heartbeats;
     this.#admission = new Admission<Channel>(this, host, this.#flow, {
       maxInflight: options.maxInflight,
       maxRequestsPerTurn: options.maxRequestsPerTurn,
       highWaterMark: options.highWaterMark,
-      refuseReused: can.errors,
+      refuseReused: mode.sessions.unique,
     });
-    const protocol = options.mode.open(this.#link(), options.initiator);
+    const protocol = mode.open(this.#link(), options.initiator);
     this.protocol = protocol;
     this.#reader = protocol.reader;
     this.#writer = protocol.writer;

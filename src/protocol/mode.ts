@@ -129,12 +129,29 @@ export interface ModeAbilities {
   readonly stats: boolean;
 }
 
+/** How a mode's requests use their session ids. */
+export interface ModeSessions {
+  /**
+   * The least session id a call carries: the connection's counter wraps
+   * back to it (0 for silly and weft; skynet gives 0 to a push).
+   */
+  readonly lowest: number;
+  /**
+   * A session names one request in flight, so a request reusing one still
+   * being served is the peer's fault and is refused (weft). False where a
+   * session may repeat: silly does not look, skynet's pushes all carry 0.
+   */
+  readonly unique: boolean;
+}
+
 /** What is fixed about a mode whatever its settings: its name, abilities and defaults. */
 export interface ModeInfo {
   /** The mode's name, as the cluster's `protocol` option gives it. */
   readonly name: string;
   /** What the mode can do. */
   readonly can: ModeAbilities;
+  /** How its requests use session ids. */
+  readonly sessions: ModeSessions;
   /** Default `hardLimit` (bytes of one frame's body). */
   readonly hardLimit: number;
   /** The least `hardLimit` the mode works with, and why (for the option's error). */

@@ -57,6 +57,7 @@ export const SILLY: ModeInfo = {
     traceContext: false,
     stats: false,
   },
+  sessions: { lowest: 0, unique: false },
   hardLimit: DEFAULT_HARD_LIMIT,
   minHardLimit: { bytes: 4, why: "a response's session" },
   idleTimeout: Infinity,

@@ -79,6 +79,7 @@ export const WEFT: ModeInfo = {
     traceContext: true,
     stats: true,
   },
+  sessions: { lowest: 0, unique: true },
   hardLimit: DEFAULT_WEFT_HARD_LIMIT,
   minHardLimit: { bytes: HELLO_BODY_SIZE, why: "its handshake frame" },
   idleTimeout: 300_000,
