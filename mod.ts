@@ -48,6 +48,7 @@ export {
   DEFAULT_HEARTBEAT_MISSES,
   DEFAULT_TIMEOUT,
   DEFAULT_WEFT_HARD_LIMIT,
+  defaultErrorInfo,
   defaultLogger,
   type Logger,
   type RequestHandler,
@@ -79,7 +80,6 @@ export { DEFAULT_PROTOCOL, type Protocol } from "./src/protocol/mod.ts";
 export {
   ControlCmd,
   decodeHelloFields,
-  defaultErrorInfo,
   encodeHello,
   HelloField,
   MAX_HELLO_SIZE,

@@ -15,7 +15,7 @@ import { type ErrorCode, WeftError } from "../errors.ts";
 import type { CallContext } from "./call_context.ts";
 import type { Channel } from "../connection/channel.ts";
 import type { FaultLog } from "./fault_log.ts";
-import { defaultErrorInfo } from "../protocol/weft/protocol.ts";
+import { defaultErrorInfo } from "./options.ts";
 import type { ModeConnection } from "../protocol/mode.ts";
 import type { RemoteErrorInfo } from "../errors.ts";
 import type { Logger } from "./logger.ts";

@@ -12,7 +12,6 @@ import { checkNodeId, random32 } from "../session/trace.ts";
 import type { Transport } from "../transport/types.ts";
 import { checkFraming, checkLimit, DEFAULT_SOFT_LIMIT, type Framing } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
-import { defaultErrorInfo } from "../protocol/weft/protocol.ts";
 import { checkProtocol, createMode, MODES, type Protocol } from "../protocol/mod.ts";
 import type { ProtocolMode } from "../protocol/mode.ts";
 import {
@@ -344,6 +343,22 @@ export interface ResolvedOptions {
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;
   nodeName: string | undefined;
+}
+
+/**
+ * The default `errorInfo` hook: the way an error becomes wire data: name, code (a string `code`
+ * property, if any) and message. No stack.
+ */
+export function defaultErrorInfo(error: unknown): RemoteErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === "string" ? { code } : {}),
+    };
+  }
+  return { name: "Error", message: String(error) };
 }
 
 /**

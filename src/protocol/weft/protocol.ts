@@ -218,22 +218,6 @@ export const STATUS_HEAD: Readonly<Record<ResponseStatus, Uint8Array>> = {
   [ResponseStatus.Empty]: Uint8Array.of(ResponseStatus.Empty),
 };
 
-/**
- * The default way an error becomes wire data: name, code (a string `code`
- * property, if any) and message. No stack.
- */
-export function defaultErrorInfo(error: unknown): RemoteErrorInfo {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      name: error.name,
-      message: error.message,
-      ...(typeof code === "string" ? { code } : {}),
-    };
-  }
-  return { name: "Error", message: String(error) };
-}
-
 /** Encodes error info as the UTF-8 JSON body of an error response. */
 export function encodeErrorInfo(info: RemoteErrorInfo): Uint8Array {
   const wire: RemoteErrorInfo = {
