@@ -53,6 +53,8 @@ export class Calls {
   readonly #sendsDeadlines: boolean;
 
   /**
+   * The calling side of a cluster.
+   *
    * @param o The cluster's options.
    * @param host The cluster.
    * @param deadlines The cluster's deadline queue.

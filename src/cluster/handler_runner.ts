@@ -40,6 +40,8 @@ export class HandlerRunner {
   #idle: PromiseWithResolvers<void> | null = null;
 
   /**
+   * The serving side of a cluster.
+   *
    * @param o The cluster's options.
    * @param contexts The cluster, for the calls handlers make through their context.
    * @param stats The stats recorder, if any.

@@ -111,6 +111,8 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
   #refusedUnlogged = 0;
 
   /**
+   * Admission for one connection.
+   *
    * @param channel The connection.
    * @param host Where requests go.
    * @param flow The connection's flow control (reading pauses for waiting requests and turns).

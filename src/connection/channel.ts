@@ -97,6 +97,8 @@ export class Channel implements Watched {
   #settled = false;
 
   /**
+   * A channel over `connection` (not started: see `start()`), opening `options.mode`.
+   *
    * @param host The cluster.
    * @param peer The peer.
    * @param connection A connection not yet started.

@@ -73,7 +73,11 @@ export class FlowControl {
   /** Our writes back up (the transport said its buffer is full, and has not drained since). */
   congested = false;
 
-  /** @param target What to pause and resume. */
+  /**
+   * Flow control of one connection, reading.
+   *
+   * @param target What to pause and resume.
+   */
   constructor(target: Readable) {
     this.#target = target;
   }

@@ -108,6 +108,8 @@ export class LargeMessages {
   #waiter: PromiseWithResolvers<void> | null = null;
 
   /**
+   * An empty queue for one connection.
+   *
    * @param channel The connection.
    * @param flow Its flow control (reading from a peer whose answers pile up pauses).
    * @param options The threshold, the window and the high-water mark.

@@ -10,9 +10,9 @@
  */
 
 /** What a tick says: the peer is alive (nothing to send). */
-export const ALIVE = 0;
+export const ALIVE: number = 0;
 /** What a tick says: the peer is dead (too many heartbeats unanswered). */
-export const DEAD = -1;
+export const DEAD: number = -1;
 
 /** Where a connection stands, for a tick. */
 export interface LivenessState {

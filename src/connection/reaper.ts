@@ -18,10 +18,13 @@ export class Watch {
   activity = 0;
   /** When the reaper first saw the connection. */
   openedAt = 0;
-  /** Reaper's marks: the counters at the last sweep and since when they stand. */
-  seenFrames = -1;
+  /** Reaper's mark: `frames` at the last sweep (-1: no frame begun then). */
+  seenFrames: number = -1;
+  /** Reaper's mark: since when `frames` stands while a frame is begun. */
   stallSince = 0;
-  seenActivity = -1;
+  /** Reaper's mark: `activity` at the last sweep. */
+  seenActivity: number = -1;
+  /** Reaper's mark: since when nothing went on. */
   idleSince = 0;
 }
 
@@ -76,7 +79,11 @@ export class Reaper {
   readonly #interval: number;
   #timer: TimerHandle | undefined = undefined;
 
-  /** @param options The deadlines. */
+  /**
+   * A reaper tracking no channel yet.
+   *
+   * @param options The deadlines.
+   */
   constructor(options: ReaperOptions) {
     this.#o = options;
     const shortest = Math.min(

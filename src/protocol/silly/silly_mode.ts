@@ -115,6 +115,8 @@ export class SillyConnection implements ModeConnection {
   readonly #settings: FramingSettings;
 
   /**
+   * One connection's side of silly mode.
+   *
    * @param link The connection.
    * @param settings The framing and its limits.
    */

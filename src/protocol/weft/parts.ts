@@ -32,7 +32,7 @@ export const PartFlag = {
 } as const;
 
 /** Bytes of the first part's description: total u32, session u32, cmd u32, traceid u64. */
-export const PART_FIRST_SIZE = 1 + 20;
+export const PART_FIRST_SIZE: number = 1 + 20;
 
 /** Default `partSize`: bodies over this many bytes go in parts of this size. */
 export const DEFAULT_PART_SIZE = 32 * 1024;
@@ -100,10 +100,15 @@ export interface PartOptions {
 
 /** Part options with defaults applied. */
 export interface PartLimits {
+  /** Bodies over this go in parts of this size. */
   partSize: number;
+  /** Part bytes sent and not yet acknowledged, at most. */
   partWindow: number;
+  /** The largest message sent in parts or put back together. */
   maxMessageSize: number;
+  /** Messages a peer may have half-sent at once. */
   maxPartialMessages: number;
+  /** Bytes of half-sent messages one connection may hold. */
   maxPartialBytes: number;
 }
 
@@ -212,7 +217,11 @@ export class Reassembler {
   readonly #partial = new Map<number, Partial>();
   #bytes = 0;
 
-  /** @param limits Sizes and counts this connection accepts. */
+  /**
+   * A reassembler holding nothing yet.
+   *
+   * @param limits Sizes and counts this connection accepts.
+   */
   constructor(limits: PartLimits) {
     this.#limits = limits;
   }

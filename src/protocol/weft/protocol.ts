@@ -167,7 +167,7 @@ export function decodeHelloFields(payload: Uint8Array): Map<number, Uint8Array> 
  * not included): 528 in both framings. Until the handshake completes a weft
  * node reads no frame longer than this, and its hard limit may not be less.
  */
-export const HELLO_BODY_SIZE = 16 + MAX_HELLO_SIZE;
+export const HELLO_BODY_SIZE: number = 16 + MAX_HELLO_SIZE;
 
 /** True if `payload` is a HELLO payload (magic "WEFT", any version). */
 export function isHello(payload: Uint8Array): boolean {

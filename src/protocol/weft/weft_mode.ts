@@ -157,6 +157,8 @@ export class WeftConnection implements ModeConnection, ControlWriter {
   #reassembler: Reassembler | null = null;
 
   /**
+   * One connection's side of weft mode, its handshake not yet started.
+   *
    * @param link The connection.
    * @param settings The framing, this node's HELLO fields, parts, keys.
    * @param initiator True on the side that connected.
