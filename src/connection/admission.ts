@@ -13,7 +13,7 @@
 import { now } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import type { Frame } from "../wire/frame.ts";
-import type { ModeConnection } from "../protocol/mode.ts";
+import type { ModeRequests, ModeResponses } from "../protocol/mode.ts";
 import { type FlowControl, Pause } from "./flow_control.ts";
 import { ReadTurn } from "./read_turn.ts";
 import { type ServedRequest, Serving } from "./serving.ts";
@@ -33,7 +33,9 @@ export interface AdmissionChannel {
   /** Calls of this node waiting on the connection (while any do, requests are not held back). */
   readonly pending: { readonly size: number };
   /** The mode: whether and how a refused request is answered. */
-  readonly protocol: Pick<ModeConnection, "errorHead" | "oneWay" | "encodeError">;
+  readonly protocol:
+    & Pick<ModeRequests, "oneWay">
+    & Pick<ModeResponses, "errorHead" | "encodeError">;
   /** Queues a response. */
   response(session: number, bytes: Uint8Array, head: Uint8Array): void;
   /** Closes the connection (a request could not be handled). */

@@ -21,7 +21,7 @@
 
 import { startRefTimer, stopTimer, type TimerHandle, utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
-import type { ModeConnection, OutgoingMessage, PartWindow } from "../protocol/mode.ts";
+import type { ModeFraming, ModeParts, OutgoingMessage, PartWindow } from "../protocol/mode.ts";
 import { type FlowControl, Pause } from "./flow_control.ts";
 
 /** Parts written per turn before yielding to the event loop. */
@@ -34,7 +34,7 @@ export interface PartsChannel {
   /** Calls of this node waiting on the connection (their responses must still be read). */
   readonly pending: { readonly size: number };
   /** The mode: it writes each part into its writer. */
-  readonly protocol: Pick<ModeConnection, "writePart" | "writer">;
+  readonly protocol: Pick<ModeParts, "writePart"> & Pick<ModeFraming, "writer">;
   /** The transport: it takes the parts (false when its buffer is full; throws once closed). */
   readonly connection: { write(bytes: Uint8Array): boolean };
 }

@@ -320,14 +320,8 @@ export interface ModeLink {
   statsReply(): Uint8Array;
 }
 
-/**
- * One connection's side of a protocol mode: its framing, its handshake,
- * the heads of its requests and responses, its control frames, and what
- * it does for the abilities it has. Made by {@linkcode ProtocolMode.open}.
- */
-export interface ModeConnection {
-  // ---- framing ---------------------------------------------------------
-
+/** A mode's framing: how bytes become frames and back. */
+export interface ModeFraming {
   /** Reads frames from the connection's bytes. */
   readonly reader: FrameReader;
   /** Writes frames, batched. */
@@ -336,9 +330,10 @@ export interface ModeConnection {
   readonly prefixSize: number;
   /** A sentence naming a likely framing mismatch, from the first bytes received; or "". */
   framingHint(first: FirstBytes): string;
+}
 
-  // ---- handshake and control frames ------------------------------------
-
+/** A mode's handshake and control frames: what on a connection is not a call. */
+export interface ModeControl {
   /** The handshake, or null: the connection is ready at once. */
   readonly handshake: Handshake | null;
   /**
@@ -357,9 +352,10 @@ export interface ModeConnection {
   cancel(session: number): void;
   /** Writes a heartbeat `seq` (only if `can.heartbeats`). */
   ping(seq: number): void;
+}
 
-  // ---- requests ----------------------------------------------------------
-
+/** A mode's request head: written before a request's body, read back on the other side. */
+export interface ModeRequests {
   /** Cmd numbers from this one up are the mode's own: a request may not use them (Infinity: none). */
   readonly firstReservedCmd: number;
   /**
@@ -392,9 +388,10 @@ export interface ModeConnection {
   readRequest(payload: Uint8Array, receivedAt: number): RequestHead;
   /** True if the request wants no response (or its head is too short to tell). */
   oneWay(payload: Uint8Array): boolean;
+}
 
-  // ---- responses ---------------------------------------------------------
-
+/** A mode's response head: how a response says its call ended. */
+export interface ModeResponses {
   /** The head of a response with a body. */
   readonly okHead: Uint8Array;
   /** The head of a response without a body; null: a handler returning undefined answers nothing. */
@@ -417,9 +414,10 @@ export interface ModeConnection {
    * @throws {WeftError} `protocol` if it cannot be read.
    */
   decodeError(body: Uint8Array, cmd: string | number): RemoteError;
+}
 
-  // ---- large messages in parts -------------------------------------------
-
+/** A mode's large messages: which bodies go in parts, and how a part is written. */
+export interface ModeParts {
   /** The window of large messages, or undefined if the mode sends none in parts. */
   readonly parts: PartWindow | undefined;
   /** Bodies (with their head) over this many bytes go in parts (Infinity: never). */
@@ -431,7 +429,15 @@ export interface ModeConnection {
    * @returns The part's bytes that count against the window.
    */
   writePart(message: OutgoingMessage, size: number): number;
+}
 
+/**
+ * One connection's side of a protocol mode, made by
+ * {@linkcode ProtocolMode.open}: its framing, its handshake and control
+ * frames, the heads of its requests and responses, and its large messages.
+ */
+export interface ModeConnection
+  extends ModeFraming, ModeControl, ModeRequests, ModeResponses, ModeParts {
   /** The connection closed: drop what the mode holds for it (messages half put back together). */
   close(): void;
 }
