@@ -36,12 +36,12 @@ export interface CallsHost {
   ): Promise<Channel>;
   /** The error for a call to a closed peer (or from a closed cluster). */
   peerClosed(peer: Peer): WeftError;
-  /** The cluster is closing everything: calls are refused. */
-  readonly shut: boolean;
 }
 
 /** A cluster's calls and sends, and the responses they get. */
 export class Calls {
+  /** Set by the cluster once it closes everything: calls are refused (`peer closed`). */
+  shut = false;
   readonly #o: ResolvedOptions;
   readonly #host: CallsHost;
   readonly #deadlines: DeadlineQueue;
@@ -115,7 +115,7 @@ export class Calls {
     }
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     const state = peerState<Channel>(peer);
-    if (state.closed || this.#host.shut) return Promise.reject(this.#host.peerClosed(peer));
+    if (state.closed || this.shut) return Promise.reject(this.#host.peerClosed(peer));
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
       return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);

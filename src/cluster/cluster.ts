@@ -117,17 +117,12 @@ export class Cluster implements ContextHost {
     this.#reaper = new Reaper({ ...this.#o, handshake: this.#o.mode.can.handshake });
     this.#stats = recorder.createStats(options.stats);
     const tracing = createTracing(options.tracing, this.#o);
-    // deno-lint-ignore no-this-alias
-    const cluster = this;
     this.#calls = new Calls(
       this.#o,
       {
         ensureChannel: (peer, state, deadline, signal) =>
           this.#ensureChannel(peer, state, deadline, signal),
         peerClosed: (peer) => this.#peerClosed(peer),
-        get shut() {
-          return cluster.#shut;
-        },
       },
       this.#deadlines,
       this.#stats,
@@ -453,6 +448,7 @@ export class Cluster implements ContextHost {
     // Graceful drain: requests being handled may finish (and may call out).
     if (grace > 0 && this.#handlers.running > 0) await this.#handlers.drain(grace);
     this.#shut = true;
+    this.#calls.shut = true;
     if (this.#heartbeat !== undefined) stopTimer(this.#heartbeat);
     this.#heartbeat = undefined;
     for (const peer of this.#peers.values()) peerState<Channel>(peer).closed = true;

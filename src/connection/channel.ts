@@ -81,6 +81,8 @@ export class Channel implements Watched {
   /** The mode's handshake until it completes; null once ready (or for a mode without one). */
   #handshake: Handshake | null;
   readonly #softLimit: number;
+  /** Bytes of the mode's length prefix (not counted against the soft limit). */
+  readonly #prefixSize: number;
   readonly #highWaterMark: number;
   readonly #canCancel: boolean;
   readonly #heartbeats: boolean;
@@ -138,6 +140,7 @@ export class Channel implements Watched {
     this.#reader = protocol.reader;
     this.#writer = protocol.writer;
     this.#handshake = protocol.handshake;
+    this.#prefixSize = protocol.prefixSize;
     this.#parts = new LargeMessages(this, this.#flow, {
       threshold: protocol.partThreshold,
       window: protocol.parts,
@@ -242,7 +245,7 @@ export class Channel implements Watched {
       this.pending.add(call, header.session, deadline);
       // A call of ours now waits for a response on this connection: keep
       // reading it, or two nodes calling each other could both stop.
-      this.#flow.resume(Pause.Inflight);
+      if ((this.#flow.paused & Pause.Inflight) !== 0) this.#flow.resume(Pause.Inflight);
     }
     this.#queueFlush();
   }
@@ -266,7 +269,7 @@ export class Channel implements Watched {
   /** Counts a frame of `size` bytes just written; warns (as silly does) when it is over the soft limit. */
   #sent(size: number): void {
     this.watch.activity++;
-    const body = size - this.protocol.prefixSize;
+    const body = size - this.#prefixSize;
     if (body > this.#softLimit) this.#host.onSoftLimit(this, body, true);
   }
 

@@ -61,8 +61,6 @@ export interface Readable {
  */
 export class FlowControl {
   readonly #target: Readable;
-  /** {@linkcode Pause} bits: why reading is paused (0: reading). */
-  #paused = 0;
   /** Holds on reading; reading resumes when the last is released. */
   #holds = 0;
   #stopped = false;
@@ -72,6 +70,12 @@ export class FlowControl {
   #drainWait: Promise<void> | null = null;
   /** Our writes back up (the transport said its buffer is full, and has not drained since). */
   congested = false;
+  /**
+   * The {@linkcode Pause} bits in force (0: reading). Read it; change it
+   * only through `pause()` and `resume()`. (A field, not a getter: the
+   * request path tests it once per call.)
+   */
+  paused = 0;
 
   /**
    * Flow control of one connection, reading.
@@ -82,14 +86,9 @@ export class FlowControl {
     this.#target = target;
   }
 
-  /** The {@linkcode Pause} bits in force (0: reading). */
-  get paused(): number {
-    return this.#paused;
-  }
-
   /** True if reading is paused for `why` (among others, maybe). */
   has(why: Pause): boolean {
-    return (this.#paused & why) !== 0;
+    return (this.paused & why) !== 0;
   }
 
   /**
@@ -97,20 +96,20 @@ export class FlowControl {
    * handlers, a hold): nothing unread then says the peer is dead.
    */
   get pausedByChoice(): boolean {
-    return this.#paused !== 0 && (this.#paused & ~(Pause.Inflight | Pause.Held)) === 0;
+    return this.paused !== 0 && (this.paused & ~(Pause.Inflight | Pause.Held)) === 0;
   }
 
   /** Stops reading for `why` (the transport is paused when the first reason comes). */
   pause(why: Pause): void {
-    if (this.#paused === 0) this.#target.pause();
-    this.#paused |= why;
+    if (this.paused === 0) this.#target.pause();
+    this.paused |= why;
   }
 
   /** Drops the reason `why`; reading resumes if it was the last (and the connection is open). */
   resume(why: Pause): void {
-    if (this.#paused === 0) return;
-    this.#paused &= ~why;
-    if (this.#paused === 0 && !this.#stopped) this.#target.resume();
+    if (this.paused === 0) return;
+    this.paused &= ~why;
+    if (this.paused === 0 && !this.#stopped) this.#target.resume();
   }
 
   /** Stops reading until `release()`; holds are counted. */
