@@ -533,7 +533,7 @@ export class Channel implements Watched {
         this.#liveness.ready();
         this.#readiness.ready();
       },
-      peerHello: (fields) => saidHello(this.peer, fields),
+      peerHello: (fields, nodeName) => saidHello(this.peer, fields, nodeName),
       peerProved: (keyId) => provedKey(this.peer, keyId),
       frame: (frame) => this.#onFrame(frame),
       fail: (error) => void this.close(error, false),

@@ -300,8 +300,11 @@ export interface ModeLink {
   resumeReading(): void;
   /** The handshake completed: calls may go out, requests be served. */
   ready(): void;
-  /** The peer's handshake fields (its node name, ...), recorded on the peer. */
-  peerHello(fields: Map<number, Uint8Array>): void;
+  /**
+   * The peer's handshake fields, and the node name among them (a claim),
+   * recorded on the peer.
+   */
+  peerHello(fields: Map<number, Uint8Array>, nodeName: string | undefined): void;
   /** The peer proved the key `keyId`, recorded on the peer. */
   peerProved(keyId: string): void;
   /** Handles `frame` as if just read (a message put back together, a frame held during the handshake). */

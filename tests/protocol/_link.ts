@@ -13,6 +13,7 @@ export class RecordingLink implements ModeLink {
   paused = 0;
   isReady = false;
   hello: Map<number, Uint8Array> | undefined;
+  nodeName: string | undefined;
   keyId: string | undefined;
   readonly frames: Frame[] = [];
   failed: WeftError | undefined;
@@ -34,8 +35,9 @@ export class RecordingLink implements ModeLink {
   ready(): void {
     this.isReady = true;
   }
-  peerHello(fields: Map<number, Uint8Array>): void {
+  peerHello(fields: Map<number, Uint8Array>, nodeName: string | undefined): void {
     this.hello = fields;
+    this.nodeName = nodeName;
   }
   peerProved(keyId: string): void {
     this.keyId = keyId;

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { strictUtf8Decoder } from "../../_platform.ts";
 import { WeftError } from "../../errors.ts";
 import type { CloseInfo } from "../../transport/types.ts";
 import type { Frame } from "../../wire/frame.ts";
@@ -27,6 +28,7 @@ import {
   decodeHelloFields,
   encodeHello,
   HELLO_BODY_SIZE,
+  HelloField,
   helloVersion,
   isHello,
   MAX_HELLO_SIZE,
@@ -52,6 +54,17 @@ export interface WeftHandshakeOptions {
   readonly helloFields: ReadonlyMap<number, Uint8Array> | undefined;
   /** Key authentication for this connection, or undefined. */
   readonly auth: HandshakeAuth | undefined;
+}
+
+/** The node name a HELLO's fields give (field 1, UTF-8), or undefined. */
+function nodeNameOf(fields: Map<number, Uint8Array>): string | undefined {
+  const bytes = fields.get(HelloField.NodeName);
+  if (bytes === undefined) return undefined;
+  try {
+    return strictUtf8Decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Two sets of HELLO fields in one (the second's tags win). */
@@ -181,7 +194,8 @@ export class WeftHandshake implements Handshake {
     // The peer's last handshake frame (with key authentication, the
     // accepting side's is AUTH): from here on frames up to the hard limit.
     if (this.#awaitingAck || this.#auth === undefined) this.#reader.setLimit();
-    link.peerHello(decodeHelloFields(frame.payload));
+    const fields = decodeHelloFields(frame.payload);
+    link.peerHello(fields, nodeNameOf(fields));
     if (this.#awaitingAck) {
       if (this.#auth !== undefined) return this.#proveSelf(frame.payload);
       this.#awaitingAck = false;
