@@ -280,8 +280,14 @@ export class LargeMessages {
       : this.#bytes - (first.head.length + first.body.length - first.sent);
   }
 
+  /**
+   * What may queue behind the message going out: four high-water marks, or
+   * four windows if larger (a window without acknowledgements, Infinity,
+   * does not count: the socket paces those parts).
+   */
   #limit(): number {
-    return 4 * Math.max(this.#highWaterMark, this.#window?.partWindow ?? 0);
+    const window = this.#window?.partWindow ?? 0;
+    return 4 * Math.max(this.#highWaterMark, window === Infinity ? 0 : window);
   }
 
   /** Less is queued: waiters go on under the bound, reading once the queue is at half of it. */

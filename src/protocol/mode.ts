@@ -26,7 +26,7 @@
  * @module
  */
 
-import { type RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
+import { type RemoteErrorInfo, WeftError } from "../errors.ts";
 import type { CloseInfo } from "../transport/types.ts";
 import type { Frame, RequestHeader } from "../wire/frame.ts";
 
@@ -234,7 +234,11 @@ export interface OutgoingMessage {
 
 /** How far large messages in parts go on one connection. */
 export interface PartWindow {
-  /** Part bytes sent and not yet acknowledged, at most. */
+  /**
+   * Part bytes sent and not yet acknowledged, at most (`link.partsAcked`).
+   * `Infinity` for a mode whose peer acknowledges nothing (skynet's): the
+   * socket's own backpressure paces the parts then.
+   */
   readonly partWindow: number;
   /** The largest message sent in parts. */
   readonly maxMessageSize: number;
@@ -412,11 +416,13 @@ export interface ModeResponses {
    */
   responseStatus(payload: Uint8Array): ResponseStatus;
   /**
-   * The error an error response's body describes.
+   * The error an error response's body describes: a `RemoteError` for a
+   * failure of the peer's handler, or any coded `WeftError` the mode can
+   * tell (skynet's agent's own texts: an unknown service, say).
    *
    * @throws {WeftError} `protocol` if it cannot be read.
    */
-  decodeError(body: Uint8Array, cmd: string | number): RemoteError;
+  decodeError(body: Uint8Array, cmd: string | number): WeftError;
 }
 
 /** A mode's large messages: which bodies go in parts, and how a part is written. */

@@ -189,3 +189,28 @@ Deno.test("`LargeMessages.clear()` drops everything and rejects waiters with clo
   assert.equal(queue.pending, false);
   assert.equal(queue.backedUp, false);
 });
+
+Deno.test("`LargeMessages` with an unacknowledged window (Infinity): the socket paces the parts, the queue stays bounded", () => {
+  const { queue, parts, channel, flow } = setup({
+    threshold: 10,
+    partWindow: Infinity,
+    highWaterMark: 10,
+  });
+  channel.room = 3;
+  queueBody(queue, 50, 1);
+  queue.pump();
+  assert.equal(parts.length, 3, "no acknowledgement needed: parts go until the socket is full");
+  queueBody(queue, 30, 2);
+  queueBody(queue, 30, 3);
+  assert.equal(
+    queue.backedUp,
+    true,
+    "60 bytes behind, over 4 high-water marks: bounded all the same",
+  );
+  assert.ok(flow.has(Pause.Parts));
+  channel.room = Infinity;
+  queue.socketDrained();
+  queue.pump();
+  assert.equal(queue.pending, false);
+  assert.equal(flow.has(Pause.Parts), false);
+});

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type RemoteError, type RemoteErrorInfo, WeftError } from "../../errors.ts";
+import { type RemoteErrorInfo, WeftError } from "../../errors.ts";
 import { DEFAULT_HARD_LIMIT, type Frame, type Framing, prefixSize } from "../../wire/frame.ts";
 import { FrameDecoder } from "../../wire/frame_decoder.ts";
 import { FrameEncoder } from "../../wire/frame_encoder.ts";
@@ -203,7 +203,7 @@ export class SillyConnection implements ModeConnection {
    *
    * @throws {WeftError} `protocol` always.
    */
-  decodeError(_body: Uint8Array, cmd: string | number): RemoteError {
+  decodeError(_body: Uint8Array, cmd: string | number): WeftError {
     throw new WeftError("protocol", `silly mode has no error responses (call ${String(cmd)})`);
   }
 

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type RemoteError, type RemoteErrorInfo, WeftError } from "../../errors.ts";
+import { type RemoteErrorInfo, WeftError } from "../../errors.ts";
 import { type Frame, prefixSize, type RequestHeader } from "../../wire/frame.ts";
 import { FrameDecoder } from "../../wire/frame_decoder.ts";
 import { FrameEncoder } from "../../wire/frame_encoder.ts";
@@ -342,7 +342,7 @@ export class WeftConnection implements ModeConnection, ControlWriter {
    *
    * @throws {WeftError} `protocol` if it is not the JSON weft writes.
    */
-  decodeError(body: Uint8Array, cmd: string | number): RemoteError {
+  decodeError(body: Uint8Array, cmd: string | number): WeftError {
     return decodeErrorInfo(body, cmd);
   }
 
