@@ -413,7 +413,7 @@ async function captureValues(root: string, dir: string, source: CaptureSource) {
   });
   Deno.writeTextFileSync(
     `${fixtureDir}/values.json`,
-    JSON.stringify({ ...source, what: "skynet.pack(...) of each value, hex", values }, null, 1) +
+    JSON.stringify({ ...source, what: "skynet.pack(...) of each value, hex", values }, null, 2) +
       "\n",
   );
   console.log(`values.json: ${values.length} values`);
@@ -456,7 +456,7 @@ async function captureCluster(root: string, dir: string, source: CaptureSource) 
         messages: grouped.messages,
       },
       null,
-      1,
+      2,
     ) + "\n",
   );
   console.log(

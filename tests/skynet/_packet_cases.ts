@@ -1,0 +1,1 @@
+export const cases: import("./_fixtures.ts").Case[] = [];
