@@ -47,6 +47,12 @@ export interface NodeTable {
   readonly nodes: ReadonlyMap<string, string | false>;
   /** Calls to a node absent from the table fail at once instead of waiting. */
   readonly nowaiting: boolean;
+  /**
+   * Whether the config set `__nowaiting` (false: `nowaiting` is the
+   * default). A merging reload keeps the `nowaiting` in force unless the
+   * config set it. Absent, taken as set.
+   */
+  readonly nowaitingGiven?: boolean;
 }
 
 function badConfig(where: string, reason: string): WeftError {
@@ -79,12 +85,14 @@ export function configFromObject(config: NodesConfig): NodeTable {
   }
   const nodes = new Map<string, string | false>();
   let nowaiting = false;
+  let nowaitingGiven = false;
   for (const [key, value] of Object.entries(config)) {
     const where = `key "${key}"`;
     if (key.startsWith("__")) {
       if (key !== "__nowaiting") throw badConfig(where, "unknown option (only __nowaiting)");
       if (typeof value !== "boolean") throw badConfig(where, "expected true or false");
       nowaiting = value;
+      nowaitingGiven = true;
       continue;
     }
     checkName(key, where);
@@ -94,7 +102,7 @@ export function configFromObject(config: NodesConfig): NodeTable {
       nodes.set(key, value);
     } else throw badConfig(where, `expected "host:port" or false, got ${JSON.stringify(value)}`);
   }
-  return { nodes, nowaiting };
+  return { nodes, nowaiting, nowaitingGiven };
 }
 
 /**

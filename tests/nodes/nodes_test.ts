@@ -284,14 +284,22 @@ Deno.test("Nodes: marking a node down, or removing it, fails the calls waiting o
     for (const call of waiting) {
       const error = await rejectsWith(call, "node down");
       assert.match(error.message, /db was marked down/);
+      // Sent before the node went down: its handler may have run.
+      assert.equal(error.mayHaveRun, true);
     }
-    await rejectsWith(web.call("db", "calc", "add", { a: 1, b: 1 }), "node down");
+    // Down by the config: never sent.
+    const down = await rejectsWith(web.call("db", "calc", "add", { a: 1, b: 1 }), "node down");
+    assert.equal(down.mayHaveRun, false);
     await web.reload({ db: db.address });
     assert.equal(await web.call("db", "calc", "add", { a: 1, b: 1 }), 2);
     const pending = web.call("db", "calc", "slow", 5000);
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual((await web.reload({})).map((o) => o.outcome), ["removed"]);
-    assert.match((await rejectsWith(pending, "node down")).message, /db was removed/);
+    // A merging reload of nothing changes nothing; replace removes.
+    assert.deepEqual((await web.reload({})).map((o) => o.outcome), ["unchanged"]);
+    assert.deepEqual((await web.reload({}, { replace: true })).map((o) => o.outcome), ["removed"]);
+    const removed = await rejectsWith(pending, "node down");
+    assert.match(removed.message, /db was removed/);
+    assert.equal(removed.mayHaveRun, true);
   } finally {
     await web.close();
     await db.nodes.close();
@@ -417,5 +425,131 @@ Deno.test("follow(): a registry's node members become the config, reloaded in re
     await web.close();
     await db.nodes.close();
     await registry.close();
+  }
+});
+
+Deno.test("Nodes: reload merges the keys given as skynet's clusterd does; __nowaiting stays unless given; replace puts in the whole table", async () => {
+  const db = await serve("db");
+  const web = node("web", { config: { db: db.address, __nowaiting: true } });
+  try {
+    // cluster2.lua: `cluster.reload { __nowaiting = false }` keeps every node.
+    const kept = await web.reload({ __nowaiting: false });
+    assert.deepEqual(kept.map((o) => [o.node, o.outcome]), [["db", "unchanged"]]);
+    assert.equal(web.has("db"), true);
+    assert.equal(await web.call("db", "calc", "add", { a: 1, b: 2 }), 3);
+    // __nowaiting is false now: an absent node waits (until the deadline).
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 30 }), "unknown node");
+    await web.reload({ __nowaiting: true });
+    // A reload naming other keys keeps __nowaiting as it is.
+    const outcomes = await web.reload({ db2: db.address }, { probe: false });
+    assert.deepEqual(outcomes.map((o) => [o.node, o.outcome]), [["db", "unchanged"], [
+      "db2",
+      "added",
+    ]]);
+    const started = performance.now();
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 5000 }), "unknown node");
+    assert.ok(performance.now() - started < 4000, "nowaiting still on: failed at once");
+    // cluster2.lua: `{ db = false, db3 = ... }` marks db down, keeps db2, adds db3.
+    const later = await web.reload({ db: false, db3: db.address }, { probe: false });
+    assert.deepEqual(later.map((o) => [o.node, o.outcome]), [
+      ["db", "down"],
+      ["db2", "unchanged"],
+      ["db3", "added"],
+    ]);
+    assert.equal(await web.call("db3", "calc", "add", { a: 2, b: 2 }), 4);
+    // Text configs merge too; replace: true makes the given table the whole table.
+    await web.reload('db4 = "' + db.address + '"', { probe: false });
+    assert.deepEqual([...web.nodes().keys()], ["db", "db2", "db3", "db4"]);
+    const replaced = await web.reload({ db: db.address }, { replace: true, probe: false });
+    assert.deepEqual(replaced.map((o) => [o.node, o.outcome]), [
+      ["db", "added"],
+      ["db2", "removed"],
+      ["db3", "removed"],
+      ["db4", "removed"],
+    ]);
+    // replace without __nowaiting: false.
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 30 }), "unknown node");
+  } finally {
+    await web.close();
+    await db.nodes.close();
+  }
+});
+
+Deno.test("Nodes: reload before open(name), as skynet's cluster1.lua does, then open; callers see the name", async () => {
+  const free = () => {
+    const l = Deno.listen({ hostname: HOST, port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return `${HOST}:${port}`;
+  };
+  const config = { db: free(), db2: free() };
+  const db = node(undefined);
+  const web = node("web", { config });
+  try {
+    // Probes of the node's own, not yet opened, addresses: unreachable, no harm.
+    const outcomes = await db.reload(config);
+    assert.deepEqual(outcomes.map((o) => [o.node, o.outcome, o.reachable]), [
+      ["db", "added", false],
+      ["db2", "added", false],
+    ]);
+    db.register(
+      "sdb",
+      { whoami: (_b: unknown, c: CallContext) => c.peer.nodeName ?? null } as never,
+    );
+    await db.open("db");
+    await db.open("db2");
+    assert.equal(db.name, "db");
+    assert.equal(await web.call("db", "sdb", "whoami", null), "web");
+    assert.equal(await web.call("db2", "sdb", "whoami", null), "web");
+    // and db's own calls carry its name
+    const back = node("back");
+    const l = await back.open("back", { address: `${HOST}:0` });
+    back.register(
+      "who",
+      { caller: (_b: unknown, c: CallContext) => c.peer.nodeName ?? null } as never,
+    );
+    await db.reload({ back: `${HOST}:${l.address.port}` });
+    assert.equal(await db.call("back", "who", "caller", null), "db");
+    await back.close();
+  } finally {
+    await web.close();
+    await db.close();
+  }
+});
+
+Deno.test("Nodes: errors name the node and say whether the request may have run", async () => {
+  const db = await serve("db");
+  const web = node("web", { config: { db: db.address, off: false, dead: `${HOST}:1` } });
+  try {
+    const remote = await rejectsWith(web.call("db", "calc", "fail", null), "remote");
+    assert.ok(remote instanceof RemoteError);
+    assert.match(remote.message, /Call to db\/calc failed remotely: RangeError: handler says no/);
+    assert.equal(remote.mayHaveRun, true);
+    const noService = await rejectsWith(web.call("db", "nosuch", "x", null), "unknown service");
+    assert.equal(noService.mayHaveRun, false);
+    const noCommand = await rejectsWith(web.call("db", "calc", "nosuch", null), "unknown command");
+    assert.equal(noCommand.mayHaveRun, false);
+    assert.equal(
+      (await rejectsWith(web.call("off", "calc", "add", {}), "node down")).mayHaveRun,
+      false,
+    );
+    const unknown = await rejectsWith(
+      web.call("nope", "calc", "add", {}, { nowaiting: true }),
+      "unknown node",
+    );
+    assert.equal(unknown.mayHaveRun, false);
+    const refused = await rejectsWith(web.call("dead", "calc", "add", {}), "connect failed");
+    assert.equal(refused.mayHaveRun, false);
+    assert.match(refused.message, /dead/);
+    // A call in flight when its connection is lost: it may have run.
+    const slow = web.call("db", "calc", "slow", 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    await db.nodes.close();
+    const lost = await rejectsWith(slow, "closed");
+    assert.equal(lost.mayHaveRun, true);
+    assert.match(lost.message, /db\/calc/);
+  } finally {
+    await web.close();
+    await db.nodes.close();
   }
 });
