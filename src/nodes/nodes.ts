@@ -20,7 +20,14 @@ import type { Peer } from "../cluster/peer.ts";
 import type { Codec } from "../codec/types.ts";
 import { SessionSlots } from "../session/session_slots.ts";
 import { json } from "../codec/json.ts";
-import { configFromObject, type NodesConfig, type NodeTable, parseConfig } from "./config.ts";
+import {
+  configFromObject,
+  loadConfig,
+  type NodesConfig,
+  type NodeTable,
+  parseConfig,
+} from "./config.ts";
+import type { LuaConfigOptions } from "./lua_config.ts";
 
 /** The cmd number of the nodes layer's own requests (query, ping): JSON bodies. */
 export const SYSTEM_CMD = 0xfffffeff;
@@ -39,8 +46,18 @@ export interface NodesOptions extends
    * so the nodes it calls know who calls.
    */
   name?: string;
-  /** The initial config: an object, or text (JSON or skynet's Lua form). */
+  /**
+   * The initial config: an object, a table (`await loadConfig(text)` for
+   * skynet's Lua form), or JSON text. Lua text is a program and loads
+   * asynchronously: give it to `reload`, or load it first.
+   */
   config?: NodesConfig | NodeTable | string;
+  /**
+   * Limits of a Lua config given to `reload` as text (time, memory).
+   *
+   * @default {1000 ms, 16 MiB}
+   */
+  luaConfig?: LuaConfigOptions;
   /**
    * How bodies travel. Commands are names that travel on their own (see
    * the protocol docs), so the codec is called with cmd 0 for a named
@@ -243,7 +260,8 @@ export class Nodes {
    * Creates a named node (its cluster is made on first use).
    *
    * @param options Cluster options, this node's name, the initial config, the body codec.
-   * @throws {TypeError} Naming the option, for a wrong type.
+   * @throws {TypeError} Naming the option, for a wrong type (and for Lua text as `config`:
+   *   load it with `loadConfig`, or give it to `reload`).
    * @throws {WeftError} `bad config` for an initial config that does not load.
    */
   constructor(options: NodesOptions = {}) {
@@ -478,7 +496,8 @@ export class Nodes {
    * `node down`. Calls waiting for an absent node that the config now has
    * go on.
    *
-   * @param config An object, text (JSON or skynet's Lua form), or a parsed table.
+   * @param config An object, text (JSON, or skynet's Lua form run as skynet runs it), or a
+   *   loaded table.
    * @throws {WeftError} `bad config` (the table in force stays), `reload in progress`,
    *   `peer closed` after close.
    */
@@ -490,10 +509,13 @@ export class Nodes {
     if (this.#reloading) {
       throw new WeftError("reload in progress", "Cannot reload: another reload is running");
     }
-    const given = toTable(config);
-    const table = options.replace === true ? given : merged(this.#table, given);
     this.#reloading = true;
     try {
+      const given = typeof config === "string"
+        ? await loadConfig(config, this.#options.luaConfig)
+        : toTable(config);
+      if (this.#closed !== null) throw new WeftError("peer closed", "Nodes closed: cannot reload");
+      const table = options.replace === true ? given : merged(this.#table, given);
       const before = this.#table.nodes;
       this.#table = table;
       const outcomes: ReloadOutcome[] = [];
@@ -570,6 +592,7 @@ export class Nodes {
       config: _config,
       codec: _codec,
       probeTimeout: _probe,
+      luaConfig: _luaConfig,
       ...clusterOptions
     } = this.#options;
     const logger = clusterOptions.logger ?? defaultLogger;

@@ -16,8 +16,12 @@
  *
  * Every process it starts is stopped by its pid; every wait is bounded.
  *
+ * 3. `capture_config.lua` runs skynet's own config loader (clusterd) on
+ *    each case of `tests/nodes/_lua_config_cases.ts` and reads back what it
+ *    kept: written to `tests/skynet/fixtures/configs.json`.
+ *
  * ```sh
- * SKYNET=/path/to/skynet deno run -A tests/skynet/capture.ts
+ * SKYNET=/path/to/skynet deno run -A tests/skynet/capture.ts [values|cluster|configs]
  * ```
  *
  * Nothing here builds skynet: build it from its own source (cloudwu/skynet)
@@ -25,6 +29,8 @@
  *
  * @module
  */
+
+import { configCases, type ConfigOutcome } from "../nodes/_lua_config_cases.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 const luaDir = `${here}lua`;
@@ -464,6 +470,82 @@ async function captureCluster(root: string, dir: string, source: CaptureSource) 
   );
 }
 
+/** What skynet's loader made of one config: its table, or a refusal (with the config line it named, 0 for none). */
+async function skynetConfigOutcome(
+  root: string,
+  dir: string,
+  index: number,
+  text: string,
+): Promise<{ outcome: ConfigOutcome; log: string }> {
+  const file = `${dir}/case${index}.lua`;
+  Deno.writeTextFileSync(file, text);
+  const proc = new SkynetProcess(
+    root,
+    writeConfig(dir, root, `config${index}`, "capture_config", file),
+  );
+  let line: string;
+  try {
+    line = await Promise.race([
+      proc.waitFor("CONFIG TABLE", 15_000),
+      proc.waitFor("CONFIG REFUSED", 15_000),
+    ]);
+    if (line.includes("TABLE")) await proc.waitFor("CONFIG END", 5_000);
+  } finally {
+    await proc.stop();
+  }
+  const log = proc.lines.filter((l) => !l.startsWith("NODE ") && !l.startsWith("OPT ")).join(
+    "\n",
+  );
+  if (line.includes("REFUSED")) {
+    const at = proc.lines.map((l) => new RegExp(`case${index}\\.lua:(\\d+):`).exec(l))
+      .find((m) => m !== null);
+    return { outcome: { refusedAt: at ? Number(at[1]) : 0 }, log };
+  }
+  const text8 = (hex: string) => new TextDecoder().decode(fromHexString(hex));
+  const nodes: [string, string | false][] = [];
+  let nowaiting = false;
+  for (const l of proc.lines) {
+    const [kind, key, value] = l.split(" ");
+    if (kind === "NODE") {
+      nodes.push([text8(key!), value!.startsWith("s") ? text8(value!.slice(1)) : false]);
+    }
+    if (kind === "OPT" && text8(key!) === "nowaiting") {
+      nowaiting = value !== "false" && value !== "nil";
+    }
+  }
+  nodes.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return { outcome: { nodes, nowaiting }, log };
+}
+
+function fromHexString(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+async function captureConfigs(root: string, dir: string, source: CaptureSource) {
+  const configs = [];
+  for (let i = 0; i < configCases.length; i++) {
+    const c = configCases[i]!;
+    const { outcome, log } = await skynetConfigOutcome(root, dir, i, c.text);
+    configs.push({ name: c.name, text: c.text, outcome, log: log.slice(0, 2000) });
+  }
+  Deno.writeTextFileSync(
+    `${fixtureDir}/configs.json`,
+    JSON.stringify(
+      {
+        ...source,
+        what:
+          "each case of tests/nodes/_lua_config_cases.ts run through skynet's clusterd loader: the node_address table it kept (sorted) and config.nowaiting, or that clusterd refused to start and the config line its error named (0: none)",
+        configs,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`configs.json: ${configs.length} configs`);
+}
+
 if (import.meta.main) {
   const root = skynetRoot();
   const source: CaptureSource = {
@@ -472,8 +554,10 @@ if (import.meta.main) {
   };
   const dir = Deno.makeTempDirSync({ prefix: "weft-skynet-capture-" });
   try {
-    await captureValues(root, dir, source);
-    await captureCluster(root, dir, source);
+    const only = Deno.args[0];
+    if (only === undefined || only === "values") await captureValues(root, dir, source);
+    if (only === undefined || only === "cluster") await captureCluster(root, dir, source);
+    if (only === undefined || only === "configs") await captureConfigs(root, dir, source);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
