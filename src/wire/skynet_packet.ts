@@ -648,6 +648,8 @@ export class SkynetRequestAssembler {
   #trace: Uint8Array | undefined;
 
   /**
+   * Creates an assembler with its limits.
+   *
    * @param options The limits.
    * @throws {RangeError} For a bad limit.
    */
@@ -782,7 +784,9 @@ export class SkynetRequestAssembler {
 
 /** A whole response out of {@linkcode SkynetResponseAssembler}. */
 export interface SkynetAssembledResponse {
+  /** The session of the request it answers. */
   readonly session: number;
+  /** False for an error response (the message is its text). */
   readonly ok: boolean;
   /** The packed result, or the error text's bytes (owned). */
   readonly message: Uint8Array;
@@ -800,6 +804,8 @@ export class SkynetResponseAssembler {
   #held = 0;
 
   /**
+   * Creates an assembler with its limits.
+   *
    * @param options The limits.
    * @throws {RangeError} For a bad limit.
    */
