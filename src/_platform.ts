@@ -61,6 +61,9 @@ export const utf8Encoder: Utf8Encoder = new TextEncoder();
 /** Shared strict UTF-8 decoder; malformed input throws. */
 export const strictUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
+/** Shared lenient UTF-8 decoder: malformed input becomes U+FFFD (for texts shown to people). */
+export const lenientUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8");
+
 /**
  * A strict UTF-8 decoder that keeps a leading byte order mark, so bytes
  * decoded and encoded again are the same bytes (skynet's strings).
