@@ -100,6 +100,7 @@ export function writeConfig(
   start: string,
   cluster?: string,
   extraLuaDirs: string[] = [],
+  settings: Record<string, string | number> = {},
 ): string {
   const path = `${dir}/${name}.config`;
   const luaservice = [
@@ -122,6 +123,7 @@ export function writeConfig(
       `lua_cpath = "${root}/luaclib/?.so"`,
       `cpath = "${root}/cservice/?.so"`,
       ...(cluster === undefined ? [] : [`cluster = "${cluster}"`]),
+      ...Object.entries(settings).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`),
       "",
     ].join("\n"),
   );
