@@ -20,7 +20,7 @@ const concat = (frames: Uint8Array[]) => {
   return out;
 };
 
-Deno.test("SkynetAgent: skynet's recorded request stream, fed byte by byte, gives every request to the dispatcher", async () => {
+Deno.test("SkynetAgent: skynet's recorded request stream, fed byte by byte, gives every request to the dispatcher", () => {
   const seen: SkynetIncoming[] = [];
   const written: Uint8Array[] = [];
   const agent = new SkynetAgent({
