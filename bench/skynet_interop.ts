@@ -23,6 +23,7 @@
 import { packValues, unpackValues } from "../src/codec/skynet.ts";
 import { SkynetAgent, SkynetSender } from "../src/session/skynet_link.ts";
 import { freePort, SkynetProcess, skynetRoot, writeConfig } from "../tests/skynet/capture.ts";
+import { pumpSocket, socketWriter } from "../tests/skynet/_sockets.ts";
 
 const args = new Map(
   Deno.args.filter((a) => a.startsWith("--")).map((a) => {
@@ -34,48 +35,6 @@ const CALLS = Number(args.get("calls") ?? 20_000);
 const ROUNDS = Number(args.get("rounds") ?? 3);
 const root = skynetRoot();
 const dir = Deno.makeTempDirSync({ prefix: "weft-skynet-bench-" });
-
-function writer(conn: Deno.Conn) {
-  // Frames of one event-loop turn leave in one write, as weft's connection does.
-  let queue: Uint8Array[] = [];
-  let scheduled = false;
-  let chain = Promise.resolve();
-  return (frames: Uint8Array[]) => {
-    queue.push(...frames);
-    if (scheduled) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      const batch = queue;
-      queue = [];
-      let size = 0;
-      for (const f of batch) size += f.length;
-      const out = new Uint8Array(size);
-      let at = 0;
-      for (const f of batch) {
-        out.set(f, at);
-        at += f.length;
-      }
-      chain = chain.then(async () => {
-        let n = 0;
-        while (n < out.length) n += await conn.write(out.subarray(n));
-      }).catch(() => {});
-    });
-  };
-}
-
-async function pump(conn: Deno.Conn, receive: (chunk: Uint8Array) => void): Promise<void> {
-  const buffer = new Uint8Array(65536);
-  try {
-    for (;;) {
-      const n = await conn.read(buffer);
-      if (n === null) return;
-      receive(buffer.subarray(0, n));
-    }
-  } catch {
-    // closed
-  }
-}
 
 /** A skynet node "db" (our store: @sdb GET "a" answers "foobar"), on a free port. */
 async function startDb(): Promise<{ proc: SkynetProcess; port: number }> {
@@ -117,8 +76,8 @@ async function skynetToSkynet(inflight: number): Promise<number> {
 async function weftToSkynet(inflight: number): Promise<number> {
   const db = await startDb();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: db.port });
-  const sender = new SkynetSender({ write: writer(conn) });
-  const reading = pump(conn, (chunk) => sender.receive(chunk));
+  const sender = new SkynetSender({ write: socketWriter(conn) });
+  const reading = pumpSocket(conn, (chunk) => sender.receive(chunk));
   const message = packValues(["GET", "a"]);
   const run = async (calls: number) => {
     let left = calls;
@@ -154,13 +113,13 @@ async function skynetToWeft(inflight: number): Promise<number> {
       for await (const conn of listener) {
         conns.push(conn);
         const agent = new SkynetAgent({
-          write: writer(conn),
+          write: socketWriter(conn),
           dispatch: (incoming) => {
             unpackValues(incoming.message);
             return { ok: true, message: answer };
           },
         });
-        serving.push(pump(conn, (chunk) => agent.receive(chunk)));
+        serving.push(pumpSocket(conn, (chunk) => agent.receive(chunk)));
       }
     } catch {
       // closed

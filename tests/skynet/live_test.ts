@@ -16,35 +16,10 @@ import {
 } from "../../src/codec/skynet.ts";
 import { SkynetAgent, type SkynetAnswer, SkynetSender } from "../../src/session/skynet_link.ts";
 import { freePort, SkynetProcess, writeConfig } from "./capture.ts";
+import { pumpSocket, socketWriter } from "./_sockets.ts";
 
 const root = Deno.env.get("SKYNET")?.replace(/\/$/, "");
 const ignore = root === undefined || root === "";
-
-/** Writes frames to a Deno connection in order (bulk or not: one queue here). */
-function writer(conn: Deno.Conn) {
-  let chain = Promise.resolve();
-  return (frames: Uint8Array[]) => {
-    for (const frame of frames) {
-      chain = chain.then(async () => {
-        let n = 0;
-        while (n < frame.length) n += await conn.write(frame.subarray(n));
-      }).catch(() => {});
-    }
-  };
-}
-
-async function pump(conn: Deno.Conn, receive: (chunk: Uint8Array) => void): Promise<void> {
-  const buffer = new Uint8Array(65536);
-  try {
-    for (;;) {
-      const n = await conn.read(buffer);
-      if (n === null) return;
-      receive(buffer.subarray(0, n));
-    }
-  } catch {
-    // closed
-  }
-}
 
 Deno.test({
   name: "live: weft calls a real skynet node as its clustersender does",
@@ -61,8 +36,8 @@ Deno.test({
     try {
       await db.waitFor("CAPTURE READY", 20_000);
       conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      const sender = new SkynetSender({ write: writer(conn) });
-      const reading = pump(conn, (chunk) => sender.receive(chunk));
+      const sender = new SkynetSender({ write: socketWriter(conn) });
+      const reading = pumpSocket(conn, (chunk) => sender.receive(chunk));
       const call = async (address: string | number, ...values: unknown[]) =>
         unpackValues(await sender.call(address, packValues(values)).response);
 
@@ -153,8 +128,8 @@ Deno.test({
       try {
         for await (const conn of listener) {
           conns.push(conn);
-          const agent = new SkynetAgent({ write: writer(conn), dispatch });
-          serving.push(pump(conn, (chunk) => agent.receive(chunk)));
+          const agent = new SkynetAgent({ write: socketWriter(conn), dispatch });
+          serving.push(pumpSocket(conn, (chunk) => agent.receive(chunk)));
         }
       } catch {
         // closed
