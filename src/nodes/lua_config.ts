@@ -26,7 +26,6 @@
  */
 
 import { WeftError } from "../errors.ts";
-import type { NodesConfig } from "./config.ts";
 
 /** Options of {@linkcode runLuaConfig}. */
 export interface LuaConfigOptions {
@@ -279,7 +278,9 @@ export async function runLuaConfig(
  * @returns The config object (nodes, and `__nowaiting` when set).
  * @throws {WeftError} `bad config` naming the line.
  */
-export function luaEntriesToConfig(entries: readonly LuaConfigEntry[]): NodesConfig {
+export function luaEntriesToConfig(
+  entries: readonly LuaConfigEntry[],
+): Record<string, string | boolean> {
   const config: Record<string, string | boolean> = {};
   for (const { key, value, line } of entries) {
     if (key.startsWith("__")) {
