@@ -526,7 +526,11 @@ Deno.test("Nodes: reload before open(name), as skynet's cluster1.lua does, then 
 
 Deno.test("Nodes: errors name the node and say whether the request may have run", async () => {
   const db = await serve("db");
-  const web = node("web", { config: { db: db.address, off: false, dead: `${HOST}:1` } });
+  // A port nothing listens on: one just freed (a fixed port may be in use).
+  const freed = Deno.listen({ hostname: HOST, port: 0 });
+  const deadPort = (freed.addr as Deno.NetAddr).port;
+  freed.close();
+  const web = node("web", { config: { db: db.address, off: false, dead: `${HOST}:${deadPort}` } });
   try {
     const remote = await rejectsWith(web.call("db", "calc", "fail", null), "remote");
     assert.ok(remote instanceof RemoteError);
