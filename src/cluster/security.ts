@@ -59,6 +59,41 @@ export interface AuthorizeRequest {
  */
 export type Authorize = (request: AuthorizeRequest) => boolean;
 
+/**
+ * Who belongs: the trust settings of a node, taken in the same shape by
+ * every layer that makes or accepts connections (`Cluster`, `Router`,
+ * `Service`, `serveRegistry`, `RemoteRegistry`, `Nodes`), checked by the
+ * same code and passed to every connection that layer makes or accepts. Set
+ * them once (one key ring, or one CA) and every hop checks them.
+ */
+export interface TrustOptions {
+  /**
+   * TLS on every listen and connect of this node (certificate and key, the
+   * CA of its peers, `requireClientCert` for mutual TLS, `serverName`,
+   * `minVersion`, `handshakeTimeout`). Connections refused by TLS are
+   * logged as warnings with their code.
+   *
+   * @default {undefined (plain TCP)}
+   */
+  tls?: ClusterTlsOptions;
+  /**
+   * Weft mode: key authentication in the handshake. Both ends prove a
+   * pre-shared key (or one key per node, by key id) by challenge and
+   * response; a peer that fails is closed with `authentication failed`
+   * before any request of its own is handled.
+   *
+   * @default {undefined (no key authentication)}
+   */
+  auth?: AuthOptions;
+  /**
+   * Checked before each request's handler runs, with the peer's identity
+   * and the cmd; see {@linkcode Authorize} (and `allowList`).
+   *
+   * @default {undefined (every request may run)}
+   */
+  authorize?: Authorize;
+}
+
 /** The security options, checked. */
 export interface ResolvedSecurity {
   tls: ClusterTlsOptions | undefined;
