@@ -28,7 +28,10 @@ const cases: Record<string, Record<string, unknown>> = {
   tls: { tls: { cert: certs.serverCert, key: certs.serverKey } },
 };
 
-const layers: Record<string, (options: Record<string, unknown>, address: string) => Promise<() => Promise<void>>> = {
+const layers: Record<
+  string,
+  (options: Record<string, unknown>, address: string) => Promise<() => Promise<void>>
+> = {
   router: async (options, address) => {
     const router = new Router({ logger: quiet, ...options });
     try {
@@ -57,7 +60,9 @@ const layers: Record<string, (options: Record<string, unknown>, address: string)
 
 for (const [layer, start] of Object.entries(layers)) {
   const all: [string, Record<string, unknown>, string][] = [
-    ...Object.entries(cases).map(([name, o]) => [name, o, "0.0.0.0:0"] as [string, Record<string, unknown>, string]),
+    ...Object.entries(cases).map(([name, o]) =>
+      [name, o, "0.0.0.0:0"] as [string, Record<string, unknown>, string]
+    ),
     ["loopback", {}, "127.0.0.1:0"],
   ];
   for (const [name, options, address] of all) {

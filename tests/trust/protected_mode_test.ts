@@ -14,10 +14,14 @@ import { makeCerts } from "../security/_certs.ts";
 const CHILD = new URL("./_protected_child.ts", import.meta.url).pathname;
 
 Deno.test("isLoopback() and hasCredentials(): what counts as loopback and as credentials", () => {
-  for (const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST", "::ffff:127.0.0.1"]) {
+  for (
+    const host of ["127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST", "::ffff:127.0.0.1"]
+  ) {
     assert.ok(isLoopback(host), host);
   }
-  for (const host of ["0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "example.com", "127.0.0.1.nip.io"]) {
+  for (
+    const host of ["0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "example.com", "127.0.0.1.nip.io"]
+  ) {
     assert.ok(!isLoopback(host), host);
   }
   assert.ok(!hasCredentials({}));

@@ -53,7 +53,9 @@ Deno.test("router policy: an identity announces only its ids; others get forbidd
       assert.match(error.message, /key id intruder/);
     }
     for (let i = 0; i < 20; i++) {
-      await rejection(makeService(serviceId(2, 100 + i), routers, authAs("intruder")).service.start());
+      await rejection(
+        makeService(serviceId(2, 100 + i), routers, authAs("intruder")).service.start(),
+      );
     }
     assert.equal(router.stats.forbidden, 23);
     assert.ok(router.stats.refused >= 23);
@@ -71,7 +73,10 @@ Deno.test("router policy: an identity announces only its ids; others get forbidd
     assert.equal(none.code, "unreachable");
     assert.ok(isWeftError((none as Error).cause, "authentication failed"), String(none.cause));
     // The good service answers as before.
-    assert.equal(((await caller.call(target(serviceId(2, 1)), "who")) as { id: number }).id, 0x20001);
+    assert.equal(
+      ((await caller.call(target(serviceId(2, 1)), "who")) as { id: number }).id,
+      0x20001,
+    );
     assert.deepEqual(router.members(2), [serviceId(2, 1)]);
   } finally {
     await closeAll(caller, good, router);
