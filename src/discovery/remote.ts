@@ -56,7 +56,15 @@ import {
   type ProtectedModeOptions,
   refuseUnprotected,
 } from "../cluster/protected_mode.ts";
-import type { TrustOptions } from "../cluster/security.ts";
+import { describeIdentity, type TrustOptions } from "../cluster/security.ts";
+import {
+  checkFaultLogLimit,
+  DEFAULT_FAULT_LOG_LIMIT,
+  FaultLog,
+  quoteForLog,
+} from "../cluster/fault_log.ts";
+import { isPeerFault, peerFault } from "../cluster/fault_reply.ts";
+import { defaultLogger } from "../cluster/options.ts";
 import { json } from "../codec/json.ts";
 import { ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import { formatAddress, parseAddress } from "../transport/address.ts";
@@ -261,13 +269,18 @@ export interface RegistryServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * A refusal of a client's request: the client's doing, so answered on the
+ * cluster's cheap path (a `peerFault`: no stack, no "handler threw" line)
+ * and logged, within the limit, by the host.
+ */
 function refused(what: string): WeftError {
-  return new WeftError(ErrorCode.RegistryRejected, `Registry refused ${what}`);
+  return peerFault(ErrorCode.RegistryRejected, `Registry refused ${what}`);
 }
 
 /** A refusal of what belongs to another identity (a `registry auth` error on the client). */
 function notYours(what: string): WeftError {
-  return new WeftError(ErrorCode.RegistryAuth, `Registry refused ${what}`);
+  return peerFault(ErrorCode.RegistryAuth, `Registry refused ${what}`);
 }
 
 /**
@@ -378,7 +391,28 @@ class Host {
     return key;
   }
 
+  /** Where refusals are logged, at most `faultLogLimit` lines per code per second. */
+  faults: FaultLog | undefined;
+
+  /** Handles a request; a refusal is also logged (within the limit). */
   async handle(cmd: number, raw: unknown, context: CallContext): Promise<unknown> {
+    try {
+      return await this.#handle(cmd, raw, context);
+    } catch (error) {
+      if (isPeerFault(error)) {
+        this.faults?.report(
+          error.code,
+          () =>
+            `${error.message} (from ${
+              quoteForLog(describeIdentity(context.peer.identity))
+            }, ${context.peer})`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #handle(cmd: number, raw: unknown, context: CallContext): Promise<unknown> {
     const name = NAMES[cmd];
     if (name === undefined) throw refused(`command ${cmd}: unknown`);
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -401,7 +435,9 @@ class Host {
         }
         if (s.held(who).leases >= this.maxLeasesPerIdentity) {
           throw refused(
-            `a lease: ${who} holds ${this.maxLeasesPerIdentity} leases (maxLeasesPerIdentity)`,
+            `a lease: ${
+              quoteForLog(who)
+            } holds ${this.maxLeasesPerIdentity} leases (maxLeasesPerIdentity)`,
           );
         }
         const lease = await this.kv.grant(Math.ceil(ttl), undefined, who);
@@ -429,7 +465,7 @@ class Host {
         this.#ownLease(lease, who, "put");
         const owner = s.ownerOfKey(key);
         if (owner !== undefined && owner !== who) {
-          throw notYours(`a put of ${JSON.stringify(key)}: the key is another identity's`);
+          throw notYours(`a put of ${quoteForLog(key)}: the key is another identity's`);
         }
         if (owner === undefined) {
           if (s.keys.size >= this.maxKeys) {
@@ -437,7 +473,9 @@ class Host {
           }
           if (s.held(who).keys >= this.maxKeysPerIdentity) {
             throw refused(
-              `a put: ${who} holds ${this.maxKeysPerIdentity} keys (maxKeysPerIdentity)`,
+              `a put: ${
+                quoteForLog(who)
+              } holds ${this.maxKeysPerIdentity} keys (maxKeysPerIdentity)`,
             );
           }
         }
@@ -447,7 +485,7 @@ class Host {
         const key = this.#key(body, "key");
         const owner = s.ownerOfKey(key);
         if (owner !== undefined && owner !== who) {
-          throw notYours(`a delete of ${JSON.stringify(key)}: the key is another identity's`);
+          throw notYours(`a delete of ${quoteForLog(key)}: the key is another identity's`);
         }
         return { epoch, revision: String(await this.kv.delete(key)) };
       }
@@ -518,7 +556,9 @@ class Host {
     }
     const mine = this.watchingBy.get(who) ?? 0;
     if (mine >= this.maxWatchesPerIdentity) {
-      throw refused(`a watch: ${mine} watch calls of ${who} wait (maxWatchesPerIdentity)`);
+      throw refused(
+        `a watch: ${mine} watch calls of ${quoteForLog(who)} wait (maxWatchesPerIdentity)`,
+      );
     }
     this.watching.set(peer, held + 1);
     this.watchingBy.set(who, mine + 1);
@@ -588,6 +628,11 @@ export async function serveRegistry(
       DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS,
   });
   const host = new Host(options);
+  const logger = clusterOptions.logger ?? defaultLogger;
+  host.faults = new FaultLog(
+    { error: (message, detail) => logger.warn(message, detail) },
+    checkFaultLogLimit(clusterOptions.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
+  );
   try {
     refuseUnprotected(address, clusterOptions, protectedMode, "registry node");
   } catch (error) {

@@ -14,7 +14,7 @@
  *   nothing; with the key, N services 9.i (the intruder's own group, which
  *   it may announce: registered connections), `registered now` and
  *   `registered at most` counting those the router holds. Closed ones are
- *   opened again (the services retry every 100 ms).
+ *   opened again a second later (the services retry every second).
  * - `churn`: announces ids 2.1000 upwards, each once, one after another.
  */
 
@@ -134,13 +134,19 @@ switch (mode) {
           });
         });
       await Promise.all(Array.from({ length: n }, async (_, i) => {
-        for (let round = 0; round < 200 && Date.now() < end; round++) await open(i);
+        for (let round = 0; round < 200 && Date.now() < end; round++) {
+          await open(i);
+          // Reconnects as a client would, not as fast as the loop can: a
+          // connect-rate flood costs a listener an accept and a close per
+          // attempt, which SYN cookies and a firewall bound, not a process.
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
       }));
     } else {
       const transport = sourcedTransport(from);
       const services = Array.from(
         { length: n },
-        (_, i) => service(serviceId(9, 1 + i), { transport }),
+        (_, i) => service(serviceId(9, 1 + i), { transport, retryInterval: 1000 }),
       );
       // Every service keeps trying (retryInterval) while this process lives;
       // `registered now` is how many the router holds registered at once.
