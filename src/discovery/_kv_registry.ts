@@ -527,7 +527,7 @@ export class KvRegistry implements Registry {
       void resign(
         new WeftError(
           "registry unreachable",
-          `Leadership of ${group} lost: the store confirmed no keepalive within ${LEASE_RENEW_DEADLINE} of the lease's TTL`,
+          `Leadership of ${group} lost: the store confirmed no keepalive within ${LEASE_RENEW_DEADLINE} × the TTL`,
         ),
       );
     });
