@@ -198,12 +198,15 @@ export function refusal(
     } for ${describeIdentity(peer.identity)}`,
   );
   // The peer chose the names: quoted, and at most faultLogLimit lines a second.
-  log.faults.report("forbidden", () =>
-    `Refused a request from ${peer}: cmd ${cmd}${
-      service === undefined ? "" : ` of service ${quoteForLog(service)}`
-    }${command === undefined ? "" : ` (command ${quoteForLog(command)})`} for ${
-      quoteForLog(describeIdentity(peer.identity))
-    }`);
+  log.faults.report(
+    "forbidden",
+    () =>
+      `Refused a request from ${peer}: cmd ${cmd}${
+        service === undefined ? "" : ` of service ${quoteForLog(service)}`
+      }${command === undefined ? "" : ` (command ${quoteForLog(command)})`} for ${
+        quoteForLog(describeIdentity(peer.identity))
+      }`,
+  );
   return error;
 }
 

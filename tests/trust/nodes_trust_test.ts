@@ -15,6 +15,7 @@ import { baseline, callsPerSecond, keepsItsRate } from "./_measure.ts";
 import { lowerPriority } from "./_nice.ts";
 
 const HERE = (file: string) => new URL(file, import.meta.url).pathname;
+// deno-lint-ignore no-control-regex
 const EVIL = /[\n\r\u0000-\u0008\u000b-\u001f\u007f\u2028\u2029\u202e]/;
 
 Deno.test("Nodes: unknown service and command are answered with their codes and logged as the caller's mistake, within the limit, names quoted", async () => {
