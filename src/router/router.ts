@@ -262,9 +262,15 @@ const utf8 = new TextEncoder();
  * head that is malformed or has a group or id out of range or a mode the
  * router does not know (`bad route`), a target or group with nobody live or
  * no master (`unreachable`), an id another live service holds (`duplicate
- * id`). A one-way send with a malformed head closes that connection (there
- * is no call to answer); one to an unreachable target is dropped and
- * counted in `stats.dropped`.
+ * id`), an id or a master claim the `policy` does not allow this
+ * connection's proven identity (`forbidden`), a claim the master source
+ * did not elect (`not master`). A one-way send with a malformed head
+ * closes that connection (there is no call to answer); one to an
+ * unreachable target is dropped and counted in `stats.dropped`.
+ *
+ * Trust: the router takes the cluster's `tls`, `auth` and `authorize` for
+ * every service connection, and refuses to listen beyond loopback without
+ * credentials (`protectedMode`).
  *
  * @example A router and two services
  * ```ts
