@@ -35,7 +35,7 @@ import type { Transport } from "../transport/types.ts";
 import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";
 import { rendezvousOwner } from "./hash.ts";
 import type { RouterPolicy } from "./policy.ts";
-import { DEFAULT_MAX_DEAD_SLOTS, DEFAULT_SLOT_GRACE, SlotTable } from "./slots.ts";
+import { DEFAULT_MAX_DEAD_SLOTS, DEFAULT_SLOT_GRACE, lowerBound, SlotTable } from "./slots.ts";
 import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
 
 /** A group's master as a router knows it. */
@@ -967,13 +967,7 @@ function isInt(value: unknown, min: number, max: number): value is number {
 
 /** Inserts `id` into the ascending `list`; false if it was there. */
 function insertSorted(list: number[], id: number): boolean {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < id) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(list, id);
   if (list[lo] === id) return false;
   list.splice(lo, 0, id);
   return true;

@@ -48,7 +48,8 @@ export interface SlotTableOptions {
   clock?: () => number;
 }
 
-function lowerBound(list: readonly number[], id: number): number {
+/** The index of the first element of the ascending `list` not below `id`. */
+export function lowerBound(list: readonly number[], id: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
