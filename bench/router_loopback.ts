@@ -15,7 +15,12 @@
  *
  * ```sh
  * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000]
+ *   [--depths=1,256] [--json=true]
  * ```
+ *
+ * `--json=true` also prints one `ROUTER {json}` line: the better run of
+ * each way at each depth (what bench/compare.ts reads). SIGINT or SIGTERM
+ * stops the four children before it exits.
  *
  * @module
  */
@@ -31,6 +36,9 @@ for (const arg of Deno.args) {
 const runtime = (flags.get("runtime") ?? "deno") as RuntimeName;
 const warmup = flags.get("warmup") ?? "1000";
 const duration = flags.get("duration") ?? "4000";
+const depths = (flags.get("depths") ?? "1,256").split(",").map(Number);
+if (depths.some((d) => !Number.isInteger(d) || d < 1)) throw new RangeError("Invalid --depths");
+const json = flags.get("json") === "true";
 const here = (file: string) => new URL(file, import.meta.url).pathname;
 
 const router = await spawnScript(runtime, here("../src/router/main.ts"), [
@@ -38,6 +46,13 @@ const router = await spawnScript(runtime, here("../src/router/main.ts"), [
   "127.0.0.1:0",
 ]);
 const children = [router];
+// Interrupted (Ctrl-C, or a driver's SIGTERM): no child outlives this process.
+const interrupted = async () => {
+  for (const child of children) await child.stop();
+  Deno.exit(130);
+};
+Deno.addSignalListener("SIGINT", interrupted);
+Deno.addSignalListener("SIGTERM", interrupted);
 try {
   const routerAddress = (await router.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
   const targetChild = await spawnScript(runtime, here("router_target.ts"), [routerAddress]);
@@ -54,12 +69,12 @@ try {
     direct,
     warmup,
     duration,
-    "1,256",
+    depths.join(","),
     "all",
     relay,
   ]);
   children.push(caller);
-  const limit = 6 * 2 * (Number(warmup) + Number(duration)) + 30_000;
+  const limit = 6 * depths.length * (Number(warmup) + Number(duration)) + 30_000;
   const code = await caller.exited(limit);
   if (code !== 0) {
     throw new Error(`caller exited ${code}:\n${caller.stdout()}\n${await caller.stop()}`);
@@ -76,7 +91,7 @@ try {
     "| in flight | way | calls/s | mean ms | p99 ms |",
     "| --: | --- | --: | --: | --: |",
   ];
-  for (const depth of [1, 256]) {
+  for (const depth of depths) {
     for (const way of ["direct", "relay", "router"]) {
       const r = best(way, depth);
       lines.push(
@@ -86,25 +101,40 @@ try {
       );
     }
   }
-  const t256 = best("router", 256).callsPerSec / best("direct", 256).callsPerSec;
-  const l1 = best("router", 1).meanMs / best("direct", 1).meanMs;
-  const f256 = best("relay", 256).callsPerSec / best("direct", 256).callsPerSec;
-  const f1 = best("relay", 1).meanMs / best("direct", 1).meanMs;
-  lines.push("");
-  lines.push(
-    `through the router: ${
-      (t256 * 100).toFixed(0)
-    }% of direct throughput at 256 in flight (target >= 50%: ${t256 >= 0.5 ? "met" : "NOT met"}); ${
-      l1.toFixed(2)
-    }x direct mean latency at 1 in flight (target <= 2x: ${l1 <= 2 ? "met" : "NOT met"})`,
-  );
-  lines.push(
-    `through the byte relay (the floor): ${(f256 * 100).toFixed(0)}% of direct throughput at 256, ${
-      f1.toFixed(2)
-    }x direct latency at 1; the router is ${(t256 / f256 * 100).toFixed(0)}% of the relay's ` +
-      `throughput at 256 and ${(l1 / f1).toFixed(2)}x its latency at 1`,
-  );
+  if (json) {
+    const each = depths.flatMap((depth) =>
+      ["direct", "relay", "router"].map((way) => best(way, depth))
+    );
+    console.log(`ROUTER ${JSON.stringify(each)}`);
+  }
+  // The targets read 1 and 256 in flight.
+  if (depths.includes(1) && depths.includes(256)) {
+    const t256 = best("router", 256).callsPerSec / best("direct", 256).callsPerSec;
+    const l1 = best("router", 1).meanMs / best("direct", 1).meanMs;
+    const f256 = best("relay", 256).callsPerSec / best("direct", 256).callsPerSec;
+    const f1 = best("relay", 1).meanMs / best("direct", 1).meanMs;
+    lines.push("");
+    lines.push(
+      `through the router: ${
+        (t256 * 100).toFixed(0)
+      }% of direct throughput at 256 in flight (target >= 50%: ${
+        t256 >= 0.5 ? "met" : "NOT met"
+      }); ${l1.toFixed(2)}x direct mean latency at 1 in flight (target <= 2x: ${
+        l1 <= 2 ? "met" : "NOT met"
+      })`,
+    );
+    lines.push(
+      `through the byte relay (the floor): ${
+        (f256 * 100).toFixed(0)
+      }% of direct throughput at 256, ${f1.toFixed(2)}x direct latency at 1; the router is ${
+        (t256 / f256 * 100).toFixed(0)
+      }% of the relay's ` +
+        `throughput at 256 and ${(l1 / f1).toFixed(2)}x its latency at 1`,
+    );
+  }
   console.log(lines.join("\n"));
 } finally {
   for (const child of children) await child.stop();
+  Deno.removeSignalListener("SIGINT", interrupted);
+  Deno.removeSignalListener("SIGTERM", interrupted);
 }
