@@ -73,18 +73,25 @@ export class Child {
   stderr = "";
   readonly #done: Promise<unknown>;
   #exited = false;
+  /** Where {@linkcode next} looks for the next line. */
+  #cursor = 0;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
 
-  /** @throws {Error} Once {@linkcode stopAll} was called (the driver is ending). */
-  constructor(cmd: string[], options: { cwd?: string } = {}) {
+  /**
+   * @param options `cwd`; `stdin: true` to write to the child ({@linkcode send}).
+   * @throws {Error} Once {@linkcode stopAll} was called (the driver is ending).
+   */
+  constructor(cmd: string[], options: { cwd?: string; stdin?: boolean } = {}) {
     if (stopping) throw new Error("Stopping: no new child starts");
     this.process = new Deno.Command(cmd[0]!, {
       args: cmd.slice(1),
-      stdin: "null",
+      stdin: options.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     }).spawn();
     live.add(this);
+    this.#stdin = options.stdin ? this.process.stdin.getWriter() : undefined;
     const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
       for await (const chunk of stream) {
         this[key] += dec.decode(chunk, { stream: true });
@@ -114,8 +121,43 @@ export class Child {
     return null;
   }
 
+  /**
+   * Waits (up to `ms`) for the next line that is `tag`, or starts with
+   * `tag `, after the last one this returned, and returns the rest of it;
+   * null if the child exits or the time is up first.
+   */
+  async next(tag: string, ms: number): Promise<string | null> {
+    const end = performance.now() + ms;
+    const prefix = `${tag} `;
+    for (;;) {
+      const text = this.stdout;
+      // stdout keeps its last 512 KiB at most: a cursor past the end restarts.
+      if (this.#cursor > text.length) this.#cursor = 0;
+      let at = this.#cursor;
+      while (at < text.length) {
+        const eol = text.indexOf("\n", at);
+        if (eol < 0) break;
+        const line = text.slice(at, eol);
+        at = eol + 1;
+        if (line === tag || line.startsWith(prefix)) {
+          this.#cursor = at;
+          return line.slice(prefix.length);
+        }
+      }
+      this.#cursor = at;
+      if (this.#exited || performance.now() >= end) return null;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /** Writes `line` and a newline to the child's stdin (started with `stdin: true`). */
+  async send(line: string): Promise<void> {
+    await this.#stdin!.write(new TextEncoder().encode(`${line}\n`));
+  }
+
   /** Kills this child (TERM, then KILL after `grace` ms) and reaps it. */
   async stop(grace = 1000): Promise<void> {
+    await this.#stdin?.close().catch(() => {});
     let timer: ReturnType<typeof setTimeout> | undefined;
     if (!this.#exited) {
       try {
@@ -225,5 +267,73 @@ export async function weftRun(root: string, c: WeftCase): Promise<LoadResult> {
     );
   } finally {
     await srv.child.stop();
+  }
+}
+
+/**
+ * Weft's call benchmark kept running between slices: a server and a
+ * `rpc_client.ts --slices` client of the tree at `root`, warmed up once;
+ * each {@linkcode slice} is one measured window. Two of these, old and new,
+ * alternated slice by slice, meet the same load swings of a busy machine.
+ */
+export class WeftSlices {
+  readonly #server: Child;
+  readonly #client: Child;
+
+  private constructor(server: Child, client: Child) {
+    this.#server = server;
+    this.#client = client;
+  }
+
+  /** Starts the server and the client, and waits for the client's warm-up. */
+  static async start(root: string, c: WeftCase): Promise<WeftSlices> {
+    const extra = c.extra ?? [];
+    const srv = await server(
+      c.server,
+      `${root}bench/rpc_server.ts`,
+      ["127.0.0.1:0", `--codec=${c.codec}`, ...extra],
+      c.placement === "one" ? 0 : 1,
+    );
+    let child: Child | undefined;
+    try {
+      child = new Child(
+        await argv(c.client, `${root}bench/rpc_client.ts`, [
+          srv.address,
+          `--payload=${c.payload}`,
+          `--depth=${c.depth}`,
+          `--warmup=${c.warmup}`,
+          `--codec=${c.codec}`,
+          "--slices",
+          ...extra,
+        ], 0),
+        { stdin: true },
+      );
+      if (await child.next("READY", c.warmup + START_LIMIT) === null) {
+        throw new Error(
+          `${c.client} rpc_client.ts --slices did not get ready:\n${child.stdout}\n${child.stderr}`,
+        );
+      }
+      return new WeftSlices(srv.child, child);
+    } catch (error) {
+      await child?.stop();
+      await srv.child.stop();
+      throw error;
+    }
+  }
+
+  /** Runs one measured slice of `ms`. */
+  async slice(ms: number): Promise<LoadResult> {
+    await this.#client.send(`run ${Math.round(ms)}`);
+    const line = await this.#client.next("SLICE", ms + START_LIMIT);
+    if (line === null) {
+      throw new Error(`rpc_client.ts gave no slice:\n${this.#client.stderr.slice(-2000)}`);
+    }
+    return JSON.parse(line) as LoadResult;
+  }
+
+  /** Stops the client and the server. */
+  async stop(): Promise<void> {
+    await this.#client.stop();
+    await this.#server.stop();
   }
 }

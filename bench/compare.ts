@@ -23,37 +23,44 @@
  * `src/` lacks a module the scripts import, or whose API they cannot drive,
  * fails before anything is measured, with the child's own error.
  *
- * Each case runs `--pairs` A/B pairs, alternated ABBA (old, new; new, old;
- * ...), each run a fresh server and client process, so a drift in the
- * machine's load hits both sides alike. A pair's ratio is new ÷ old of that
- * pair; the report gives the median ratio with the min and max over pairs,
- * each side's median calls/s, and the same code's spread (how far one
- * side's own runs differ: the noise). `--self` runs the working tree
- * against itself: every ratio is then noise, which shows what a real
- * difference must beat on this machine.
+ * Each call case runs `--pairs` pairs: each pair starts a fresh server and
+ * client for both sides (old and new; which first alternates from pair to
+ * pair), warms both up, then alternates them
+ * `--slices` times, ABBA (old, new, new, old, ...), each slice `--duration`
+ * ms of calls while the other side idles, so that a swing in the machine's
+ * load (a busy shared machine swings within a second) hits both sides
+ * alike. A pair's ratio is new ÷ old of its slices' calls; the report
+ * gives the median ratio with the min and max over pairs, each side's
+ * calls/s and CPU per call, and the same code's spread (how far one side's
+ * own pairs differ: the noise). The router is compared the same way, a
+ * whole `router_loopback.ts` run per side and pair. `--self` runs the
+ * working tree against itself: every ratio is then noise, which shows what
+ * a real difference must beat on this machine.
  *
  * Options (`--name=value`):
  *
  * - `--runtimes=deno,bun,node`; `--depths=1,100,256`; `--payloads=32,1024`;
  * - `--placements=one` (`one`: client and server on cpu 0 with taskset;
  *   `split`: the server on cpu 1);
- * - `--pairs=3`: A/B pairs per case;
- * - `--warmup=500`, `--duration=2000`: per run, in ms;
+ * - `--pairs=3`: A/B pairs per case (fresh processes each);
+ * - `--slices=8`: alternations per pair; `--duration=250`: ms per slice;
+ *   `--warmup=500`: ms of warm-up per process;
  * - `--codec=raw` (or `pass`, see rpc_server.ts);
  * - `--router=true`: also compare `bench:router` (router_loopback.ts at 1
  *   and 256 in flight), with `--router-runtimes` (default: `--runtimes`),
  *   `--router-pairs` (default `--pairs`), `--router-warmup=300` and
  *   `--router-duration=1500` per way and depth;
- * - `--quick`: depths 100,256, payload 32, 2 pairs, 300 + 1000 ms per run,
+ * - `--quick`: depths 100,256, payload 32, 2 pairs of 6 slices of 200 ms,
  *   no router (about 2 minutes on all three runtimes);
  * - `--limit=2400`: seconds after which no new run starts (the report says
  *   which cases did not run);
  * - `--self`: the working tree against itself (no ref; no worktree);
  * - `--out=FILE`: also write the report there.
  *
- * Bounds: a default run is 18 call cases × 3 pairs × 2 runs of about
- * 3.5 s, plus 3 router runtimes × 3 pairs × 2 runs of about 25 s: about
- * 13 minutes on a quiet machine, never more than `--limit` plus one run.
+ * Bounds: a default run is 18 call cases × 3 pairs of about 8 s (four
+ * starts, two warm-ups, 16 slices), plus 3 router runtimes × 3 pairs × 2
+ * runs of about 25 s: about 15 minutes on a quiet machine, never more than
+ * `--limit` plus one pair.
  * Every child runs under a time limit and is killed by its own handle.
  *
  * @module
@@ -61,7 +68,7 @@
 
 import { type RuntimeName, runtimePath } from "../tests/_runtimes.ts";
 import type { LoadResult } from "./_common.ts";
-import { Child, hasTaskset, run, START_LIMIT, stopAll, weftRun } from "./_children.ts";
+import { Child, hasTaskset, run, START_LIMIT, stopAll, weftRun, WeftSlices } from "./_children.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -80,6 +87,7 @@ const known = new Set([
   "payloads",
   "placements",
   "pairs",
+  "slices",
   "warmup",
   "duration",
   "codec",
@@ -105,10 +113,10 @@ if (self === (ref !== undefined)) usage("Give a git ref, or --self (not both)");
 
 function usage(problem?: string): never {
   const text = "usage: deno task bench:compare <git ref> [--quick] [--runtimes=deno,bun,node] " +
-    "[--depths=1,100,256] [--payloads=32,1024] [--placements=one] [--pairs=3] " +
-    "[--warmup=500] [--duration=2000] [--router=true] [--limit=2400] [--out=FILE]\n" +
+    "[--depths=1,100,256] [--payloads=32,1024] [--placements=one] [--pairs=3] [--slices=8] " +
+    "[--warmup=500] [--duration=250] [--router=true] [--limit=2400] [--out=FILE]\n" +
     "       deno task bench:compare --self [options]   (the working tree against itself: noise)\n" +
-    "See bench/compare.ts for every option; a default run takes about 13 minutes, --quick about 2.";
+    "See bench/compare.ts for every option; a default run takes about 15 minutes, --quick about 2.";
   if (problem === undefined) {
     console.log(text);
     Deno.exit(0);
@@ -142,8 +150,9 @@ const payloads = ints("payloads", quick ? "32" : "32,1024");
 const placements = list("placements", "one") as ("one" | "split")[];
 for (const p of placements) if (p !== "one" && p !== "split") usage(`Unknown placement ${p}`);
 const pairs = Math.round(num("pairs", quick ? 2 : 3, 1));
+const slices = Math.round(num("slices", quick ? 6 : 8, 1));
 const warmup = num("warmup", quick ? 300 : 500);
-const duration = num("duration", quick ? 1000 : 2000, 1);
+const duration = num("duration", quick ? 200 : 250, 1);
 const codec = flags.get("codec") ?? "raw";
 if (codec !== "raw" && codec !== "pass") usage(`Unknown codec ${codec}`);
 const withRouter = (flags.get("router") ?? (quick ? "false" : "true")) !== "false";
@@ -347,17 +356,26 @@ interface Case {
   depth: number;
 }
 
+/** One run: calls/s, and CPU µs per call of server and client together (NaN if unknown). */
+interface Run {
+  rate: number;
+  cpu: number;
+}
+
 /** A case's runs: calls/s of each side, pair by pair (NaN where a run failed). */
 interface CaseResult {
   c: Case;
   old: number[];
   new: number[];
+  /** CPU µs per call (server + client), pair by pair. */
+  oldCpu: number[];
+  newCpu: number[];
   /** Why runs failed, if any did. */
   errors: string[];
 }
 
-async function callRun(tree: Tree, c: Case, warm: number, ms: number): Promise<number> {
-  const result: LoadResult = await weftRun(tree.root, {
+function weftCase(c: Case, warm: number, ms: number) {
+  return {
     client: c.runtime,
     server: c.runtime,
     placement: c.placement,
@@ -366,8 +384,58 @@ async function callRun(tree: Tree, c: Case, warm: number, ms: number): Promise<n
     warmup: warm,
     duration: ms,
     codec,
+  };
+}
+
+/** One short run, start to end (the preflight). */
+async function callRun(tree: Tree, c: Case, warm: number, ms: number): Promise<Run> {
+  const result: LoadResult = await weftRun(tree.root, weftCase(c, warm, ms));
+  return {
+    rate: result.callsPerSec,
+    cpu: (result.serverCpuUs ?? NaN) + (result.clientCpuUs ?? NaN),
+  };
+}
+
+/**
+ * One pair of a call case: both sides started and warmed up, then
+ * `slices` slices each, alternated ABBA; each side's calls/s and CPU per
+ * call over its slices.
+ */
+async function callPair(
+  sides: { old: Tree; new: Tree },
+  c: Case,
+  k: number,
+): Promise<{ old: Run; new: Run }> {
+  const running: Partial<Record<"old" | "new", WeftSlices>> = {};
+  const sum = {
+    old: { calls: 0, seconds: 0, cpu: 0 },
+    new: { calls: 0, seconds: 0, cpu: 0 },
+  };
+  try {
+    // The side started first waits (warm) while the other warms up: the
+    // order alternates from pair to pair, as the slices do.
+    for (const side of k % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const)) {
+      running[side] = await WeftSlices.start(sides[side].root, weftCase(c, warmup, duration));
+    }
+    for (let k = 0; k < slices; k++) {
+      const order = k % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const);
+      for (const side of order) {
+        if (interrupted) throw new Error("interrupted");
+        const r = await running[side]!.slice(duration);
+        sum[side].calls += r.calls;
+        sum[side].seconds += r.seconds;
+        sum[side].cpu += ((r.serverCpuUs ?? NaN) + (r.clientCpuUs ?? NaN)) * r.calls;
+      }
+    }
+  } finally {
+    await running.old?.stop();
+    await running.new?.stop();
+  }
+  const of = (x: { calls: number; seconds: number; cpu: number }): Run => ({
+    rate: x.calls / x.seconds,
+    cpu: x.cpu / x.calls,
   });
-  return result.callsPerSec;
+  return { old: of(sum.old), new: of(sum.new) };
 }
 
 interface RouterRow {
@@ -462,6 +530,10 @@ function fmtRate(x: number): string {
     : x.toFixed(0);
 }
 
+function fmtCpu(us: number): string {
+  return Number.isFinite(us) ? us.toFixed(2) : "–";
+}
+
 function fmtRatio(rs: number[]): string {
   if (rs.length === 0) return "–";
   return `**${median(rs).toFixed(2)}** (${Math.min(...rs).toFixed(2)}–${
@@ -498,7 +570,7 @@ for (const placement of placements) {
     }
   }
 }
-const estimate = callCases.length * pairs * 2 * (warmup + duration + 1500) +
+const estimate = callCases.length * pairs * (2 * (warmup + 1500) + 2 * slices * duration) +
   (withRouter
     ? routerRuntimes.length * routerPairs * 2 * (12 * (routerWarmup + routerDuration) + 4000)
     : 0);
@@ -541,17 +613,29 @@ try {
       break;
     }
     const errors: string[] = [];
-    const got = await alternate(
-      pairs,
-      sides,
-      (tree) => callRun(tree, c, warmup, duration),
-      (error) => {
+    const got = { old: [] as Run[], new: [] as Run[], stopped: false };
+    for (let k = 0; k < pairs; k++) {
+      if (overTime()) {
+        got.stopped = true;
+        break;
+      }
+      try {
+        const pair = await callPair(sides, c, k);
+        got.old.push(pair.old);
+        got.new.push(pair.new);
+      } catch (error) {
         errors.push(error instanceof Error ? error.message.split("\n")[0]! : String(error));
-        return NaN;
-      },
-    );
+      }
+    }
     stopped ||= got.stopped;
-    const result = { c, old: got.old, new: got.new, errors };
+    const result: CaseResult = {
+      c,
+      old: got.old.map((r) => r.rate),
+      new: got.new.map((r) => r.rate),
+      oldCpu: got.old.map((r) => r.cpu),
+      newCpu: got.new.map((r) => r.cpu),
+      errors,
+    };
     results.push(result);
     const rs = ratios(result.old, result.new);
     console.error(
@@ -559,7 +643,9 @@ try {
         size(c.payload)
       } ${c.depth}: old ${fmtRate(median(result.old))}, new ${fmtRate(median(result.new))}, ratio ${
         fmtRatio(rs).replaceAll("*", "")
-      }${errors.length > 0 ? ` (${errors.length} failed: ${errors[0]})` : ""}`,
+      }; CPU µs/call ${fmtCpu(median(result.oldCpu))} → ${fmtCpu(median(result.newCpu))}${
+        errors.length > 0 ? ` (${errors.length} failed: ${errors[0]})` : ""
+      }`,
     );
   }
 
@@ -609,14 +695,17 @@ try {
       taskset
         ? "Pinned with taskset (one core: client and server on cpu 0)."
         : "**No taskset: unpinned.**"
-    } Each run: ${warmup} ms warm-up, ${duration} ms measured, one connection, codec ${codec}; ` +
-      `${pairs} A/B pairs per case, alternated ABBA.`,
+    } Per case ${pairs} pairs; per pair both sides started fresh, ${warmup} ms warm-up each, ` +
+      `then ${slices} slices of ${duration} ms each, alternated ABBA; one connection, codec ${codec}.`,
     "",
-    "Ratio = new ÷ old calls/s of each pair: median (min–max over pairs). " +
-      "Noise = the same code's spread, max ÷ min - 1 of one side's own runs (the larger side's).",
+    "Ratio = new ÷ old calls/s of each pair (over its slices): median (min–max over pairs). " +
+      "Noise = the same code's spread, max ÷ min - 1 of one side's own pairs (the larger side's). " +
+      "CPU = µs of CPU per call, server and client together, over the measured window (medians); " +
+      "calls per CPU second new ÷ old is old ÷ new CPU per call of each pair (above 1: the new code " +
+      "costs less), steadier than calls/s on a busy machine.",
     "",
-    "| runtime | placement | payload | in flight | old calls/s | new calls/s | ratio new ÷ old | noise | verdict |",
-    "| --- | --- | --: | --: | --: | --: | --: | --: | --- |",
+    "| runtime | placement | payload | in flight | old calls/s | new calls/s | ratio new ÷ old | noise | verdict | CPU µs/call old → new | calls per CPU s new ÷ old |",
+    "| --- | --- | --: | --: | --: | --: | --: | --: | --- | --: | --: |",
   );
   const noises: number[] = [];
   for (const r of results) {
@@ -630,6 +719,8 @@ try {
         fmtRatio(rs)
       } | ${pct(noise)} | ${verdict(rs)}${
         r.errors.length > 0 ? ` (${r.errors.length} runs failed: ${r.errors[0]})` : ""
+      } | ${fmtCpu(median(r.oldCpu))} → ${fmtCpu(median(r.newCpu))} | ${
+        fmtRatio(ratios(r.newCpu, r.oldCpu))
       } |`,
     );
   }

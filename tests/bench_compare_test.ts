@@ -51,6 +51,12 @@ Deno.test("bench:compare --self runs the call cases and the router, and prints r
   assert.equal(result.code, 0, context);
   assert.match(result.stdout, /against itself/, context);
   assert.match(result.stdout, CALL_ROW, context);
+  // CPU per call of both sides (server and client), and its ratio.
+  assert.match(
+    result.stdout,
+    /^\| deno \| one core \| 32 B \| 1 \| .* \| \d+\.\d\d → \d+\.\d\d \| \*\*\d+\.\d\d\*\* /m,
+    context,
+  );
   for (const depth of [1, 256]) {
     assert.match(
       result.stdout,
