@@ -1,74 +1,93 @@
 /**
- * `deno task bench:compare <git ref>`: the working tree against a git ref,
- * in one run, pair by pair, over the `bench:rpc` weft cases (same-runtime
- * client and server, one core) and `bench:router`; prints same-run ratios
- * (new ÷ old: above 1, the working tree is faster) with their spread.
+ * `deno task bench:compare <git ref>...`: the working tree against one or
+ * more git refs, in one run, over the `bench:rpc` weft cases (same-runtime
+ * client and server, one core), `bench:router`, and what a flood leaves a
+ * good client; prints same-run ratios (new ÷ old: above 1, the working tree
+ * is faster) with their spread, one table per ref.
  *
  * ```sh
  * deno task bench:compare main                    # everything (bounded: see below)
- * deno task bench:compare 6a03149 --quick         # 100 and 256 in flight, 32 B: ~2 min
+ * deno task bench:compare 6a03149 main --quick    # two refs, one run: 100 and 256 in flight, 32 B
  * deno task bench:compare --self --quick          # the working tree against itself: the noise
  * deno task bench:compare main --runtimes=node --depths=256 --payloads=1024 --pairs=5 --router=false
  * ```
  *
- * How the ref is built: `git worktree add --detach` of the ref into a
+ * How a ref is built: `git worktree add --detach` of the ref into a
  * temporary directory outside the repository (removed at the end, on a
  * failure and on Ctrl-C or SIGTERM), then `deno install` there (its
- * `node_modules/`, which Bun and Node read, from its own deno.json). Both
- * sides run the SAME driver scripts: the working tree's bench scripts and
+ * `node_modules/`, which Bun and Node read, from its own deno.json). Every
+ * side runs the SAME driver scripts: the working tree's bench scripts and
  * their helpers (every module they import outside `src/` and `mod.ts`,
- * found with `deno info`) are copied over the ref's, so the old side is the
+ * found with `deno info`) are copied over the ref's, so an old side is the
  * working tree's benchmark run against the ref's library (`src/`), and a
  * change to a bench script cannot pass for a change in speed. A ref whose
- * `src/` lacks a module the scripts import, or whose API they cannot drive,
- * fails before anything is measured, with the child's own error.
+ * `src/` lacks a module the call scripts import, or whose API they cannot
+ * drive, fails before anything is measured, with the child's own error; a
+ * ref without a router (6a03149) is compared on calls and fairness only.
  *
  * Each call case runs `--pairs` pairs: each pair starts a fresh server and
- * client for both sides (old and new; which first alternates from pair to
- * pair), warms both up, then alternates them
- * `--slices` times, ABBA (old, new, new, old, ...), each slice `--duration`
- * ms of calls while the other side idles, so that a swing in the machine's
- * load (a busy shared machine swings within a second) hits both sides
- * alike. A pair's ratio is new ÷ old of its slices' calls; the report
- * gives the median ratio with the min and max over pairs, each side's
- * calls/s and CPU per call, and the same code's spread (how far one side's
- * own pairs differ: the noise). The router is compared the same way, a
- * whole `router_loopback.ts` run per side and pair. `--self` runs the
- * working tree against itself: every ratio is then noise, which shows what
- * a real difference must beat on this machine.
+ * client for every side (the working tree and each ref; which first rotates
+ * from pair to pair), warms them up, then gives them `--slices` turns each
+ * (the order rotating and reversing from slice to slice: ABBA with two
+ * sides), `--duration` ms of calls while the others idle, so that a swing
+ * in the machine's load (a busy shared machine swings within a second)
+ * meets every side. A pair's ratio is new ÷ old of its slices' calls; the
+ * report gives the median ratio with the min and max over pairs, each
+ * side's calls/s and CPU per call, and the same code's spread (how far one
+ * side's own pairs differ: the noise). The router and fairness parts run a
+ * whole benchmark per side and pair, the order alternating. `--self` adds
+ * the working tree as a ref of its own: its ratios are noise, which shows
+ * what a real difference must beat on this machine.
  *
  * Options (`--name=value`):
  *
  * - `--runtimes=deno,bun,node`; `--depths=1,100,256`; `--payloads=32,1024`;
  * - `--placements=one` (`one`: client and server on cpu 0 with taskset;
  *   `split`: the server on cpu 1);
- * - `--pairs=3`: A/B pairs per case (fresh processes each);
- * - `--slices=8`: alternations per pair; `--duration=250`: ms per slice;
+ * - `--pairs=3`: pairs per case (fresh processes each);
+ * - `--slices=8`: turns per side per pair; `--duration=250`: ms per slice;
  *   `--warmup=500`: ms of warm-up per process;
  * - `--codec=raw` (or `pass`, see rpc_server.ts);
  * - `--router=true`: also compare `bench:router` (router_loopback.ts at 1
  *   and 256 in flight), with `--router-runtimes` (default: `--runtimes`),
  *   `--router-pairs` (default `--pairs`), `--router-warmup=300` and
  *   `--router-duration=1500` per way and depth;
+ * - `--fairness=true`: also compare what a flood leaves a good client: its
+ *   calls/s (one in flight, `--fairness-duration=1000` ms) alone and beside
+ *   a flood of valid echoes from another process on the other cpu
+ *   (bench/_flood.ts, `--flood-depth=1024` in flight), the share being
+ *   beside ÷ alone; `--fairness-runtimes`, `--fairness-pairs` as above;
  * - `--quick`: depths 100,256, payload 32, 2 pairs of 6 slices of 200 ms,
- *   no router (about 2 minutes on all three runtimes);
- * - `--limit=2400`: seconds after which no new run starts (the report says
+ *   no router, no fairness (about 2 minutes per ref on all three runtimes);
+ * - `--limit=3600`: seconds after which no new pair starts (the report says
  *   which cases did not run);
- * - `--self`: the working tree against itself (no ref; no worktree);
+ * - `--self`: the working tree as a ref too (alone: no worktree at all);
  * - `--out=FILE`: also write the report there.
  *
- * Bounds: a default run is 18 call cases × 3 pairs of about 8 s (four
- * starts, two warm-ups, 16 slices), plus 3 router runtimes × 3 pairs × 2
- * runs of about 25 s: about 15 minutes on a quiet machine, never more than
- * `--limit` plus one pair.
- * Every child runs under a time limit and is killed by its own handle.
+ * Bounds, with one ref: 18 call cases × 3 pairs of about 8 s (four starts,
+ * two warm-ups, 16 slices), plus 3 router runtimes × 3 pairs × 2 runs of
+ * about 25 s, plus 3 fairness runtimes × 3 pairs × 2 runs of about 6 s:
+ * about 17 minutes on a quiet machine (each more ref adds about half that),
+ * never more than `--limit` plus one pair. Every child runs under a time
+ * limit and is killed by its own handle.
  *
  * @module
  */
 
 import { type RuntimeName, runtimePath } from "../tests/_runtimes.ts";
 import type { LoadResult } from "./_common.ts";
-import { Child, hasTaskset, run, START_LIMIT, stopAll, weftRun, WeftSlices } from "./_children.ts";
+import {
+  argv,
+  Child,
+  client,
+  hasTaskset,
+  run,
+  server,
+  START_LIMIT,
+  stopAll,
+  weftRun,
+  WeftSlices,
+} from "./_children.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -96,6 +115,11 @@ const known = new Set([
   "router-pairs",
   "router-warmup",
   "router-duration",
+  "fairness",
+  "fairness-runtimes",
+  "fairness-pairs",
+  "fairness-duration",
+  "flood-depth",
   "quick",
   "limit",
   "self",
@@ -107,16 +131,17 @@ for (const name of flags.keys()) {
 }
 if (flags.has("help")) usage();
 const self = flags.get("self") === "true";
-const ref = positional[0];
-if (positional.length > 1) usage(`One ref only, got ${positional.join(" ")}`);
-if (self === (ref !== undefined)) usage("Give a git ref, or --self (not both)");
+const refs = positional;
+if (refs.length === 0 && !self) usage("Give one or more git refs, or --self");
 
 function usage(problem?: string): never {
-  const text = "usage: deno task bench:compare <git ref> [--quick] [--runtimes=deno,bun,node] " +
+  const text = "usage: deno task bench:compare <git ref>... [--quick] [--runtimes=deno,bun,node] " +
     "[--depths=1,100,256] [--payloads=32,1024] [--placements=one] [--pairs=3] [--slices=8] " +
-    "[--warmup=500] [--duration=250] [--router=true] [--limit=2400] [--out=FILE]\n" +
+    "[--warmup=500] [--duration=250] [--router=true] [--fairness=true] [--limit=3600] " +
+    "[--out=FILE]\n" +
     "       deno task bench:compare --self [options]   (the working tree against itself: noise)\n" +
-    "See bench/compare.ts for every option; a default run takes about 15 minutes, --quick about 2.";
+    "See bench/compare.ts for every option; a default run with one ref takes about 17 minutes, " +
+    "--quick about 2.";
   if (problem === undefined) {
     console.log(text);
     Deno.exit(0);
@@ -160,16 +185,25 @@ const routerRuntimes = runtimeList("router-runtimes", runtimes.join(","));
 const routerPairs = Math.round(num("router-pairs", pairs, 1));
 const routerWarmup = num("router-warmup", 300);
 const routerDuration = num("router-duration", 1500, 1);
-const limitMs = num("limit", 2400) * 1000;
+const withFairness = (flags.get("fairness") ?? (quick ? "false" : "true")) !== "false";
+const fairRuntimes = runtimeList("fairness-runtimes", runtimes.join(","));
+const fairPairs = Math.round(num("fairness-pairs", pairs, 1));
+const fairDuration = num("fairness-duration", 1000, 1);
+const floodDepth = Math.round(num("flood-depth", 1024, 1));
+const limitMs = num("limit", 3600) * 1000;
 const outFile = flags.get("out");
 const started = performance.now();
 
-// ---- the two trees ---------------------------------------------------------
+// ---- the trees -------------------------------------------------------------
 
-/** A tree a side runs from: its root (ending in `/`) and what to call it. */
+/** A tree a side runs from. */
 interface Tree {
+  /** Its root, ending in `/`. */
   root: string;
+  /** What the report calls it. */
   label: string;
+  /** Why its router is not compared (it has none), if so. */
+  noRouter?: string;
 }
 
 async function git(args: string[], cwd = ROOT): Promise<string> {
@@ -201,7 +235,7 @@ async function bounded(
 
 /** The bench scripts a comparison runs (the entry points of the driver code), per benchmark. */
 const ENTRIES = {
-  calls: ["bench/rpc_server.ts", "bench/rpc_client.ts"],
+  calls: ["bench/rpc_server.ts", "bench/rpc_client.ts", "bench/_flood.ts"],
   router: [
     "bench/router_loopback.ts",
     "bench/router_target.ts",
@@ -210,7 +244,7 @@ const ENTRIES = {
   ],
 };
 
-/** The library: what the ref contributes. Everything else the scripts import is the working tree's. */
+/** The library: what a ref contributes. Everything else the scripts import is the working tree's. */
 const isLibrary = (path: string) => path.startsWith("src/") || path === "mod.ts";
 
 interface ModuleInfo {
@@ -220,7 +254,7 @@ interface ModuleInfo {
 
 /**
  * Copies the working tree's driver code (the entries and every module they
- * import outside the library) over the ref's tree; returns what it copied,
+ * import outside the library) over a ref's tree; returns what it copied,
  * and the library modules the drivers of `group` import that the ref lacks.
  */
 async function overlay(
@@ -245,7 +279,7 @@ async function overlay(
   const local = (specifier: string) =>
     specifier.startsWith(prefix) ? decodeURIComponent(specifier.slice(prefix.length)) : null;
   const copied: string[] = [];
-  const missing: string[] = [];
+  const missing = new Set<string>();
   for (const module of modules.values()) {
     const path = local(module.specifier);
     if (path === null || isLibrary(path)) continue;
@@ -257,56 +291,56 @@ async function overlay(
       const used = dep.code === undefined ? null : local(dep.code.specifier);
       if (used === null || !isLibrary(used)) continue;
       const found = await Deno.stat(tree + used).then(() => true, () => false);
-      if (!found) missing.push(`${used} (imported by ${path})`);
+      if (!found) missing.add(used);
     }
   }
   // router_loopback.ts starts the ref's router.
   const main = "src/router/main.ts";
   if (group === "router" && !await Deno.stat(tree + main).then(() => true, () => false)) {
-    missing.push(`${main} (started by bench/router_loopback.ts)`);
+    missing.add(main);
   }
-  return { copied, missing: [...new Set(missing)] };
+  return { copied, missing: [...missing] };
 }
 
-/** Why the router was not compared (the ref has none), if so. */
-let routerSkipped: string | undefined;
-let tmpDir: string | undefined;
-let worktree: string | undefined;
+/** Worktrees made (to remove), and their temporary directories. */
+const made: { worktree?: string; dir: string }[] = [];
 let cleaned: Promise<void> | undefined;
 
-/** Removes the ref's worktree and its temporary directory (once, whatever happened). */
+/** Removes every ref's worktree and temporary directory (once, whatever happened). */
 function cleanup(): Promise<void> {
   return cleaned ??= (async () => {
-    if (worktree !== undefined) {
-      await git(["worktree", "remove", "--force", worktree]).catch((error) =>
-        console.error(
-          `${error.message}\n(remove it by hand: git worktree remove --force ${worktree})`,
-        )
-      );
+    for (const { worktree, dir } of made) {
+      if (worktree !== undefined) {
+        await git(["worktree", "remove", "--force", worktree]).catch((error) =>
+          console.error(
+            `${error.message}\n(remove it by hand: git worktree remove --force ${worktree})`,
+          )
+        );
+      }
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
-    if (tmpDir !== undefined) await Deno.remove(tmpDir, { recursive: true }).catch(() => {});
   })();
 }
 
 let interrupted = false;
 /**
  * Ctrl-C or SIGTERM: stop the children (the run in progress fails, nothing
- * new starts), report what ran, remove the worktree. A second signal, or
- * ten seconds without getting there, removes the worktree and exits at once.
+ * new starts), report what ran, remove the worktrees. A second signal, or
+ * ten seconds without getting there, removes the worktrees and exits at once.
  */
 const onSignal = () => {
   const now = () => cleanup().finally(() => Deno.exit(130));
   if (interrupted) return void now();
   interrupted = true;
-  console.error("interrupted: stopping the children, then removing the ref's worktree");
+  console.error("interrupted: stopping the children, then removing the worktrees");
   stopAll();
   setTimeout(now, 10_000);
 };
 Deno.addSignalListener("SIGINT", onSignal);
 Deno.addSignalListener("SIGTERM", onSignal);
 
-/** The old side: the ref's tree with the working tree's scripts, built and installed. */
-async function prepare(): Promise<{ tree: Tree; sha: string; subject: string }> {
+/** An old side: the ref's tree with the working tree's scripts, built and installed. */
+async function prepare(ref: string): Promise<Tree> {
   let sha: string;
   try {
     sha = await git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
@@ -314,10 +348,12 @@ async function prepare(): Promise<{ tree: Tree; sha: string; subject: string }> 
     throw new Error(`${ref} is not a commit of this repository`);
   }
   const subject = await git(["log", "-1", "--format=%h %s", sha]);
-  tmpDir = await Deno.makeTempDir({ prefix: "weft-compare-" });
-  const path = `${tmpDir}/tree`;
+  const dir = await Deno.makeTempDir({ prefix: "weft-compare-" });
+  const entry: { worktree?: string; dir: string } = { dir };
+  made.push(entry);
+  const path = `${dir}/tree`;
   await git(["worktree", "add", "--detach", path, sha]);
-  worktree = path;
+  entry.worktree = path;
   const calls = await overlay(`${path}/`, "calls");
   if (calls.missing.length > 0) {
     throw new Error(
@@ -326,13 +362,19 @@ async function prepare(): Promise<{ tree: Tree; sha: string; subject: string }> 
       }\n(the ref predates them; compare it by hand with its own bench:rpc)`,
     );
   }
+  const tree: Tree = {
+    root: `${path}/`,
+    label: subject.length > 72 ? `${subject.slice(0, 71)}…` : subject,
+  };
   const copied = new Set(calls.copied);
   if (withRouter) {
     const router = await overlay(`${path}/`, "router");
     for (const file of router.copied) copied.add(file);
     if (router.missing.length > 0) {
-      routerSkipped = `The router was not compared: ${ref} lacks ${router.missing.join(", ")}.`;
-      console.error(routerSkipped);
+      tree.noRouter = `The router was not compared with ${sha.slice(0, 7)}: it lacks ${
+        router.missing.join(", ")
+      }.`;
+      console.error(tree.noRouter);
     }
   }
   console.error(
@@ -341,9 +383,9 @@ async function prepare(): Promise<{ tree: Tree; sha: string; subject: string }> 
   // node_modules (Bun and Node find the npm dependencies there), from the ref's own deno.json.
   const installed = await bounded([Deno.execPath(), "install"], path, 120_000);
   if (!installed.ok) {
-    console.error(`deno install in the ref's tree failed (continuing):\n${installed.out}`);
+    console.error(`deno install in ${ref}'s tree failed (continuing):\n${installed.out}`);
   }
-  return { tree: { root: `${path}/`, label: sha.slice(0, 7) }, sha, subject };
+  return tree;
 }
 
 // ---- runs ------------------------------------------------------------------
@@ -362,15 +404,13 @@ interface Run {
   cpu: number;
 }
 
-/** A case's runs: calls/s of each side, pair by pair (NaN where a run failed). */
+const FAILED: Run = { rate: NaN, cpu: NaN };
+
+/** A case's results: each side's runs, pair by pair (NaN where a pair failed). */
 interface CaseResult {
   c: Case;
-  old: number[];
-  new: number[];
-  /** CPU µs per call (server + client), pair by pair. */
-  oldCpu: number[];
-  newCpu: number[];
-  /** Why runs failed, if any did. */
+  runs: Run[][];
+  /** Why pairs failed, if any did. */
   errors: string[];
 }
 
@@ -387,55 +427,39 @@ function weftCase(c: Case, warm: number, ms: number) {
   };
 }
 
-/** One short run, start to end (the preflight). */
-async function callRun(tree: Tree, c: Case, warm: number, ms: number): Promise<Run> {
-  const result: LoadResult = await weftRun(tree.root, weftCase(c, warm, ms));
-  return {
-    rate: result.callsPerSec,
-    cpu: (result.serverCpuUs ?? NaN) + (result.clientCpuUs ?? NaN),
-  };
+/** The order of `n` sides for round `k`: rotated by k, reversed every other round. */
+function order(n: number, k: number): number[] {
+  const rotated = Array.from({ length: n }, (_, i) => (i + k) % n);
+  return k % 2 === 0 ? rotated : rotated.reverse();
 }
 
 /**
- * One pair of a call case: both sides started and warmed up, then
- * `slices` slices each, alternated ABBA; each side's calls/s and CPU per
+ * One pair of a call case: every side started and warmed up, then
+ * `slices` slices each, in rotating order; each side's calls/s and CPU per
  * call over its slices.
  */
-async function callPair(
-  sides: { old: Tree; new: Tree },
-  c: Case,
-  k: number,
-): Promise<{ old: Run; new: Run }> {
-  const running: Partial<Record<"old" | "new", WeftSlices>> = {};
-  const sum = {
-    old: { calls: 0, seconds: 0, cpu: 0 },
-    new: { calls: 0, seconds: 0, cpu: 0 },
-  };
+async function callPair(sides: Tree[], c: Case, k: number): Promise<Run[]> {
+  const running: (WeftSlices | undefined)[] = sides.map(() => undefined);
+  const sum = sides.map(() => ({ calls: 0, seconds: 0, cpu: 0 }));
   try {
-    // The side started first waits (warm) while the other warms up: the
-    // order alternates from pair to pair, as the slices do.
-    for (const side of k % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const)) {
-      running[side] = await WeftSlices.start(sides[side].root, weftCase(c, warmup, duration));
+    // A side started early waits (warm) while the others warm up: the
+    // order rotates from pair to pair, as the slices do.
+    for (const i of order(sides.length, k)) {
+      running[i] = await WeftSlices.start(sides[i]!.root, weftCase(c, warmup, duration));
     }
-    for (let k = 0; k < slices; k++) {
-      const order = k % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const);
-      for (const side of order) {
+    for (let j = 0; j < slices; j++) {
+      for (const i of order(sides.length, j)) {
         if (interrupted) throw new Error("interrupted");
-        const r = await running[side]!.slice(duration);
-        sum[side].calls += r.calls;
-        sum[side].seconds += r.seconds;
-        sum[side].cpu += ((r.serverCpuUs ?? NaN) + (r.clientCpuUs ?? NaN)) * r.calls;
+        const r = await running[i]!.slice(duration);
+        sum[i]!.calls += r.calls;
+        sum[i]!.seconds += r.seconds;
+        sum[i]!.cpu += ((r.serverCpuUs ?? NaN) + (r.clientCpuUs ?? NaN)) * r.calls;
       }
     }
   } finally {
-    await running.old?.stop();
-    await running.new?.stop();
+    for (const r of running) await r?.stop();
   }
-  const of = (x: { calls: number; seconds: number; cpu: number }): Run => ({
-    rate: x.calls / x.seconds,
-    cpu: x.cpu / x.calls,
-  });
-  return { old: of(sum.old), new: of(sum.new) };
+  return sum.map((x) => ({ rate: x.calls / x.seconds, cpu: x.cpu / x.calls }));
 }
 
 interface RouterRow {
@@ -473,27 +497,78 @@ async function routerRun(tree: Tree, runtime: RuntimeName): Promise<RouterRow[]>
   }
 }
 
+/** What a flood left a good client: its calls/s alone, and beside the flood. */
+interface Share {
+  alone: number;
+  beside: number;
+}
+
+/**
+ * A good client (one call in flight) against the tree's rpc_server.ts,
+ * alone, then beside bench/_flood.ts (valid echoes, `floodDepth` in flight,
+ * on cpu 1); server and good client on cpu 0.
+ */
+async function fairnessRun(tree: Tree, runtime: RuntimeName): Promise<Share> {
+  const srv = await server(runtime, `${tree.root}bench/rpc_server.ts`, [
+    "127.0.0.1:0",
+    "--codec=raw",
+  ], 0);
+  try {
+    const good = async () =>
+      (await client<LoadResult>(
+        runtime,
+        `${tree.root}bench/rpc_client.ts`,
+        [srv.address, "--payload=32", "--depth=1", "--warmup=300", `--duration=${fairDuration}`],
+        0,
+        "RESULT",
+        300 + fairDuration + START_LIMIT,
+      )).callsPerSec;
+    const alone = await good();
+    const flood = new Child(
+      await argv(runtime, `${tree.root}bench/_flood.ts`, [
+        srv.address,
+        `--duration=${300 + fairDuration + START_LIMIT}`,
+        `--depth=${floodDepth}`,
+        "--good",
+        "--lean",
+      ], 1),
+    );
+    try {
+      if (await flood.next("flooding", START_LIMIT) === null) {
+        throw new Error(`${runtime} _flood.ts did not start:\n${flood.stderr.slice(-2000)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return { alone, beside: await good() };
+    } finally {
+      await flood.stop();
+    }
+  } finally {
+    await srv.child.stop();
+  }
+}
+
 const overTime = () => interrupted || performance.now() - started > limitMs;
 
-/** Runs `pairs` A/B pairs, ABBA; each side's results in pair order. */
+/**
+ * Runs `n` rounds of `once` over the sides (skipping `skip`), the order
+ * rotating from round to round; each side's results in round order.
+ */
 async function alternate<T>(
   n: number,
-  sides: { old: Tree; new: Tree },
+  sides: Tree[],
   once: (tree: Tree) => Promise<T>,
   failed: (error: unknown) => T,
-): Promise<{ old: T[]; new: T[]; stopped: boolean }> {
-  const out = { old: [] as T[], new: [] as T[], stopped: false };
+  skip: (tree: Tree) => boolean = () => false,
+): Promise<{ results: T[][]; stopped: boolean }> {
+  const results: T[][] = sides.map(() => []);
   for (let k = 0; k < n; k++) {
-    const order = k % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const);
-    for (const side of order) {
-      if (overTime()) {
-        out.stopped = true;
-        return out;
-      }
-      out[side].push(await once(sides[side]).catch(failed));
+    for (const i of order(sides.length, k)) {
+      if (skip(sides[i]!)) continue;
+      if (overTime()) return { results, stopped: true };
+      results[i]!.push(await once(sides[i]!).catch(failed));
     }
   }
-  return out;
+  return { results, stopped: false };
 }
 
 // ---- statistics ------------------------------------------------------------
@@ -551,6 +626,7 @@ function verdict(rs: number[]): string {
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : "–");
 const size = (n: number) => (n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
+const elapsed = () => `[${((performance.now() - started) / 1000).toFixed(0)} s]`;
 
 // ---- main ------------------------------------------------------------------
 
@@ -570,34 +646,47 @@ for (const placement of placements) {
     }
   }
 }
-const estimate = callCases.length * pairs * (2 * (warmup + 1500) + 2 * slices * duration) +
-  (withRouter
-    ? routerRuntimes.length * routerPairs * 2 * (12 * (routerWarmup + routerDuration) + 4000)
-    : 0);
+const olds = refs.length + (self ? 1 : 0);
+const estimate = (1 + olds) / 2 *
+  (callCases.length * pairs * (2 * (warmup + 1500) + 2 * slices * duration) +
+    (withFairness ? fairRuntimes.length * fairPairs * 2 * (2 * fairDuration + 6000) : 0) +
+    (withRouter
+      ? routerRuntimes.length * routerPairs * 2 * (12 * (routerWarmup + routerDuration) + 4000)
+      : 0));
 console.error(
-  `bench:compare: ${callCases.length} call cases × ${pairs} pairs${
-    withRouter ? `, router on ${routerRuntimes.join(",")} × ${routerPairs} pairs` : ""
-  }: about ${Math.ceil(estimate / 60_000)} min (limit ${limitMs / 1000} s); load ${loadBefore}`,
+  `bench:compare: ${callCases.length} call cases × ${pairs} pairs, ${olds} ref(s)${
+    withRouter ? `, router on ${routerRuntimes.join(",")}` : ""
+  }${withFairness ? `, fairness on ${fairRuntimes.join(",")}` : ""}: about ${
+    Math.ceil(estimate / 60_000)
+  } min (limit ${limitMs / 1000} s); load ${loadBefore}`,
 );
 
 const report: string[] = [];
 let code = 0;
 try {
-  const prepared = self ? undefined : await prepare();
-  const oldTree: Tree = prepared?.tree ?? { root: ROOT, label: "working tree (again)" };
-  const sides = { old: oldTree, new: newTree };
+  const sides: Tree[] = [newTree];
+  for (const ref of refs) sides.push(await prepare(ref));
+  if (self) {
+    sides.push({ root: ROOT, label: "the working tree again (--self: its ratios are noise)" });
+  }
 
   // Preflight: one short run per runtime and side, so that a ref the
   // scripts cannot drive fails now, with its error, not after minutes.
-  for (const runtime of new Set([...runtimes, ...(withRouter ? routerRuntimes : [])])) {
-    for (const side of ["old", "new"] as const) {
-      if (self && side === "old") continue;
-      const c: Case = { runtime, placement: "one", payload: 32, depth: 1 };
+  const everyRuntime = new Set([
+    ...runtimes,
+    ...(withRouter ? routerRuntimes : []),
+    ...(withFairness ? fairRuntimes : []),
+  ]);
+  for (const runtime of everyRuntime) {
+    for (const side of new Set(sides)) {
       try {
-        await callRun(sides[side], c, 0, 100);
+        await weftRun(
+          side.root,
+          weftCase({ runtime, placement: "one", payload: 32, depth: 1 }, 0, 100),
+        );
       } catch (error) {
         throw new Error(
-          `The ${side} side (${sides[side].label}) does not run on ${runtime}: ${
+          `${side.label} does not run on ${runtime}: ${
             error instanceof Error ? error.message : error
           }`,
         );
@@ -612,45 +701,32 @@ try {
       stopped = true;
       break;
     }
-    const errors: string[] = [];
-    const got = { old: [] as Run[], new: [] as Run[], stopped: false };
+    const result: CaseResult = { c, runs: sides.map(() => []), errors: [] };
     for (let k = 0; k < pairs; k++) {
       if (overTime()) {
-        got.stopped = true;
+        stopped = true;
         break;
       }
+      let got: Run[];
       try {
-        const pair = await callPair(sides, c, k);
-        got.old.push(pair.old);
-        got.new.push(pair.new);
+        got = await callPair(sides, c, k);
       } catch (error) {
-        errors.push(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+        result.errors.push(error instanceof Error ? error.message.split("\n")[0]! : String(error));
+        got = sides.map(() => FAILED);
       }
+      got.forEach((r, i) => result.runs[i]!.push(r));
     }
-    stopped ||= got.stopped;
-    const result: CaseResult = {
-      c,
-      old: got.old.map((r) => r.rate),
-      new: got.new.map((r) => r.rate),
-      oldCpu: got.old.map((r) => r.cpu),
-      newCpu: got.new.map((r) => r.cpu),
-      errors,
-    };
     results.push(result);
-    const rs = ratios(result.old, result.new);
+    const rates = result.runs.map((runs) => fmtRate(median(runs.map((r) => r.rate))));
     console.error(
-      `[${((performance.now() - started) / 1000).toFixed(0)} s] ${c.runtime} ${c.placement} ${
-        size(c.payload)
-      } ${c.depth}: old ${fmtRate(median(result.old))}, new ${fmtRate(median(result.new))}, ratio ${
-        fmtRatio(rs).replaceAll("*", "")
-      }; CPU µs/call ${fmtCpu(median(result.oldCpu))} → ${fmtCpu(median(result.newCpu))}${
-        errors.length > 0 ? ` (${errors.length} failed: ${errors[0]})` : ""
-      }`,
+      `${elapsed()} ${c.runtime} ${c.placement} ${size(c.payload)} ${c.depth}: calls/s ${
+        rates.join(" | ")
+      }${result.errors.length > 0 ? ` (${result.errors.length} failed: ${result.errors[0]})` : ""}`,
     );
   }
 
-  const routerResults: { runtime: RuntimeName; old: RouterRow[][]; new: RouterRow[][] }[] = [];
-  if (withRouter && routerSkipped === undefined) {
+  const routerResults: { runtime: RuntimeName; rows: RouterRow[][][] }[] = [];
+  if (withRouter && sides.some((s, i) => i > 0 && s.noRouter === undefined)) {
     for (const runtime of routerRuntimes) {
       if (overTime()) {
         stopped = true;
@@ -666,11 +742,38 @@ try {
           );
           return [] as RouterRow[];
         },
+        (tree) => tree.noRouter !== undefined,
       );
       stopped ||= got.stopped;
-      routerResults.push({ runtime, old: got.old, new: got.new });
+      routerResults.push({ runtime, rows: got.results });
+      console.error(`${elapsed()} router ${runtime} done`);
+    }
+  }
+
+  const fairResults: { runtime: RuntimeName; shares: Share[][] }[] = [];
+  if (withFairness) {
+    for (const runtime of fairRuntimes) {
+      if (overTime()) {
+        stopped = true;
+        break;
+      }
+      const got = await alternate(
+        fairPairs,
+        sides,
+        (tree) => fairnessRun(tree, runtime),
+        (error) => {
+          console.error(
+            `fairness ${runtime} failed: ${error instanceof Error ? error.message : error}`,
+          );
+          return { alone: NaN, beside: NaN };
+        },
+      );
+      stopped ||= got.stopped;
+      fairResults.push({ runtime, shares: got.results });
       console.error(
-        `[${((performance.now() - started) / 1000).toFixed(0)} s] router ${runtime} done`,
+        `${elapsed()} fairness ${runtime}: share ${
+          got.results.map((xs) => median(xs.map((x) => x.beside / x.alone)).toFixed(2)).join(" | ")
+        }`,
       );
     }
   }
@@ -678,7 +781,7 @@ try {
   // ---- report --------------------------------------------------------------
   const taskset = await hasTaskset();
   const versions = await Promise.all(
-    runtimes.map(async (rt) => {
+    [...everyRuntime].map(async (rt) => {
       const out = await run([await runtimePath(rt), "--version"]);
       return `${rt} ${out.out.split("\n")[0]!.replace(/^deno /, "").trim()}`;
     }),
@@ -686,81 +789,108 @@ try {
   const cpuModel = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
     .match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "unknown";
   report.push(
-    `bench:compare — new: ${newTree.label}${
-      self ? " against itself (--self: every ratio is noise)" : ""
-    }; old: ${prepared === undefined ? "the same tree" : `${prepared.subject}`}.`,
+    `bench:compare — new: ${newTree.label}; old: ${sides.slice(1).map((s) => s.label).join("; ")}.`,
     `Machine: ${navigator.hardwareConcurrency} CPUs (${cpuModel}); ${versions.join(", ")}. ` +
       `Load average ${loadBefore} before, ${load()} after.`,
-    `Both sides run the working tree's bench scripts against their own src/. ${
+    `Every side runs the working tree's bench scripts against its own src/. ${
       taskset
         ? "Pinned with taskset (one core: client and server on cpu 0)."
         : "**No taskset: unpinned.**"
-    } Per case ${pairs} pairs; per pair both sides started fresh, ${warmup} ms warm-up each, ` +
-      `then ${slices} slices of ${duration} ms each, alternated ABBA; one connection, codec ${codec}.`,
+    } Per case ${pairs} pairs; per pair every side started fresh, ${warmup} ms warm-up each, ` +
+      `then ${slices} slices of ${duration} ms each, in rotating order; one connection, codec ${codec}.`,
     "",
     "Ratio = new ÷ old calls/s of each pair (over its slices): median (min–max over pairs). " +
       "Noise = the same code's spread, max ÷ min - 1 of one side's own pairs (the larger side's). " +
-      "CPU = µs of CPU per call, server and client together, over the measured window (medians); " +
-      "calls per CPU second new ÷ old is old ÷ new CPU per call of each pair (above 1: the new code " +
+      "CPU = µs of CPU per call, server and client together, over the measured slices (medians); " +
+      "calls per CPU s new ÷ old is old ÷ new CPU per call of each pair (above 1: the new code " +
       "costs less), steadier than calls/s on a busy machine.",
-    "",
-    "| runtime | placement | payload | in flight | old calls/s | new calls/s | ratio new ÷ old | noise | verdict | CPU µs/call old → new | calls per CPU s new ÷ old |",
-    "| --- | --- | --: | --: | --: | --: | --: | --: | --- | --: | --: |",
   );
   const noises: number[] = [];
-  for (const r of results) {
-    const rs = ratios(r.old, r.new);
-    const noise = Math.max(spreadOf(r.old), spreadOf(r.new));
-    if (Number.isFinite(noise)) noises.push(noise);
-    report.push(
-      `| ${r.c.runtime} | ${r.c.placement === "one" ? "one core" : "split"} | ${
-        size(r.c.payload)
-      } | ${r.c.depth} | ${fmtRate(median(r.old))} | ${fmtRate(median(r.new))} | ${
-        fmtRatio(rs)
-      } | ${pct(noise)} | ${verdict(rs)}${
-        r.errors.length > 0 ? ` (${r.errors.length} runs failed: ${r.errors[0]})` : ""
-      } | ${fmtCpu(median(r.oldCpu))} → ${fmtCpu(median(r.newCpu))} | ${
-        fmtRatio(ratios(r.newCpu, r.oldCpu))
-      } |`,
-    );
-  }
-  if (routerResults.length > 0) {
+  for (let o = 1; o < sides.length; o++) {
+    const old = sides[o]!;
     report.push(
       "",
-      `Router (bench/router_loopback.ts: router, target, relay and caller processes, unpinned; ` +
-        `${routerWarmup} + ${routerDuration} ms per way, the better of two; 32 B echo): ` +
-        "calls/s through the router, and the router's share of the byte relay's throughput in the same run.",
+      `### new ÷ ${old.label}`,
       "",
-      "| runtime | in flight | old router calls/s | new router calls/s | ratio new ÷ old | noise | old ÷ relay | new ÷ relay | verdict |",
-      "| --- | --: | --: | --: | --: | --: | --: | --: | --- |",
+      "| runtime | placement | payload | in flight | old calls/s | new calls/s | ratio new ÷ old | noise | verdict | CPU µs/call old → new | calls per CPU s new ÷ old |",
+      "| --- | --- | --: | --: | --: | --: | --: | --: | --- | --: | --: |",
     );
-    for (const r of routerResults) {
-      for (const depth of [1, 256]) {
-        const pick = (runs: RouterRow[][], way: string) =>
-          runs.map((rows) =>
-            rows.find((x) => x.way === way && x.depth === depth)?.callsPerSec ?? NaN
+    for (const r of results) {
+      const rate = (i: number) => r.runs[i]!.map((x) => x.rate);
+      const cpu = (i: number) => r.runs[i]!.map((x) => x.cpu);
+      const rs = ratios(rate(o), rate(0));
+      const noise = Math.max(spreadOf(rate(o)), spreadOf(rate(0)));
+      if (Number.isFinite(noise)) noises.push(noise);
+      report.push(
+        `| ${r.c.runtime} | ${r.c.placement === "one" ? "one core" : "split"} | ${
+          size(r.c.payload)
+        } | ${r.c.depth} | ${fmtRate(median(rate(o)))} | ${fmtRate(median(rate(0)))} | ${
+          fmtRatio(rs)
+        } | ${pct(noise)} | ${verdict(rs)}${
+          r.errors.length > 0 ? ` (${r.errors.length} pairs failed: ${r.errors[0]})` : ""
+        } | ${fmtCpu(median(cpu(o)))} → ${fmtCpu(median(cpu(0)))} | ${
+          fmtRatio(ratios(cpu(0), cpu(o)))
+        } |`,
+      );
+    }
+    if (old.noRouter !== undefined) report.push("", old.noRouter);
+    else if (routerResults.length > 0) {
+      report.push(
+        "",
+        `Router (bench/router_loopback.ts: router, target, relay and caller processes, unpinned; ` +
+          `${routerWarmup} + ${routerDuration} ms per way, the better of two; 32 B echo): calls/s ` +
+          "through the router, and the router's share of the byte relay's throughput in the same run.",
+        "",
+        "| runtime | in flight | old router calls/s | new router calls/s | ratio new ÷ old | noise | old ÷ relay | new ÷ relay | verdict |",
+        "| --- | --: | --: | --: | --: | --: | --: | --: | --- |",
+      );
+      for (const r of routerResults) {
+        for (const depth of [1, 256]) {
+          const pick = (i: number, way: string) =>
+            r.rows[i]!.map((rows) =>
+              rows.find((x) => x.way === way && x.depth === depth)?.callsPerSec ?? NaN
+            );
+          const share = (i: number) => {
+            const relay = pick(i, "relay");
+            return median(pick(i, "router").map((x, j) => x / relay[j]!));
+          };
+          const rs = ratios(pick(o, "router"), pick(0, "router"));
+          const noise = Math.max(spreadOf(pick(o, "router")), spreadOf(pick(0, "router")));
+          if (Number.isFinite(noise)) noises.push(noise);
+          report.push(
+            `| ${r.runtime} | ${depth} | ${fmtRate(median(pick(o, "router")))} | ${
+              fmtRate(median(pick(0, "router")))
+            } | ${fmtRatio(rs)} | ${pct(noise)} | ${share(o).toFixed(2)} | ${
+              share(0).toFixed(2)
+            } | ${verdict(rs)} |`,
           );
-        const old = pick(r.old, "router");
-        const neu = pick(r.new, "router");
-        const share = (runs: RouterRow[][]) => {
-          const router = pick(runs, "router");
-          const relay = pick(runs, "relay");
-          return median(router.map((x, i) => x / relay[i]!));
-        };
-        const rs = ratios(old, neu);
-        const noise = Math.max(spreadOf(old), spreadOf(neu));
-        if (Number.isFinite(noise)) noises.push(noise);
+        }
+      }
+    }
+    if (fairResults.length > 0) {
+      report.push(
+        "",
+        `Fairness: a good client's calls/s (one call in flight, ${fairDuration} ms), alone and ` +
+          `beside a flood of valid 32 B echoes (bench/_flood.ts, ${floodDepth} in flight, another ` +
+          "process on cpu 1; server and good client on cpu 0); share = beside ÷ alone (medians " +
+          "over pairs).",
+        "",
+        "| runtime | old alone | old beside | old share | new alone | new beside | new share | share new ÷ old |",
+        "| --- | --: | --: | --: | --: | --: | --: | --: |",
+      );
+      for (const r of fairResults) {
+        const of = (i: number, key: keyof Share) => median(r.shares[i]!.map((x) => x[key]));
+        const share = (i: number) => r.shares[i]!.map((x) => x.beside / x.alone);
         report.push(
-          `| ${r.runtime} | ${depth} | ${fmtRate(median(old))} | ${fmtRate(median(neu))} | ${
-            fmtRatio(rs)
-          } | ${pct(noise)} | ${share(r.old).toFixed(2)} | ${share(r.new).toFixed(2)} | ${
-            verdict(rs)
-          } |`,
+          `| ${r.runtime} | ${fmtRate(of(o, "alone"))} | ${fmtRate(of(o, "beside"))} | ${
+            median(share(o)).toFixed(2)
+          } | ${fmtRate(of(0, "alone"))} | ${fmtRate(of(0, "beside"))} | ${
+            median(share(0)).toFixed(2)
+          } | ${fmtRatio(ratios(share(o), share(0)))} |`,
         );
       }
     }
   }
-  if (routerSkipped !== undefined) report.push("", routerSkipped);
   report.push(
     "",
     `Noise: the same code's runs differed by ${pct(median(noises))} (median over cases), up to ${

@@ -40,16 +40,18 @@ async function processesUsing(path: string): Promise<string[]> {
   return found;
 }
 
-Deno.test("bench:compare --self runs the call cases and the router, and prints ratios with their spread and a noise line", async () => {
+Deno.test("bench:compare --self runs the call cases, the router and a good client beside a flood, and prints ratios with their spread and a noise line", async () => {
   const result = await runScript("deno", COMPARE, [
     "--self",
     ...BRIEF,
     "--router-warmup=20",
     "--router-duration=100",
+    "--fairness-duration=100",
+    "--flood-depth=64",
   ], 180_000);
   const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   assert.equal(result.code, 0, context);
-  assert.match(result.stdout, /against itself/, context);
+  assert.match(result.stdout, /the working tree again/, context);
   assert.match(result.stdout, CALL_ROW, context);
   // CPU per call of both sides (server and client), and its ratio.
   assert.match(
@@ -64,21 +66,42 @@ Deno.test("bench:compare --self runs the call cases and the router, and prints r
       context,
     );
   }
+  // A good client alone and beside a flood: each side's share, and their ratio.
+  assert.match(
+    result.stdout,
+    /^\| deno \| [\d.]+( [kM])? \| [\d.]+( [kM])? \| \d+\.\d\d \| [\d.]+( [kM])? \| [\d.]+( [kM])? \| \d+\.\d\d \| \*\*/m,
+    context,
+  );
   assert.match(result.stdout, /^Noise: the same code's runs differed by /m, context);
 });
 
-Deno.test("bench:compare <ref> builds the ref in a temporary worktree, runs the working tree's scripts against it, and removes the worktree", async () => {
-  const result = await runScript("deno", COMPARE, ["HEAD", ...BRIEF, "--router=false"], 180_000);
+Deno.test("bench:compare <ref>... builds each ref in a temporary worktree, runs the working tree's scripts against them in one run, and removes the worktrees", async () => {
+  const result = await runScript("deno", COMPARE, [
+    "HEAD",
+    "HEAD~1",
+    ...BRIEF,
+    "--router=false",
+    "--fairness=false",
+  ], 180_000);
   const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
   assert.equal(result.code, 0, context);
-  const tree = result.stderr.match(/worktree at (\S+),/)?.[1];
-  assert.ok(tree !== undefined, context);
-  assert.ok(!tree.startsWith(ROOT), `the worktree ${tree} is inside the repository`);
+  const trees = [...result.stderr.matchAll(/worktree at (\S+),/g)].map((m) => m[1]!);
+  assert.equal(trees.length, 2, context);
+  for (const tree of trees) {
+    assert.ok(!tree.startsWith(ROOT), `the worktree ${tree} is inside the repository`);
+  }
   assert.match(result.stderr, /with the working tree's [^\n]*bench\/rpc_client\.ts/, context);
-  assert.match(result.stdout, /old: [0-9a-f]{7} /, context);
-  assert.match(result.stdout, CALL_ROW, context);
-  assert.equal(await exists(tree), false, `${tree} is still there`);
-  assert.ok(!(await worktrees()).includes(tree), `git still lists ${tree}`);
+  // One table per ref, each with the case's row.
+  const sections = result.stdout.split(/^### new ÷ /m).slice(1);
+  assert.equal(sections.length, 2, context);
+  for (const section of sections) {
+    assert.match(section, /^[0-9a-f]{7} /, context);
+    assert.match(section, CALL_ROW, context);
+  }
+  for (const tree of trees) {
+    assert.equal(await exists(tree), false, `${tree} is still there`);
+    assert.ok(!(await worktrees()).includes(tree), `git still lists ${tree}`);
+  }
 });
 
 Deno.test("bench:compare refuses a ref that is not a commit, naming it", async () => {
@@ -89,7 +112,16 @@ Deno.test("bench:compare refuses a ref that is not a commit, naming it", async (
 
 Deno.test("bench:compare interrupted (SIGINT) stops its children and removes the worktree", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", COMPARE, "HEAD", ...BRIEF, "--duration=60000", "--router=false"],
+    args: [
+      "run",
+      "-A",
+      COMPARE,
+      "HEAD",
+      ...BRIEF,
+      "--duration=60000",
+      "--router=false",
+      "--fairness=false",
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
