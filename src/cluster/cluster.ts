@@ -322,6 +322,7 @@ export class Cluster implements ContextHost {
       initiator,
       maxInflight: this.#o.maxInflightPerConnection,
       maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
+      soloTurnTime: this.#o.soloTurnTime,
     });
     this.#reaper.track(channel);
     state.channel = channel;

@@ -132,6 +132,7 @@ export class Channel implements Watched {
     this.#admission = new Admission<Channel>(this, host, this.#flow, {
       maxInflight: options.maxInflight,
       maxRequestsPerTurn: options.maxRequestsPerTurn,
+      soloTurnTime: options.soloTurnTime,
       highWaterMark: options.highWaterMark,
       refuseReused: mode.sessions.unique,
     });
@@ -411,10 +412,11 @@ export class Channel implements Watched {
     if (this.#closing !== null) return;
     const first = this.#first;
     if (first !== null) first.note(chunk);
-    this.receivedAt = now();
+    const t = now();
+    this.receivedAt = t;
     this.#liveness.heard = true;
     this.#clockStale = false;
-    this.#admission.newTurn();
+    this.#admission.newTurn(t);
     try {
       this.#reader.decode(chunk, this.#onFrame);
     } catch (error) {

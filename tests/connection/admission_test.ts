@@ -64,6 +64,8 @@ function setup(
   const admission = new Admission(channel, host, flow, {
     maxInflight: options.maxInflight ?? 2,
     maxRequestsPerTurn: options.perTurn ?? Infinity,
+    // Counted turns, whoever else this process reads (turn_test.ts covers lone turns).
+    soloTurnTime: 0,
     highWaterMark: options.highWaterMark ?? 1 << 20,
     refuseReused: options.errors !== false,
   });
