@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import { json } from "../../src/codec/json.ts";
 import { transport } from "../../src/transport/deno.ts";
+import type { RuntimeName } from "../_runtimes.ts";
 import { MemoryLogger } from "../cluster/cases.ts";
 import { concat } from "../wire/_util.ts";
 import { delay, type ServerChild, startServer } from "./_child.ts";
@@ -77,38 +78,49 @@ function assertInOrder(hostile: RawPeer, n = FLOOD): void {
   }
 }
 
+/**
+ * A `runtime` fault server (with `args`) is sent FLOOD echoes in one write by
+ * its only connection; once every response came back in order, the most
+ * echoes it ran in one macrotask.
+ */
+async function floodAlone(runtime: RuntimeName, args: string[] = []): Promise<number> {
+  const server = await startServer(runtime, "127.0.0.1:0", [
+    "--codec=json",
+    `--per-turn=${PER_TURN}`,
+    ...args,
+  ]);
+  let hostile: RawPeer | undefined;
+  const good = goodClient();
+  try {
+    hostile = await handshaken(server);
+    // Nothing else is read on the server from here until the flood is answered.
+    assert.ok(await hostile.write(flood()));
+    await hostile.until(() => hostile!.frames.length >= FLOOD + 1, 30_000, "every response");
+    assertInOrder(hostile);
+    const after = await good.call(good.connect(server.address), CMD.stats) as Stats;
+    assert.equal(after.echoed, FLOOD);
+    return after.maxRun;
+  } finally {
+    await hostile?.close();
+    await good.close();
+    await server.stop();
+  }
+}
+
 for (const runtime of RUNTIMES) {
   Deno.test(`solo turns: a ${runtime} node runs a connection read alone in timed turns, more than maxRequestsPerTurn each, and still yields within soloTurnTime`, async () => {
-    const server = await startServer(runtime, "127.0.0.1:0", [
-      "--codec=json",
-      `--per-turn=${PER_TURN}`,
-    ]);
-    let hostile: RawPeer | undefined;
-    const good = goodClient();
-    try {
-      hostile = await handshaken(server);
-      // Nothing else is read on the server from here until the flood is answered.
-      assert.ok(await hostile.write(flood()));
-      await hostile.until(() => hostile!.frames.length >= FLOOD + 1, 30_000, "every response");
-      assertInOrder(hostile);
-      const after = await good.call(good.connect(server.address), CMD.stats) as Stats;
-      assert.equal(after.echoed, FLOOD);
-      // Not cut every 16 requests: the batches of a lone connection run whole...
-      assert.ok(
-        after.maxRun > COUNTED,
-        `alone, at most ${after.maxRun} requests ran in one macrotask: the turns were counted`,
-      );
-      // ...but the node still yielded: 1 ms of echo handlers is far from the
-      // 20,000 requests (several reads) in one macrotask without fairness.
-      assert.ok(
-        after.maxRun < FLOOD / 2,
-        `${after.maxRun} requests ran in one macrotask: the lone connection never yielded`,
-      );
-    } finally {
-      await hostile?.close();
-      await good.close();
-      await server.stop();
-    }
+    const maxRun = await floodAlone(runtime);
+    // Not cut every 16 requests: the batches of a lone connection run whole...
+    assert.ok(
+      maxRun > COUNTED,
+      `alone, at most ${maxRun} requests ran in one macrotask: the turns were counted`,
+    );
+    // ...but the node still yielded: 1 ms of echo handlers is far from the
+    // 20,000 requests (several reads) in one macrotask without fairness.
+    assert.ok(
+      maxRun < FLOOD / 2,
+      `${maxRun} requests ran in one macrotask: the lone connection never yielded`,
+    );
   });
 
   Deno.test(`solo turns: a ${runtime} node answers a client that starts calling beside a lone flood mid-flood, and counts the flood's turns from then on`, async () => {
@@ -167,24 +179,6 @@ for (const runtime of RUNTIMES) {
 }
 
 Deno.test("solo turns: with soloTurnTime 0 a deno node counts a lone connection's turns too (the behaviour before it)", async () => {
-  const server = await startServer("deno", "127.0.0.1:0", [
-    "--codec=json",
-    `--per-turn=${PER_TURN}`,
-    "--solo-turn-time=0",
-  ]);
-  let hostile: RawPeer | undefined;
-  const good = goodClient();
-  try {
-    hostile = await handshaken(server);
-    assert.ok(await hostile.write(flood()));
-    await hostile.until(() => hostile!.frames.length >= FLOOD + 1, 30_000, "every response");
-    assertInOrder(hostile);
-    const after = await good.call(good.connect(server.address), CMD.stats) as Stats;
-    assert.equal(after.echoed, FLOOD);
-    assert.ok(after.maxRun <= COUNTED, `${after.maxRun} ran in one macrotask`);
-  } finally {
-    await hostile?.close();
-    await good.close();
-    await server.stop();
-  }
+  const maxRun = await floodAlone("deno", ["--solo-turn-time=0"]);
+  assert.ok(maxRun <= COUNTED, `${maxRun} ran in one macrotask`);
 });
