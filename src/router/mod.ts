@@ -44,3 +44,4 @@ export * from "./router.ts";
 export * from "./service.ts";
 export * from "./registry_masters.ts";
 export * from "./registry_members.ts";
+export type { GroupStats, RouterDescription } from "./router_stats.ts";

@@ -23,6 +23,8 @@ import type { Transport } from "../transport/types.ts";
 import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";
 import { rendezvousOwner, slotOwner } from "./hash.ts";
 import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
+import type { StatsOptions } from "../cluster/stats.ts";
+import { describeRouter, RouterGroupStats } from "./router_stats.ts";
 
 /** A group's master as a router knows it. */
 export interface MasterInfo {
@@ -138,6 +140,23 @@ export interface RouterOptions {
   /** Where to report failures. */
   logger?: Logger;
   /**
+   * Keep numbers: the router's cluster's (`@weft/cluster/stats`) and per
+   * group (forwards, refusals, drops, failed calls, the latency of
+   * forwarded calls; see router_stats.ts). With `{ remote: true }` peers
+   * may read them with a `stats` INFO request (`weft stats`, the
+   * dashboard), as `authorize` allows.
+   *
+   * @default {false}
+   */
+  stats?: boolean | StatsOptions;
+  /**
+   * Answer INFO requests (`weft ls`, `weft describe`, the dashboard): the
+   * router's groups, their members and masters. See the cluster option.
+   *
+   * @default {true}
+   */
+  introspect?: boolean;
+  /**
    * Lines per kind per second for what services do wrong that the router
    * can only log: one-way sends dropped (nobody to deliver them to, the
    * target lost) and connections closed for a malformed routing head on a
@@ -225,6 +244,8 @@ export class Router {
   /** With a member source: the ids it lists as registered. */
   #listed: Set<number> | undefined;
   readonly #stats: RouterStats = { forwarded: 0, blocked: 0, waiting: 0, dropped: 0, refused: 0 };
+  /** Per-group numbers, with the `stats` option. */
+  readonly #groupStats: RouterGroupStats | undefined;
   #lent: Lent = { bytes: EMPTY, taken: false, release: undefined };
   #options: { context: CallContext } | { context?: CallContext } = {};
 
@@ -284,7 +305,17 @@ export class Router {
         ? {}
         : { heartbeatMisses: options.heartbeatMisses }),
       ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+      ...(options.stats === undefined ? {} : { stats: options.stats }),
+      ...(options.introspect === undefined ? {} : { introspect: options.introspect }),
     });
+    const stats = options.stats;
+    if (stats !== undefined && stats !== false) {
+      this.#groupStats = new RouterGroupStats(stats === true ? undefined : stats.timeEvery);
+    }
+    this.#cluster.provideInfo("describe", () => describeRouter(this.#groups, this.#idOf.values()));
+    this.#cluster.provideInfo("stats", () => ({
+      router: { ...this.#stats, groups: this.#groupStats?.snapshot() ?? [] },
+    }));
     const masters = options.masters;
     if (masters !== undefined) {
       if (masters === null || typeof masters.watch !== "function") {
@@ -428,9 +459,9 @@ export class Router {
       }
       const target = this.#byId.get(to);
       if (target === undefined || this.#listed?.has(to) === false) {
-        return this.#unreachable(context, `no live service ${formatServiceId(to)}`);
+        return this.#unreachable(context, `no live service ${formatServiceId(to)}`, to >>> 16);
       }
-      return this.#forward(peer, target, cmd, payload, context);
+      return this.#forward(peer, target, cmd, payload, context, to >>> 16);
     }
     if (to > MAX_GROUP) return this.#bad(peer, context, `group ${to} is out of range`);
     const group = this.#groups[to];
@@ -438,10 +469,10 @@ export class Router {
       case Mode.Random: {
         const live = group?.live;
         if (live === undefined || live.length === 0) {
-          return this.#unreachable(context, `group ${to} has no live member`);
+          return this.#unreachable(context, `group ${to} has no live member`, to);
         }
         const id = live[Math.floor(Math.random() * live.length)]!;
-        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
+        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context, to);
       }
       case Mode.Hash: {
         const k = u32(payload, 12);
@@ -450,29 +481,33 @@ export class Router {
           : (flags & Flag.Slots) !== 0
           ? slotOwner(k, group.slots, (id) => this.#byId.has(id))
           : rendezvousOwner(k, group.live);
-        if (id === undefined) return this.#unreachable(context, `group ${to} has no live member`);
-        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
+        if (id === undefined) {
+          return this.#unreachable(context, `group ${to} has no live member`, to);
+        }
+        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context, to);
       }
       case Mode.Master: {
         const master = group?.master;
         if (master === undefined || master.id < 0) {
-          return this.#unreachable(context, `group ${to} has no master`);
+          return this.#unreachable(context, `group ${to} has no master`, to);
         }
         const target = this.#byId.get(master.id);
         if (target === undefined) {
           return this.#unreachable(
             context,
             `master ${formatServiceId(master.id)} of group ${to} is not connected`,
+            to,
           );
         }
-        return this.#forward(peer, target, cmd, payload, context);
+        return this.#forward(peer, target, cmd, payload, context, to);
       }
       case Mode.Broadcast: {
         const all = (flags & Flag.IncludeSelf) !== 0;
         const ids = (group?.live ?? []).filter((id) => all || id !== self);
         if (ids.length === 0) {
-          return this.#unreachable(context, `group ${to} has no live member to broadcast to`);
+          return this.#unreachable(context, `group ${to} has no live member to broadcast to`, to);
         }
+        this.#groupStats?.forwarded(to, ids.length);
         return this.#broadcast(peer, ids, cmd, payload, context);
       }
       case Mode.Claim: {
@@ -499,11 +534,14 @@ export class Router {
     cmd: number,
     payload: Uint8Array,
     context: CallContext,
+    group: number,
   ): PromiseLike<unknown> | undefined {
     this.#stats.forwarded++;
+    const stats = this.#groupStats;
+    const start = stats === undefined ? -1 : stats.forwarded(group, 1, !context.oneWay);
     // The fast path: written now, answered from the target's read callback
     // (no promise, no signal, no copy of the request).
-    const relay = context.oneWay ? undefined : new Relay();
+    const relay = context.oneWay ? undefined : new Relay(stats, group, start);
     if (forwardRaw(target, cmd, payload, context, relay ?? NO_SINK, this.#cluster.nodeId)) {
       return relay;
     }
@@ -523,7 +561,10 @@ export class Router {
       lent.bytes = payload.slice();
       this.#block(caller, lent, call);
     }
-    if (!context.oneWay) return call;
+    if (!context.oneWay) {
+      stats?.track(call, group, start);
+      return call;
+    }
     call.catch((error) => this.#dropped(target, error));
     return undefined;
   }
@@ -575,6 +616,8 @@ export class Router {
 
   #dropped(target: Peer, error: unknown): void {
     this.#stats.dropped++;
+    const id = this.#idOf.get(target);
+    if (id !== undefined) this.#groupStats?.dropped(id >>> 16);
     this.#faults.report(
       "dropped",
       () =>
@@ -599,8 +642,9 @@ export class Router {
     return undefined;
   }
 
-  #unreachable(context: CallContext, detail: string): undefined {
+  #unreachable(context: CallContext, detail: string, group: number): undefined {
     this.#stats.refused++;
+    this.#groupStats?.refused(group, context.oneWay);
     if (!context.oneWay) throw peerFault("unreachable", `Unreachable: ${detail}`);
     // A send has nobody to answer: count it, and log it within the limit
     // (no error object per send: a flood of them costs no stacks).
@@ -625,6 +669,7 @@ export class Router {
     const holder = this.#byId.get(id);
     if (holder !== undefined && !holder.isClosed) {
       this.#stats.refused++;
+      this.#groupStats?.refused(id >>> 16, false);
       throw peerFault(
         "duplicate id",
         `Service id ${formatServiceId(id)} is held by another live service`,
@@ -699,6 +744,16 @@ const scratch = new Uint8Array(SCRATCH_MAX);
 class Relay implements ForwardSink, PromiseLike<unknown> {
   #ok: ((value: unknown) => void) | undefined = undefined;
   #fail: ((reason: unknown) => void) | undefined = undefined;
+  /** With stats on: where the answer is counted, the target's group, the start of a timed call (else -1). */
+  readonly #stats: RouterGroupStats | undefined;
+  readonly #group: number;
+  readonly #start: number;
+
+  constructor(stats: RouterGroupStats | undefined, group: number, start: number) {
+    this.#stats = stats;
+    this.#group = group;
+    this.#start = start;
+  }
 
   then<A = unknown, B = never>(
     ok?: ((value: unknown) => A | PromiseLike<A>) | null,
@@ -710,6 +765,7 @@ class Relay implements ForwardSink, PromiseLike<unknown> {
   }
 
   response(bytes: Uint8Array | undefined): void {
+    this.#stats?.answered(this.#group, this.#start, true);
     if (bytes === undefined) return void this.#ok?.(undefined);
     // The reply a service reads: [Reply.Single][the target's bytes].
     const size = bytes.length + 1;
@@ -722,6 +778,7 @@ class Relay implements ForwardSink, PromiseLike<unknown> {
   }
 
   error(reason: unknown): void {
+    this.#stats?.answered(this.#group, this.#start, false);
     this.#fail?.(reason);
   }
 }
