@@ -25,6 +25,7 @@ import { rendezvousOwner, slotOwner } from "./hash.ts";
 import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
 import type { StatsOptions } from "../cluster/stats.ts";
 import { describeRouter, RouterGroupStats } from "./router_stats.ts";
+import { ROUTED_INFO_CMD } from "./service.ts";
 
 /** A group's master as a router knows it. */
 export interface MasterInfo {
@@ -537,7 +538,8 @@ export class Router {
     group: number,
   ): PromiseLike<unknown> | undefined {
     this.#stats.forwarded++;
-    const stats = this.#groupStats;
+    // INFO asked through the router (the dashboard polling services) is not the group's traffic.
+    const stats = cmd === ROUTED_INFO_CMD ? undefined : this.#groupStats;
     const start = stats === undefined ? -1 : stats.forwarded(group, 1, !context.oneWay);
     // The fast path: written now, answered from the target's read callback
     // (no promise, no signal, no copy of the request).
