@@ -68,7 +68,7 @@ export const InfoKind = {
  * most once per {@linkcode INFO_CACHE_MS}; it must not throw (a throw is
  * answered as an error and logged).
  */
-export type InfoProvider = () => Record<string, unknown>;
+export type InfoProvider = () => object;
 
 /** What {@linkcode InfoService} needs of the connection an INFO request came on. */
 export interface InfoChannel {
@@ -89,7 +89,7 @@ export interface InfoServiceOptions {
   /** Whether `stats` is answered (the cluster option `stats: { remote: true }`). */
   remoteStats: boolean;
   /** The cluster's own answers: `describe` and, with stats on, `stats`. */
-  own: (kind: string) => Record<string, unknown> | undefined;
+  own: (kind: string) => object | undefined;
   /** The cluster's `authorize` hook. */
   authorize: Authorize | undefined;
   /** Where refusals and failing providers are logged (rate-limited). */
