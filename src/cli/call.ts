@@ -60,8 +60,8 @@ export const call: Subcommand = subcommand({
   booleans: ["send", ...NETWORK_BOOLEANS],
   async run(parsed) {
     const routed = parsed.values.router !== undefined;
-    const named = parsed.values.node !== undefined &&
-      (parsed.values.config !== undefined || parsed.values.registry !== undefined);
+    // --node finds its address in --config or --registry, or says it needs one.
+    const named = parsed.values.node !== undefined;
     const { address, rest } = addressAndRest(parsed, !routed && !named);
     const [cmd, bodyText, extra] = rest;
     if (cmd === undefined) throw new UsageError("missing <target>");

@@ -184,7 +184,10 @@ export function formatError(error: unknown): string {
     }: ${error.remote.message}`;
   }
   if (isWeftError(error)) {
-    const cause = isWeftError(error.cause) ? ` (${error.cause.code})` : "";
+    // The transport's code under a connect failure says why (connection refused, tls).
+    const cause = isWeftError(error.cause) && !(error.cause instanceof RemoteError)
+      ? ` (${error.cause.code})`
+      : "";
     return `${error.code}${cause}: ${error.message}`;
   }
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -162,8 +162,8 @@ export const stats: Subcommand = subcommand({
   booleans: [...NETWORK_BOOLEANS],
   async run(parsed) {
     const routed = parsed.values.router !== undefined;
-    const named = parsed.values.node !== undefined &&
-      (parsed.values.config !== undefined || parsed.values.registry !== undefined);
+    // --node finds its address in --config or --registry, or says it needs one.
+    const named = parsed.values.node !== undefined;
     const { address, rest } = addressAndRest(parsed, !routed && !named);
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     const format = choiceArg(

@@ -124,6 +124,9 @@ export async function trustOptions(parsed: Parsed, serving = false): Promise<Tru
     if (serving && v["tls-cert"] === undefined) {
       throw new UsageError("--tls-cert FILE and --tls-key FILE are needed to serve over TLS");
     }
+    if (parsed.booleans.has("tls-require-client-cert") && v["tls-ca"] === undefined) {
+      throw new UsageError("--tls-require-client-cert needs --tls-ca (the clients' CA)");
+    }
     if (v["tls-ca"] !== undefined) tls.ca = await readFlagFile("tls-ca", v["tls-ca"]);
     if (v["tls-cert"] !== undefined) tls.cert = await readFlagFile("tls-cert", v["tls-cert"]);
     if (v["tls-key"] !== undefined) tls.key = await readFlagFile("tls-key", v["tls-key"]);
