@@ -356,8 +356,9 @@ export class ClusterWatch {
         const master of registry.observe(masterElection(group), { signal: this.#stop.signal })
       ) {
         if (master === null) {
+          // No master now: the last one's fence stays (as a router keeps it); none yet: nothing.
           const was = this.#masters.get(group);
-          this.#masters.set(group, { id: null, fence: was?.fence ?? "0" });
+          if (was !== undefined) this.#masters.set(group, { id: null, fence: was.fence });
         } else {
           this.#masters.set(group, {
             id: parseServiceInstanceId(master.id) ?? null,
@@ -365,7 +366,7 @@ export class ClusterWatch {
           });
         }
       }
-    })().catch(() => {});
+    })().catch(() => this.#observed.delete(group));
   }
 
   #peer(address: string): Peer {
@@ -629,6 +630,8 @@ export class ClusterWatch {
           }[]
         ) {
           if (g.group === 255) continue;
+          // The group's election in the registry says who the master is.
+          this.#observe(g.group);
           const v = group(g.group);
           for (const m of g.members) {
             const text = formatServiceId(m);
