@@ -77,7 +77,16 @@ if (role === "node") {
     stats: { remote: true },
     call: () => ({ id, runtime }),
   });
-  await service.start();
+  // A loaded machine can take longer than a call's second to connect: start
+  // again (it keeps trying the routers meanwhile) rather than give up.
+  for (let attempt = 1;; attempt++) {
+    try {
+      await service.start();
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "unreachable" || attempt >= 20) throw error;
+    }
+  }
   console.log("started");
   const instance = { id: serviceInstanceId(id), address: "127.0.0.1:0", metadata: { runtime } };
   for (let attempt = 0; attempt < 1000; attempt++) {

@@ -146,7 +146,7 @@ console.log(
   `\nregistry: ${at >= 0 ? `etcd at ${endpoint}` : `registry node (this process) on ${endpoint}`}`,
 );
 // The dashboard of the cluster the next parts run (weft dashboard, in this process).
-const watch = new ClusterWatch({ registry: endpoint, namespace, cluster: {}, interval: 500 });
+const watch = new ClusterWatch({ registry: endpoint, namespace, cluster: {}, interval: 1000 });
 const dashboard = await serveDashboard(watch, "127.0.0.1:0");
 await watch.start();
 console.log(
