@@ -36,7 +36,7 @@
  * @module
  */
 
-import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
+import { type AbortSignalLike, strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { PendingCall } from "../session/pending_calls.ts";
 import { faultBody } from "./fault_reply.ts";
@@ -210,7 +210,7 @@ export class InfoService {
     channel: InfoChannel,
     kind: string,
     deadline: number,
-    signal: AbortSignal | undefined,
+    signal: AbortSignalLike | undefined,
   ): Promise<unknown> {
     const bytes = checkKind(kind);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();

@@ -35,7 +35,7 @@
  * @module
  */
 
-import { startRefTimer, stopTimer, strictUtf8Decoder } from "../_platform.ts";
+import { startRefTimer, stopTimer, strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { defaultTransport } from "../transport/detect.ts";
 import type { Connection, Transport } from "../transport/types.ts";
@@ -52,7 +52,7 @@ import {
   WEFT_VERSION,
 } from "./protocol.ts";
 
-const STATS_KIND = new TextEncoder().encode("stats");
+const STATS_KIND = utf8Encoder.encode("stats");
 
 /** Upper bounds of the latency buckets, in milliseconds (a last bucket holds the rest). */
 export const LATENCY_BUCKETS_MS: readonly number[] = [
