@@ -76,6 +76,8 @@ export async function serveDashboard(
 ): Promise<DashboardServer> {
   const http = await import("node:http");
   const { hostname, port } = parseAddress(address);
+  let cachedView: unknown = undefined;
+  let cachedBody = "";
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -83,7 +85,13 @@ export async function serveDashboard(
       return;
     }
     if (path === "/api/view") {
-      const body = JSON.stringify(watch.view);
+      // Encoded once per poll, however many ask.
+      const view = watch.view;
+      if (view !== cachedView) {
+        cachedView = view;
+        cachedBody = JSON.stringify(view);
+      }
+      const body = cachedBody;
       res.writeHead(200, {
         ...HEADERS,
         "content-type": "application/json",

@@ -11,6 +11,7 @@
 import { LATENCY_BUCKETS_MS, prometheusText } from "../cluster/stats.ts";
 import type { CommandStats, StatsSnapshot } from "../cluster/stats.ts";
 import type { GroupStats } from "../router/router_stats.ts";
+import { formatServiceId } from "../router/service_id.ts";
 import { choiceArg, UsageError } from "./args.ts";
 import {
   addressAndRest,
@@ -84,8 +85,12 @@ export function columns(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
 }
 
-/** A router's per-group numbers as a table. */
-export function groupsTable(groups: GroupStats[]): string {
+/** A router's per-group numbers, and each group's members, as a table. */
+export function groupsTable(
+  groups: GroupStats[],
+  members: { group: number; members: number[] }[] = [],
+): string {
+  const of = new Map(members.map((m) => [m.group, m.members]));
   const rows = [[
     "group",
     "forwarded",
@@ -95,6 +100,7 @@ export function groupsTable(groups: GroupStats[]): string {
     "mean ms",
     "p50 ms",
     "p99 ms",
+    "members",
   ]];
   for (const g of groups) {
     const timed = g.latency.counts.reduce((a, b) => a + b, 0);
@@ -107,6 +113,7 @@ export function groupsTable(groups: GroupStats[]): string {
       timed === 0 ? "-" : (g.latency.sumMs / timed).toFixed(3),
       quantileText(g.latency.counts, 0.5),
       quantileText(g.latency.counts, 0.99),
+      (of.get(g.group) ?? []).map(formatServiceId).join(" ") || "-",
     ]);
   }
   return rows.length === 1 ? "(no routed traffic yet)" : columns(rows).join("\n");
@@ -180,7 +187,17 @@ export const stats: Subcommand = subcommand({
       console.error(`weft stats: ${formatError(error)}`);
       return 1;
     }
-    let snapshot: StatsSnapshot & { router?: { groups: GroupStats[] } & Record<string, number> };
+    let snapshot: StatsSnapshot & {
+      router?: {
+        groups: GroupStats[];
+        members?: { group: number; members: number[] }[];
+        forwarded: number;
+        refused: number;
+        dropped: number;
+        blocked: number;
+        waiting: number;
+      };
+    };
     try {
       const answer = await target.info("stats");
       if (Array.isArray(answer)) {
@@ -206,7 +223,7 @@ export const stats: Subcommand = subcommand({
         console.log(
           `\nrouter: forwarded ${router.forwarded}, refused ${router.refused}, dropped ${router.dropped}, blocked ${router.blocked}, waiting ${router.waiting}`,
         );
-        console.log(groupsTable(router.groups ?? []));
+        console.log(groupsTable(router.groups ?? [], router.members));
       }
     }
     return 0;

@@ -315,7 +315,15 @@ export class Router {
     }
     this.#cluster.provideInfo("describe", () => describeRouter(this.#groups, this.#idOf.values()));
     this.#cluster.provideInfo("stats", () => ({
-      router: { ...this.#stats, groups: this.#groupStats?.snapshot() ?? [] },
+      router: {
+        ...this.#stats,
+        groups: this.#groupStats?.snapshot() ?? [],
+        // Its members now, per group, beside the counters (a stats reader needs no describe).
+        members: describeRouter(this.#groups, []).groups.map(({ group, members }) => ({
+          group,
+          members,
+        })),
+      },
     }));
     const masters = options.masters;
     if (masters !== undefined) {

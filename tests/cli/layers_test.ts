@@ -123,7 +123,7 @@ Deno.test("weft serve + call/ls/describe/stats: names, @file and stdin bodies, e
 
 Deno.test("weft node: named nodes by --config and by --registry; call --node, ls, stats", async () => {
   const dir = await Deno.makeTempDir();
-  const registry = await start("node", ["registry", "--listen", "127.0.0.1:0"]);
+  const registry = await start("deno", ["registry", "--listen", "127.0.0.1:0"]);
   const nodes: Awaited<ReturnType<typeof start>>[] = [];
   try {
     // alpha on Bun from a config; beta on Node, registered in the registry.
@@ -189,7 +189,7 @@ Deno.test("weft node: named nodes by --config and by --registry; call --node, ls
       "stats off by default",
     );
     const registryLs = await weft(["ls", registry.address]);
-    expectExit(registryLs, 0, /^registry 127\.0\.0\.1:\d+: node, /m, "ls of the registry");
+    expectExit(registryLs, 0, /^registry 127\.0\.0\.1:\d+: deno, /m, "ls of the registry");
     assert.match(registryLs.stdout, /keys [1-9]\d*, leases/);
   } finally {
     for (const n of nodes) await n.child.stop();
@@ -241,7 +241,7 @@ Deno.test("weft router: calls by route, ls and stats of the router and of a serv
       const stats = await weft(["stats", ...at], { runtime: client });
       expectExit(stats, 0, /^router: forwarded \d+, refused 1/m, "router stats");
       assert.match(stats.stdout, /^group +forwarded +failed +refused/m);
-      assert.match(stats.stdout, /^1 +[5-9] +0 +1 +0 /m);
+      assert.match(stats.stdout, /^1 +[5-9] +0 +1 +0 .* 1\.1 1\.2$/m, "group 1 and its members");
       const serviceStats = await weft([
         "stats",
         ...at,
@@ -432,8 +432,8 @@ Deno.test("weft: a taken port exits 1 with its code, no stack, for every server"
     const taken = holder.address;
     const cases: [string[], string][] = [
       [["serve", "--listen", taken], "serve"],
-      [["router", "--listen", taken], "router"],
       [["registry", "--listen", taken], "registry"],
+      [["router", "--listen", taken], "router"],
       [["dashboard", "--listen", taken, "--peer", taken], "dashboard"],
     ];
     for (const [i, [args, name]] of cases.entries()) {
@@ -485,21 +485,23 @@ Deno.test("weft: unreachable targets exit 1 with connect failed; top --once and 
   });
   try {
     await service.start();
-    const top = await weft([
-      "top",
-      "--router",
-      router.address,
-      "--peer",
-      `${peer.address},127.0.0.1:1`,
-      "--once",
-      "--interval",
-      "300",
-    ], { runtime: "node" });
-    expectExit(top, 0, /^router +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +bun /m, "top: the router");
-    assert.match(top.stdout, /^peer +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +node .* up$/m);
-    assert.match(top.stdout, /^peer +127\.0\.0\.1:1 .* down: connect failed$/m);
-    assert.match(top.stdout, /^service +3\.1 +127\.0\.0\.1:\d+ +deno /m);
-    assert.match(top.stdout, /^3 +3\.1 /m, "the group");
+    for (const runtime of RUNTIMES) {
+      const top = await weft([
+        "top",
+        "--router",
+        router.address,
+        "--peer",
+        `${peer.address},127.0.0.1:1`,
+        "--once",
+        "--interval",
+        "300",
+      ], { runtime });
+      expectExit(top, 0, /^router +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +bun /m, "top: the router");
+      assert.match(top.stdout, /^peer +127\.0\.0\.1:\d+ +127\.0\.0\.1:\d+ +node .* up$/m);
+      assert.match(top.stdout, /^peer +127\.0\.0\.1:1 .* down: connect failed$/m);
+      assert.match(top.stdout, /^service +3\.1 +127\.0\.0\.1:\d+ +deno /m);
+      assert.match(top.stdout, /^3 +3\.1 /m, "the group");
+    }
 
     for (const runtime of RUNTIMES) {
       const dash = await start(runtime, [

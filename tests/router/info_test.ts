@@ -77,6 +77,13 @@ Deno.test("router INFO: describe lists groups, members and masters; stats count 
   const four = stats.router.groups.find((g) => g.group === 4)!;
   assert.deepEqual([four.refused, four.dropped], [1, 1]);
   assert.ok(Array.isArray(stats.in), "the router's cluster stats are there too");
+  assert.deepEqual(
+    (stats.router as unknown as { members: { group: number; members: number[] }[] }).members,
+    [
+      { group: 1, members: [serviceId(1, 1), serviceId(1, 2)] },
+      { group: 2, members: [serviceId(2, 1)] },
+    ],
+  );
 });
 
 Deno.test("router INFO: stats off by default; introspect: false refuses describe", async () => {
