@@ -625,7 +625,12 @@ function routeOf(to: Route | number): Route {
 /** A router's own coded error travels as a remote `RouterError`: make it a WeftError again. */
 function asRouterError(error: unknown): WeftError {
   if (error instanceof RemoteError && error.remote.name === "RouterError") {
-    return new WeftError(error.remote.code as ErrorCode, error.remote.message, { cause: error });
+    // Its mayHaveRun follows the router's code: "unreachable" was never
+    // forwarded, "closed" (the target lost in flight) may have run.
+    return new WeftError(error.remote.code as ErrorCode, error.remote.message, {
+      cause: error,
+      mayHaveRun: error.mayHaveRun,
+    });
   }
   return error as WeftError;
 }
