@@ -11,7 +11,6 @@
 import { UsageError } from "./args.ts";
 import { bodyArg } from "./body.ts";
 import {
-  addressAndRest,
   CONTEXT_HELP,
   formatBody,
   formatError,
@@ -21,7 +20,7 @@ import {
   networkOptions,
   subcommand,
 } from "./common.ts";
-import { openTarget, TARGET_FLAGS, TARGET_HELP } from "./target.ts";
+import { openOrReport, TARGET_FLAGS, TARGET_HELP, targetArgs } from "./target.ts";
 import { TRUST_HELP } from "./trust.ts";
 import type { Subcommand } from "./subcommand.ts";
 
@@ -59,23 +58,14 @@ export const call: Subcommand = subcommand({
   values: { ...NETWORK_FLAGS, ...TARGET_FLAGS },
   booleans: ["send", ...NETWORK_BOOLEANS],
   async run(parsed) {
-    const routed = parsed.values.router !== undefined;
-    // --node finds its address in --config or --registry, or says it needs one.
-    const named = parsed.values.node !== undefined;
-    const { address, rest } = addressAndRest(parsed, !routed && !named);
+    const { address, rest } = targetArgs(parsed);
     const [cmd, bodyText, extra] = rest;
     if (cmd === undefined) throw new UsageError("missing <target>");
     if (extra !== undefined) throw new UsageError(`unexpected argument ${extra}`);
     const options = await networkOptions(parsed);
     const body = await bodyArg(bodyText, options.codecName);
-    let target;
-    try {
-      target = await openTarget(parsed, address, options);
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      console.error(`weft call: ${formatError(error)}`);
-      return 1;
-    }
+    const target = await openOrReport("call", parsed, address, options);
+    if (target === undefined) return 1;
     try {
       const send = parsed.booleans.has("send");
       const answer = await target.call(cmd, body, send);

@@ -10,7 +10,6 @@
 
 import { choiceArg, UsageError } from "./args.ts";
 import {
-  addressAndRest,
   CONTEXT_HELP,
   formatError,
   NETWORK_BOOLEANS,
@@ -19,7 +18,7 @@ import {
   networkOptions,
   subcommand,
 } from "./common.ts";
-import { openTarget, TARGET_FLAGS, TARGET_HELP } from "./target.ts";
+import { openOrReport, TARGET_FLAGS, TARGET_HELP, targetArgs } from "./target.ts";
 import { TRUST_HELP } from "./trust.ts";
 import type { Subcommand } from "./subcommand.ts";
 import { formatServiceId } from "../router/service_id.ts";
@@ -150,21 +149,12 @@ function lsCommand(name: "ls" | "describe", what: string, example: string): Subc
     values: { ...NETWORK_FLAGS, ...TARGET_FLAGS, format: name === "ls" ? "text" : "json" },
     booleans: [...NETWORK_BOOLEANS],
     async run(parsed) {
-      const routed = parsed.values.router !== undefined;
-      const named = parsed.values.node !== undefined &&
-        (parsed.values.config !== undefined || parsed.values.registry !== undefined);
-      const { address, rest } = addressAndRest(parsed, !routed && !named);
+      const { address, rest } = targetArgs(parsed);
       if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
       const format = choiceArg("--format", parsed.values.format, ["text", "json"] as const);
       const options = await networkOptions(parsed);
-      let target;
-      try {
-        target = await openTarget(parsed, address, options);
-      } catch (error) {
-        if (error instanceof UsageError) throw error;
-        console.error(`weft ${name}: ${formatError(error)}`);
-        return 1;
-      }
+      const target = await openOrReport(name, parsed, address, options);
+      if (target === undefined) return 1;
       try {
         const answer = await target.info("describe");
         if (format === "json") console.log(JSON.stringify(answer, null, 2));

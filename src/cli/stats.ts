@@ -14,7 +14,6 @@ import type { GroupStats } from "../router/router_stats.ts";
 import { formatServiceId } from "../router/service_id.ts";
 import { choiceArg, UsageError } from "./args.ts";
 import {
-  addressAndRest,
   CONTEXT_HELP,
   formatError,
   NETWORK_BOOLEANS,
@@ -23,7 +22,7 @@ import {
   networkOptions,
   subcommand,
 } from "./common.ts";
-import { openTarget, TARGET_FLAGS, TARGET_HELP } from "./target.ts";
+import { openOrReport, TARGET_FLAGS, TARGET_HELP, targetArgs } from "./target.ts";
 import { TRUST_HELP } from "./trust.ts";
 import type { Subcommand } from "./subcommand.ts";
 
@@ -168,10 +167,7 @@ export const stats: Subcommand = subcommand({
   values: { ...NETWORK_FLAGS, ...TARGET_FLAGS, format: "table" },
   booleans: [...NETWORK_BOOLEANS],
   async run(parsed) {
-    const routed = parsed.values.router !== undefined;
-    // --node finds its address in --config or --registry, or says it needs one.
-    const named = parsed.values.node !== undefined;
-    const { address, rest } = addressAndRest(parsed, !routed && !named);
+    const { address, rest } = targetArgs(parsed);
     if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     const format = choiceArg(
       "--format",
@@ -179,14 +175,8 @@ export const stats: Subcommand = subcommand({
       ["table", "json", "prometheus"] as const,
     );
     const options = await networkOptions(parsed);
-    let target;
-    try {
-      target = await openTarget(parsed, address, options);
-    } catch (error) {
-      if (error instanceof UsageError) throw error;
-      console.error(`weft stats: ${formatError(error)}`);
-      return 1;
-    }
+    const target = await openOrReport("stats", parsed, address, options);
+    if (target === undefined) return 1;
     let snapshot: StatsSnapshot & {
       router?: {
         groups: GroupStats[];

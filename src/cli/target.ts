@@ -19,7 +19,7 @@ import { broadcast, hash, master, random, type Route, target } from "../router/r
 import { Service } from "../router/service.ts";
 import { formatServiceId, serviceId } from "../router/service_id.ts";
 import { intArg, type Parsed, UsageError } from "./args.ts";
-import { addressArg, type CodecName } from "./common.ts";
+import { addressAndRest, addressArg, type CodecName, formatError } from "./common.ts";
 import { openRegistry } from "./registry_client.ts";
 
 /** The flags that say where to go, beyond an address. */
@@ -356,4 +356,36 @@ export function describeRoute(route: Route): string {
   };
   const mode = names[route.mode] ?? `mode ${route.mode}`;
   return mode === "target" ? `target:${formatServiceId(route.to)}` : `${mode}:${route.to}`;
+}
+
+/**
+ * The address and the other positional arguments of a subcommand that
+ * takes a target: the address is needed unless `--router` or `--node`
+ * says where to go (`--node` finds it in `--config` or `--registry`, or
+ * says it needs one).
+ */
+export function targetArgs(parsed: Parsed): { address: string | undefined; rest: string[] } {
+  const elsewhere = parsed.values.router !== undefined || parsed.values.node !== undefined;
+  return addressAndRest(parsed, !elsewhere);
+}
+
+/**
+ * {@linkcode openTarget}, printing a failure to reach it as `weft
+ * <command>: <code>: <message>` (undefined: exit 1).
+ *
+ * @throws {UsageError} For flags that do not fit together.
+ */
+export async function openOrReport(
+  command: string,
+  parsed: Parsed,
+  address: string | undefined,
+  options: ClusterOptions & { codecName: CodecName },
+): Promise<Target | undefined> {
+  try {
+    return await openTarget(parsed, address, options);
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    console.error(`weft ${command}: ${formatError(error)}`);
+    return undefined;
+  }
 }

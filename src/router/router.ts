@@ -20,12 +20,20 @@ import { defaultLogger, type Logger } from "../cluster/options.ts";
 import type { Peer } from "../cluster/peer.ts";
 import { RemoteError, WeftError } from "../errors.ts";
 import type { Transport } from "../transport/types.ts";
-import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";
+import {
+  Flag,
+  HEAD_SIZE,
+  HEAD_VERSION,
+  Mode,
+  Outcome,
+  Reply,
+  ROUTED_INFO_CMD,
+  u32,
+} from "./_head.ts";
 import { rendezvousOwner, slotOwner } from "./hash.ts";
 import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
 import type { StatsOptions } from "../cluster/stats.ts";
 import { describeRouter, RouterGroupStats } from "./router_stats.ts";
-import { ROUTED_INFO_CMD } from "./service.ts";
 
 /** A group's master as a router knows it. */
 export interface MasterInfo {

@@ -14,7 +14,7 @@ import type { ClusterOptions } from "../cluster/options.ts";
 import type { Peer } from "../cluster/peer.ts";
 import type { Marshal, Unmarshal } from "../codec/types.ts";
 import { type ErrorCode, RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
-import { HEAD_SIZE, Mode, Outcome, Reply, u32, writeHead } from "./_head.ts";
+import { HEAD_SIZE, Mode, Outcome, Reply, ROUTED_INFO_CMD, u32, writeHead } from "./_head.ts";
 import { type BroadcastOutcome, Route, target } from "./route.ts";
 import { checkServiceId, formatServiceId } from "./service_id.ts";
 import { registerService, type ServiceRegistrar } from "./registry_members.ts";
@@ -66,14 +66,7 @@ export interface ServiceOptions extends Omit<ClusterOptions, "call" | "accept" |
 /** Default milliseconds between attempts to reach a router that is down. */
 export const DEFAULT_RETRY_INTERVAL = 1000;
 
-/**
- * The cmd of an INFO request carried through a router to a service
- * (`service.info(route, kind)`): its body is the kind, its answer the
- * service's (JSON), under the same rules as a direct INFO request
- * (`introspect`, `stats.remote`). The service's `authorize` sees it as
- * this cmd from the router that forwarded it.
- */
-export const ROUTED_INFO_CMD = 0xfffffefe;
+export { ROUTED_INFO_CMD } from "./_head.ts";
 
 /** The cmd of the service's own control calls (register, claim); never on the wire. */
 const CONTROL = "\u0000weft router control";
