@@ -40,6 +40,10 @@ import { type AbortSignalLike, strictUtf8Decoder, utf8Encoder } from "../_platfo
 import { WeftError } from "../errors.ts";
 import { PendingCall } from "../session/pending_calls.ts";
 import { faultBody } from "./fault_reply.ts";
+import { detectRuntime } from "../transport/detect.ts";
+import { formatAddress } from "../transport/address.ts";
+import type { Address } from "../transport/types.ts";
+import { VERSION } from "../version.ts";
 import type { FaultLog } from "./fault_log.ts";
 import type { Peer } from "./peer.ts";
 import { ControlCmd, decodeErrorInfo, ResponseStatus, STATUS_HEAD } from "./protocol.ts";
@@ -358,4 +362,63 @@ export function commandTable(commands: unknown): Record<string, number> | undefi
   const table: Record<string, number> = {};
   for (const name of c.names()) table[name] = c.idOf(name);
   return table;
+}
+
+/** What {@linkcode clusterInfo} reads of a cluster. */
+export interface ClusterInfoParts {
+  /** The cluster's options as given (`introspect`, `commands`, `codec`). */
+  options: { introspect?: boolean; commands?: unknown; codec?: unknown };
+  /** Its resolved options. */
+  protocol: string;
+  nodeId: number;
+  nodeName: string | undefined;
+  authorize: Authorize | undefined;
+  faults: FaultLog;
+  /** Its stats recorder's `remote`, and its snapshot (undefined: stats off). */
+  remoteStats: boolean;
+  stats: () => object | undefined;
+  /** Where it listens now, and its open connections. */
+  listening: () => Address[];
+  connections: () => number;
+  /** Monotonic ms. */
+  now: () => number;
+}
+
+/**
+ * A cluster's {@linkcode InfoService}: its own `describe` (a
+ * {@linkcode ClusterDescription}) and `stats` answers, under its
+ * `introspect`, `stats.remote` and `authorize`.
+ *
+ * @throws {TypeError} For an `introspect` option that is not a boolean.
+ */
+export function clusterInfo(parts: ClusterInfoParts): InfoService {
+  const created = parts.now();
+  const o = parts.options;
+  const commands = commandTable(
+    o.commands ?? (o.codec as { commands?: unknown } | undefined)?.commands,
+  );
+  return new InfoService({
+    introspect: checkIntrospect(o.introspect),
+    remoteStats: parts.remoteStats,
+    authorize: parts.authorize,
+    faults: parts.faults,
+    now: parts.now,
+    own: (kind) => {
+      if (kind === InfoKind.Stats) return parts.stats();
+      if (kind !== InfoKind.Describe) return undefined;
+      const description: ClusterDescription = {
+        kind: "cluster",
+        runtime: detectRuntime() ?? "unknown",
+        version: VERSION,
+        protocol: parts.protocol,
+        nodeId: parts.nodeId,
+        ...(parts.nodeName === undefined ? {} : { nodeName: parts.nodeName }),
+        uptimeMs: Math.round(parts.now() - created),
+        listening: parts.listening().map(formatAddress),
+        connections: parts.connections(),
+        ...(commands === undefined ? {} : { commands }),
+      };
+      return description;
+    },
+  });
 }
