@@ -62,6 +62,9 @@ const HEADERS = {
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 };
 
+/** Connections the dashboard's HTTP server holds at once; more are refused. */
+export const DASHBOARD_MAX_CONNECTIONS = 256;
+
 /** A running dashboard server. */
 export interface DashboardServer {
   /** `http://host:port/`. */
@@ -108,6 +111,11 @@ export async function serveDashboard(
     res.writeHead(200, { ...HEADERS, "content-type": file.type, "cache-control": "no-cache" });
     res.end(req.method === "HEAD" ? undefined : file.body);
   });
+  // Bounds for whoever reaches the page: connections at once, and how long
+  // a request may take to arrive (the page's own requests are tiny GETs).
+  server.maxConnections = DASHBOARD_MAX_CONNECTIONS;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, hostname, () => {
