@@ -51,6 +51,8 @@
  * | `unknown command` | named nodes: the service has no command of that name |
  * | `bad config` | named nodes: a config that does not parse or validate (the table in force stays) |
  * | `reload in progress` | named nodes: `reload()` while another reload runs |
+ * | `not master` | a router refused a master claim its master source did not elect (another member, or another fence) |
+ * | `protected mode` | a router, registry node or named node without credentials was asked to listen on an address other than loopback |
  */
 export const ErrorCode = {
   Timeout: "timeout",
@@ -92,6 +94,8 @@ export const ErrorCode = {
   UnknownCommand: "unknown command",
   BadConfig: "bad config",
   ReloadInProgress: "reload in progress",
+  NotMaster: "not master",
+  ProtectedMode: "protected mode",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */

@@ -10,12 +10,25 @@
  */
 
 import { now, startRefTimer, stopTimer, type TimerHandle } from "../_platform.ts";
-import { type ErrorCode, isWeftError, RemoteError, WeftError } from "../errors.ts";
+import { type ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import type { CallContext, CallOptions } from "../cluster/call_context.ts";
 import { Cluster, type ClusterCloseOptions } from "../cluster/cluster.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
 import { nameBytes } from "../cluster/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
+import { checkConnectionCaps } from "../cluster/accept_gate.ts";
+import {
+  checkFaultLogLimit,
+  DEFAULT_FAULT_LOG_LIMIT,
+  FaultLog,
+  quoteForLog,
+} from "../cluster/fault_log.ts";
+import { peerFault } from "../cluster/fault_reply.ts";
+import {
+  checkProtectedMode,
+  type ProtectedModeOptions,
+  refuseUnprotected,
+} from "../cluster/protected_mode.ts";
 import type { Peer } from "../cluster/peer.ts";
 import type { Codec } from "../codec/types.ts";
 import { SessionSlots } from "../session/session_slots.ts";
@@ -40,7 +53,8 @@ export interface NodesOptions extends
   Omit<
     ClusterOptions,
     "call" | "accept" | "codec" | "marshal" | "unmarshal" | "nodeName" | "protocol"
-  > {
+  >,
+  ProtectedModeOptions {
   /**
    * This node's name (or give it to `open(name)`): sent in the handshake,
    * so the nodes it calls know who calls.
@@ -73,7 +87,24 @@ export interface NodesOptions extends
    * @default {the `connectTimeout` option, else 5000}
    */
   probeTimeout?: number;
+  /**
+   * Connections a listener of this node (`open`) holds at once; over it new
+   * ones are closed at once.
+   *
+   * @default {1000}
+   */
+  maxConnections?: number;
+  /**
+   * Connections from one remote address a listener of this node holds at
+   * once, so one host cannot take every slot of `maxConnections`.
+   *
+   * @default {256}
+   */
+  maxConnectionsPerAddress?: number;
 }
+
+/** The default `maxConnectionsPerAddress` of a named node's listeners. */
+export const DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** Options of `nodes.call()` and `nodes.send()`: every `Cluster.call` option, and `nowaiting`. */
 export interface NodeCallOptions extends Omit<CallOptions, "service" | "command"> {
@@ -261,6 +292,10 @@ interface Service {
 export class Nodes {
   readonly #options: NodesOptions;
   readonly #codec: Codec;
+  readonly #protectedMode: boolean;
+  readonly #caps: { maxConnections: number; maxConnectionsPerAddress: number };
+  /** Requests for services or commands this node lacks: the caller's mistake, logged within the limit. */
+  readonly #faults: FaultLog;
   #cluster: Cluster | undefined;
   #name: string | undefined;
   #table: NodeTable = { nodes: new Map(), nowaiting: false };
@@ -285,6 +320,17 @@ export class Nodes {
       throw new TypeError("Invalid options: expected an object");
     }
     this.#options = options;
+    this.#protectedMode = checkProtectedMode(options.protectedMode);
+    this.#caps = checkConnectionCaps({
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
+        DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS,
+    });
+    const logger = options.logger ?? defaultLogger;
+    this.#faults = new FaultLog(
+      { error: (message, detail) => logger.warn(message, detail) },
+      checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
+    );
     this.#codec = options.codec ?? json();
     if (typeof this.#codec?.marshal !== "function" || typeof this.#codec.unmarshal !== "function") {
       throw new TypeError("Invalid option codec: expected an object with marshal and unmarshal");
@@ -316,7 +362,9 @@ export class Nodes {
    * @param options `address`: where to listen instead of the configured address.
    * @returns The listener (`listener.address` has the bound port).
    * @throws {WeftError} `unknown node` / `node down` for a name not in the config or down,
-   *   `peer closed` after close, and what `Cluster.listen` raises.
+   *   `protected mode` (no `auth` or client-certificate `tls`, an address other than
+   *   loopback, and `protectedMode` not `false`), `peer closed` after close, and what
+   *   `Cluster.listen` raises.
    * @throws {TypeError} If the cluster was made (by a call) under another name.
    */
   async open(node: string | number, options: { address?: string } = {}): Promise<ClusterListener> {
@@ -346,7 +394,8 @@ export class Nodes {
         address = configured;
       }
     }
-    return await this.#getCluster().listen(address);
+    refuseUnprotected(address, this.#options, this.#protectedMode, "named node");
+    return await this.#getCluster().listen(address, this.#caps);
   }
 
   /** True if `node` is in the config with an address (false for absent or down nodes). */
@@ -614,19 +663,14 @@ export class Nodes {
       luaConfig: _luaConfig,
       ...clusterOptions
     } = this.#options;
-    const logger = clusterOptions.logger ?? defaultLogger;
+    const {
+      protectedMode: _protected,
+      maxConnections: _max,
+      maxConnectionsPerAddress: _perAddress,
+      ...rest
+    } = clusterOptions;
     return new Cluster({
-      ...clusterOptions,
-      // A caller naming a service or command this node lacks is the
-      // caller's mistake (it gets a coded error): a warning here, not an error.
-      logger: {
-        error: (message, detail) =>
-          isWeftError(detail, "unknown service") || isWeftError(detail, "unknown command")
-            ? logger.warn(`${message}: ${(detail as Error).message}`)
-            : logger.error(message, detail),
-        warn: (message, detail) => logger.warn(message, detail),
-        ...(logger.info === undefined ? {} : { info: logger.info.bind(logger) }),
-      },
+      ...rest,
       ...(nodeName === undefined ? {} : { nodeName }),
       protocol: "weft",
       marshal: (type, cmd, body) =>
@@ -645,22 +689,12 @@ export class Nodes {
   #dispatch(cmd: number, body: unknown, context: CallContext): unknown {
     const service = context.service;
     const command = context.command ?? String(cmd);
-    const here = this.#name === undefined ? "this node" : `node ${this.#name}`;
-    if (service === SYSTEM_SERVICE) return this.#system(command, body);
-    if (service === undefined) {
-      throw new WeftError("unknown service", `Request without a service name on ${here}`);
-    }
+    if (service === SYSTEM_SERVICE) return this.#system(command, body, context);
+    if (service === undefined) return this.#refuse(context, "unknown service", undefined, command);
     const found = this.#services.get(service);
-    if (found === undefined) {
-      throw new WeftError("unknown service", `No service "${service}" on ${here}`);
-    }
+    if (found === undefined) return this.#refuse(context, "unknown service", service, command);
     const handler = found.commands.get(command);
-    if (handler === undefined) {
-      throw new WeftError(
-        "unknown command",
-        `Service "${service}" on ${here} has no command "${command}"`,
-      );
-    }
+    if (handler === undefined) return this.#refuse(context, "unknown command", service, command);
     return handler.call(found.target, body, context);
   }
 
@@ -678,8 +712,39 @@ export class Nodes {
     };
   }
 
+  /**
+   * A request for something this node lacks: the caller's mistake. Logged
+   * within `faultLogLimit` (the peer-chosen names quoted, so no newline or
+   * control byte of theirs reaches the log), answered on the cluster's cheap
+   * path (a `peerFault`: no stack, no "handler threw" line).
+   */
+  #refuse(
+    context: CallContext,
+    code: "unknown service" | "unknown command",
+    service: string | undefined,
+    command: string,
+  ): never {
+    const here = this.#name === undefined ? "this node" : `node ${this.#name}`;
+    this.#faults.report(code, () => {
+      const what = service === undefined
+        ? "a request without a service name"
+        : code === "unknown service"
+        ? `no service ${quoteForLog(service)}`
+        : `service ${quoteForLog(service)} has no command ${quoteForLog(command)}`;
+      return `Refused a request from ${context.peer}: ${what} on ${here}`;
+    });
+    throw peerFault(
+      code,
+      service === undefined
+        ? `Request without a service name on ${here}`
+        : code === "unknown service"
+        ? `No service "${service}" on ${here}`
+        : `Service "${service}" on ${here} has no command "${command}"`,
+    );
+  }
+
   /** The `$node` service: read-only questions about this node. */
-  #system(command: string, body: unknown): unknown {
+  #system(command: string, body: unknown, context: CallContext): unknown {
     switch (command) {
       case "ping":
         return { node: this.#name ?? null, names: [...this.#aliases] };
@@ -689,10 +754,7 @@ export class Nodes {
         return found === undefined ? null : { name, commands: [...found.commands.keys()] };
       }
       default:
-        throw new WeftError(
-          "unknown command",
-          `Service "${SYSTEM_SERVICE}" has no command "${command}"`,
-        );
+        return this.#refuse(context, "unknown command", SYSTEM_SERVICE, command);
     }
   }
 
