@@ -22,6 +22,7 @@ import {
   SERVE_TRUST_FLAGS,
   TRUST_BOOLEANS,
   TRUST_FLAGS,
+  type TrustOptions as CliTrustOptions,
   trustOptions,
 } from "./trust.ts";
 
@@ -86,7 +87,7 @@ export function clusterOptions(parsed: Parsed): ClusterOptions & { codecName: Co
 export async function networkOptions(
   parsed: Parsed,
   serving = false,
-): Promise<ClusterOptions & { codecName: CodecName }> {
+): Promise<ClusterOptions & CliTrustOptions & { codecName: CodecName }> {
   const options = clusterOptions(parsed);
   const trust = await trustOptions(parsed, serving);
   if (trust.auth !== undefined && options.protocol !== "weft") {

@@ -93,7 +93,15 @@ export const node: Subcommand = subcommand({
     if (service === undefined || service === "") throw new UsageError("--service needs a name");
     const timeout = intArg("--timeout", parsed.values.timeout, 1, 2 ** 31 - 1);
     const trust = await networkOptions(parsed, true);
-    const { tls, auth, authorize, introspect } = trust;
+    const {
+      tls,
+      auth,
+      authorize,
+      introspect,
+      protectedMode,
+      maxConnections,
+      maxConnectionsPerAddress,
+    } = trust;
     let nodes: Nodes;
     try {
       nodes = new Nodes({
@@ -104,6 +112,9 @@ export const node: Subcommand = subcommand({
         ...(auth === undefined ? {} : { auth }),
         ...(authorize === undefined ? {} : { authorize }),
         ...(introspect === undefined ? {} : { introspect }),
+        ...(protectedMode === undefined ? {} : { protectedMode }),
+        ...(maxConnections === undefined ? {} : { maxConnections }),
+        ...(maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress }),
         ...(parsed.booleans.has("stats") ? { stats: { remote: true } } : {}),
       });
       nodes.register(service, {

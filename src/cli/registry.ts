@@ -49,13 +49,24 @@ export const registry: Subcommand = subcommand({
   positional: false,
   async run(parsed) {
     const address = listenArg("--listen", parsed.values.listen!);
-    const { tls, auth, authorize, introspect } = await networkOptions(parsed, true);
+    const {
+      tls,
+      auth,
+      authorize,
+      introspect,
+      protectedMode,
+      maxConnections,
+      maxConnectionsPerAddress,
+    } = await networkOptions(parsed, true);
     const server = await serveRegistry(address, {
+      ...(tls === undefined ? {} : { tls }),
+      ...(auth === undefined ? {} : { auth }),
+      ...(authorize === undefined ? {} : { authorize }),
+      ...(protectedMode === undefined ? {} : { protectedMode }),
+      ...(maxConnections === undefined ? {} : { maxConnections }),
+      ...(maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress }),
       cluster: {
         logger: { error() {}, warn() {} },
-        ...(tls === undefined ? {} : { tls }),
-        ...(auth === undefined ? {} : { auth }),
-        ...(authorize === undefined ? {} : { authorize }),
         ...(introspect === undefined ? {} : { introspect }),
       },
     });

@@ -9,6 +9,8 @@
 
 import { Router, type RouterOptions } from "../router/router.ts";
 import { registryMasters } from "../router/registry_masters.ts";
+import { routerPolicy, type RouterRule } from "../router/policy.ts";
+import type { RouterPolicy } from "../router/policy.ts";
 import { registerRouter, registryMembers } from "../router/registry_members.ts";
 import { formatAddress } from "../transport/address.ts";
 import { intArg, UsageError } from "./args.ts";
@@ -18,6 +20,7 @@ import { openRegistry } from "./registry_client.ts";
 import {
   SERVE_TRUST_BOOLEANS,
   SERVE_TRUST_FLAGS,
+  SERVE_TRUST_HELP,
   TRUST_BOOLEANS,
   TRUST_FLAGS,
   TRUST_HELP,
@@ -44,10 +47,10 @@ other through it by target, random, hash, broadcast or master routes.
   --members                  with --registry: a service is a member only while registered
   --stats                    keep stats (per group too) and answer weft stats (remote stats)
   --print-stats MS           print the router's counters every MS (0: never; default 0)
-  --no-introspect            refuse INFO requests (weft ls, describe, stats, the dashboard)
+  --policy FILE              who may be what: a JSON routerPolicy, {"identity": {"announce":
+                             [{"group": G, "from": I, "to": J}], "master": [G]}, "*": ...}
+${SERVE_TRUST_HELP}
 ${TRUST_HELP}
-                             (the trust flags reach --registry; the router's own listeners
-                             are plain TCP until Router takes trust options)
 ${CONTEXT_HELP}
 
 Examples:
@@ -73,6 +76,7 @@ export const router: Subcommand = subcommand({
     registry: undefined,
     namespace: undefined,
     groups: undefined,
+    policy: undefined,
     "print-stats": "0",
     ...TRUST_FLAGS,
     ...SERVE_TRUST_FLAGS,
@@ -106,15 +110,15 @@ export const router: Subcommand = subcommand({
     }
     const every = intArg("--print-stats", parsed.values["print-stats"], 0, 2 ** 31 - 1);
     if (parsed.booleans.has("stats")) options.stats = { remote: true };
-    // Router has no tls/auth/authorize options yet: the trust flags reach the
-    // registry (a client); serving ones would promise what the router cannot do.
-    for (const flag of ["allow", "tls-require-client-cert"]) {
-      if (parsed.given.has(flag)) {
-        throw new UsageError(`--${flag}: the router cannot check clients yet (no trust options)`);
-      }
+    const trust = await networkOptions(parsed, true);
+    for (const key of ["tls", "auth", "authorize", "introspect", "protectedMode"] as const) {
+      if (trust[key] !== undefined) (options as Record<string, unknown>)[key] = trust[key];
     }
-    const trust = await networkOptions(parsed, false);
-    if (parsed.booleans.has("no-introspect")) options.introspect = false;
+    if (trust.maxConnections !== undefined) options.maxConnections = trust.maxConnections;
+    if (trust.maxConnectionsPerAddress !== undefined) {
+      options.maxConnectionsPerAddress = trust.maxConnectionsPerAddress;
+    }
+    if (parsed.values.policy !== undefined) options.policy = await policyArg(parsed.values.policy);
     const registry = endpoint === undefined
       ? undefined
       : openRegistry(endpoint, parsed.values.namespace, trust);
@@ -155,3 +159,19 @@ export const router: Subcommand = subcommand({
     return 0;
   },
 });
+
+/** A `--policy` file as a router policy. */
+async function policyArg(path: string): Promise<RouterPolicy> {
+  let rules: Record<string, RouterRule>;
+  try {
+    const fs = await import("node:fs/promises");
+    rules = JSON.parse(await fs.readFile(path, "utf8"));
+  } catch (error) {
+    throw new UsageError(`--policy ${path}: cannot read it as JSON (${(error as Error).message})`);
+  }
+  try {
+    return routerPolicy(rules);
+  } catch (error) {
+    throw new UsageError(`--policy ${path}: ${(error as Error).message}`);
+  }
+}

@@ -11,6 +11,7 @@ import { Cluster } from "../cluster/cluster.ts";
 import { Commands } from "../codec/commands.ts";
 import { formatAddress } from "../transport/address.ts";
 import { onInterrupt } from "./_runtime.ts";
+import { UsageError } from "./args.ts";
 import {
   CONTEXT_HELP,
   listenArg,
@@ -55,7 +56,16 @@ export const serve: Subcommand = subcommand({
   positional: false,
   async run(parsed) {
     const address = listenArg("--listen", parsed.values.listen!);
-    const { codecName: _codec, ...options } = await networkOptions(parsed, true);
+    const {
+      codecName: _codec,
+      protectedMode,
+      maxConnections,
+      maxConnectionsPerAddress,
+      ...options
+    } = await networkOptions(parsed, true);
+    if (protectedMode === false) {
+      throw new UsageError("--no-protected-mode: an echo node has no protected mode to leave");
+    }
     const table = parsed.values.commands;
     const quiet = parsed.booleans.has("quiet");
     const cluster = new Cluster({
@@ -70,7 +80,10 @@ export const serve: Subcommand = subcommand({
       },
     });
     try {
-      const listener = await cluster.listen(address);
+      const listener = await cluster.listen(address, {
+        ...(maxConnections === undefined ? {} : { maxConnections }),
+        ...(maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress }),
+      });
       console.log(`listening ${formatAddress(listener.address)}`);
     } catch (error) {
       await cluster.close();

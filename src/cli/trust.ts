@@ -2,9 +2,11 @@
  * The trust flags every `weft` subcommand takes, in one place: TLS
  * (`--tls`, `--tls-ca`, `--tls-cert`, `--tls-key`, `--tls-server-name`),
  * key authentication (`--auth-keys`, `--auth-id`) and, for the subcommands
- * that serve, `--tls-require-client-cert` and an allow-list (`--allow`),
- * turned into the cluster's `tls`, `auth` and `authorize` options (see the
- * README's Security section).
+ * that serve, `--tls-require-client-cert`, an allow-list (`--allow`),
+ * `--no-introspect`, the connection caps and protected mode's opt-out
+ * (`--no-protected-mode`), turned into the layers' `tls`, `auth`,
+ * `authorize`, `introspect`, `maxConnections`, `maxConnectionsPerAddress`
+ * and `protectedMode` options (see the README's Security section).
  *
  * @module
  */
@@ -13,7 +15,7 @@ import { allowList, type AllowRule, type Authorize } from "../cluster/security.t
 import type { ClusterTlsOptions } from "../cluster/security.ts";
 import type { AuthOptions } from "../cluster/handshake_auth.ts";
 import type { Parsed } from "./args.ts";
-import { UsageError } from "./args.ts";
+import { intArg, UsageError } from "./args.ts";
 
 /** The trust flags that take a value, for every subcommand that connects or serves. */
 export const TRUST_FLAGS: Record<string, string | undefined> = {
@@ -29,10 +31,18 @@ export const TRUST_FLAGS: Record<string, string | undefined> = {
 export const TRUST_BOOLEANS: string[] = ["tls"];
 
 /** The flags only a subcommand that serves takes. */
-export const SERVE_TRUST_FLAGS: Record<string, string | undefined> = { allow: undefined };
+export const SERVE_TRUST_FLAGS: Record<string, string | undefined> = {
+  allow: undefined,
+  "max-connections": undefined,
+  "max-connections-per-address": undefined,
+};
 
 /** The boolean flags only a subcommand that serves takes. */
-export const SERVE_TRUST_BOOLEANS: string[] = ["tls-require-client-cert", "no-introspect"];
+export const SERVE_TRUST_BOOLEANS: string[] = [
+  "tls-require-client-cert",
+  "no-introspect",
+  "no-protected-mode",
+];
 
 /** The help lines of the trust flags (clients). */
 export const TRUST_HELP =
@@ -52,14 +62,23 @@ export const SERVE_TRUST_HELP =
   --allow FILE               authorize: a JSON allow-list {"identity": [cmd numbers and
                              service names], ...}; identity: a key id, a certificate CN,
                              "name:NODE" or "*" (see allowList); "$info" allows INFO requests
-  --no-introspect            refuse INFO requests (weft ls, describe, stats, the dashboard)`;
+  --no-introspect            refuse INFO requests (weft ls, describe, stats, the dashboard)
+  --max-connections N        connections held at once; more are closed at once
+  --max-connections-per-address N   of those, from one remote address
+  --no-protected-mode        listen beyond loopback without credentials (keys, or TLS with
+                             client certificates): anyone who reaches the port is admitted.
+                             Without it such a listen is refused (protected mode). Named
+                             nodes, routers and registry nodes have protected mode.`;
 
-/** The cluster options the trust flags give. */
+/** The options the trust flags give (each layer takes those it has). */
 export interface TrustOptions {
   tls?: ClusterTlsOptions;
   auth?: AuthOptions;
   authorize?: Authorize;
   introspect?: boolean;
+  protectedMode?: false;
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
 }
 
 async function readFlagFile(flag: string, path: string): Promise<string> {
@@ -173,5 +192,15 @@ export async function trustOptions(parsed: Parsed, serving = false): Promise<Tru
     }
   }
   if (serving && parsed.booleans.has("no-introspect")) out.introspect = false;
+  if (serving && parsed.booleans.has("no-protected-mode")) out.protectedMode = false;
+  for (
+    const [flag, key] of [
+      ["max-connections", "maxConnections"],
+      ["max-connections-per-address", "maxConnectionsPerAddress"],
+    ] as const
+  ) {
+    const value = v[flag];
+    if (serving && value !== undefined) out[key] = intArg(`--${flag}`, value, 1, 1_000_000);
+  }
   return out;
 }

@@ -45,6 +45,7 @@ import { formatAddress } from "../transport/address.ts";
 import type { Address } from "../transport/types.ts";
 import { VERSION } from "../version.ts";
 import type { FaultLog } from "./fault_log.ts";
+import type { Logger } from "./logger.ts";
 import type { Peer } from "./peer.ts";
 import { ControlCmd, decodeErrorInfo, ResponseStatus, STATUS_HEAD } from "./protocol.ts";
 import { type Authorize, refusal } from "./security.ts";
@@ -98,6 +99,8 @@ export interface InfoServiceOptions {
   authorize: Authorize | undefined;
   /** Where refusals and failing providers are logged (rate-limited). */
   faults: FaultLog;
+  /** Where a throwing `authorize` hook is logged (a bug of this node). */
+  logger: Logger;
   /** Clock for the cache, ms. */
   now: () => number;
 }
@@ -115,16 +118,10 @@ export class InfoService {
   readonly #o: InfoServiceOptions;
   readonly #providers = new Map<string, InfoProvider>();
   readonly #cache = new Map<string, Cached>();
-  /** Refusals, as loggers for `refusal()`: rate-limited, one line each. */
-  readonly #refusalLog: { warn(message: string): void; error(message: string): void };
 
   /** @param options What the cluster gives it. */
   constructor(options: InfoServiceOptions) {
     this.#o = options;
-    this.#refusalLog = {
-      warn: (message) => options.faults.report("forbidden", message),
-      error: (message) => options.faults.report("forbidden", message),
-    };
   }
 
   /**
@@ -270,7 +267,7 @@ export class InfoService {
       );
     }
     if (peer === undefined) return undefined;
-    return refusal(this.#o.authorize, peer, ControlCmd.Info, this.#refusalLog, {
+    return refusal(this.#o.authorize, peer, ControlCmd.Info, this.#o, {
       service: INFO_SERVICE,
       command: kind,
     });
@@ -374,6 +371,7 @@ export interface ClusterInfoParts {
   nodeName: string | undefined;
   authorize: Authorize | undefined;
   faults: FaultLog;
+  logger: Logger;
   /** Its stats recorder's `remote`, and its snapshot (undefined: stats off). */
   remoteStats: boolean;
   stats: () => object | undefined;
@@ -402,6 +400,7 @@ export function clusterInfo(parts: ClusterInfoParts): InfoService {
     remoteStats: parts.remoteStats,
     authorize: parts.authorize,
     faults: parts.faults,
+    logger: parts.logger,
     now: parts.now,
     own: (kind) => {
       if (kind === InfoKind.Stats) return parts.stats();

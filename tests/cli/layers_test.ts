@@ -52,7 +52,10 @@ Deno.test("weft --version on each runtime; help and exit 2 name the argument", a
     [["serve", "--tls-cert", "a", "--tls-key", "b", "--tls-require-client-cert"], /needs --tls-ca/],
     [["serve", "--tls"], /--tls-cert FILE and --tls-key FILE are needed/],
     [["router", "--groups", "1"], /--groups and --members need --registry/],
-    [["router", "--allow", "x.json"], /--allow: the router cannot check clients yet/],
+    [
+      ["router", "--allow", "/nonexistent/allow.json"],
+      /--allow \/nonexistent\/allow\.json: cannot read/,
+    ],
     [["node", "--name", "a", "--registry", "127.0.0.1:1"], /needs --listen/],
     [["context", "jump"], /unknown action jump/],
     [["context", "show", "nothing"], /no context nothing/],
@@ -549,5 +552,109 @@ Deno.test("weft: unreachable targets exit 1 with connect failed; top --once and 
     await service.close();
     await router.child.stop();
     await peer.child.stop();
+  }
+});
+
+Deno.test("weft router, node and registry with keys, a policy, caps and protected mode", async () => {
+  const dir = await Deno.makeTempDir();
+  const keys = {
+    router: "the router's own key, 32 bytes!!",
+    svc: "the services' key, 32 bytes long!",
+    ops: "the operator's key, 32 bytes lng",
+  };
+  await Deno.writeTextFile(`${dir}/router.json`, JSON.stringify(keys));
+  await Deno.writeTextFile(`${dir}/ops.json`, JSON.stringify(keys));
+  await Deno.writeTextFile(
+    `${dir}/policy.json`,
+    JSON.stringify({
+      svc: { announce: [{ group: 1 }], master: [1] },
+      ops: { announce: [{ group: 255 }] },
+    }),
+  );
+  try {
+    const router = await start("node", [
+      "router",
+      "--listen",
+      "127.0.0.1:0",
+      "--stats",
+      "--auth-keys",
+      `${dir}/router.json`,
+      "--auth-id",
+      "router",
+      "--policy",
+      `${dir}/policy.json`,
+      "--max-connections",
+      "50",
+      "--max-connections-per-address",
+      "40",
+    ]);
+    const service = new Service({
+      id: serviceId(1, 1),
+      routers: [router.address],
+      ...json({ commands: { hi: 1 } }),
+      auth: { keys, keyId: "svc" },
+      stats: { remote: true },
+      logger: quiet,
+      call: () => "hello",
+    });
+    try {
+      await service.start();
+      const ops = [
+        "--router",
+        router.address,
+        "--auth-keys",
+        `${dir}/ops.json`,
+        "--auth-id",
+        "ops",
+      ];
+      expectExit(
+        await weft(["call", ...ops, "--route", "target:1.1", "1", "{}"], { runtime: "bun" }),
+        0,
+        /^"hello"$/m,
+        "a call through a keyed router",
+      );
+      expectExit(await weft(["stats", ...ops]), 0, /^router: forwarded/m, "the router's stats");
+      expectExit(
+        await weft(["call", ...ops, "--route", "target:1.1", "--id", "1.9", "1"]),
+        1,
+        /^weft call: forbidden: /m,
+        "an id the policy does not give ops",
+      );
+      expectExit(
+        await weft(["ls", "--router", router.address, "--timeout", "3000"], { runtime: "node" }),
+        1,
+        /^weft ls: authentication failed/m,
+        "no key",
+      );
+    } finally {
+      await service.close();
+      await router.child.stop();
+    }
+    // Protected mode: beyond loopback without credentials, refused before listening.
+    const cases: [string[], string][] = [
+      [["router", "--listen", "0.0.0.0:0"], "router"],
+      [["registry", "--listen", "0.0.0.0:0"], "registry"],
+      [["node", "--name", "a", "--config", `${dir}/none.json`, "--listen", "0.0.0.0:0"], "node"],
+    ];
+    await Deno.writeTextFile(`${dir}/none.json`, JSON.stringify({ a: "127.0.0.1:1" }));
+    for (const [i, [args, name]] of cases.entries()) {
+      expectExit(
+        await weft(args, { runtime: RUNTIMES[i]! }),
+        1,
+        new RegExp(`^weft ${name}: protected mode: `, "m"),
+        `${name} protected mode`,
+      );
+    }
+    for (
+      const [args, pattern] of [
+        [["router", "--max-connections", "0"], /--max-connections must be an integer from 1/],
+        [["router", "--policy", `${dir}/absent.json`], /--policy .*absent\.json: cannot read it/],
+        [["serve", "--no-protected-mode"], /an echo node has no protected mode/],
+      ] as [string[], RegExp][]
+    ) {
+      expectExit(await weft(args), 2, pattern, args.join(" "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
