@@ -3,8 +3,9 @@
  *
  * 1. `deno fmt --check`
  * 2. `deno lint`
- * 3. the runtime-free core: src/wire, src/session, src/cluster and src/codec
- *    (with the shared src/errors.ts and src/_platform.ts) type-check against
+ * 3. the runtime-free core: src/wire, src/session, src/protocol,
+ *    src/connection, src/cluster and src/codec, with their subfolders (and
+ *    the shared src/errors.ts and src/_platform.ts), type-check against
  *    `lib: ["ESNext"]` alone, and none of their lines names `node:`, `Deno.`
  *    or `Bun.`
  * 4. `deno doc --lint` over every export of deno.json
@@ -13,7 +14,14 @@
  * Run with `deno task check`.
  */
 
-const CORE_DIRS = ["src/wire", "src/session", "src/cluster", "src/codec"];
+const CORE_DIRS = [
+  "src/wire",
+  "src/session",
+  "src/protocol",
+  "src/connection",
+  "src/cluster",
+  "src/codec",
+];
 const CORE_SHARED = ["src/errors.ts", "src/_platform.ts"];
 const FORBIDDEN = /["']node:|\bDeno\.|\bBun\./;
 
@@ -27,17 +35,25 @@ function step(title: string, args: string[]): void {
   }
 }
 
+/** The `.ts` files under `dir`, its subfolders too. */
+function tsFiles(dir: string, into: string[]): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) tsFiles(path, into);
+    else if (entry.isFile && entry.name.endsWith(".ts")) into.push(path);
+  }
+}
+
 function coreFiles(): string[] {
   const files = [...CORE_SHARED];
-  for (const dir of CORE_DIRS) {
-    try {
-      for (const entry of Deno.readDirSync(dir)) {
-        if (entry.isFile && entry.name.endsWith(".ts")) files.push(`${dir}/${entry.name}`);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
+  for (const dir of CORE_DIRS) tsFiles(dir, files);
   return files.sort();
 }
 

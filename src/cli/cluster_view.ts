@@ -18,7 +18,7 @@
 import { Cluster } from "../cluster/cluster.ts";
 import { json } from "../codec/json.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import type { StatsSnapshot } from "../cluster/stats.ts";
 import type { Registry } from "../discovery/types.ts";
 import { SYSTEM_CMD } from "../nodes/nodes.ts";

@@ -11,8 +11,8 @@
 
 import { Cluster } from "../cluster/cluster.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
-import { RESERVED_CMD_MIN } from "../cluster/protocol.ts";
+import type { Peer } from "../connection/peer.ts";
+import { RESERVED_CMD_MIN } from "../protocol/weft/protocol.ts";
 import { readConfig } from "../nodes/config.ts";
 import { WeftError } from "../errors.ts";
 import { broadcast, hash, master, random, type Route, target } from "../router/route.ts";

@@ -13,7 +13,7 @@
 
 import { allowList, type AllowRule, type Authorize } from "../cluster/security.ts";
 import type { ClusterTlsOptions } from "../cluster/security.ts";
-import type { AuthOptions } from "../cluster/handshake_auth.ts";
+import type { AuthOptions } from "../protocol/weft/handshake_auth.ts";
 import type { Parsed } from "./args.ts";
 import { intArg, UsageError } from "./args.ts";
 

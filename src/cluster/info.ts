@@ -3,10 +3,13 @@
  * operator's tools (`weft ls`, `weft stats`, `weft dashboard`) learn what a
  * node is, what it serves and its numbers from the node itself.
  *
- * On the wire (weft mode) an INFO request is a control frame (cmd
- * `0xFFFFFF10`, see docs/PROTOCOL_EXTENSIONS.md) whose payload is the kind's
- * name in UTF-8 (empty: `stats`), answered by an ordinary weft response to
- * its session: UTF-8 JSON, or an error response with a code.
+ * On the wire it is the protocol mode's (`can.info`: weft's INFO control
+ * frame, cmd `0xFFFFFF10`, see docs/PROTOCOL_EXTENSIONS.md), whose payload
+ * is the kind's name in UTF-8 (empty: `stats`), answered by an ordinary
+ * response to its session in the mode's heads: UTF-8 JSON, or an error
+ * response with a code. The channel hands the request up
+ * (`ChannelHost.onInfo`) and sends ours (`channel.askInfo`); nothing here
+ * writes a mode's bytes.
  *
  * The kinds a node knows:
  *
@@ -40,14 +43,16 @@ import { type AbortSignalLike, strictUtf8Decoder, utf8Encoder } from "../_platfo
 import { WeftError } from "../errors.ts";
 import { PendingCall } from "../session/pending_calls.ts";
 import { faultBody } from "./fault_reply.ts";
+import { type ModeConnection, ResponseStatus } from "../protocol/mode.ts";
 import { detectRuntime } from "../transport/detect.ts";
 import { formatAddress } from "../transport/address.ts";
 import type { Address } from "../transport/types.ts";
 import { VERSION } from "../version.ts";
 import type { FaultLog } from "./fault_log.ts";
 import type { Logger } from "./logger.ts";
-import type { Peer } from "./peer.ts";
-import { ControlCmd, decodeErrorInfo, ResponseStatus, STATUS_HEAD } from "./protocol.ts";
+import type { Peer } from "../connection/peer.ts";
+// The number `authorize` sees for an INFO request (weft's control cmd).
+import { ControlCmd } from "../protocol/weft/protocol.ts";
 import { type Authorize, refusal } from "./security.ts";
 
 /** The service name `authorize` sees for an INFO request (the kind is its `command`). */
@@ -81,10 +86,12 @@ export interface InfoChannel {
   readonly peer: Peer;
   /** True while the connection's writes are backed up. */
   readonly congested: boolean;
-  /** Writes a weft response to `session`. */
+  /** The connection's protocol mode: its response heads and error bodies. */
+  readonly protocol: ModeConnection;
+  /** Writes a response to `session` (`head`: the mode's response head). */
   response(session: number, bytes: Uint8Array | string, head: Uint8Array): void;
-  /** Sends control frame `cmd` with `payload` under a new session; `call` waits for its response. */
-  controlCall(cmd: number, payload: Uint8Array, call: PendingCall, deadline: number): void;
+  /** Sends an INFO request (`payload`: the kind) under a new session; `call` waits for its response. */
+  askInfo(payload: Uint8Array, call: PendingCall, deadline: number): void;
 }
 
 /** Options of {@linkcode InfoService}. */
@@ -175,7 +182,7 @@ export class InfoService {
     if (bytes === undefined) {
       return this.#refuse(channel, session, "unknown command", `No info kind "${kind}" here`);
     }
-    channel.response(session, bytes, STATUS_HEAD[ResponseStatus.Ok]);
+    channel.response(session, bytes, channel.protocol.okHead);
   }
 
   /**
@@ -217,13 +224,16 @@ export class InfoService {
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const call = new PendingCall(`info ${kind}`, resolve, reject);
     // The response is ours to decode (not the cluster's codec's).
+    const protocol = channel.protocol;
     call.raw = (payload: Uint8Array) => {
-      if (payload[0] === ResponseStatus.Error) {
-        return call.reject(decodeErrorInfo(payload.subarray(1), `info ${kind}`));
-      }
       try {
-        if (payload[0] !== ResponseStatus.Ok) throw new Error(`status ${payload[0]}`);
-        call.resolve(JSON.parse(strictUtf8Decoder.decode(payload.subarray(1))));
+        const status = protocol.responseStatus(payload);
+        const body = payload.subarray(protocol.responseHeadSize);
+        if (status === ResponseStatus.Error) {
+          return call.reject(protocol.decodeError(body, `info ${kind}`));
+        }
+        if (status !== ResponseStatus.Ok) throw new Error(`status ${status}`);
+        call.resolve(JSON.parse(strictUtf8Decoder.decode(body)));
       } catch (error) {
         call.reject(
           new WeftError("protocol", `Bad answer to info ${kind} from ${channel.peer}`, {
@@ -248,7 +258,7 @@ export class InfoService {
       signal.addEventListener("abort", onAbort, { once: true });
     }
     try {
-      channel.controlCall(ControlCmd.Info, bytes, call, deadline);
+      channel.askInfo(bytes, call, deadline);
     } catch (error) {
       call.reject(error);
     }
@@ -274,7 +284,10 @@ export class InfoService {
   }
 
   #refuse(channel: InfoChannel, session: number, code: string, message: string): void {
-    channel.response(session, faultBody(code, message), STATUS_HEAD[ResponseStatus.Error]);
+    const protocol = channel.protocol;
+    // A mode whose errors do not travel has no INFO either (weft has both).
+    if (protocol.errorHead === null) return;
+    channel.response(session, faultBody(protocol, code, message), protocol.errorHead);
   }
 
   /** `kind`'s answer as UTF-8 JSON (cached), or undefined if nobody answers it. */

@@ -50,7 +50,7 @@ import {
   isHello,
   ResponseStatus,
   WEFT_VERSION,
-} from "./protocol.ts";
+} from "../protocol/weft/protocol.ts";
 
 const STATS_KIND = utf8Encoder.encode("stats");
 

@@ -5,7 +5,7 @@
 //
 //   bun tests/cluster/_info_flood.ts ADDRESS COUNT
 
-import { ControlCmd, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
+import { ControlCmd, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
 import { defaultTransport } from "../../src/transport/detect.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
 

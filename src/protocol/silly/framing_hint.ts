@@ -1,30 +1,13 @@
 /**
  * Names a likely framing mismatch (silly's v2 against v1 or the reverse)
- * from the first bytes a connection received.
+ * from the first bytes a connection received (silly's framings are weft's
+ * too, so both modes give this hint).
  *
  * @module
  */
 
-import type { Framing } from "../wire/frame.ts";
-
-/**
- * The first bytes a connection received, kept until its first frame is
- * decoded: enough to tell whether they read as the other framing.
- */
-export class FirstBytes {
-  /** Up to the first 4 bytes. */
-  readonly bytes: Uint8Array = new Uint8Array(4);
-  /** How many of `bytes` are set. */
-  have = 0;
-  /** Bytes received in all (before the first frame). */
-  received = 0;
-
-  /** Notes a chunk that arrived before the first frame. */
-  note(chunk: Uint8Array): void {
-    for (let i = 0; this.have < 4 && i < chunk.length; i++) this.bytes[this.have++] = chunk[i]!;
-    this.received += chunk.length;
-  }
-}
+import type { Framing } from "../../wire/frame.ts";
+import type { FirstBytes } from "../mode.ts";
 
 /**
  * Returns a sentence to append to an error when the first bytes of a
