@@ -169,11 +169,23 @@ export interface ClusterOptions extends PartOptions, TrustOptions {
   contextStorage?: ContextStorage;
   /**
    * Keep numbers for `cluster.stats()` (see `@weft/cluster/stats`); with
-   * `{ remote: true }` also answer weft-mode STATS requests from peers.
+   * `{ remote: true }` also answer peers' `stats` INFO requests (`weft
+   * stats`, `fetchStats`), as `authorize` allows.
    *
    * @default {false}
    */
   stats?: boolean | StatsOptions;
+  /**
+   * Weft mode: answer peers' INFO requests about this node (`weft ls`,
+   * `weft describe`, the dashboard): what it is, where it listens, its
+   * runtime and uptime, and what the layer above adds (services, groups).
+   * `authorize` is asked about each (service `"$info"`, the kind as the
+   * command); `false` refuses them all (`forbidden`). See
+   * src/cluster/info.ts.
+   *
+   * @default {true}
+   */
+  introspect?: boolean;
   /**
    * Hooks that open a client span per call and a server span per handled
    * request (`@weft/cluster/tracing`; `@weft/cluster/otel` adapts

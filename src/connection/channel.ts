@@ -252,6 +252,21 @@ export class Channel implements Watched {
   }
 
   /**
+   * Asks the peer about itself (modes that can `info`; `payload`: what to
+   * ask) under a new session; `call` waits for the answer, an ordinary
+   * response (which `call.raw` decodes).
+   *
+   * @throws {WeftError} `closed`; `protocol` if the mode cannot.
+   */
+  askInfo(payload: Uint8Array, call: PendingCall, deadline: number): void {
+    if (this.closed) throw new WeftError("closed", "Cannot send: the connection is closed");
+    const session = this.pending.nextSession();
+    this.protocol.askInfo(session, payload);
+    this.pending.add(call, session, deadline);
+    if ((this.#flow.paused & Pause.Inflight) !== 0) this.#flow.resume(Pause.Inflight);
+  }
+
+  /**
    * Queues a response frame (`head`: the mode's response head).
    *
    * @throws {WeftError} `frame too large` (nothing written).
@@ -545,7 +560,7 @@ export class Channel implements Watched {
       partsAcked: (bytes) => {
         if (this.#parts.acked(bytes)) this.#queueFlush();
       },
-      statsReply: () => this.#host.statsReply(),
+      info: (session, payload) => this.#host.onInfo(this, session, payload),
     };
   }
 }

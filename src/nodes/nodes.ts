@@ -169,6 +169,22 @@ export interface ServiceInfo {
   readonly commands: readonly string[];
 }
 
+/** What a named node says about itself (`describe` INFO), over its cluster's answer. */
+export interface NodeDescription {
+  /** `node`. */
+  kind: "node";
+  /** Its name (the first it opened as), or null. */
+  name: string | null;
+  /** Every name it opened as. */
+  names: string[];
+  /** Its services and their commands. */
+  services: Record<string, string[]>;
+  /** The node table in force: name -> address, false for a node marked down. */
+  nodes: Record<string, string | false>;
+  /** The nodes it has a connection to now. */
+  connected: string[];
+}
+
 /** A handler of one command of a service: the body and the request's context. */
 export type CommandHandler = (body: unknown, context: CallContext) => unknown;
 
@@ -629,7 +645,10 @@ export class Nodes {
   // ---- internals -------------------------------------------------------------
 
   #getCluster(): Cluster {
-    this.#cluster ??= this.#newCluster(this.#name);
+    if (this.#cluster === undefined) {
+      this.#cluster = this.#newCluster(this.#name);
+      this.#cluster.provideInfo("describe", () => this.#describe());
+    }
     return this.#cluster;
   }
 
@@ -677,6 +696,20 @@ export class Nodes {
     const handler = found.commands.get(command);
     if (handler === undefined) return this.#refuse(context, "unknown command", service, command);
     return handler.call(found.target, body, context);
+  }
+
+  /** What this node says about itself (`describe` INFO), over its cluster's answer. */
+  #describe(): NodeDescription {
+    const services: Record<string, string[]> = {};
+    for (const [name, service] of this.#services) services[name] = [...service.commands.keys()];
+    return {
+      kind: "node",
+      name: this.#name ?? null,
+      names: [...this.#aliases],
+      services,
+      nodes: Object.fromEntries(this.#table.nodes),
+      connected: [...this.#routes.values()].filter((r) => r.peer.isConnected).map((r) => r.node),
+    };
   }
 
   /**

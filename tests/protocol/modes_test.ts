@@ -165,18 +165,24 @@ Deno.test("weft mode: response statuses and error bodies", () => {
 Deno.test("weft mode: control frames call back into the connection, and answer what needs an answer", () => {
   const { connection, link } = open("weft");
   const weft = connection as WeftConnection;
-  link.stats = new TextEncoder().encode("{}");
   assert.ok(connection.control(request(ControlCmd.Ping, new Uint8Array(0), 5)));
-  assert.ok(connection.control(request(ControlCmd.Stats, new Uint8Array(0), 6)));
+  assert.ok(connection.control(request(ControlCmd.Info, new TextEncoder().encode("describe"), 6)));
   assert.ok(connection.control(request(ControlCmd.Cancel, new Uint8Array(0), 7)));
   assert.ok(connection.control(request(ControlCmd.Pong, new Uint8Array(0), 8)));
   assert.ok(connection.control(request(ControlCmd.PartAck, new Uint8Array(0), 300)));
   const answers = written(weft.writer);
   assert.deepEqual(answers.map((f) => [f.cmd, f.session]), [
     [ControlCmd.Pong, 5],
-    [ControlCmd.StatsReply, 6],
   ]);
-  assert.equal(new TextDecoder().decode(answers[1]!.payload), "{}");
+  // INFO goes up to the node, which answers with an ordinary response.
+  assert.deepEqual(
+    link.infos.map(([session, payload]) => [session, new TextDecoder().decode(payload)]),
+    [[6, "describe"]],
+  );
+  weft.askInfo(9, new TextEncoder().encode("stats"));
+  const asked = written(weft.writer);
+  assert.deepEqual(asked.map((f) => [f.cmd, f.session]), [[ControlCmd.Info, 9]]);
+  assert.equal(new TextDecoder().decode(asked[0]!.payload), "stats");
   assert.deepEqual(link.cancels, [7]);
   assert.deepEqual(link.pongs, [8]);
   assert.deepEqual(link.acked, [300]);
