@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
+import { Nodes } from "../../src/nodes/nodes.ts";
 import type { CallContext } from "../../src/cluster/call_context.ts";
 import { RemoteError, WeftError } from "../../src/errors.ts";
 import {
@@ -323,7 +324,75 @@ export const cases: ModeCase[] = [
       "skynet mode over loopback: calls by name and handle, pushes, several values, multipart both ways, errors",
     fn: loopback,
   },
+  {
+    name:
+      "Nodes with skynet nodes: a skynet-mode listener serves registered services by @name, handle and query; calls to a node marked skynet",
+    fn: nodesLoopback,
+  },
 ];
+
+async function nodesLoopback(): Promise<void> {
+  const store = new Map<unknown, unknown>();
+  const pinged = Promise.withResolvers<unknown>();
+  const db = new Nodes({ name: "db", logger: quiet });
+  db.register("sdb", {
+    // skynet's examples/simpledb.lua, as a weft service.
+    SET: (body) => {
+      const [key, value] = body as LuaValues;
+      const last = store.get(key);
+      store.set(key, value);
+      return last;
+    },
+    GET: (key) => store.get(key),
+    PING: (text) => void pinged.resolve(text),
+  });
+  const listener = await db.open("db", { address: "127.0.0.1:0", protocol: "skynet" });
+  const web = new Nodes({
+    config: { db: `127.0.0.1:${listener.address.port}` },
+    skynet: ["db"],
+    logger: quiet,
+    probeTimeout: 500,
+  });
+  try {
+    assert.equal(await web.call("db", "@sdb", "SET", luaValues("a", "foobar")), undefined);
+    assert.equal(await web.call("db", "@sdb", "SET", luaValues("a", "foobar2")), "foobar");
+    assert.equal(await web.call("db", "sdb", "GET", "a"), "foobar2");
+    const info = await web.query("db", "sdb");
+    assert.equal(typeof info?.address, "number");
+    assert.equal(await web.call("db", info!.address!, "GET", "a"), "foobar2");
+    assert.equal(await web.query("db", "nosuch"), undefined, "skynet's name not found");
+    await web.send("db", "@sdb", "PING", "proxy");
+    assert.equal(await pinged.promise, "proxy");
+    const key = "X".repeat(128 * 1024);
+    const large = "R".repeat(100 * 1024);
+    await web.call("db", "@sdb", "SET", luaValues(key, large));
+    assert.equal(await web.call("db", "@sdb", "GET", key), large);
+    await assert.rejects(web.call("db", "@nosuch", "GET", "a"), (e) => {
+      assert.ok(e instanceof WeftError);
+      assert.equal(e.code, "unknown service");
+      assert.match(e.message, /Node db/, "names the node");
+      assert.equal(e.mayHaveRun, false);
+      return true;
+    });
+    await assert.rejects(web.call("db", "@sdb", "NOPE"), (e) => {
+      assert.ok(e instanceof RemoteError);
+      assert.match(e.message, /Call to db\/@sdb/);
+      return true;
+    });
+    // A number addresses a skynet node's service only.
+    await assert.rejects(db.call("db", 1, "GET", "a"), TypeError);
+    // reload probes a node marked skynet with a cluster.query.
+    const outcomes = await web.reload({ db3: `127.0.0.1:${listener.address.port}` });
+    assert.equal(
+      outcomes.find((o) => o.node === "db3")?.reachable,
+      false,
+      "db3 is a weft node to this config",
+    );
+  } finally {
+    await web.close();
+    await db.close();
+  }
+}
 
 async function loopback(): Promise<void> {
   const seen: { service: string | undefined; command: string | undefined; cmd: number }[] = [];

@@ -287,9 +287,14 @@ export class SkynetConnection implements ModeConnection {
     return (type & HEAD_PUSH) !== 0 || u32(payload, at) === 0;
   }
 
-  /** An error as skynet's agent words it: "Invalid name" for an unknown service, else the message. */
+  /**
+   * An error as skynet's agent words it: an unknown service is "Invalid
+   * name" ("name not found" for a `cluster.query`), anything else its message.
+   */
   encodeError(info: RemoteErrorInfo): Uint8Array {
-    if (info.code === "unknown service") return utf8Encoder.encode("Invalid name");
+    if (info.code === "unknown service") {
+      return utf8Encoder.encode(info.message === "name not found" ? info.message : "Invalid name");
+    }
     return utf8Encoder.encode(info.message);
   }
 
