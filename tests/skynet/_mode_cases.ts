@@ -2,7 +2,7 @@
 // against the frames recorded between two real skynet nodes
 // (fixtures/cluster.json, bytes exact), and two weft Clusters in skynet
 // mode over real loopback sockets. Run by mode_test.ts under Deno and by
-// _mode_runner.ts under Bun and Node.
+// tests/_cases_runner.ts under Bun and Node.
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
