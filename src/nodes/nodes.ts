@@ -276,7 +276,9 @@ interface Service {
 }
 
 /**
- * Named nodes and services on a {@linkcode Cluster} (weft mode).
+ * Named nodes and services on a {@linkcode Cluster}: weft's protocol
+ * between weft nodes, skynet's with the nodes the `skynet` option marks and
+ * on listeners opened with `protocol: "skynet"`.
  *
  * Errors (each a {@linkcode WeftError} naming the node): `unknown node`
  * (absent, at once with `nowaiting` or at the call's deadline), `node down`
@@ -962,7 +964,7 @@ export class Nodes {
     options: NodeCallOptions | undefined,
     expectResponse: boolean,
   ): Promise<unknown> {
-    const inner = (route.skynet ? callSkynet : callOn)(
+    const inner = callOn(
       route.cluster,
       route.peer,
       service,
@@ -970,6 +972,7 @@ export class Nodes {
       body,
       options,
       expectResponse,
+      route.skynet,
     );
     return new Promise<unknown>((resolve, reject) => {
       const call: InFlight = { session: route.calls.nextId(), fail: reject };
@@ -1155,31 +1158,11 @@ export class Nodes {
 }
 
 /**
- * One request to a skynet node: a name (`"@sdb"`, `"sdb"`) or a handle, the
- * command as the first packed value (a numeric `cmd` packs none).
+ * One request of this layer on `cluster`: the service and a named command
+ * travel with it. To a skynet node (`skynet`), a name (`"@sdb"`, `"sdb"`)
+ * or a handle (a number: the request's address), the command as the first
+ * packed value (a numeric `cmd` packs none).
  */
-function callSkynet(
-  cluster: Cluster,
-  peer: Peer,
-  service: string | number,
-  cmd: string | number,
-  body: unknown,
-  options: NodeCallOptions | undefined,
-  expectResponse: boolean,
-): Promise<unknown> {
-  const { nowaiting: _nowaiting, ...rest } = options ?? {};
-  const callOptions: CallOptions = {
-    ...rest,
-    ...(typeof service === "string" ? { service } : {}),
-    ...(typeof cmd === "string" ? { command: cmd } : {}),
-  };
-  const address = typeof service === "number" ? service : 0;
-  return expectResponse
-    ? cluster.call(peer, address, body, callOptions)
-    : cluster.send(peer, address, body, callOptions);
-}
-
-/** One request of this layer on `cluster`: the service and a named command travel with it. */
 function callOn(
   cluster: Cluster,
   peer: Peer,
@@ -1188,15 +1171,17 @@ function callOn(
   body: unknown,
   options: NodeCallOptions | undefined,
   expectResponse: boolean,
+  skynet = false,
 ): Promise<unknown> {
   const named = typeof cmd === "string";
   const { nowaiting: _nowaiting, ...rest } = options ?? {};
+  const byHandle = skynet && typeof service === "number";
   const callOptions: CallOptions = {
     ...rest,
-    service: String(service),
+    ...(byHandle ? {} : { service: String(service) }),
     ...(named ? { command: cmd } : {}),
   };
-  const wire = named ? 0 : cmd;
+  const wire = skynet ? (byHandle ? service as number : 0) : named ? 0 : cmd;
   return expectResponse
     ? cluster.call(peer, wire, body, callOptions)
     : cluster.send(peer, wire, body, callOptions);
