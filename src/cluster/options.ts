@@ -49,16 +49,18 @@ export const DEFAULT_MAX_INFLIGHT = 1024;
 /** Default handshake deadline (weft mode), in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
 
-/** Default idle timeout of accepted connections, by mode: weft mode 5 minutes, silly mode off. */
+/** Default idle timeout of accepted connections, by mode: weft mode 5 minutes, silly and skynet mode off. */
 export const DEFAULT_IDLE_TIMEOUT: Readonly<Record<Protocol, number>> = {
   weft: MODES.weft.idleTimeout,
   silly: MODES.silly.idleTimeout,
+  skynet: MODES.skynet.idleTimeout,
 };
 
-/** Default frame-completion deadline, by mode: weft mode 30 s, silly mode 60 s. */
+/** Default frame-completion deadline, by mode: weft mode 30 s, silly and skynet mode 60 s. */
 export const DEFAULT_FRAME_TIMEOUT: Readonly<Record<Protocol, number>> = {
   weft: MODES.weft.frameTimeout,
   silly: MODES.silly.frameTimeout,
+  skynet: MODES.skynet.frameTimeout,
 };
 
 /**
@@ -197,6 +199,9 @@ export interface ClusterOptions extends PartOptions, TrustOptions {
    * cancellation, deadlines, heartbeats); both ends must speak it.
    * `"silly"`: byte-exact with silly.net.cluster, for silly nodes. A
    * mismatched pair fails at once with a `protocol` error naming it.
+   * `"skynet"`: skynet's cluster protocol, byte for byte, for skynet nodes
+   * (give the `skynet()` codec of `@weft/cluster/skynet`; see the README's
+   * skynet section).
    *
    * @default {"weft"}
    */
