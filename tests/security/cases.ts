@@ -558,6 +558,56 @@ export const securityCases: SecurityCase[] = [
       ]).then(() => {});
     },
   },
+  {
+    name:
+      "TLS option mistakes are TypeErrors naming the option: swapped cert and key, a key of another certificate, a file name, an encrypted key",
+    async fn(env) {
+      const c = env.certs;
+      const both = async (tls: Record<string, string>, pattern: RegExp) => {
+        // A listener and a client alike (the client refuses before connecting).
+        await rejectsWithType(
+          (async () => await env.transport.listen("127.0.0.1:0", () => {}, { tls }))(),
+          pattern,
+        );
+        await rejectsWithType(
+          (async () => await env.transport.connect("127.0.0.1:1", { tls: { ca: c.ca, ...tls } }))(),
+          pattern,
+        );
+      };
+      await both(
+        { cert: c.serverKey, key: c.serverCert },
+        /^Invalid option tls\.cert: expected a certificate .* got -----BEGIN PRIVATE KEY-----: are tls\.cert and tls\.key swapped\?/,
+      );
+      await both(
+        { cert: c.serverCert, key: c.serverCert },
+        /^Invalid option tls\.key: expected a private key .*got -----BEGIN CERTIFICATE-----: are tls\.key and tls\.cert swapped\?/,
+      );
+      await both(
+        { cert: c.serverCert, key: c.clientKey },
+        /^Invalid option tls\.key: it is not the private key of tls\.cert/,
+      );
+      await both(
+        { cert: "server.crt", key: c.serverKey },
+        /^Invalid option tls\.cert: .*a file name\?/,
+      );
+      await both(
+        {
+          cert: c.serverCert,
+          key: "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        },
+        /^Invalid option tls\.key: an encrypted private key/,
+      );
+      await rejectsWithType(
+        (async () => await env.transport.connect("127.0.0.1:1", { tls: { ca: c.serverKey } }))(),
+        /^Invalid option tls\.ca: expected a certificate/,
+      );
+      const garbled = c.serverCert.replace(/\n[A-Za-z0-9+\/]{12}/, "\n!!!!!!!!!!!!");
+      await both(
+        { cert: garbled, key: c.serverKey },
+        /^Invalid option tls\.(cert|cert or tls\.key):/,
+      );
+    },
+  },
 ];
 
 async function rejectsWithType(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
