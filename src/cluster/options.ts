@@ -351,6 +351,8 @@ export interface ResolvedOptions {
   faults: FaultLog;
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;
+  /** The command table that names commands (option `commands`, or the codec's), if any. */
+  commands: CommandNames | undefined;
   nodeName: string | undefined;
   /** Weft: this node's own HELLO/HELLO_ACK fields (its name), and large messages in parts. */
   extensions: { helloFields: ReadonlyMap<number, Uint8Array> | undefined; parts: PartLimits };
@@ -527,6 +529,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       logger,
       checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
     ),
+    commands: names,
     cmdName: names === undefined ? String : (cmd) => {
       const name = names.nameOf(cmd);
       return name === undefined ? String(cmd) : `"${name}" (${cmd})`;

@@ -117,8 +117,11 @@ export const tracingCases: Case[] = [
         assert.equal(cb!.kind, SpanKind.CLIENT);
         assert.equal(sb!.kind, SpanKind.SERVER);
         assert.equal(sc!.kind, SpanKind.SERVER);
-        assert.equal(ca!.name, "weft call 1");
-        assert.equal(sb!.name, "weft handle 1");
+        // No command table: the method is _OTHER, the span named after the system.
+        assert.equal(ca!.name, "weft");
+        assert.equal(sb!.name, "weft");
+        assert.equal(ca!.attributes["rpc.method"], "_OTHER");
+        assert.equal(ca!.attributes["rpc.method_original"], "1");
         assert.equal(cb!.parentSpanId, sb!.spanContext().spanId);
         const traceId = ca!.spanContext().traceId;
         if (env.protocol === "weft") {
@@ -135,15 +138,18 @@ export const tracingCases: Case[] = [
         }
         // silly's id is the W3C id's low 64 bits, on the wire at every hop.
         assert.deepEqual(seen, [sillyTraceIdOf(traceId)]);
-        assert.equal(ca!.attributes["rpc.system"], "weft");
+        assert.equal(ca!.attributes["rpc.system.name"], "weft");
+        assert.equal(ca!.attributes["rpc.status_code"], "ok");
         assert.equal(ca!.status.code, SpanStatusCode.UNSET);
         // A failure marks both ends (silly mode: the caller only times out).
         if (env.protocol === "weft") {
           await assert.rejects(c.call(c.connect(cAddress), 3, "fail"));
           const failed = tC.spans.filter((s) => s.status.code === SpanStatusCode.ERROR);
-          assert.deepEqual(failed.map((s) => s.name).sort(), ["weft call 3", "weft handle 3"]);
+          assert.deepEqual(failed.map((s) => s.attributes["weft.cmd"]), [3, 3]);
           const client = failed.find((s) => s.kind === SpanKind.CLIENT)!;
-          assert.equal(client.attributes["weft.error_code"], "remote");
+          // The handler threw a plain Error: code "error" on both ends.
+          assert.equal(client.attributes["error.type"], "error");
+          assert.equal(client.attributes["rpc.status_code"], "error");
         }
       });
     },
