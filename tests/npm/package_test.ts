@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { NODE_ENGINES, OUT_DIR } from "../../tools/npm/build.ts";
+import { NODE_ENGINES, OPTIONAL_PEERS, OTEL_API_TESTED, OUT_DIR } from "../../tools/npm/build.ts";
 import {
   NODE_OLDEST,
   type RuntimeName,
@@ -149,6 +149,40 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
         { label: "node 24 (.ts)", runtime: "node", bin: () => runtimePath("node"), ext: "ts" },
         { label: "bun (.ts)", runtime: "bun", bin: () => runtimePath("bun"), ext: "ts" },
       ];
+    assert.deepEqual(installed.peerDependencies, OPTIONAL_PEERS);
+    assert.deepEqual(Object.keys(installed.dependencies), ["@msgpack/msgpack"], "no dev tools");
+    for (const version of OTEL_API_TESTED) {
+      await t.step(`@weft/cluster/otel beside @opentelemetry/api ${version}`, async () => {
+        const otelApp = `${tmp}/otel-${version}`;
+        await Deno.mkdir(otelApp);
+        await Deno.writeTextFile(
+          `${otelApp}/package.json`,
+          JSON.stringify({ name: `otel-${version}`, private: true, type: "module" }),
+        );
+        // No --legacy-peer-deps: npm must accept the pair as it is.
+        await sh("npm", [
+          "install",
+          "--prefer-offline",
+          "--no-audit",
+          "--no-fund",
+          "--ignore-scripts",
+          `${tmp}/${info.filename}`,
+          `@opentelemetry/api@${version}`,
+        ], otelApp);
+        await Deno.copyFile(`${root}tests/npm/_otel_check.mjs`, `${otelApp}/otel_check.mjs`);
+        const child = await spawnScript(
+          "node",
+          `${otelApp}/otel_check.mjs`,
+          [],
+          await runtimePath("node"),
+        );
+        const code = await child.exited(60_000);
+        const err = await child.stop();
+        assert.equal(code, 0, `otel check exited ${code}:\n${child.stdout()}\n${err}`);
+        assert.match(child.stdout(), new RegExp(`^otel ok ${version.replace(/\./g, "\\.")}$`, "m"));
+      });
+    }
+
     for (const run of runs) {
       await t.step(`quick start on ${run.label}`, async () => {
         const bin = await run.bin();
