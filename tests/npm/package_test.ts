@@ -21,6 +21,9 @@ import {
 
 const root = new URL("../../", import.meta.url).pathname;
 
+/** A Node older than the package's engines: it must be refused, by name. */
+const NODE_REFUSED = "20.20.2";
+
 async function sh(
   cmd: string,
   args: string[],
@@ -182,6 +185,29 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
         assert.match(child.stdout(), new RegExp(`^otel ok ${version.replace(/\./g, "\\.")}$`, "m"));
       });
     }
+
+    await t.step(`Node ${NODE_REFUSED} is refused at import, naming its version`, async () => {
+      const bin = await runtimePathAt("node", NODE_REFUSED, "the npm package test's too-old Node");
+      await Deno.writeTextFile(`${app}/old.mjs`, 'await import("@weft/cluster");\n');
+      for (
+        const [script, args] of [[`${app}/old.mjs`, []], [`${app}/node_modules/.bin/weft`, [
+          "--help",
+        ]]] as const
+      ) {
+        const child = await spawnScript("node", script, [...args], bin);
+        const code = await child.exited(60_000);
+        const err = await child.stop();
+        assert.notEqual(code, 0, `${script} must fail on Node ${NODE_REFUSED}`);
+        assert.match(
+          err,
+          new RegExp(
+            `needs Node\\.js 22 or newer; this is Node\\.js ${NODE_REFUSED.replace(/\./g, "\\.")}`,
+          ),
+          err,
+        );
+      }
+      assert.match(NODE_ENGINES, /^>=22\./, "engines says the same");
+    });
 
     for (const run of runs) {
       await t.step(`quick start on ${run.label}`, async () => {
