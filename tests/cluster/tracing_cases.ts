@@ -23,7 +23,7 @@ import type { Connection } from "../../src/transport/types.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
 import { traceIdToBigInt } from "../../src/wire/frame.ts";
-import { type Case, type CaseEnv, MemoryLogger, until } from "./cases.ts";
+import { CALL_GUARD_MS, type Case, type CaseEnv, MemoryLogger, until } from "./cases.ts";
 
 function hostPort(env: CaseEnv, port: number): string {
   return env.host.includes(":") ? `[${env.host}]:${port}` : `${env.host}:${port}`;
@@ -42,6 +42,10 @@ async function nodes(
         transport: env.transport,
         protocol: env.protocol,
         logger: new MemoryLogger(),
+        // Hang guards (a loaded machine is slow); cases that expect a
+        // timeout give their calls short ones.
+        timeout: CALL_GUARD_MS,
+        connectTimeout: CALL_GUARD_MS,
         ...options,
       });
       made.push(cluster);
