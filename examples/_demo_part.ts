@@ -61,17 +61,28 @@ if (role === "node") {
   console.log(`listening ${formatAddress(listener.address)}`);
 } else if (role === "service") {
   const id = Number(arg);
-  const service = new Service({
-    id,
-    routers: routers!.split(","),
-    ...json({ commands: { whoami: 1 } }),
-    heartbeatInterval: 300,
-    retryInterval: 200,
-    timeout: 1000,
-    logger,
-    call: () => ({ id, runtime }),
-  });
-  await service.start();
+  // Registration has the calls' 1 s timeout: on a busy machine a router may
+  // not answer in time, so a start that reaches none is tried again (bounded).
+  for (let attempt = 1;; attempt++) {
+    const service = new Service({
+      id,
+      routers: routers!.split(","),
+      ...json({ commands: { whoami: 1 } }),
+      heartbeatInterval: 300,
+      retryInterval: 200,
+      timeout: 1000,
+      logger,
+      call: () => ({ id, runtime }),
+    });
+    try {
+      await service.start();
+      break;
+    } catch (error) {
+      await service.close();
+      if ((error as { code?: string }).code !== "unreachable" || attempt === 30) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
   console.log("started");
   const instance = { id: serviceInstanceId(id), address: "127.0.0.1:0", metadata: { runtime } };
   for (let attempt = 0; attempt < 1000; attempt++) {
