@@ -256,6 +256,8 @@ export const securityCases: SecurityCase[] = [
           5000,
           "tls refusal logged",
         );
+        const refusal = serverLog.warnings.find((w) => w.includes("TLS handshake"))!;
+        assert.match(refusal, /the client does not speak TLS/, "the refusal says why");
         assert.equal(handled, 0);
       });
     },
