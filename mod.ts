@@ -69,7 +69,13 @@ export {
   type ClusterTlsOptions,
   isAuthenticated,
   type PeerIdentity,
+  type TrustOptions,
 } from "./src/cluster/security.ts";
+export {
+  hasCredentials,
+  isLoopback,
+  type ProtectedModeOptions,
+} from "./src/cluster/protected_mode.ts";
 export { type AuthOptions } from "./src/cluster/handshake_auth.ts";
 export { DEFAULT_FAULT_LOG_LIMIT, type PeerFault } from "./src/cluster/fault_log.ts";
 export * from "./src/cluster/listener.ts";

@@ -13,14 +13,20 @@
  * third process to schedule), the relay pays too; the router's figures
  * are also given as a share of the relay's.
  *
+ * With `--trust=keys,tls` (the default; `--trust=` for none) the same
+ * calls also go through a router with key authentication and one with
+ * mutual TLS (each its own process; the target and caller connect to every
+ * router), in the same alternation: the cost of trust per routed call.
+ *
  * ```sh
- * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000]
+ * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000] [--trust=keys,tls]
  * ```
  *
  * @module
  */
 
 import { type RuntimeName, spawnScript } from "../tests/_runtimes.ts";
+import { makeCerts } from "../tests/security/_certs.ts";
 
 const flags = new Map<string, string>();
 for (const arg of Deno.args) {
@@ -31,6 +37,7 @@ for (const arg of Deno.args) {
 const runtime = (flags.get("runtime") ?? "deno") as RuntimeName;
 const warmup = flags.get("warmup") ?? "1000";
 const duration = flags.get("duration") ?? "4000";
+const trust = (flags.get("trust") ?? "keys,tls").split(",").filter((m) => m !== "");
 const here = (file: string) => new URL(file, import.meta.url).pathname;
 
 const router = await spawnScript(runtime, here("../src/router/main.ts"), [
@@ -40,7 +47,19 @@ const router = await spawnScript(runtime, here("../src/router/main.ts"), [
 const children = [router];
 try {
   const routerAddress = (await router.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
-  const targetChild = await spawnScript(runtime, here("router_target.ts"), [routerAddress]);
+  const certDir = trust.includes("tls") ? (await makeCerts()).dir : undefined;
+  const trusted: string[] = [];
+  for (const mode of trust) {
+    const child = await spawnScript(runtime, here("router_trusted.ts"), [mode, certDir ?? ""]);
+    children.push(child);
+    const at = (await child.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
+    trusted.push(`--${mode}=${at}`);
+  }
+  if (certDir !== undefined) trusted.push(`--certs=${certDir}`);
+  const targetChild = await spawnScript(runtime, here("router_target.ts"), [
+    routerAddress,
+    ...trusted,
+  ]);
   children.push(targetChild);
   const direct = (await targetChild.waitFor(/^ready (\S+)$/m, 30_000))[1]!;
   const relayChild = await spawnScript(runtime, here("router_relay.ts"), [
@@ -57,9 +76,10 @@ try {
     "1,256",
     "all",
     relay,
+    ...trusted,
   ]);
   children.push(caller);
-  const limit = 6 * 2 * (Number(warmup) + Number(duration)) + 30_000;
+  const limit = (6 + 4 * trust.length) * 2 * (Number(warmup) + Number(duration)) + 30_000;
   const code = await caller.exited(limit);
   if (code !== 0) {
     throw new Error(`caller exited ${code}:\n${caller.stdout()}\n${await caller.stop()}`);
@@ -77,7 +97,7 @@ try {
     "| --: | --- | --: | --: | --: |",
   ];
   for (const depth of [1, 256]) {
-    for (const way of ["direct", "relay", "router"]) {
+    for (const way of ["direct", "relay", "router", ...trust.map((m) => `router+${m}`)]) {
       const r = best(way, depth);
       lines.push(
         `| ${depth} | ${way} | ${Math.round(r.callsPerSec)} | ${r.meanMs.toFixed(3)} | ${
@@ -104,6 +124,17 @@ try {
     }x direct latency at 1; the router is ${(t256 / f256 * 100).toFixed(0)}% of the relay's ` +
       `throughput at 256 and ${(l1 / f1).toFixed(2)}x its latency at 1`,
   );
+  for (const mode of trust) {
+    const t = best(`router+${mode}`, 256).callsPerSec / best("router", 256).callsPerSec;
+    const l = best(`router+${mode}`, 1).meanMs / best("router", 1).meanMs;
+    lines.push(
+      `with ${mode === "keys" ? "key authentication" : "mutual TLS"}: ${
+        (t * 100).toFixed(0)
+      }% of the plain router's throughput at 256 in flight, ${
+        l.toFixed(2)
+      }x its mean latency at 1 in flight`,
+    );
+  }
   console.log(lines.join("\n"));
 } finally {
   for (const child of children) await child.stop();

@@ -82,6 +82,19 @@ __nowaiting = true -- If you turn this flag off, cluster.call would block when n
     await codeOf(node2.call("db", "nosuch", "GET", "a")) === "unknown service",
     "unknown service",
   );
+
+  // cluster2.lua, later: `cluster.reload { __nowaiting = false }` merges,
+  // as skynet's clusterd does: db and db2 stay.
+  await node2.reload({ __nowaiting: false });
+  check(node2.has("db") && node2.has("db2"), "reload { __nowaiting = false } keeps db and db2");
+  // `cluster.reload { db = false, db3 = "127.0.0.1:2529" }`: db is down, db3 is db2's address.
+  await node2.reload({ db: false, db3: `127.0.0.1:${l2.address.port}` });
+  const down = await node2.call("db", "sdb", "GET", "a").catch((error) => error);
+  check(
+    down?.code === "node down" && down.mayHaveRun === false,
+    "db is down: node down, and the call never ran",
+  );
+  check(await node2.call("db3", "sdb", "GET", "b") === "foobar2", "call db3 sdb GET b");
 } finally {
   await node2.close();
   await db.close();

@@ -38,7 +38,7 @@ export type TimerHandle = number | { unref?(): unknown; ref?(): unknown };
 
 declare const TextEncoder: { new (): Utf8Encoder };
 declare const TextDecoder: {
-  new (label?: string, options?: { fatal?: boolean }): Utf8Decoder;
+  new (label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean }): Utf8Decoder;
 };
 declare function setTimeout(callback: () => void, ms: number): TimerHandle;
 declare function clearTimeout(handle: TimerHandle | undefined): void;
@@ -86,6 +86,18 @@ export const utf8Encoder: Utf8Encoder = new TextEncoder();
 
 /** Shared strict UTF-8 decoder; malformed input throws. */
 export const strictUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Shared lenient UTF-8 decoder: malformed input becomes U+FFFD (for texts shown to people). */
+export const lenientUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8");
+
+/**
+ * A strict UTF-8 decoder that keeps a leading byte order mark, so bytes
+ * decoded and encoded again are the same bytes (skynet's strings).
+ */
+export const exactUtf8Decoder: Utf8Decoder = new TextDecoder("utf-8", {
+  fatal: true,
+  ignoreBOM: true,
+});
 
 /** Starts a timer that keeps the process alive until it fires or is stopped. */
 export function startRefTimer(callback: () => void, ms: number): TimerHandle {

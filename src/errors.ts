@@ -51,6 +51,8 @@
  * | `unknown command` | named nodes: the service has no command of that name |
  * | `bad config` | named nodes: a config that does not parse or validate (the table in force stays) |
  * | `reload in progress` | named nodes: `reload()` while another reload runs |
+ * | `not master` | a router refused a master claim its master source did not elect (another member, or another fence) |
+ * | `protected mode` | a router, registry node or named node without credentials was asked to listen on an address other than loopback |
  */
 export const ErrorCode = {
   Timeout: "timeout",
@@ -92,15 +94,61 @@ export const ErrorCode = {
   UnknownCommand: "unknown command",
   BadConfig: "bad config",
   ReloadInProgress: "reload in progress",
+  NotMaster: "not master",
+  ProtectedMode: "protected mode",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 
+/**
+ * The codes whose errors mean the request was never handed to the peer (or
+ * the peer refused it before any handler ran): a retry cannot run it
+ * twice. Every other code may have reached a handler, so a
+ * {@linkcode WeftError}'s `mayHaveRun` defaults to true for it, unless the
+ * code that raised it knows better.
+ */
+export const NEVER_RAN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  "connect failed",
+  "connection refused",
+  "host not found",
+  "connect timeout",
+  "address in use",
+  "bad address",
+  "frame too large",
+  "marshal failed",
+  "registry unreachable",
+  "registry auth",
+  "registry rejected",
+  "registry malformed",
+  "tls",
+  "certificate required",
+  "certificate expired",
+  "certificate untrusted",
+  "authentication failed",
+  "forbidden",
+  "unreachable",
+  "duplicate id",
+  "bad route",
+  "name too long",
+  "unknown node",
+  "unknown service",
+  "unknown command",
+  "bad config",
+  "reload in progress",
+]);
+
 /** Options of the {@linkcode WeftError} constructor. */
 export interface WeftErrorOptions {
   /** The underlying error (a runtime error, an abort reason, a hook's throw). */
   cause?: unknown;
+  /**
+   * Whether the request may have reached a handler (see
+   * {@linkcode WeftError.mayHaveRun}).
+   *
+   * @default {false for the codes of {@linkcode NEVER_RAN_CODES}, else true}
+   */
+  mayHaveRun?: boolean;
 }
 
 /**
@@ -119,6 +167,17 @@ export interface WeftErrorOptions {
 export class WeftError extends Error {
   /** The stable code, one of {@linkcode ErrorCode}. */
   readonly code: ErrorCode;
+  /**
+   * False when the request was never handed to the peer, or the peer
+   * refused it before any handler ran (`connect failed`, `unknown node`, a
+   * node marked down by the config, `unknown service`, a router's
+   * `unreachable`, ...): retrying it cannot run it twice. True when it may
+   * have run: it was written and then the connection closed, the node was
+   * removed or the router lost, the call timed out or was aborted in
+   * flight, or the handler failed (`remote`). Retry a call whose error has
+   * `mayHaveRun` true only if the command is idempotent.
+   */
+  readonly mayHaveRun: boolean;
 
   /**
    * Creates an error with a code and a sentence-case message.
@@ -131,6 +190,7 @@ export class WeftError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WeftError";
     this.code = code;
+    this.mayHaveRun = options?.mayHaveRun ?? !NEVER_RAN_CODES.has(code);
   }
 }
 
@@ -188,13 +248,21 @@ export class RemoteError extends WeftError {
    *
    * @param remote What the remote node sent.
    * @param context What failed, e.g. `Call add failed remotely`.
+   * @param options `mayHaveRun` (by default false when the remote code is
+   *   one of {@linkcode NEVER_RAN_CODES}, such as `unknown command`, else
+   *   true), and a `cause`.
    */
-  constructor(remote: RemoteErrorInfo, context: string) {
+  constructor(remote: RemoteErrorInfo, context: string, options?: WeftErrorOptions) {
     super(
       "remote",
       `${context}: ${remote.name}${
         remote.code === undefined ? "" : ` [${remote.code}]`
       }: ${remote.message}`,
+      {
+        ...(options?.cause === undefined ? {} : { cause: options.cause }),
+        mayHaveRun: options?.mayHaveRun ??
+          !(remote.code !== undefined && NEVER_RAN_CODES.has(remote.code)),
+      },
     );
     this.name = "RemoteError";
     this.remote = Object.freeze({ ...remote });

@@ -632,7 +632,7 @@ export class Cluster implements ContextHost {
       this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
       return;
     }
-    const refused = refusal(o.security.authorize, peer, frame.cmd, o.logger, context);
+    const refused = refusal(o.security.authorize, peer, frame.cmd, o, context);
     if (refused !== undefined) return this.#sendError(channel, context, refused);
     let body: unknown;
     try {

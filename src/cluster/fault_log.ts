@@ -42,6 +42,42 @@ interface Window {
   detail: PeerFault;
 }
 
+/** Longest peer-chosen text {@linkcode quoteForLog} keeps, in UTF-16 units. */
+export const MAX_QUOTED = 80;
+
+// C0 and C1 controls, DEL, the line and paragraph separators, and the
+// bidirectional controls that could make a log line read other than it is.
+const UNPRINTABLE =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069"\\]/g;
+
+/**
+ * Quotes text a peer chose (a service or command name, a key) for a log
+ * line: in double quotes, with control bytes, line separators, bidi
+ * controls, quotes and backslashes escaped (`\n`, `\u001b`, ...), cut to
+ * {@linkcode MAX_QUOTED} units with `...` after. No newline or escape
+ * sequence of the peer's reaches the log.
+ *
+ * @example
+ * ```ts
+ * import { quoteForLog } from "./fault_log.ts";
+ *
+ * if (quoteForLog('ev"il\n\u001b[31m') !== '"ev\\"il\\n\\u001b[31m"') throw new Error("unexpected");
+ * if (quoteForLog("x".repeat(100)).length !== 80 + 5) throw new Error("unexpected");
+ * ```
+ */
+export function quoteForLog(text: string): string {
+  const cut = text.length > MAX_QUOTED ? text.slice(0, MAX_QUOTED) : text;
+  const escaped = cut.replace(UNPRINTABLE, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    if (c === '"' || c === "\\") return `\\${c}`;
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+  return `"${escaped}"${cut.length < text.length ? "..." : ""}`;
+}
+
 /**
  * Validates the `faultLogLimit` option: an integer of 0 or more, or
  * `Infinity`.

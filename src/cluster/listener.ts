@@ -38,6 +38,17 @@ export interface ClusterListenOptions {
    * @default {1000}
    */
   maxConnections?: number;
+  /**
+   * Connections from one remote address (IP, without the port) that may be
+   * open at once on this listener. Over it, a new connection from that
+   * address is closed at once (counted in `listener.refused`, logged at
+   * most once a second), while other addresses are still admitted: one host
+   * flooding the port cannot fill `maxConnections` for the rest. Loopback
+   * is an address like any other.
+   *
+   * @default {Infinity}
+   */
+  maxConnectionsPerAddress?: number;
 }
 
 /**

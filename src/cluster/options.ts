@@ -29,13 +29,7 @@ import type { Peer } from "./peer.ts";
 import type { StatsOptions } from "./stats.ts";
 import type { Tracing } from "./tracing.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
-import type { AuthOptions } from "./handshake_auth.ts";
-import {
-  type Authorize,
-  type ClusterTlsOptions,
-  type ResolvedSecurity,
-  resolveSecurity,
-} from "./security.ts";
+import { type ResolvedSecurity, resolveSecurity, type TrustOptions } from "./security.ts";
 import { type PartLimits, type PartOptions, resolvePartOptions } from "./parts.ts";
 import { nodeHelloFields } from "./names.ts";
 
@@ -106,7 +100,7 @@ export interface ContextStorage {
 }
 
 /** Options of {@linkcode Cluster}. */
-export interface ClusterOptions extends PartOptions {
+export interface ClusterOptions extends PartOptions, TrustOptions {
   /**
    * Weft mode: this node's name, sent in the handshake; the other end sees
    * it as `peer.nodeName`. At most 255 UTF-8 bytes.
@@ -228,25 +222,6 @@ export interface ClusterOptions extends PartOptions {
    * `message`, never the stack; return `stack` too to opt in.
    */
   errorInfo?: (error: unknown) => RemoteErrorInfo;
-  /**
-   * TLS on every listen and connect of this node (certificate and key, the
-   * CA of its peers, `requireClientCert` for mutual TLS, `serverName`,
-   * `minVersion`, `handshakeTimeout`). Connections refused by TLS are
-   * logged as warnings with their code.
-   */
-  tls?: ClusterTlsOptions;
-  /**
-   * Weft mode: key authentication in the handshake. Both ends prove a
-   * pre-shared key (or one key per node, by key id) by challenge and
-   * response; a peer that fails is closed with `authentication failed`
-   * before any request of its own is handled.
-   */
-  auth?: AuthOptions;
-  /**
-   * Checked before each request's handler runs, with the peer's identity
-   * and the cmd; see {@linkcode Authorize} (and `allowList`).
-   */
-  authorize?: Authorize;
   /**
    * Requests of one connection whose (async) handlers may run at once.
    * Past it, requests read wait in order and, once they hold

@@ -12,6 +12,7 @@ import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts"
 import { type AuthOptions, KeyRing } from "./handshake_auth.ts";
 import type { Peer, PeerIdentity } from "./peer.ts";
 import type { Logger } from "./logger.ts";
+import { quoteForLog } from "./fault_log.ts";
 
 /**
  * The cluster's TLS settings, used for both listening and connecting: the
@@ -58,6 +59,41 @@ export interface AuthorizeRequest {
  * has no error responses, so the request is dropped and logged).
  */
 export type Authorize = (request: AuthorizeRequest) => boolean;
+
+/**
+ * Who belongs: the trust settings of a node, taken in the same shape by
+ * every layer that makes or accepts connections (`Cluster`, `Router`,
+ * `Service`, `serveRegistry`, `RemoteRegistry`, `Nodes`), checked by the
+ * same code and passed to every connection that layer makes or accepts. Set
+ * them once (one key ring, or one CA) and every hop checks them.
+ */
+export interface TrustOptions {
+  /**
+   * TLS on every listen and connect of this node (certificate and key, the
+   * CA of its peers, `requireClientCert` for mutual TLS, `serverName`,
+   * `minVersion`, `handshakeTimeout`). Connections refused by TLS are
+   * logged as warnings with their code.
+   *
+   * @default {undefined (plain TCP)}
+   */
+  tls?: ClusterTlsOptions;
+  /**
+   * Weft mode: key authentication in the handshake. Both ends prove a
+   * pre-shared key (or one key per node, by key id) by challenge and
+   * response; a peer that fails is closed with `authentication failed`
+   * before any request of its own is handled.
+   *
+   * @default {undefined (no key authentication)}
+   */
+  auth?: AuthOptions;
+  /**
+   * Checked before each request's handler runs, with the peer's identity
+   * and the cmd; see {@linkcode Authorize} (and `allowList`).
+   *
+   * @default {undefined (every request may run)}
+   */
+  authorize?: Authorize;
+}
 
 /** The security options, checked. */
 export interface ResolvedSecurity {
@@ -117,16 +153,25 @@ export function connectTls(tls: ClusterTlsOptions | undefined): { tls?: TlsConne
   return { tls: rest };
 }
 
+/** Where {@linkcode refusal} reports: the node's logger, and its rate-limited fault log. */
+export interface RefusalLog {
+  /** For the hook's own failures (a bug of this node: with its stack). */
+  readonly logger: Logger;
+  /** For refusals (the peer's doing: at most `faultLogLimit` lines a second). */
+  readonly faults: { report(kind: string, message: string | (() => string)): void };
+}
+
 /**
  * Asks the hook (if any) about a request; the `forbidden` error to answer
- * with (logged as a warning), or undefined if it may run. `names` holds
- * the service and command names the request carried (its call context).
+ * with (logged as a warning, within the fault-log limit), or undefined if
+ * it may run. `names` holds the service and command names the request
+ * carried (its call context).
  */
 export function refusal(
   authorize: Authorize | undefined,
   peer: Peer,
   cmd: number,
-  logger: Logger,
+  log: RefusalLog,
   names?: { readonly service?: string | undefined; readonly command?: string | undefined },
 ): WeftError | undefined {
   if (authorize === undefined) return undefined;
@@ -142,7 +187,7 @@ export function refusal(
       ...(command === undefined ? {} : { command }),
     }) === true;
   } catch (error) {
-    logger.error("authorize hook threw; request refused", error);
+    log.logger.error("authorize hook threw; request refused", error);
     allowed = false;
   }
   if (allowed) return undefined;
@@ -152,7 +197,16 @@ export function refusal(
       command === undefined ? "" : ` (command ${command})`
     } for ${describeIdentity(peer.identity)}`,
   );
-  logger.warn(`Refused a request from ${peer}: ${error.message}`);
+  // The peer chose the names: quoted, and at most faultLogLimit lines a second.
+  log.faults.report(
+    "forbidden",
+    () =>
+      `Refused a request from ${peer}: cmd ${cmd}${
+        service === undefined ? "" : ` of service ${quoteForLog(service)}`
+      }${command === undefined ? "" : ` (command ${quoteForLog(command)})`} for ${
+        quoteForLog(describeIdentity(peer.identity))
+      }`,
+  );
   return error;
 }
 

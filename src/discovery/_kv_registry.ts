@@ -4,6 +4,7 @@
 // the election recipe of etcd's Go client (the candidate whose key was
 // created first is master; its create revision is the fence).
 
+import { now } from "../_platform.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
 import { WeftError } from "../errors.ts";
 import { parseAddress } from "../transport/address.ts";
@@ -12,6 +13,7 @@ import {
   DEFAULT_LEASE_TTL,
   type Instance,
   type Leadership,
+  LEASE_RENEW_DEADLINE,
   type LeaseOptions,
   type Master,
   type Member,
@@ -84,12 +86,59 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Lease, keepalive and re-grant of one registration or candidacy. */
+/**
+ * Lease, keepalive and re-grant of one registration or candidacy, and the
+ * watchdog that declares the lease lost on this process's own clock: at
+ * `LEASE_RENEW_DEADLINE` × TTL after the sending of the last request the
+ * store confirmed (the grant, or a keepalive), whether or not that
+ * request's answer, or the next one's, ever comes. The store cannot expire
+ * the lease before a whole TTL after it received that request, which is
+ * after it was sent: so the holder learns first.
+ */
 class Held {
   readonly stop = new AbortController();
   lease = "";
   ttl = 0;
-  lastRenewed = 0;
+  #expired = new AbortController();
+  #signal: AbortSignal = this.stop.signal;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #onExpired: (() => void) | undefined;
+
+  /** @param onExpired Told (synchronously, from the watchdog) when the lease is taken as lost. */
+  constructor(onExpired?: () => void) {
+    this.#onExpired = onExpired;
+    this.stop.signal.addEventListener("abort", () => clearTimeout(this.#timer), { once: true });
+  }
+
+  /** True once the watchdog fired for the current lease. */
+  get expired(): boolean {
+    return this.#expired.signal.aborted;
+  }
+
+  /** Aborts on stop, or when the current lease is taken as lost: for requests on it. */
+  get signal(): AbortSignal {
+    return this.#signal;
+  }
+
+  /** A new lease, granted by a request sent at `sentAt` (monotonic ms). */
+  granted(id: string, ttl: number, sentAt: number): void {
+    this.lease = id;
+    this.ttl = ttl;
+    this.#expired = new AbortController();
+    this.#signal = AbortSignal.any([this.stop.signal, this.#expired.signal]);
+    this.confirmed(sentAt, ttl);
+  }
+
+  /** The store confirmed the lease (with `ttl` left) for a request sent at `sentAt`. */
+  confirmed(sentAt: number, ttl: number): void {
+    if (this.stop.signal.aborted || this.expired) return;
+    clearTimeout(this.#timer);
+    const deadline = sentAt + Math.min(ttl, this.ttl) * LEASE_RENEW_DEADLINE;
+    this.#timer = setTimeout(() => {
+      this.#expired.abort(new WeftError("registry unreachable", "Lease taken as lost"));
+      this.#onExpired?.();
+    }, Math.max(0, deadline - now()));
+  }
 }
 
 /**
@@ -204,29 +253,37 @@ export class KvRegistry implements Registry {
 
   /**
    * Keeps `held`'s lease alive until `held.stop` aborts; calls `lost` when the
-   * lease is gone (expired, revoked elsewhere, or unrenewed past its TTL).
+   * lease is gone (expired, revoked elsewhere, or not confirmed by the store
+   * within its renew deadline, see {@linkcode Held}).
    */
   async #keepAlive(held: Held, what: string, lost: () => Promise<boolean>): Promise<void> {
-    const signal = held.stop.signal;
+    const stop = held.stop.signal;
     let attempt = 0;
-    while (!signal.aborted) {
+    while (!stop.aborted) {
       const wait = attempt === 0 ? held.ttl / 3 : Math.min(held.ttl / 6, this.#backoff(attempt));
-      await pause(wait, signal);
-      if (signal.aborted || this.#suspended) continue;
-      let gone = false;
-      try {
-        const ttl = await this.#store.keepAlive(held.lease, signal);
-        if (ttl > 0) {
-          held.lastRenewed = Date.now();
-          attempt = 0;
-          continue;
+      // Suspended (the test hook standing for SIGSTOP): nothing happens until resumed.
+      await pause(wait, this.#suspended ? stop : held.signal);
+      if (stop.aborted) return;
+      if (this.#suspended) continue;
+      let gone = held.expired;
+      if (!gone) {
+        const sentAt = now();
+        try {
+          const ttl = await this.#store.keepAlive(held.lease, held.signal);
+          if (ttl > 0) {
+            held.confirmed(sentAt, ttl);
+            attempt = 0;
+            continue;
+          }
+          gone = true;
+        } catch (err) {
+          if (stop.aborted) return;
+          gone = held.expired;
+          if (!gone) {
+            this.#logger.warn(`Discovery keepalive of ${what} failed`, err);
+            attempt++;
+          }
         }
-        gone = true;
-      } catch (err) {
-        if (signal.aborted) return;
-        this.#logger.warn(`Discovery keepalive of ${what} failed`, err);
-        attempt++;
-        gone = Date.now() - held.lastRenewed >= held.ttl;
       }
       if (gone) {
         this.#logger.warn(`Discovery lease of ${what} lost`);
@@ -237,10 +294,39 @@ export class KvRegistry implements Registry {
   }
 
   async #grant(held: Held, ttl: number, signal?: AbortSignal): Promise<void> {
+    const sentAt = now();
     const lease = await this.#store.grant(ttl, signal);
-    held.lease = lease.id;
-    held.ttl = lease.ttl;
-    held.lastRenewed = Date.now();
+    held.granted(lease.id, lease.ttl, sentAt);
+  }
+
+  /**
+   * Watches `key` (exactly) while `held` lives and tells `onChange` when it
+   * is deleted, or written at a revision `ours` does not hold (someone
+   * else's write). Checked only between this holder's own writes (`busy`).
+   */
+  async #guard(
+    held: Held,
+    key: string,
+    ours: Set<bigint>,
+    busy: () => boolean,
+    onChange: (change: "deleted" | "replaced") => void,
+  ): Promise<void> {
+    let last: "deleted" | bigint | undefined;
+    for await (const event of this.#watchKeys(key, held.stop.signal)) {
+      if (event.type === "snapshot") {
+        const kv = event.kvs.find((kv) => kv.key === key);
+        last = kv === undefined ? "deleted" : kv.modRevision;
+      } else if (event.type === "put") {
+        if (event.kv.key !== key) continue;
+        last = event.kv.modRevision;
+      } else {
+        if (event.key !== key) continue;
+        last = "deleted";
+      }
+      if (busy() || held.stop.signal.aborted || this.#suspended) continue;
+      if (last === "deleted") onChange("deleted");
+      else if (!ours.has(last)) onChange("replaced");
+    }
   }
 
   /** {@inheritDoc Registry.register} */
@@ -253,11 +339,35 @@ export class KvRegistry implements Registry {
     const key = this.#namespace + "m/" + instance.id;
     const held = new Held();
     const store = this.#store;
-    const write = async (signal?: AbortSignal) => {
-      await this.#grant(held, ttl, signal);
-      await store.put(key, value, held.lease, signal);
+    /** The revisions of this registration's own writes (the latest few). */
+    const ours = new Set<bigint>();
+    let writing = 0;
+    const put = async (signal?: AbortSignal) => {
+      writing++;
+      try {
+        const revision = await store.put(key, value, held.lease, signal);
+        ours.add(revision);
+        if (ours.size > 8) ours.delete(ours.values().next().value!);
+      } finally {
+        writing--;
+      }
     };
-    await write(signal);
+    const write = async (signal?: AbortSignal) => {
+      writing++;
+      try {
+        await this.#grant(held, ttl, signal);
+        await put(signal);
+      } finally {
+        writing--;
+      }
+    };
+    try {
+      await write(signal);
+    } catch (err) {
+      held.stop.abort();
+      if (held.lease !== "") await store.revoke(held.lease).catch(() => {});
+      throw err;
+    }
     const frozen: Instance = Object.freeze({ ...instance });
     let closed: Promise<void> | undefined;
     const registration: Registration = {
@@ -275,20 +385,39 @@ export class KvRegistry implements Registry {
       [Symbol.asyncDispose]: () => registration.close(),
     };
     this.#held.add(registration);
-    this.#spawn(this.#keepAlive(held, instance.id, async () => {
-      // Re-register under a new lease, retrying with backoff until it works or we close.
-      for (let attempt = 0; !held.stop.signal.aborted; attempt++) {
-        try {
-          await write(held.stop.signal);
-          this.#logger.warn(`Discovery re-registered ${instance.id}`);
-          return true;
-        } catch (err) {
-          if (held.stop.signal.aborted) break;
-          this.#logger.warn(`Discovery re-registration of ${instance.id} failed`, err);
-          await pause(this.#backoff(attempt), held.stop.signal);
+    /** Writes the instance again (a new lease when `fresh`), retrying with backoff until it works or we close. */
+    let restoring: Promise<boolean> | undefined;
+    const restore = (fresh: boolean) =>
+      restoring ??= (async () => {
+        for (let attempt = 0; !held.stop.signal.aborted; attempt++) {
+          try {
+            if (fresh || held.expired) await write(held.stop.signal);
+            else await put(held.signal);
+            this.#logger.warn(`Discovery re-registered ${instance.id}`);
+            return true;
+          } catch (err) {
+            if (held.stop.signal.aborted) break;
+            // The lease may be gone too: grant a new one next time.
+            fresh = true;
+            this.#logger.warn(`Discovery re-registration of ${instance.id} failed`, err);
+            await pause(this.#backoff(attempt), held.stop.signal);
+          }
         }
+        return false;
+      })().finally(() => (restoring = undefined));
+    this.#spawn(this.#keepAlive(held, instance.id, () => restore(true)));
+    // Someone else deleted the key (a registry without ownership, an
+    // operator): it is written again at once. A write by another
+    // registration of the same id replaces this one (the last write wins),
+    // and this one stops guarding it.
+    let replaced = false;
+    this.#spawn(this.#guard(held, key, ours, () => writing > 0 || replaced, (change) => {
+      if (change === "replaced") {
+        replaced = true;
+        return;
       }
-      return false;
+      this.#logger.warn(`Discovery registration of ${instance.id} was deleted: writing it again`);
+      void restore(false);
     }));
     return registration;
   }
@@ -388,14 +517,27 @@ export class KvRegistry implements Registry {
     const value = this.#validate(instance);
     const ttl = positive("ttl", options.ttl, DEFAULT_LEASE_TTL);
     options.signal?.throwIfAborted();
-    const held = new Held();
     const store = this.#store;
+    let resigned: Promise<void> | undefined;
+    // The watchdog ends the leadership from its own timer, before any
+    // successor can be elected (see Held).
+    const held = new Held(() => {
+      // (Suspended, as SIGSTOP: the keepalive loop ends it once resumed.)
+      if (this.#suspended) return;
+      void resign(
+        new WeftError(
+          "registry unreachable",
+          `Leadership of ${group} lost: the store confirmed no keepalive within ${LEASE_RENEW_DEADLINE} × the TTL`,
+        ),
+      );
+    });
     await this.#grant(held, ttl, options.signal);
     const key = prefix + held.lease;
-    let resigned: Promise<void> | undefined;
-    const resign = () =>
+    const resign = (reason?: WeftError) =>
       resigned ??= (async () => {
-        held.stop.abort(new WeftError("registry rejected", `Leadership of ${group} ended`));
+        held.stop.abort(
+          reason ?? new WeftError("registry rejected", `Leadership of ${group} ended`),
+        );
         this.#held.delete(handle);
         try {
           await store.delete(key);
@@ -407,7 +549,9 @@ export class KvRegistry implements Registry {
     const handle = { close: resign };
     this.#held.add(handle);
     this.#spawn(this.#keepAlive(held, `${instance.id} in ${group}`, () => {
-      void resign();
+      void resign(
+        new WeftError("registry rejected", `Leadership of ${group} lost: the lease is gone`),
+      );
       return Promise.resolve(false);
     }));
     const waiting = options.signal
@@ -416,6 +560,15 @@ export class KvRegistry implements Registry {
     let lost: WeftError | undefined;
     try {
       const mine = await store.put(key, value, held.lease, waiting);
+      // The candidacy's key deleted or written by someone else: the
+      // leadership (or the candidacy) ends at once.
+      this.#spawn(this.#guard(held, key, new Set([mine]), () => false, (change) =>
+        void resign(
+          new WeftError(
+            "registry rejected",
+            `Leadership of ${group} lost: its key was ${change} by someone else`,
+          ),
+        )));
       for (let attempt = 0;;) {
         let revision: bigint;
         try {
@@ -448,8 +601,8 @@ export class KvRegistry implements Registry {
       return {
         master,
         signal: held.stop.signal,
-        resign,
-        [Symbol.asyncDispose]: resign,
+        resign: () => resign(),
+        [Symbol.asyncDispose]: () => resign(),
       };
     } catch (err) {
       const reason = options.signal?.aborted ? options.signal.reason : err;

@@ -10,6 +10,29 @@ interface MemoryLease {
   ttl: number;
   timer: ReturnType<typeof setTimeout>;
   keys: Set<string>;
+  /** Who granted it (the served registry's identity of the client; "" in process). */
+  owner: string;
+}
+
+/** Leases and keys one owner holds now. */
+export interface Holdings {
+  leases: number;
+  keys: number;
+}
+
+declare const crypto: { getRandomValues<T extends Uint8Array>(array: T): T };
+
+/**
+ * A lease id nobody can guess: 63 random bits, in decimal (etcd's form).
+ * Knowing a lease id lets a client of an etcd without auth revoke it; a
+ * sequential id (etcd's own, and this store's before) gave every id away.
+ */
+export function randomLeaseId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  bytes[0]! &= 0x7f;
+  let id = 0n;
+  for (const byte of bytes) id = (id << 8n) | BigInt(byte);
+  return id === 0n ? "1" : String(id);
 }
 
 export interface Watcher {
@@ -21,25 +44,42 @@ export interface Watcher {
 export class Store {
   revision = 0n;
   compacted = 0n;
-  nextLease = 0;
   readonly keys = new Map<string, KeyValue & { lease: string }>();
   readonly leases = new Map<string, MemoryLease>();
   readonly history: { revision: bigint; events: KvEvent[] }[] = [];
   readonly watchers = new Set<Watcher>();
+  /** What each owner holds (entries only while it holds something). */
+  readonly holdings = new Map<string, Holdings>();
   readonly limit: number;
   /**
    * @param limit How many commits the history keeps (and a watcher may have pending).
-   * @param start The revision and lease id counters' starting points (a served
-   *   store starts them from the clock, so that fences and lease ids keep
-   *   growing across a restart of the process).
+   * @param revision The revision counter's starting point (a served store
+   *   starts it from the clock, so that fences keep growing across a
+   *   restart of the process).
    */
-  constructor(
-    limit: number,
-    start: { revision: bigint; lease: number } = { revision: 0n, lease: 0 },
-  ) {
+  constructor(limit: number, revision = 0n) {
     this.limit = limit;
-    this.revision = start.revision;
-    this.nextLease = start.lease;
+    this.revision = revision;
+  }
+
+  /** What `owner` holds now (zeros for nothing). */
+  held(owner: string): Holdings {
+    return this.holdings.get(owner) ?? { leases: 0, keys: 0 };
+  }
+
+  /** Adds `leases` and `keys` (either may be negative) to what `owner` holds. */
+  count(owner: string, leases: number, keys: number): void {
+    const h = this.holdings.get(owner) ?? { leases: 0, keys: 0 };
+    h.leases += leases;
+    h.keys += keys;
+    if (h.leases <= 0 && h.keys <= 0) this.holdings.delete(owner);
+    else this.holdings.set(owner, h);
+  }
+
+  /** The owner of `key` (the owner of the lease it is attached to), or undefined if absent. */
+  ownerOfKey(key: string): string | undefined {
+    const kv = this.keys.get(key);
+    return kv === undefined ? undefined : this.leases.get(kv.lease)?.owner;
   }
 
   commit(events: KvEvent[]): bigint {
@@ -58,6 +98,7 @@ export class Store {
     if (!lease) return;
     clearTimeout(lease.timer);
     this.leases.delete(id);
+    this.count(lease.owner, -1, -lease.keys.size);
     if (lease.keys.size === 0) return;
     const modRevision = ++this.revision;
     const events: KvEvent[] = [];
@@ -75,10 +116,13 @@ export class MemoryKv implements KvStore {
     this.store = store;
   }
 
-  grant(ttl: number): Promise<Lease> {
+  /** {@inheritDoc KvStore.grant}; `owner` is who the lease belongs to (the served registry's client). */
+  grant(ttl: number, _signal?: AbortSignal, owner = ""): Promise<Lease> {
     const s = this.store;
-    const id = String(++s.nextLease);
-    s.leases.set(id, { ttl, timer: setTimeout(() => s.expire(id), ttl), keys: new Set() });
+    let id = randomLeaseId();
+    while (s.leases.has(id)) id = randomLeaseId();
+    s.leases.set(id, { ttl, timer: setTimeout(() => s.expire(id), ttl), keys: new Set(), owner });
+    s.count(owner, 1, 0);
     return Promise.resolve({ id, ttl });
   }
 
@@ -108,11 +152,15 @@ export class MemoryKv implements KvStore {
       );
     }
     const old = s.keys.get(key);
-    if (old) s.leases.get(old.lease)?.keys.delete(key);
+    if (old) {
+      const before = s.leases.get(old.lease);
+      if (before?.keys.delete(key)) s.count(before.owner, 0, -1);
+    }
     const modRevision = ++s.revision;
     const kv = { key, value, createRevision: old?.createRevision ?? modRevision, modRevision };
     s.keys.set(key, { ...kv, lease: leaseId });
     lease.keys.add(key);
+    s.count(lease.owner, 0, 1);
     return Promise.resolve(s.commit([{ type: "put", kv }]));
   }
 
@@ -121,7 +169,8 @@ export class MemoryKv implements KvStore {
     const old = s.keys.get(key);
     if (!old) return Promise.resolve(s.revision);
     s.keys.delete(key);
-    s.leases.get(old.lease)?.keys.delete(key);
+    const lease = s.leases.get(old.lease);
+    if (lease?.keys.delete(key)) s.count(lease.owner, 0, -1);
     const modRevision = ++s.revision;
     return Promise.resolve(s.commit([{ type: "delete", key, modRevision }]));
   }

@@ -43,6 +43,7 @@
 import { ErrorCode, WeftError } from "../errors.ts";
 import type { KeyValue, KvEvent, KvStore, KvWatchBatch, Lease } from "./_kv.ts";
 import { KvRegistry, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
+import { randomLeaseId } from "./_memory_kv.ts";
 
 export type * from "./types.ts";
 export { DEFAULT_LEASE_TTL } from "./types.ts";
@@ -432,11 +433,26 @@ class EtcdKv implements KvStore {
   }
 
   async grant(ttl: number, signal?: AbortSignal): Promise<Lease> {
-    const [r, ep] = await this.#call(
-      "/v3/lease/grant",
-      { TTL: String(Math.ceil(ttl / 1000)) },
-      signal,
-    );
+    // The id is chosen here, at random: etcd's own are sequential, and a
+    // client of an etcd without auth that knows a lease id can revoke it.
+    let answer: [Record<string, unknown>, string] | undefined;
+    for (let attempt = 0; answer === undefined; attempt++) {
+      try {
+        answer = await this.#call(
+          "/v3/lease/grant",
+          { TTL: String(Math.ceil(ttl / 1000)), ID: randomLeaseId() },
+          signal,
+        );
+      } catch (err) {
+        // 63 random bits taken already: one more try, in theory never needed.
+        if (
+          attempt > 2 || !(err instanceof WeftError && /lease already exists/.test(err.message))
+        ) {
+          throw err;
+        }
+      }
+    }
+    const [r, ep] = answer;
     if (typeof r.error === "string" && r.error !== "") {
       throw new WeftError(ErrorCode.RegistryRejected, `etcd at ${ep} refused a lease: ${r.error}`);
     }

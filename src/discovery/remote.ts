@@ -49,7 +49,22 @@
 import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer, PeerIdentity } from "../cluster/peer.ts";
+import { checkConnectionCaps } from "../cluster/accept_gate.ts";
+import {
+  checkProtectedMode,
+  type ProtectedModeOptions,
+  refuseUnprotected,
+} from "../cluster/protected_mode.ts";
+import { describeIdentity, type TrustOptions } from "../cluster/security.ts";
+import {
+  checkFaultLogLimit,
+  DEFAULT_FAULT_LOG_LIMIT,
+  FaultLog,
+  quoteForLog,
+} from "../cluster/fault_log.ts";
+import { isPeerFault, peerFault } from "../cluster/fault_reply.ts";
+import { defaultLogger } from "../cluster/options.ts";
 import { json } from "../codec/json.ts";
 import { ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import { formatAddress, parseAddress } from "../transport/address.ts";
@@ -71,7 +86,7 @@ export type RegistryClusterOptions = Omit<
 >;
 
 /** Options of {@linkcode serveRegistry}. */
-export interface RegistryServerOptions {
+export interface RegistryServerOptions extends TrustOptions, ProtectedModeOptions {
   /** How many commits the store keeps for watchers that resume. @default {DEFAULT_MEMORY_HISTORY} */
   history?: number;
   /** Long-poll watch calls one connection may have waiting at once; more are refused. @default {DEFAULT_REGISTRY_MAX_WATCHES_PER_CONNECTION} */
@@ -92,7 +107,27 @@ export interface RegistryServerOptions {
   maxValueBytes?: number;
   /** The longest lease TTL granted, in ms (a lease nobody renews is gone after it). @default {DEFAULT_REGISTRY_MAX_TTL} */
   maxTtl?: number;
-  /** Options of the registry node's {@linkcode Cluster}: `auth` and `tls` to admit only your nodes, `transport`, `logger`. */
+  /**
+   * Leases one identity (a key id, a certificate subject; every client
+   * that proved nothing is the one identity `anonymous`) may hold at once,
+   * under `maxLeases`: one identity cannot take every lease from the rest.
+   * @default {DEFAULT_REGISTRY_MAX_LEASES_PER_IDENTITY}
+   */
+  maxLeasesPerIdentity?: number;
+  /** Keys one identity may hold at once, under `maxKeys`. @default {DEFAULT_REGISTRY_MAX_KEYS_PER_IDENTITY} */
+  maxKeysPerIdentity?: number;
+  /** Watch calls of one identity that may wait at once, under `maxWatches`. @default {DEFAULT_REGISTRY_MAX_WATCHES_PER_IDENTITY} */
+  maxWatchesPerIdentity?: number;
+  /** Connections the registry node holds at once; over it new ones are closed at once. @default {1000} */
+  maxConnections?: number;
+  /** Connections from one remote address the registry node holds at once. @default {DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS} */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Other options of the registry node's {@linkcode Cluster} (`transport`,
+   * `logger`, heartbeats, `handshakeTimeout`). Its trust settings are the
+   * top-level `tls`, `auth` and `authorize` (given here too, they must
+   * not also be given there).
+   */
   cluster?: RegistryClusterOptions;
 }
 
@@ -118,17 +153,55 @@ export const DEFAULT_REGISTRY_MAX_KEY_BYTES = 1024;
 export const DEFAULT_REGISTRY_MAX_VALUE_BYTES = 8 * 1024;
 /** The default {@linkcode RegistryServerOptions.maxTtl}: 10 minutes. */
 export const DEFAULT_REGISTRY_MAX_TTL = 600_000;
+/** The default {@linkcode RegistryServerOptions.maxLeasesPerIdentity}: a tenth of `maxLeases`'s default. */
+export const DEFAULT_REGISTRY_MAX_LEASES_PER_IDENTITY = 1000;
+/** The default {@linkcode RegistryServerOptions.maxKeysPerIdentity}: a tenth of `maxKeys`'s default. */
+export const DEFAULT_REGISTRY_MAX_KEYS_PER_IDENTITY = 1000;
+/** The default {@linkcode RegistryServerOptions.maxWatchesPerIdentity}: a quarter of `maxWatches`'s default. */
+export const DEFAULT_REGISTRY_MAX_WATCHES_PER_IDENTITY = 1024;
+/** The default {@linkcode RegistryServerOptions.maxConnectionsPerAddress}. */
+export const DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** Options of {@linkcode RemoteRegistry}. */
-export interface RemoteRegistryOptions extends RegistryOptions {
+export interface RemoteRegistryOptions extends RegistryOptions, TrustOptions {
   /** The registry node's address, `host:port` (what {@linkcode RegistryServer.address} says). */
   address: string;
   /** How long one request may take, in ms. @default {DEFAULT_REMOTE_REQUEST_TIMEOUT} */
   requestTimeout?: number;
   /** How long the server may hold one watch call before answering with progress, in ms (capped by its `maxWatchWait`). @default {DEFAULT_REMOTE_POLL_WAIT} */
   pollWait?: number;
-  /** Options of the client's own {@linkcode Cluster} (`auth`, `tls`, `transport`, heartbeats). */
+  /**
+   * Other options of the client's own {@linkcode Cluster} (`transport`,
+   * heartbeats). Its trust settings are the top-level `tls`, `auth` and
+   * `authorize` (given here too, they must not also be given there).
+   */
   cluster?: RegistryClusterOptions;
+}
+
+/**
+ * The cluster options of a registry node or client: `cluster`, with the
+ * top-level trust settings in it.
+ *
+ * @throws {TypeError} For a trust setting given both at the top level and in `cluster`.
+ */
+function clusterWithTrust(
+  options: TrustOptions & { cluster?: RegistryClusterOptions },
+): RegistryClusterOptions {
+  const cluster = options.cluster ?? {};
+  if (cluster === null || typeof cluster !== "object") {
+    throw new TypeError("Invalid option cluster: expected an object of cluster options");
+  }
+  const merged: RegistryClusterOptions = { ...cluster };
+  for (const name of ["tls", "auth", "authorize"] as const) {
+    if (options[name] === undefined) continue;
+    if (cluster[name] !== undefined) {
+      throw new TypeError(
+        `Invalid options ${name} and cluster.${name}: give ${name} once (at the top level)`,
+      );
+    }
+    (merged as Record<string, unknown>)[name] = options[name];
+  }
+  return merged;
 }
 
 /** The default {@linkcode RemoteRegistryOptions.requestTimeout}: 5 s. */
@@ -196,8 +269,29 @@ export interface RegistryServer {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * A refusal of a client's request: the client's doing, so answered on the
+ * cluster's cheap path (a `peerFault`: no stack, no "handler threw" line)
+ * and logged, within the limit, by the host.
+ */
 function refused(what: string): WeftError {
-  return new WeftError(ErrorCode.RegistryRejected, `Registry refused ${what}`);
+  return peerFault(ErrorCode.RegistryRejected, `Registry refused ${what}`);
+}
+
+/** A refusal of what belongs to another identity (a `registry auth` error on the client). */
+function notYours(what: string): WeftError {
+  return peerFault(ErrorCode.RegistryAuth, `Registry refused ${what}`);
+}
+
+/**
+ * Who owns what a client writes: the key id it proved, else its
+ * certificate's subject, else `anonymous` (every client that proved
+ * nothing is one identity).
+ */
+export function registryIdentity(identity: PeerIdentity): string {
+  if (identity.keyId !== undefined) return `key:${identity.keyId}`;
+  if (identity.certificate !== undefined) return `cert:${identity.certificate.subject}`;
+  return "anonymous";
 }
 
 function field<T extends "string" | "number">(
@@ -225,6 +319,8 @@ class Host {
   readonly kv: MemoryKv;
   readonly epoch: string;
   readonly watching = new Map<Peer, number>();
+  /** Watch calls waiting, by identity. */
+  readonly watchingBy = new Map<string, number>();
   waiting = 0;
   readonly closing = new AbortController();
   readonly maxWatches: number;
@@ -236,6 +332,9 @@ class Host {
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
   readonly maxTtl: number;
+  readonly maxLeasesPerIdentity: number;
+  readonly maxKeysPerIdentity: number;
+  readonly maxWatchesPerIdentity: number;
 
   constructor(o: RegistryServerOptions) {
     const history = count("history", o.history, DEFAULT_MEMORY_HISTORY);
@@ -256,10 +355,25 @@ class Host {
     this.maxKeyBytes = count("maxKeyBytes", o.maxKeyBytes, DEFAULT_REGISTRY_MAX_KEY_BYTES);
     this.maxValueBytes = count("maxValueBytes", o.maxValueBytes, DEFAULT_REGISTRY_MAX_VALUE_BYTES);
     this.maxTtl = positive("maxTtl", o.maxTtl, DEFAULT_REGISTRY_MAX_TTL);
-    // Counters from the clock: fences and lease ids keep growing across a
-    // restart of the registry node, and an old lease id names no new lease.
+    this.maxLeasesPerIdentity = count(
+      "maxLeasesPerIdentity",
+      o.maxLeasesPerIdentity,
+      DEFAULT_REGISTRY_MAX_LEASES_PER_IDENTITY,
+    );
+    this.maxKeysPerIdentity = count(
+      "maxKeysPerIdentity",
+      o.maxKeysPerIdentity,
+      DEFAULT_REGISTRY_MAX_KEYS_PER_IDENTITY,
+    );
+    this.maxWatchesPerIdentity = count(
+      "maxWatchesPerIdentity",
+      o.maxWatchesPerIdentity,
+      DEFAULT_REGISTRY_MAX_WATCHES_PER_IDENTITY,
+    );
+    // The revision from the clock: fences keep growing across a restart of
+    // the registry node. Lease ids are random (nobody can guess another's).
     const now = Date.now() * 1000;
-    this.store = new Store(history, { revision: BigInt(now), lease: now });
+    this.store = new Store(history, BigInt(now));
     // Revisions before the start belong to another store (this node before a
     // restart): a watch from one of them is answered `compacted`, so the
     // client reads a fresh snapshot instead of replaying onto a stale one.
@@ -277,7 +391,28 @@ class Host {
     return key;
   }
 
+  /** Where refusals are logged, at most `faultLogLimit` lines per code per second. */
+  faults: FaultLog | undefined;
+
+  /** Handles a request; a refusal is also logged (within the limit). */
   async handle(cmd: number, raw: unknown, context: CallContext): Promise<unknown> {
+    try {
+      return await this.#handle(cmd, raw, context);
+    } catch (error) {
+      if (isPeerFault(error)) {
+        this.faults?.report(
+          error.code,
+          () =>
+            `${error.message} (from ${
+              quoteForLog(describeIdentity(context.peer.identity))
+            }, ${context.peer})`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #handle(cmd: number, raw: unknown, context: CallContext): Promise<unknown> {
     const name = NAMES[cmd];
     if (name === undefined) throw refused(`command ${cmd}: unknown`);
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -286,6 +421,9 @@ class Host {
     const body = raw as Record<string, unknown>;
     const s = this.store;
     const epoch = this.epoch;
+    // What a client writes belongs to the identity it proved: only that
+    // identity may renew, revoke, change or delete it.
+    const who = registryIdentity(context.peer.identity);
     switch (name) {
       case "grant": {
         const ttl = field(body, "ttl", "number");
@@ -295,14 +433,27 @@ class Host {
         if (s.leases.size >= this.maxLeases) {
           throw refused(`a lease: ${this.maxLeases} leases (maxLeases) are alive`);
         }
-        const lease = await this.kv.grant(Math.ceil(ttl));
+        if (s.held(who).leases >= this.maxLeasesPerIdentity) {
+          throw refused(
+            `a lease: ${
+              quoteForLog(who)
+            } holds ${this.maxLeasesPerIdentity} leases (maxLeasesPerIdentity)`,
+          );
+        }
+        const lease = await this.kv.grant(Math.ceil(ttl), undefined, who);
         return { epoch, id: lease.id, ttl: lease.ttl };
       }
-      case "keepAlive":
-        return { epoch, ttl: await this.kv.keepAlive(field(body, "id", "string")) };
-      case "revoke":
-        await this.kv.revoke(field(body, "id", "string"));
+      case "keepAlive": {
+        const id = field(body, "id", "string");
+        this.#ownLease(id, who, "keepAlive");
+        return { epoch, ttl: await this.kv.keepAlive(id) };
+      }
+      case "revoke": {
+        const id = field(body, "id", "string");
+        this.#ownLease(id, who, "revoke");
+        await this.kv.revoke(id);
         return { epoch };
+      }
       case "put": {
         const key = this.#key(body, "key");
         const value = field(body, "value", "string");
@@ -310,20 +461,53 @@ class Host {
         if (size > this.maxValueBytes) {
           throw refused(`a value of ${size} bytes: over maxValueBytes ${this.maxValueBytes}`);
         }
-        if (!s.keys.has(key) && s.keys.size >= this.maxKeys) {
-          throw refused(`a put: ${this.maxKeys} keys (maxKeys) are stored`);
-        }
         const lease = field(body, "lease", "string");
+        this.#ownLease(lease, who, "put");
+        const owner = s.ownerOfKey(key);
+        if (owner !== undefined && owner !== who) {
+          throw notYours(`a put of ${quoteForLog(key)}: the key is another identity's`);
+        }
+        if (owner === undefined) {
+          if (s.keys.size >= this.maxKeys) {
+            throw refused(`a put: ${this.maxKeys} keys (maxKeys) are stored`);
+          }
+          if (s.held(who).keys >= this.maxKeysPerIdentity) {
+            throw refused(
+              `a put: ${
+                quoteForLog(who)
+              } holds ${this.maxKeysPerIdentity} keys (maxKeysPerIdentity)`,
+            );
+          }
+        }
         return { epoch, revision: String(await this.kv.put(key, value, lease)) };
       }
-      case "delete":
-        return { epoch, revision: String(await this.kv.delete(this.#key(body, "key"))) };
+      case "delete": {
+        const key = this.#key(body, "key");
+        const owner = s.ownerOfKey(key);
+        if (owner !== undefined && owner !== who) {
+          throw notYours(`a delete of ${quoteForLog(key)}: the key is another identity's`);
+        }
+        return { epoch, revision: String(await this.kv.delete(key)) };
+      }
       case "range": {
         const r = await this.kv.range(this.#key(body, "prefix"));
         return { epoch, revision: String(r.revision), kvs: r.kvs.map(toWireKv) };
       }
       case "watch":
-        return { epoch, ...(await this.#watch(body, context)) };
+        return { epoch, ...(await this.#watch(body, context, who)) };
+    }
+  }
+
+  /**
+   * Throws unless lease `id` (if it exists) is `who`'s. A lease that does
+   * not exist is left to the store (a keepalive answers 0, a put is refused);
+   * a lease of another identity is refused the same way whether it exists
+   * or not would tell nothing more: its id is random.
+   */
+  #ownLease(id: string, who: string, what: string): void {
+    const lease = this.store.leases.get(id);
+    if (lease !== undefined && lease.owner !== who) {
+      throw notYours(`${what} of lease ${id}: the lease is another identity's`);
     }
   }
 
@@ -350,7 +534,11 @@ class Host {
     return { type: "events", revision: String(upTo), events };
   }
 
-  async #watch(body: Record<string, unknown>, context: CallContext): Promise<object> {
+  async #watch(
+    body: Record<string, unknown>,
+    context: CallContext,
+    who: string,
+  ): Promise<object> {
     const prefix = this.#key(body, "prefix");
     const from = revisionField(body, "from");
     const wait = Math.min(field(body, "wait", "number"), this.maxWait);
@@ -366,7 +554,14 @@ class Host {
     if (this.waiting >= this.maxWaiting) {
       throw refused(`a watch: ${this.waiting} watch calls wait (maxWatches)`);
     }
+    const mine = this.watchingBy.get(who) ?? 0;
+    if (mine >= this.maxWatchesPerIdentity) {
+      throw refused(
+        `a watch: ${mine} watch calls of ${quoteForLog(who)} wait (maxWatchesPerIdentity)`,
+      );
+    }
     this.watching.set(peer, held + 1);
+    this.watchingBy.set(who, mine + 1);
     this.waiting++;
     const s = this.store;
     let wake!: () => void;
@@ -388,6 +583,9 @@ class Host {
       const left = this.watching.get(peer)! - 1;
       if (left === 0) this.watching.delete(peer);
       else this.watching.set(peer, left);
+      const leftBy = this.watchingBy.get(who)! - 1;
+      if (leftBy === 0) this.watchingBy.delete(who);
+      else this.watchingBy.set(who, leftBy);
     }
     return this.#collect(prefix, from) ??
       { type: "events", revision: String(s.revision), events: [] };
@@ -409,7 +607,10 @@ class Host {
  * @param options Bounds on what clients may make it hold; cluster options.
  * @returns The running server; close it to stop.
  * @throws {RangeError} An option out of range (named in the message).
- * @throws {WeftError} `bad address`, `address in use`, `transport` from listening.
+ * @throws {TypeError} A trust setting given both at the top level and in `cluster`.
+ * @throws {WeftError} `protected mode` (no `auth` or client-certificate `tls`, an address
+ *   other than loopback, and `protectedMode` not `false`); `bad address`, `address in use`,
+ *   `transport` from listening.
  */
 export async function serveRegistry(
   address: string,
@@ -419,15 +620,33 @@ export async function serveRegistry(
     throw new TypeError("Invalid options: expected an object");
   }
   const { hostname } = parseAddress(address);
+  const clusterOptions = clusterWithTrust(options);
+  const protectedMode = checkProtectedMode(options.protectedMode);
+  const caps = checkConnectionCaps({
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
+      DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS,
+  });
   const host = new Host(options);
+  const logger = clusterOptions.logger ?? defaultLogger;
+  host.faults = new FaultLog(
+    { error: (message, detail) => logger.warn(message, detail) },
+    checkFaultLogLimit(clusterOptions.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
+  );
+  try {
+    refuseUnprotected(address, clusterOptions, protectedMode, "registry node");
+  } catch (error) {
+    host.close();
+    throw error;
+  }
   const cluster = new Cluster({
-    ...options.cluster,
+    ...clusterOptions,
     ...json({ commands: COMMANDS }),
     call: (_peer, cmd, body, context) => host.handle(cmd, body, context),
   });
   let listening;
   try {
-    listening = await cluster.listen(address);
+    listening = await cluster.listen(address, caps);
   } catch (err) {
     host.close();
     await cluster.close();
@@ -512,7 +731,7 @@ class RemoteKv implements KvStore {
       DEFAULT_REMOTE_REQUEST_TIMEOUT,
     );
     this.#pollWait = positive("pollWait", options.pollWait, DEFAULT_REMOTE_POLL_WAIT);
-    this.#cluster = new Cluster({ ...options.cluster, ...json({ commands: COMMANDS }) });
+    this.#cluster = new Cluster({ ...clusterWithTrust(options), ...json({ commands: COMMANDS }) });
     this.#peer = this.#cluster.connect(address);
   }
 

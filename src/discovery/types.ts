@@ -84,6 +84,16 @@ export interface LeaseOptions {
 /** The default lease time to live: 10 s (luabus's example lease). */
 export const DEFAULT_LEASE_TTL = 10_000;
 
+/**
+ * The share of a lease's TTL after which a holder takes its lease as lost
+ * when the store has confirmed nothing since: measured on the holder's own
+ * monotonic clock from the sending of the last request the store confirmed
+ * (the grant, or a keepalive). The store cannot expire the lease before a
+ * whole TTL after it received that request, so a holder whose timers are
+ * not late by more than the other fifth of the TTL learns it first.
+ */
+export const LEASE_RENEW_DEADLINE = 0.8;
+
 /** Options of {@linkcode Registry.watch} and {@linkcode Registry.observe}. */
 export interface WatchOptions {
   /** Ends the iteration (the iterator returns; no error). */
@@ -117,11 +127,21 @@ export interface Leadership extends AsyncDisposable {
   /** This master, with its fencing number. */
   readonly master: Master;
   /**
-   * Aborted when this leadership ends: resigned, the registry closed, or the
-   * lease lost (the process was stopped past the TTL, or the store could not
-   * be reached to renew it). A lost leader should stop acting as master and
-   * may campaign again; by then another master with a higher fence may
-   * exist, which is why receivers compare fences.
+   * Aborted when this leadership ends: resigned, the registry closed, the
+   * lease lost, or the candidacy's key deleted or overwritten by someone
+   * else (aborted at once, from a watch on it).
+   *
+   * The bound: when the store stops confirming keepalives (a partition, a
+   * store that hangs, this process too slow), `signal` aborts at
+   * {@linkcode LEASE_RENEW_DEADLINE} (0.8) × TTL after the sending of the
+   * last keepalive the store confirmed, on this process's own timer,
+   * whether or not the requests in flight ever fail. The store cannot
+   * expire the lease, and so elect a successor, before a whole TTL after
+   * it received that keepalive: the old master stops first, by at least a
+   * fifth of the TTL (less only if this process's timers run that late, or
+   * its clock runs slower than the store's). A lost leader should stop
+   * acting as master and may campaign again; receivers still compare
+   * fences, since work it began earlier may arrive late.
    */
   readonly signal: AbortSignal;
   /**

@@ -12,14 +12,19 @@
  * __nowaiting = true     -- calls to an absent node fail at once
  * ```
  *
- * A config that does not parse or validate is rejected whole with a
- * `bad config` error naming the line (or key) and the reason.
+ * The Lua form is a program: {@linkcode loadConfig} runs it with a real Lua
+ * (see {@linkcode runLuaConfig}), as skynet's loader does, so `local`
+ * variables, `..` and every comment and string form work. A config that
+ * does not load or validate is rejected whole with a `bad config` error
+ * naming the line (or key) and the reason.
  *
- * @example Parse skynet's form
+ * @example Load skynet's form
  * ```ts
- * import { parseConfig } from "@weft/cluster/nodes";
+ * import { loadConfig } from "@weft/cluster/nodes";
  *
- * const table = parseConfig('db = "127.0.0.1:2528"\ncache = false -- down\n__nowaiting = true\n');
+ * const table = await loadConfig(
+ *   'local host = "127.0.0.1"\ndb = host .. ":2528"\ncache = false -- down\n__nowaiting = true\n',
+ * );
  * if (table.nodes.get("db") !== "127.0.0.1:2528" || table.nodes.get("cache") !== false) {
  *   throw new Error("unexpected result");
  * }
@@ -33,6 +38,7 @@ import { utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { MAX_NAME_BYTES } from "../cluster/names.ts";
 import { parseAddress } from "../transport/address.ts";
+import { type LuaConfigOptions, luaEntriesToConfig, runLuaConfig } from "./lua_config.ts";
 
 /**
  * A config as a plain object: node name -> `"host:port"`, or `false` for a
@@ -47,6 +53,12 @@ export interface NodeTable {
   readonly nodes: ReadonlyMap<string, string | false>;
   /** Calls to a node absent from the table fail at once instead of waiting. */
   readonly nowaiting: boolean;
+  /**
+   * Whether the config set `__nowaiting` (false: `nowaiting` is the
+   * default). A merging reload keeps the `nowaiting` in force unless the
+   * config set it. Absent, taken as set.
+   */
+  readonly nowaitingGiven?: boolean;
 }
 
 function badConfig(where: string, reason: string): WeftError {
@@ -79,12 +91,14 @@ export function configFromObject(config: NodesConfig): NodeTable {
   }
   const nodes = new Map<string, string | false>();
   let nowaiting = false;
+  let nowaitingGiven = false;
   for (const [key, value] of Object.entries(config)) {
     const where = `key "${key}"`;
     if (key.startsWith("__")) {
       if (key !== "__nowaiting") throw badConfig(where, "unknown option (only __nowaiting)");
       if (typeof value !== "boolean") throw badConfig(where, "expected true or false");
       nowaiting = value;
+      nowaitingGiven = true;
       continue;
     }
     checkName(key, where);
@@ -94,23 +108,59 @@ export function configFromObject(config: NodesConfig): NodeTable {
       nodes.set(key, value);
     } else throw badConfig(where, `expected "host:port" or false, got ${JSON.stringify(value)}`);
   }
-  return { nodes, nowaiting };
+  return { nodes, nowaiting, nowaitingGiven };
 }
 
 /**
- * Parses config text: JSON (text starting with `{`) or skynet's Lua form
- * (`name = "host:port"`, `name = false`, `__nowaiting = true`, `--`
- * comments and `--[[ ]]` block comments, an optional `;` or `,` after each
- * assignment, one assignment per line).
+ * Parses JSON config text (text starting with `{`), synchronously. skynet's
+ * Lua form is a program and needs {@linkcode loadConfig}, which runs it.
  *
  * @param text The config text.
  * @returns The validated table.
  * @throws {WeftError} `bad config` naming the line and the reason.
+ * @throws {TypeError} For text that is not JSON (a Lua config: use `loadConfig`).
  */
 export function parseConfig(text: string): NodeTable {
   if (typeof text !== "string") throw new TypeError("Invalid config text: expected a string");
-  if (text.trimStart().startsWith("{")) return parseJson(text);
-  return parseLua(text);
+  if (isJson(text)) return parseJson(text);
+  throw new TypeError(
+    "Invalid config text: not JSON; a Lua config (skynet's clustername.lua) is a program: load it with `await loadConfig(text)`, `await readConfig(path)` or `await nodes.reload(text)`",
+  );
+}
+
+/** Whether config text is JSON (starts with `{`) rather than Lua. */
+export function isJson(text: string): boolean {
+  return text.trimStart().startsWith("{");
+}
+
+/**
+ * Loads config text: JSON, or skynet's Lua form run by a real Lua as
+ * skynet's loader runs it (see {@linkcode runLuaConfig}: `local`
+ * variables, `..`, long strings, any comments; a key set twice keeps its
+ * last value; `name = false` is a node that is down; `__nowaiting` by Lua
+ * truth). The Lua runtime is loaded on the first Lua config only.
+ *
+ * @param text The config text.
+ * @param options For a Lua config: its time and memory limits, its name in messages.
+ * @returns The validated table.
+ * @throws {WeftError} `bad config` naming the line and the reason.
+ */
+export async function loadConfig(text: string, options: LuaConfigOptions = {}): Promise<NodeTable> {
+  if (typeof text !== "string") throw new TypeError("Invalid config text: expected a string");
+  if (isJson(text)) return parseJson(text);
+  const entries = await runLuaConfig(text, options);
+  const config = luaEntriesToConfig(entries);
+  for (const { key, line } of entries) {
+    if (key.startsWith("__")) continue;
+    try {
+      configFromObject({ [key]: config[key]! });
+    } catch (error) {
+      // Re-word with the line rather than the key.
+      const reason = (error as Error).message.replace(/^Cannot load config: key "[^"]*": /, "");
+      throw badConfig(`line ${line}`, reason);
+    }
+  }
+  return configFromObject(config);
 }
 
 function parseJson(text: string): NodeTable {
@@ -128,88 +178,17 @@ function parseJson(text: string): NodeTable {
   return configFromObject(value as NodesConfig);
 }
 
-const ASSIGNMENT =
-  /^(?:([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)')\s*\])\s*=\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)'|(true|false))\s*[;,]?$/;
-
-function parseLua(text: string): NodeTable {
-  const config: Record<string, string | boolean> = {};
-  const seen = new Map<string, number>();
-  const lines = text.split(/\r?\n/);
-  let inBlock = false;
-  for (let i = 0; i < lines.length; i++) {
-    const where = `line ${i + 1}`;
-    let line = lines[i]!;
-    if (inBlock) {
-      const end = line.indexOf("]]");
-      if (end === -1) continue;
-      line = line.slice(end + 2);
-      inBlock = false;
-    }
-    line = stripComment(line, () => inBlock = true).trim();
-    if (line.length === 0) continue;
-    const match = ASSIGNMENT.exec(line);
-    if (match === null) {
-      throw badConfig(
-        where,
-        `expected name = "host:port", name = false or __nowaiting = true, got: ${
-          line.slice(0, 60)
-        }`,
-      );
-    }
-    const name = match[1] ?? match[2] ?? match[3]!;
-    const value = match[4] ?? match[5] ?? match[6] === "true";
-    if (seen.has(name)) {
-      throw badConfig(where, `"${name}" is already set on line ${seen.get(name)}`);
-    }
-    seen.set(name, i + 1);
-    if (value === true && !name.startsWith("__")) {
-      throw badConfig(where, `"${name}" = true: a node is "host:port" or false`);
-    }
-    try {
-      configFromObject({ [name]: value });
-    } catch (error) {
-      // Re-word with the line rather than the key.
-      const reason = (error as Error).message.replace(/^Cannot load config: key "[^"]*": /, "");
-      throw badConfig(where, reason);
-    }
-    config[name] = value;
-  }
-  if (inBlock) throw badConfig(`line ${lines.length}`, "a --[[ comment is never closed");
-  return configFromObject(config);
-}
-
-/** Cuts a `--` comment off a line (not inside a string); notes a `--[[` that opens a block. */
-function stripComment(line: string, openBlock: () => void): string {
-  let quote = "";
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quote !== "") {
-      if (c === quote) quote = "";
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === "-" && line[i + 1] === "-") {
-      if (line.startsWith("[[", i + 2)) {
-        const end = line.indexOf("]]", i + 4);
-        if (end === -1) {
-          openBlock();
-          return line.slice(0, i);
-        }
-        return line.slice(0, i) + " " + stripComment(line.slice(end + 2), openBlock);
-      }
-      return line.slice(0, i);
-    }
-  }
-  return line;
-}
-
 /**
- * Reads a config file (JSON or skynet's Lua form) with the runtime's
- * `node:fs` (Deno, Bun and Node all have it).
+ * Reads a config file (JSON, or skynet's Lua form: see
+ * {@linkcode loadConfig}) with the runtime's `node:fs` (Deno, Bun and Node
+ * all have it).
  *
  * @param path The file's path.
+ * @param options For a Lua config: its time and memory limits.
  * @returns The validated table.
- * @throws {WeftError} `bad config` if the file cannot be read or parsed (naming the file).
+ * @throws {WeftError} `bad config` if the file cannot be read or loaded (naming the file).
  */
-export async function readConfig(path: string): Promise<NodeTable> {
+export async function readConfig(path: string, options: LuaConfigOptions = {}): Promise<NodeTable> {
   let text: string;
   try {
     const fs = await import("node:fs/promises");
@@ -222,10 +201,12 @@ export async function readConfig(path: string): Promise<NodeTable> {
     );
   }
   try {
-    return parseConfig(text);
+    return await loadConfig(text, { name: path, ...options });
   } catch (error) {
-    if (error instanceof WeftError) {
-      throw new WeftError("bad config", error.message.replace("config:", `config ${path}:`));
+    if (error instanceof WeftError && !error.message.startsWith(`Cannot load config: ${path}`)) {
+      throw new WeftError("bad config", error.message.replace("config:", `config ${path}:`), {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -69,7 +69,8 @@ async function reloadInOrder(nodes: Nodes, config: NodesConfig, options: FollowO
   // A reload made by hand may be running: wait for it (bounded), then apply ours.
   for (let attempt = 0; attempt < 1000; attempt++) {
     try {
-      const outcomes = await nodes.reload(config, { probe: options.probe ?? false });
+      // The registry's members are the whole table: replace, not merge.
+      const outcomes = await nodes.reload(config, { probe: options.probe ?? false, replace: true });
       options.onReload?.(outcomes);
       return;
     } catch (error) {

@@ -27,5 +27,6 @@
 
 export * from "./nodes.ts";
 export * from "./config.ts";
+export * from "./lua_config.ts";
 export type { Cluster } from "../cluster/cluster.ts";
 export * from "./follow.ts";

@@ -10,17 +10,37 @@
  */
 
 import { now, startRefTimer, stopTimer, type TimerHandle } from "../_platform.ts";
-import { type ErrorCode, isWeftError, RemoteError, WeftError } from "../errors.ts";
+import { type ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import type { CallContext, CallOptions } from "../cluster/call_context.ts";
 import { Cluster, type ClusterCloseOptions } from "../cluster/cluster.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
 import { nameBytes } from "../cluster/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
+import { checkConnectionCaps } from "../cluster/accept_gate.ts";
+import {
+  checkFaultLogLimit,
+  DEFAULT_FAULT_LOG_LIMIT,
+  FaultLog,
+  quoteForLog,
+} from "../cluster/fault_log.ts";
+import { peerFault } from "../cluster/fault_reply.ts";
+import {
+  checkProtectedMode,
+  type ProtectedModeOptions,
+  refuseUnprotected,
+} from "../cluster/protected_mode.ts";
 import type { Peer } from "../cluster/peer.ts";
 import type { Codec } from "../codec/types.ts";
 import { SessionSlots } from "../session/session_slots.ts";
 import { json } from "../codec/json.ts";
-import { configFromObject, type NodesConfig, type NodeTable, parseConfig } from "./config.ts";
+import {
+  configFromObject,
+  loadConfig,
+  type NodesConfig,
+  type NodeTable,
+  parseConfig,
+} from "./config.ts";
+import type { LuaConfigOptions } from "./lua_config.ts";
 
 /** The cmd number of the nodes layer's own requests (query, ping): JSON bodies. */
 export const SYSTEM_CMD = 0xfffffeff;
@@ -33,14 +53,25 @@ export interface NodesOptions extends
   Omit<
     ClusterOptions,
     "call" | "accept" | "codec" | "marshal" | "unmarshal" | "nodeName" | "protocol"
-  > {
+  >,
+  ProtectedModeOptions {
   /**
    * This node's name (or give it to `open(name)`): sent in the handshake,
    * so the nodes it calls know who calls.
    */
   name?: string;
-  /** The initial config: an object, or text (JSON or skynet's Lua form). */
+  /**
+   * The initial config: an object, a table (`await loadConfig(text)` for
+   * skynet's Lua form), or JSON text. Lua text is a program and loads
+   * asynchronously: give it to `reload`, or load it first.
+   */
   config?: NodesConfig | NodeTable | string;
+  /**
+   * Limits of a Lua config given to `reload` as text (time, memory).
+   *
+   * @default {1000 ms, 16 MiB}
+   */
+  luaConfig?: LuaConfigOptions;
   /**
    * How bodies travel. Commands are names that travel on their own (see
    * the protocol docs), so the codec is called with cmd 0 for a named
@@ -56,7 +87,24 @@ export interface NodesOptions extends
    * @default {the `connectTimeout` option, else 5000}
    */
   probeTimeout?: number;
+  /**
+   * Connections a listener of this node (`open`) holds at once; over it new
+   * ones are closed at once.
+   *
+   * @default {1000}
+   */
+  maxConnections?: number;
+  /**
+   * Connections from one remote address a listener of this node holds at
+   * once, so one host cannot take every slot of `maxConnections`.
+   *
+   * @default {256}
+   */
+  maxConnectionsPerAddress?: number;
 }
+
+/** The default `maxConnectionsPerAddress` of a named node's listeners. */
+export const DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** Options of `nodes.call()` and `nodes.send()`: every `Cluster.call` option, and `nowaiting`. */
 export interface NodeCallOptions extends Omit<CallOptions, "service" | "command"> {
@@ -100,6 +148,17 @@ export interface ReloadOptions {
    * @default {true}
    */
   probe?: boolean;
+  /**
+   * Replace the whole table with the config given: nodes it does not name
+   * are removed (their waiting calls fail with `node down`), and
+   * `__nowaiting` is false unless it sets it. Off (skynet's `clusterd`),
+   * the config's nodes are merged into the table in force, nodes it does
+   * not name stay, and `__nowaiting` stays as it was unless the config
+   * sets it.
+   *
+   * @default {false}
+   */
+  replace?: boolean;
 }
 
 /** What `query()` learns about a service. */
@@ -217,6 +276,10 @@ interface Service {
 export class Nodes {
   readonly #options: NodesOptions;
   readonly #codec: Codec;
+  readonly #protectedMode: boolean;
+  readonly #caps: { maxConnections: number; maxConnectionsPerAddress: number };
+  /** Requests for services or commands this node lacks: the caller's mistake, logged within the limit. */
+  readonly #faults: FaultLog;
   #cluster: Cluster | undefined;
   #name: string | undefined;
   #table: NodeTable = { nodes: new Map(), nowaiting: false };
@@ -232,7 +295,8 @@ export class Nodes {
    * Creates a named node (its cluster is made on first use).
    *
    * @param options Cluster options, this node's name, the initial config, the body codec.
-   * @throws {TypeError} Naming the option, for a wrong type.
+   * @throws {TypeError} Naming the option, for a wrong type (and for Lua text as `config`:
+   *   load it with `loadConfig`, or give it to `reload`).
    * @throws {WeftError} `bad config` for an initial config that does not load.
    */
   constructor(options: NodesOptions = {}) {
@@ -240,6 +304,17 @@ export class Nodes {
       throw new TypeError("Invalid options: expected an object");
     }
     this.#options = options;
+    this.#protectedMode = checkProtectedMode(options.protectedMode);
+    this.#caps = checkConnectionCaps({
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
+        DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS,
+    });
+    const logger = options.logger ?? defaultLogger;
+    this.#faults = new FaultLog(
+      { error: (message, detail) => logger.warn(message, detail) },
+      checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
+    );
     this.#codec = options.codec ?? json();
     if (typeof this.#codec?.marshal !== "function" || typeof this.#codec.unmarshal !== "function") {
       throw new TypeError("Invalid option codec: expected an object with marshal and unmarshal");
@@ -271,7 +346,9 @@ export class Nodes {
    * @param options `address`: where to listen instead of the configured address.
    * @returns The listener (`listener.address` has the bound port).
    * @throws {WeftError} `unknown node` / `node down` for a name not in the config or down,
-   *   `peer closed` after close, and what `Cluster.listen` raises.
+   *   `protected mode` (no `auth` or client-certificate `tls`, an address other than
+   *   loopback, and `protectedMode` not `false`), `peer closed` after close, and what
+   *   `Cluster.listen` raises.
    * @throws {TypeError} If the cluster was made (by a call) under another name.
    */
   async open(node: string | number, options: { address?: string } = {}): Promise<ClusterListener> {
@@ -301,7 +378,8 @@ export class Nodes {
         address = configured;
       }
     }
-    return await this.#getCluster().listen(address);
+    refuseUnprotected(address, this.#options, this.#protectedMode, "named node");
+    return await this.#getCluster().listen(address, this.#caps);
   }
 
   /** True if `node` is in the config with an address (false for absent or down nodes). */
@@ -457,15 +535,18 @@ export class Nodes {
   }
 
   /**
-   * Puts a new config in force and resolves with each node's outcome once
-   * it is (and, unless `probe: false`, once added and moved nodes answered
-   * their probe or failed it). A moved node's old connection drains: calls
+   * Puts a config in force and resolves with each node's outcome once it
+   * is (and, unless `probe: false`, once added and moved nodes answered
+   * their probe or failed it). As skynet's `cluster.reload`, the config's
+   * nodes are merged into the table in force (`__nowaiting` stays unless
+   * given); `replace: true` puts the config in force as the whole table. A moved node's old connection drains: calls
    * already sent finish there, new calls go to the new address. A node
    * removed or marked down fails the calls waiting on it at once with
    * `node down`. Calls waiting for an absent node that the config now has
    * go on.
    *
-   * @param config An object, text (JSON or skynet's Lua form), or a parsed table.
+   * @param config An object, text (JSON, or skynet's Lua form run as skynet runs it), or a
+   *   loaded table.
    * @throws {WeftError} `bad config` (the table in force stays), `reload in progress`,
    *   `peer closed` after close.
    */
@@ -477,9 +558,13 @@ export class Nodes {
     if (this.#reloading) {
       throw new WeftError("reload in progress", "Cannot reload: another reload is running");
     }
-    const table = toTable(config);
     this.#reloading = true;
     try {
+      const given = typeof config === "string"
+        ? await loadConfig(config, this.#options.luaConfig)
+        : toTable(config);
+      if (this.#closed !== null) throw new WeftError("peer closed", "Nodes closed: cannot reload");
+      const table = options.replace === true ? given : merged(this.#table, given);
       const before = this.#table.nodes;
       this.#table = table;
       const outcomes: ReloadOutcome[] = [];
@@ -526,7 +611,9 @@ export class Nodes {
     this.#closed ??= (async () => {
       for (const waiter of [...this.#waiters]) {
         waiter.reject(
-          new WeftError("peer closed", `Nodes closed while waiting for node ${waiter.node}`),
+          new WeftError("peer closed", `Nodes closed while waiting for node ${waiter.node}`, {
+            mayHaveRun: false,
+          }),
         );
       }
       await this.#cluster?.close(options);
@@ -542,29 +629,30 @@ export class Nodes {
   // ---- internals -------------------------------------------------------------
 
   #getCluster(): Cluster {
-    if (this.#cluster !== undefined) return this.#cluster;
+    this.#cluster ??= this.#newCluster(this.#name);
+    return this.#cluster;
+  }
+
+  /** A cluster speaking this layer's requests, under `nodeName` (or unnamed). */
+  #newCluster(nodeName: string | undefined): Cluster {
     const codec = this.#codec;
     const {
       name: _name,
       config: _config,
       codec: _codec,
       probeTimeout: _probe,
+      luaConfig: _luaConfig,
       ...clusterOptions
     } = this.#options;
-    const logger = clusterOptions.logger ?? defaultLogger;
-    this.#cluster = new Cluster({
-      ...clusterOptions,
-      // A caller naming a service or command this node lacks is the
-      // caller's mistake (it gets a coded error): a warning here, not an error.
-      logger: {
-        error: (message, detail) =>
-          isWeftError(detail, "unknown service") || isWeftError(detail, "unknown command")
-            ? logger.warn(`${message}: ${(detail as Error).message}`)
-            : logger.error(message, detail),
-        warn: (message, detail) => logger.warn(message, detail),
-        ...(logger.info === undefined ? {} : { info: logger.info.bind(logger) }),
-      },
-      ...(this.#name === undefined ? {} : { nodeName: this.#name }),
+    const {
+      protectedMode: _protected,
+      maxConnections: _max,
+      maxConnectionsPerAddress: _perAddress,
+      ...rest
+    } = clusterOptions;
+    return new Cluster({
+      ...rest,
+      ...(nodeName === undefined ? {} : { nodeName }),
       protocol: "weft",
       marshal: (type, cmd, body) =>
         cmd === SYSTEM_CMD
@@ -576,34 +664,54 @@ export class Nodes {
           : codec.unmarshal(type, cmd, bytes),
       call: (_peer, cmd, body, context) => this.#dispatch(cmd, body, context),
     });
-    return this.#cluster;
   }
 
   /** A request arrived: find the service and command by name. */
   #dispatch(cmd: number, body: unknown, context: CallContext): unknown {
     const service = context.service;
     const command = context.command ?? String(cmd);
-    const here = this.#name === undefined ? "this node" : `node ${this.#name}`;
-    if (service === SYSTEM_SERVICE) return this.#system(command, body);
-    if (service === undefined) {
-      throw new WeftError("unknown service", `Request without a service name on ${here}`);
-    }
+    if (service === SYSTEM_SERVICE) return this.#system(command, body, context);
+    if (service === undefined) return this.#refuse(context, "unknown service", undefined, command);
     const found = this.#services.get(service);
-    if (found === undefined) {
-      throw new WeftError("unknown service", `No service "${service}" on ${here}`);
-    }
+    if (found === undefined) return this.#refuse(context, "unknown service", service, command);
     const handler = found.commands.get(command);
-    if (handler === undefined) {
-      throw new WeftError(
-        "unknown command",
-        `Service "${service}" on ${here} has no command "${command}"`,
-      );
-    }
+    if (handler === undefined) return this.#refuse(context, "unknown command", service, command);
     return handler.call(found.target, body, context);
   }
 
+  /**
+   * A request for something this node lacks: the caller's mistake. Logged
+   * within `faultLogLimit` (the peer-chosen names quoted, so no newline or
+   * control byte of theirs reaches the log), answered on the cluster's cheap
+   * path (a `peerFault`: no stack, no "handler threw" line).
+   */
+  #refuse(
+    context: CallContext,
+    code: "unknown service" | "unknown command",
+    service: string | undefined,
+    command: string,
+  ): never {
+    const here = this.#name === undefined ? "this node" : `node ${this.#name}`;
+    this.#faults.report(code, () => {
+      const what = service === undefined
+        ? "a request without a service name"
+        : code === "unknown service"
+        ? `no service ${quoteForLog(service)}`
+        : `service ${quoteForLog(service)} has no command ${quoteForLog(command)}`;
+      return `Refused a request from ${context.peer}: ${what} on ${here}`;
+    });
+    throw peerFault(
+      code,
+      service === undefined
+        ? `Request without a service name on ${here}`
+        : code === "unknown service"
+        ? `No service "${service}" on ${here}`
+        : `Service "${service}" on ${here} has no command "${command}"`,
+    );
+  }
+
   /** The `$node` service: read-only questions about this node. */
-  #system(command: string, body: unknown): unknown {
+  #system(command: string, body: unknown, context: CallContext): unknown {
     switch (command) {
       case "ping":
         return { node: this.#name ?? null, names: [...this.#aliases] };
@@ -613,10 +721,7 @@ export class Nodes {
         return found === undefined ? null : { name, commands: [...found.commands.keys()] };
       }
       default:
-        throw new WeftError(
-          "unknown command",
-          `Service "${SYSTEM_SERVICE}" has no command "${command}"`,
-        );
+        return this.#refuse(context, "unknown command", SYSTEM_SERVICE, command);
     }
   }
 
@@ -640,7 +745,9 @@ export class Nodes {
     }
     if (this.#closed !== null) {
       return Promise.reject(
-        new WeftError("peer closed", `Nodes closed: cannot call ${node}/${service}`),
+        new WeftError("peer closed", `Nodes closed: cannot call ${node}/${service}`, {
+          mayHaveRun: false,
+        }),
       );
     }
     const route = this.#routes.get(node) ?? this.#route(node);
@@ -681,7 +788,9 @@ export class Nodes {
     if (address === undefined) {
       return new WeftError("unknown node", `Node ${node} is not in the config`);
     }
-    if (address === false) return new WeftError("node down", `Node ${node} is down (config)`);
+    if (address === false) {
+      return new WeftError("node down", `Node ${node} is down (config)`, { mayHaveRun: false });
+    }
     const peer = this.#getCluster().connect(address);
     this.#peerUsers.set(peer, (this.#peerUsers.get(peer) ?? 0) + 1);
     const route: Route = {
@@ -703,17 +812,15 @@ export class Nodes {
     options: NodeCallOptions | undefined,
     expectResponse: boolean,
   ): Promise<unknown> {
-    const cluster = this.#getCluster();
-    const named = typeof cmd === "string";
-    const callOptions: CallOptions = {
-      ...options,
+    const inner = callOn(
+      this.#getCluster(),
+      route.peer,
       service,
-      ...(named ? { command: cmd } : {}),
-    };
-    const wire = named ? 0 : cmd;
-    const inner = expectResponse
-      ? cluster.call(route.peer, wire, body, callOptions)
-      : cluster.send(route.peer, wire, body, callOptions);
+      cmd,
+      body,
+      options,
+      expectResponse,
+    );
     return new Promise<unknown>((resolve, reject) => {
       const call: InFlight = { session: route.calls.nextId(), fail: reject };
       route.calls.add(call);
@@ -738,15 +845,21 @@ export class Nodes {
   #retire(node: string, why: "removed" | "down" | null): void {
     const route = this.#routes.get(node);
     if (why !== null) {
-      const error = new WeftError(
-        "node down",
-        `Node ${node} ${why === "down" ? "was marked down" : "was removed from the config"}`,
-      );
-      for (const waiter of [...this.#waiters]) if (waiter.node === node) waiter.reject(error);
+      const what = why === "down" ? "was marked down" : "was removed from the config";
+      // Waiting calls were never sent; calls on the route were (or may have been).
+      const unsent = new WeftError("node down", `Node ${node} ${what} before the call was sent`, {
+        mayHaveRun: false,
+      });
+      for (const waiter of [...this.#waiters]) if (waiter.node === node) waiter.reject(unsent);
       if (route === undefined) return;
       const calls = route.calls.values();
       route.calls.clear();
-      for (const call of calls) call.fail(error);
+      const inFlight = new WeftError(
+        "node down",
+        `Node ${node} ${what} while the call was in flight (it may have run)`,
+        { mayHaveRun: true },
+      );
+      for (const call of calls) call.fail(inFlight);
     }
     if (route === undefined) return;
     this.#routes.delete(node);
@@ -766,12 +879,19 @@ export class Nodes {
 
   #waitForNode(node: string, timeout: number, signal: CallOptions["signal"]): Promise<Route> {
     if (signal?.aborted) {
-      return Promise.reject(new WeftError("aborted", "Call aborted", { cause: signal.reason }));
+      return Promise.reject(
+        new WeftError("aborted", "Call aborted", { cause: signal.reason, mayHaveRun: false }),
+      );
     }
     return new Promise<Route>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const onAbort = () => {
-        waiter.reject(new WeftError("aborted", "Call aborted", { cause: signal?.reason }));
+        waiter.reject(
+          new WeftError("aborted", `Call aborted while waiting for node ${node}`, {
+            cause: signal?.reason,
+            mayHaveRun: false,
+          }),
+        );
       };
       const done = () => {
         this.#waiters.delete(waiter);
@@ -819,10 +939,9 @@ export class Nodes {
   async #probe(node: string): Promise<WeftError | undefined> {
     const timeout = this.#options.probeTimeout ?? this.#options.connectTimeout ?? 5000;
     try {
-      const answer = await this.#request(node, SYSTEM_SERVICE, "ping", undefined, {
-        timeout,
-        nowaiting: true,
-      }, true) as { node?: unknown; names?: unknown } | undefined;
+      const answer = await this.#ping(node, timeout) as
+        | { node?: unknown; names?: unknown }
+        | undefined;
       const name = answer?.node;
       const names = Array.isArray(answer?.names) ? answer.names : [];
       if (typeof name === "string" && name !== node && !names.includes(node)) {
@@ -838,6 +957,58 @@ export class Nodes {
         : new WeftError("closed", `Node ${node}: probe failed: ${String(error)}`);
     }
   }
+
+  /**
+   * The probe's ping. Before this node has a name and a cluster (a reload
+   * before `open(name)`, as skynet's cluster1.lua does), it goes over a
+   * cluster of its own, closed after it, so the cluster that carries the
+   * calls is made later under the name `open` gives.
+   */
+  async #ping(node: string, timeout: number): Promise<unknown> {
+    if (this.#cluster !== undefined || this.#name !== undefined) {
+      return await this.#request(node, SYSTEM_SERVICE, "ping", undefined, {
+        timeout,
+        nowaiting: true,
+      }, true);
+    }
+    const address = this.#table.nodes.get(node);
+    if (typeof address !== "string") return undefined;
+    const aside = this.#newCluster(undefined);
+    try {
+      return await callOn(
+        aside,
+        aside.connect(address),
+        SYSTEM_SERVICE,
+        "ping",
+        undefined,
+        { timeout },
+        true,
+      ).catch((error) => {
+        throw translate(error, node, SYSTEM_SERVICE);
+      });
+    } finally {
+      await aside.close();
+    }
+  }
+}
+
+/** One request of this layer on `cluster`: the service and a named command travel with it. */
+function callOn(
+  cluster: Cluster,
+  peer: Peer,
+  service: string,
+  cmd: string | number,
+  body: unknown,
+  options: NodeCallOptions | undefined,
+  expectResponse: boolean,
+): Promise<unknown> {
+  const named = typeof cmd === "string";
+  const { nowaiting: _nowaiting, ...rest } = options ?? {};
+  const callOptions: CallOptions = { ...rest, service, ...(named ? { command: cmd } : {}) };
+  const wire = named ? 0 : cmd;
+  return expectResponse
+    ? cluster.call(peer, wire, body, callOptions)
+    : cluster.send(peer, wire, body, callOptions);
 }
 
 function kindOf(
@@ -859,27 +1030,47 @@ function toTable(config: NodesConfig | NodeTable | string): NodeTable {
     const table = config as NodeTable;
     return configFromObject({
       ...Object.fromEntries(table.nodes),
-      __nowaiting: table.nowaiting === true,
+      ...(table.nowaitingGiven === false ? {} : { __nowaiting: table.nowaiting === true }),
     });
   }
   return configFromObject(config as NodesConfig);
 }
 
-/** Puts the node (and service) into an error's message; an unknown service gets its own code. */
+/**
+ * Puts the node (and service) into an error's message, keeping its code and
+ * `mayHaveRun`; an unknown service or command gets its own code.
+ */
 function translate(error: unknown, node: string, service: string): unknown {
   if (error instanceof RemoteError) {
     const code = error.remote.code;
     if (code === "unknown service" || code === "unknown command") {
       return new WeftError(code as ErrorCode, `Node ${node}: ${error.remote.message}`, {
         cause: error,
+        mayHaveRun: false,
       });
     }
-    return error;
+    return new RemoteError(error.remote, `Call to ${node}/${service} failed remotely`, {
+      cause: error,
+      mayHaveRun: error.mayHaveRun,
+    });
   }
   if (error instanceof WeftError) {
     return new WeftError(error.code, `Call to ${node}/${service}: ${error.message}`, {
       cause: error,
+      mayHaveRun: error.mayHaveRun,
     });
   }
   return error;
+}
+
+/** skynet's reload: `given`'s nodes over `table`'s; `__nowaiting` only if `given` sets it. */
+function merged(table: NodeTable, given: NodeTable): NodeTable {
+  const nodes = new Map(table.nodes);
+  for (const [node, address] of given.nodes) nodes.set(node, address);
+  const nowaitingGiven = given.nowaitingGiven !== false;
+  return {
+    nodes,
+    nowaiting: nowaitingGiven ? given.nowaiting : table.nowaiting,
+    nowaitingGiven: nowaitingGiven || table.nowaitingGiven !== false,
+  };
 }

@@ -12,11 +12,15 @@
  *    32-bit finaliser; the member with the highest weight owns the key (on a
  *    tie, the lower id). When a member leaves, only its keys move, spread
  *    over the others; when it comes back, exactly those keys return.
- * 3. Fixed slots (luabus's "fixed hash", {@linkcode slotOwner}): the slots
- *    are every id the group has had (sorted ascending; a dead member keeps
- *    its slot); the key's slot is `k % slots.length`, and its owner is the
- *    first live member from that slot on, wrapping around. A dead member's
- *    keys go to the next live slot and come back when it returns.
+ * 3. Fixed slots (after luabus's "fixed hash", {@linkcode slotOwner}): the
+ *    slots are the group's ids, live and recently dead (sorted ascending; a
+ *    member that leaves keeps its slot for a grace period, see the router's
+ *    `slotGrace` and `maxDeadSlots`); the key's slot is `k % slots.length`.
+ *    A live slot's member owns the key; a dead slot's keys are spread over
+ *    the live members by rendezvous on `k` (luabus gives them all to the
+ *    next live slot, which makes that member a hot spot; after many ids
+ *    left, nearly every key). When the member comes back, exactly its keys
+ *    return; the other members' keys never move while slots stay.
  *
  * @example
  * ```ts
@@ -31,6 +35,11 @@
  *   throw new Error("key moved");
  * }
  * if (slotOwner(7, members, () => true) !== members[7 % 3]) throw new Error("bad slot");
+ * // A dead slot's key goes to its rendezvous owner among the live members.
+ * const alive = (id: number) => id !== members[7 % 3];
+ * if (slotOwner(7, members, alive) !== rendezvousOwner(7, members.filter(alive))) {
+ *   throw new Error("bad spread");
+ * }
  * ```
  *
  * @module
@@ -109,10 +118,11 @@ export function rendezvousOwner(k: number, members: Iterable<number>): number | 
 }
 
 /**
- * The fixed-slot owner of key hash `k`.
+ * The fixed-slot owner of key hash `k` (the specification; a router keeps
+ * the same answer in a table, see `slots.ts`).
  *
  * @param k The key's hash ({@linkcode keyHash}).
- * @param slots Every id the group has had, sorted ascending.
+ * @param slots The group's slots: its ids, live and dead, sorted ascending.
  * @param live Whether an id is live now.
  * @returns The owner's id, or undefined when no slot is live.
  */
@@ -122,10 +132,8 @@ export function slotOwner(
   live: (id: number) => boolean,
 ): number | undefined {
   const n = slots.length;
-  const start = k % n;
-  for (let i = 0; i < n; i++) {
-    const id = slots[(start + i) % n]!;
-    if (live(id)) return id;
-  }
-  return undefined;
+  if (n === 0) return undefined;
+  const id = slots[k % n]!;
+  if (live(id)) return id;
+  return rendezvousOwner(k, slots.filter(live));
 }

@@ -41,6 +41,8 @@ export * from "./service_id.ts";
 export * from "./hash.ts";
 export * from "./route.ts";
 export * from "./router.ts";
+export * from "./policy.ts";
+export { DEFAULT_MAX_DEAD_SLOTS, DEFAULT_SLOT_GRACE } from "./slots.ts";
 export * from "./service.ts";
 export * from "./registry_masters.ts";
 export * from "./registry_members.ts";

@@ -12,16 +12,30 @@ import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterListenOptions } from "../cluster/listener.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
-import { checkFaultLogLimit, DEFAULT_FAULT_LOG_LIMIT, FaultLog } from "../cluster/fault_log.ts";
+import {
+  checkFaultLogLimit,
+  DEFAULT_FAULT_LOG_LIMIT,
+  FaultLog,
+  quoteForLog,
+} from "../cluster/fault_log.ts";
 import { peerFault } from "../cluster/fault_reply.ts";
 import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
 import type { Peer } from "../cluster/peer.ts";
+import { checkConnectionCaps } from "../cluster/accept_gate.ts";
+import {
+  checkProtectedMode,
+  type ProtectedModeOptions,
+  refuseUnprotected,
+} from "../cluster/protected_mode.ts";
+import { describeIdentity, type TrustOptions } from "../cluster/security.ts";
 import { RemoteError, WeftError } from "../errors.ts";
 import type { Transport } from "../transport/types.ts";
 import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";
-import { rendezvousOwner, slotOwner } from "./hash.ts";
+import { rendezvousOwner } from "./hash.ts";
+import type { RouterPolicy } from "./policy.ts";
+import { DEFAULT_MAX_DEAD_SLOTS, DEFAULT_SLOT_GRACE, lowerBound, SlotTable } from "./slots.ts";
 import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
 
 /** A group's master as a router knows it. */
@@ -79,12 +93,21 @@ export interface RouterStats {
   waiting: number;
   /** One-way sends that could not be delivered (no target, target gone, timed out). */
   dropped: number;
-  /** Requests refused with a coded error (`unreachable`, `bad route`, `duplicate id`). */
+  /**
+   * Requests refused with a coded error (`unreachable`, `bad route`,
+   * `duplicate id`, `forbidden`, `not master`).
+   */
   refused: number;
+  /**
+   * Of those, announcements and master claims refused as not allowed: by
+   * the `policy` (`forbidden`), or a claim the master source did not elect
+   * (`not master`).
+   */
+  forbidden: number;
 }
 
 /** Options of {@linkcode Router}. */
-export interface RouterOptions {
+export interface RouterOptions extends TrustOptions, ProtectedModeOptions {
   /** The transport; detected from the runtime when omitted. */
   transport?: Transport;
   /**
@@ -135,6 +158,56 @@ export interface RouterOptions {
    * Without it, every connected service that announced its id is live.
    */
   members?: MemberSource;
+  /**
+   * Who may be what: which proven identity may announce which service ids
+   * and claim master of which group (see `routerPolicy`). A refusal answers
+   * `forbidden`, is counted in `stats.forbidden` and logged within
+   * `faultLogLimit`. Without a policy, every connection the router admits
+   * may announce any free id and claim master of its group.
+   *
+   * @default {undefined (everyone admitted may be anything)}
+   */
+  policy?: RouterPolicy;
+  /**
+   * Milliseconds a connection has to complete weft's handshake, key
+   * authentication included; then it is closed. Connections that prove
+   * nothing therefore hold a slot of `maxConnections` at most this long.
+   *
+   * @default {5000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Connections a listener of this router holds at once (the default of
+   * `listen`'s own option); over it new ones are closed at once.
+   *
+   * @default {1000}
+   */
+  maxConnections?: number;
+  /**
+   * Connections from one remote address a listener of this router holds
+   * at once (the default of `listen`'s own option), so one host cannot take
+   * every slot of `maxConnections`.
+   *
+   * @default {256}
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Fixed-slot hashing: milliseconds a member that left keeps its slot (its
+   * keys come back to it if it returns meanwhile); then its slot is
+   * forgotten and the group's keys are spread over the slots left.
+   * `Infinity`: kept until `maxDeadSlots` pushes them out.
+   *
+   * @default {300000}
+   */
+  slotGrace?: number;
+  /**
+   * Fixed-slot hashing: dead slots a group keeps at most; past it the
+   * oldest is forgotten. Bounds the table (and a key's lookup) however many
+   * ids a group ever had.
+   *
+   * @default {256}
+   */
+  maxDeadSlots?: number;
   /** Where to report failures. */
   logger?: Logger;
   /**
@@ -157,6 +230,9 @@ export const DEFAULT_ROUTER_HARD_LIMIT = 16 * 1024 * 1024;
 /** The router's default `maxRequestsPerTurn`: 256 forwards. */
 export const DEFAULT_ROUTER_REQUESTS_PER_TURN = 256;
 
+/** The router's default `maxConnectionsPerAddress`. */
+export const DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS = 256;
+
 /** What the router's codec hands to its marshal: bytes lent by the read buffer. */
 interface Lent {
   bytes: Uint8Array;
@@ -169,9 +245,11 @@ interface Lent {
 interface Group {
   /** Live members, sorted ascending. */
   live: number[];
-  /** Every id the group has had (fixed-slot hashing), sorted ascending. */
-  slots: number[];
+  /** Fixed slots: live members and recently dead ones. */
+  slots: SlotTable;
   master: MasterInfo | undefined;
+  /** With a master source: the master it elected last (claims must match it). */
+  sourced: MasterInfo | undefined;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -184,9 +262,15 @@ const utf8 = new TextEncoder();
  * head that is malformed or has a group or id out of range or a mode the
  * router does not know (`bad route`), a target or group with nobody live or
  * no master (`unreachable`), an id another live service holds (`duplicate
- * id`). A one-way send with a malformed head closes that connection (there
- * is no call to answer); one to an unreachable target is dropped and
- * counted in `stats.dropped`.
+ * id`), an id or a master claim the `policy` does not allow this
+ * connection's proven identity (`forbidden`), a claim the master source
+ * did not elect (`not master`). A one-way send with a malformed head
+ * closes that connection (there is no call to answer); one to an
+ * unreachable target is dropped and counted in `stats.dropped`.
+ *
+ * Trust: the router takes the cluster's `tls`, `auth` and `authorize` for
+ * every service connection, and refuses to listen beyond loopback without
+ * credentials (`protectedMode`).
  *
  * @example A router and two services
  * ```ts
@@ -224,7 +308,22 @@ export class Router {
   #stopMembers: (() => void) | undefined;
   /** With a member source: the ids it lists as registered. */
   #listed: Set<number> | undefined;
-  readonly #stats: RouterStats = { forwarded: 0, blocked: 0, waiting: 0, dropped: 0, refused: 0 };
+  readonly #stats: RouterStats = {
+    forwarded: 0,
+    blocked: 0,
+    waiting: 0,
+    dropped: 0,
+    refused: 0,
+    forbidden: 0,
+  };
+  readonly #trust: TrustOptions;
+  readonly #protectedMode: boolean;
+  readonly #caps: { maxConnections: number; maxConnectionsPerAddress: number };
+  readonly #policy: RouterPolicy | undefined;
+  readonly #slotGrace: number;
+  readonly #maxDeadSlots: number;
+  /** True with a master source: claims must match what it elected. */
+  readonly #sourcedMasters: boolean;
   #lent: Lent = { bytes: EMPTY, taken: false, release: undefined };
   #options: { context: CallContext } | { context?: CallContext } = {};
 
@@ -235,7 +334,46 @@ export class Router {
    * @throws {RangeError} Naming the option, for an out-of-range value.
    */
   constructor(options: RouterOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Invalid options: expected an object");
+    }
     const logger = options.logger ?? defaultLogger;
+    this.#trust = {
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
+    };
+    this.#protectedMode = checkProtectedMode(options.protectedMode);
+    this.#caps = checkConnectionCaps({
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
+        DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS,
+    });
+    const policy = options.policy;
+    if (
+      policy !== undefined &&
+      (policy === null || typeof policy.announce !== "function" ||
+        typeof policy.claim !== "function")
+    ) {
+      throw new TypeError("Invalid option policy: expected a RouterPolicy (announce and claim)");
+    }
+    this.#policy = policy;
+    this.#slotGrace = options.slotGrace ?? DEFAULT_SLOT_GRACE;
+    if (typeof this.#slotGrace !== "number" || !(this.#slotGrace > 0)) {
+      throw new RangeError(
+        `Invalid option slotGrace: expected more than 0 ms, got ${options.slotGrace}`,
+      );
+    }
+    this.#maxDeadSlots = options.maxDeadSlots ?? DEFAULT_MAX_DEAD_SLOTS;
+    if (
+      typeof this.#maxDeadSlots !== "number" ||
+      !(Number.isInteger(this.#maxDeadSlots) && this.#maxDeadSlots >= 0 ||
+        this.#maxDeadSlots === Infinity)
+    ) {
+      throw new RangeError(
+        `Invalid option maxDeadSlots: expected an integer of 0 or more, got ${options.maxDeadSlots}`,
+      );
+    }
+    this.#sourcedMasters = options.masters !== undefined;
     this.#logger = logger;
     const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
     this.#faults = new FaultLog({ error: (message) => logger.warn(message) }, faultLogLimit);
@@ -276,6 +414,12 @@ export class Router {
       maxRequestsPerTurn: options.maxRequestsPerTurn ?? DEFAULT_ROUTER_REQUESTS_PER_TURN,
       faultLogLimit,
       timeout: Infinity,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
+      ...(options.authorize === undefined ? {} : { authorize: options.authorize }),
+      ...(options.handshakeTimeout === undefined
+        ? {}
+        : { handshakeTimeout: options.handshakeTimeout }),
       ...(options.transport === undefined ? {} : { transport: options.transport }),
       ...(options.heartbeatInterval === undefined
         ? {}
@@ -292,7 +436,9 @@ export class Router {
       }
       this.#stopMasters = masters.watch((group, id, fence) => {
         try {
-          this.setMaster(group, id, fence);
+          if (this.setMaster(group, id, fence)) {
+            this.#group(group).sourced = { id: id ?? -1, fence };
+          }
         } catch (error) {
           logger.error("Master source delivered a bad master", error);
         }
@@ -311,18 +457,23 @@ export class Router {
     }
   }
 
-  /** Counters: forwarded, blocked, waiting, dropped, refused (a live object). */
+  /** Counters: forwarded, blocked, waiting, dropped, refused, forbidden (a live object). */
   get stats(): Readonly<RouterStats> {
     return this.#stats;
   }
 
   /**
    * Listens for services on `address` (`host:port`, port 0 for a free one).
+   * `options` override the router's `maxConnections` and
+   * `maxConnectionsPerAddress` for this listener.
    *
-   * @throws {WeftError} `bad address`, `address in use`, `peer closed`.
+   * @throws {WeftError} `protected mode` (no `auth` or client-certificate
+   *   `tls`, an address other than loopback, and `protectedMode` not
+   *   `false`), `bad address`, `address in use`, `peer closed`.
    */
-  listen(address: string, options?: ClusterListenOptions): Promise<ClusterListener> {
-    return this.#cluster.listen(address, options);
+  async listen(address: string, options: ClusterListenOptions = {}): Promise<ClusterListener> {
+    refuseUnprotected(address, this.#trust, this.#protectedMode, "router");
+    return await this.#cluster.listen(address, { ...this.#caps, ...options });
   }
 
   /**
@@ -448,7 +599,7 @@ export class Router {
         const id = group === undefined
           ? undefined
           : (flags & Flag.Slots) !== 0
-          ? slotOwner(k, group.slots, (id) => this.#byId.has(id))
+          ? group.slots.owner(k, group.live)
           : rendezvousOwner(k, group.live);
         if (id === undefined) return this.#unreachable(context, `group ${to} has no live member`);
         return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
@@ -484,8 +635,7 @@ export class Router {
         if (!Number.isFinite(fence)) {
           return this.#bad(peer, context, `fence ${fence} is not finite`);
         }
-        const applied = this.setMaster(self >>> 16, self, fence);
-        return Uint8Array.of(Reply.Control, applied ? 1 : 0);
+        return this.#claim(peer, self, fence, context);
       }
       default:
         return this.#bad(peer, context, `unknown mode ${mode}`);
@@ -599,6 +749,70 @@ export class Router {
     return undefined;
   }
 
+  /**
+   * A master claim: allowed by the policy, and with a master source, the
+   * member it elected with its fence (then nothing changes: the source set
+   * it). A refused claim never touches the fence.
+   */
+  #claim(peer: Peer, self: number, fence: number, context: CallContext): unknown {
+    const group = self >>> 16;
+    if (
+      this.#policy !== undefined && !this.#allows(() => this.#policy!.claim(peer.identity, group))
+    ) {
+      return this.#forbidden(peer, context, "forbidden", `master of group ${group}`);
+    }
+    if (this.#sourcedMasters) {
+      const elected = this.#group(group).sourced;
+      if (elected === undefined || elected.id !== self || elected.fence !== fence) {
+        return this.#forbidden(
+          peer,
+          context,
+          "not master",
+          `master of group ${group} with fence ${fence}: the master source elected ${
+            elected === undefined || elected.id < 0
+              ? "no one (yet)"
+              : `${formatServiceId(elected.id)} with fence ${elected.fence}`
+          }`,
+        );
+      }
+      return Uint8Array.of(Reply.Control, 1);
+    }
+    return Uint8Array.of(Reply.Control, this.setMaster(group, self, fence) ? 1 : 0);
+  }
+
+  /** Asks the policy; a throw refuses (and is logged, as a fault of this node's hook). */
+  #allows(ask: () => boolean): boolean {
+    try {
+      return ask() === true;
+    } catch (error) {
+      this.#faults.report(
+        "policy threw",
+        () => `Router policy threw (refused): ${error instanceof Error ? error.message : error}`,
+      );
+      return false;
+    }
+  }
+
+  /** A refusal of who the peer may be: answered with `code`, counted, logged within the limit. */
+  #forbidden(
+    peer: Peer,
+    context: CallContext,
+    code: "forbidden" | "not master",
+    what: string,
+  ): undefined {
+    this.#stats.refused++;
+    this.#stats.forbidden++;
+    const who = describeIdentity(peer.identity);
+    this.#faults.report(code, () => `Refused ${what} to ${quoteForLog(who)} (${peer})`);
+    if (!context.oneWay) {
+      throw peerFault(
+        code,
+        code === "forbidden" ? `Not allowed: ${what} for ${who}` : `Not master: ${what}`,
+      );
+    }
+    return undefined;
+  }
+
   #unreachable(context: CallContext, detail: string): undefined {
     this.#stats.refused++;
     if (!context.oneWay) throw peerFault("unreachable", `Unreachable: ${detail}`);
@@ -622,6 +836,11 @@ export class Router {
         `this connection is already registered as ${formatServiceId(current)}`,
       );
     }
+    // Before the duplicate check: an outsider learns nothing of who is live.
+    const policy = this.#policy;
+    if (policy !== undefined && !this.#allows(() => policy.announce(peer.identity, id))) {
+      return this.#forbidden(peer, context, "forbidden", `service id ${formatServiceId(id)}`);
+    }
     const holder = this.#byId.get(id);
     if (holder !== undefined && !holder.isClosed) {
       this.#stats.refused++;
@@ -632,9 +851,7 @@ export class Router {
     }
     this.#byId.set(id, peer);
     this.#idOf.set(peer, id);
-    const group = this.#group(id >>> 16);
-    if (this.#listed?.has(id) !== false) insertSorted(group.live, id);
-    insertSorted(group.slots, id);
+    if (this.#listed?.has(id) !== false) this.#live(id);
     this.#logger.info?.(`Service ${formatServiceId(id)} registered from ${peer}`);
     return undefined;
   }
@@ -644,8 +861,8 @@ export class Router {
     if (id === undefined) return;
     this.#idOf.delete(peer);
     if (this.#byId.get(id) === peer) this.#byId.delete(id);
-    // The id keeps its slot (fixed-slot hashing) and its mastership (by id).
-    removeSorted(this.#group(id >>> 16).live, id);
+    // The id keeps its slot (fixed-slot hashing, for slotGrace) and its mastership (by id).
+    this.#dead(id);
     this.#logger.info?.(`Service ${formatServiceId(id)} left`);
   }
 
@@ -666,17 +883,33 @@ export class Router {
     }
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id > MAX_SERVICE_ID) continue;
-      const group = this.#group(id >>> 16);
       const peer = this.#byId.get(id);
-      if (listed.has(id) && peer !== undefined && !peer.isClosed) insertSorted(group.live, id);
-      else removeSorted(group.live, id);
+      if (listed.has(id) && peer !== undefined && !peer.isClosed) this.#live(id);
+      else this.#dead(id);
     }
+  }
+
+  /** `id` is a live member: in its group's live list, holding its slot. */
+  #live(id: number): void {
+    const group = this.#group(id >>> 16);
+    if (insertSorted(group.live, id)) group.slots.join(id);
+  }
+
+  /** `id` is no longer a live member (its slot stays for the grace period). */
+  #dead(id: number): void {
+    const group = this.#groups[id >>> 16];
+    if (group !== undefined && removeSorted(group.live, id)) group.slots.leave(id);
   }
 
   #group(group: number): Group {
     let g = this.#groups[group];
     if (g === undefined) {
-      g = { live: [], slots: [], master: undefined };
+      g = {
+        live: [],
+        slots: new SlotTable({ grace: this.#slotGrace, maxDead: this.#maxDeadSlots }),
+        master: undefined,
+        sourced: undefined,
+      };
       this.#groups[group] = g;
     }
     return g;
@@ -732,20 +965,20 @@ function isInt(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
 
-function insertSorted(list: number[], id: number): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! < id) lo = mid + 1;
-    else hi = mid;
-  }
-  if (list[lo] !== id) list.splice(lo, 0, id);
+/** Inserts `id` into the ascending `list`; false if it was there. */
+function insertSorted(list: number[], id: number): boolean {
+  const lo = lowerBound(list, id);
+  if (list[lo] === id) return false;
+  list.splice(lo, 0, id);
+  return true;
 }
 
-function removeSorted(list: number[], id: number): void {
+/** Removes `id` from `list`; false if it was not there. */
+function removeSorted(list: number[], id: number): boolean {
   const at = list.indexOf(id);
-  if (at >= 0) list.splice(at, 1);
+  if (at < 0) return false;
+  list.splice(at, 1);
+  return true;
 }
 
 /**

@@ -258,21 +258,28 @@ export class Service {
    * down are tried again every `retryInterval`.
    *
    * @throws {WeftError} `duplicate id` if a router has a live service with
-   * this id (the service is then closed); `unreachable` if no router could be
-   * reached (they are still retried).
+   * this id, `forbidden` if a router's policy does not let this service's
+   * identity announce it (the service is then closed); `unreachable` if no
+   * router could be reached (they are still retried; the first router's
+   * error, such as `authentication failed`, is the `cause`).
    */
   async start(): Promise<void> {
     const outcomes = await Promise.allSettled(this.#links.map((link) => this.#register(link)));
-    const duplicate = outcomes.find((o) =>
-      o.status === "rejected" && (o.reason as WeftError).code === "duplicate id"
+    // A router that will not take this id (another holds it, or the policy
+    // refuses this identity) is final: the service closes.
+    const final = outcomes.find((o) =>
+      o.status === "rejected" && isFinal((o.reason as WeftError).code)
     ) as PromiseRejectedResult | undefined;
-    if (duplicate !== undefined) {
+    if (final !== undefined) {
       await this.close();
-      throw duplicate.reason;
+      throw final.reason;
     }
     if (!this.#links.some((link) => link.alive)) {
       const reasons = outcomes.map((o) => o.status === "rejected" ? String(o.reason) : "ok");
-      throw new WeftError("unreachable", `No router reachable: ${reasons.join("; ")}`);
+      const first = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
+      throw new WeftError("unreachable", `No router reachable: ${reasons.join("; ")}`, {
+        cause: first.reason,
+      });
     }
     const r = this.#registry;
     if (r !== undefined && this.#registration === undefined && !this.#closed) {
@@ -422,7 +429,7 @@ export class Service {
           // the id. Once registered there, it is most likely this service's
           // own previous connection, which the router has not yet found dead
           // (one of its heartbeat windows at most): try again.
-          if (reason.code !== "duplicate id" || link.registered) this.#retry(link);
+          if (!isFinal(reason.code) || link.registered) this.#retry(link);
           throw reason;
         },
       );
@@ -566,6 +573,11 @@ export class Service {
   }
 }
 
+/** A refusal of this service's id that retrying will not change. */
+function isFinal(code: string): boolean {
+  return code === "duplicate id" || code === "forbidden";
+}
+
 /** A route, or a service id as a target route. */
 function routeOf(to: Route | number): Route {
   if (typeof to === "number") return target(to);
@@ -580,7 +592,12 @@ function routeOf(to: Route | number): Route {
 /** A router's own coded error travels as a remote `RouterError`: make it a WeftError again. */
 function asRouterError(error: unknown): WeftError {
   if (error instanceof RemoteError && error.remote.name === "RouterError") {
-    return new WeftError(error.remote.code as ErrorCode, error.remote.message, { cause: error });
+    // Its mayHaveRun follows the router's code: "unreachable" was never
+    // forwarded, "closed" (the target lost in flight) may have run.
+    return new WeftError(error.remote.code as ErrorCode, error.remote.message, {
+      cause: error,
+      mayHaveRun: error.mayHaveRun,
+    });
   }
   return error as WeftError;
 }

@@ -2,7 +2,10 @@
  * silly's frames, byte for byte: the encoder, the incremental decoder, and
  * the constants and types of both framings (v2: u32 LE length, header
  * first; v1: u16 BE length, trailer). The cluster uses them; use them
- * directly to speak silly's frames over a bare transport.
+ * directly to speak silly's frames over a bare transport. Also skynet's
+ * cluster packets (2-byte big-endian length; requests, responses, parts,
+ * trace tags) as pure functions: `encodeSkynetRequest`,
+ * `decodeSkynetRequest`, `SkynetRequestAssembler` and the rest.
  *
  * @example Encode and decode a frame
  * ```ts
@@ -22,3 +25,4 @@
 export * from "./frame.ts";
 export * from "./frame_encoder.ts";
 export * from "./frame_decoder.ts";
+export * from "./skynet_packet.ts";

@@ -159,6 +159,14 @@ export const limitCases: Case[] = [
           c.listen(`${env.host}:0`, { maxConnections: "1" as unknown as number }),
           TypeError,
         );
+        await assert.rejects(
+          c.listen(`${env.host}:0`, { maxConnectionsPerAddress: 0 }),
+          (e) => e instanceof RangeError && named("maxConnectionsPerAddress")(e),
+        );
+        await assert.rejects(
+          c.listen(`${env.host}:0`, { maxConnectionsPerAddress: "1" as unknown as number }),
+          (e) => e instanceof TypeError && named("maxConnectionsPerAddress")(e),
+        );
       } finally {
         await c.close();
       }

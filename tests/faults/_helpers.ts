@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import net from "node:net";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
 import { raw } from "../../src/codec/raw.ts";
@@ -165,6 +166,58 @@ export function randomBytes(seed: number, n: number): Uint8Array {
     out[i] = x & 0xff;
   }
   return out;
+}
+
+/** A raw socket from a chosen local address (see {@linkcode sourced}). */
+export interface SourcedSocket {
+  /** Bytes received so far. */
+  readonly received: number;
+  /** True once the other end closed it (or it failed). */
+  readonly ended: boolean;
+  /** Waits until `check()` holds; throws after `limitMs`. */
+  until(check: () => boolean, limitMs: number, what: string): Promise<void>;
+  /** Closes it at once. */
+  destroy(): void;
+}
+
+/**
+ * Connects to `127.0.0.1:port` from the local address `from` (any of
+ * 127.0.0.0/8 on Linux: each is another remote address to the listener, as
+ * another host would be) and writes `bytes`. Uses `node:net`, whose
+ * `localAddress` Deno, Bun and Node all take.
+ */
+export async function sourced(
+  port: number,
+  from: string,
+  bytes: Uint8Array,
+): Promise<SourcedSocket> {
+  const socket = net.connect({ host: "127.0.0.1", port, localAddress: from });
+  let received = 0;
+  let ended = false;
+  socket.on("data", (chunk: Uint8Array) => (received += chunk.length));
+  socket.on("close", () => (ended = true));
+  socket.on("error", () => (ended = true));
+  await new Promise<void>((resolve) => {
+    socket.once("connect", () => resolve());
+    socket.once("close", () => resolve());
+  });
+  if (!ended && bytes.length > 0) socket.write(bytes);
+  return {
+    get received() {
+      return received;
+    },
+    get ended() {
+      return ended;
+    },
+    async until(check, limitMs, what) {
+      const end = Date.now() + limitMs;
+      while (!check()) {
+        if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+        await delay(10);
+      }
+    },
+    destroy: () => void socket.destroy(),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@
  * Options: `--protocol=weft|silly`, `--heartbeat=MS`, `--misses=N`,
  * `--hard-limit=BYTES`, `--framing=v1|v2`, `--max-inflight=N`,
  * `--idle=MS`, `--handshake=MS`, `--frame-timeout=MS`, `--per-turn=N`,
- * `--max-connections=N`, `--state=BYTES` (memory each `hold` keeps while it
+ * `--max-connections=N`, `--max-per-address=N`, `--state=BYTES` (memory each `hold` keeps while it
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
  * `--fault-log-limit=N`, `--stderr-log` (the cluster's default logger, to
@@ -279,8 +279,9 @@ function peakRss(): number {
 }
 
 const maxConnections = num("max-connections");
-const listener = await cluster.listen(
-  address,
-  maxConnections === undefined ? {} : { maxConnections },
-);
+const maxConnectionsPerAddress = num("max-per-address");
+const listener = await cluster.listen(address, {
+  ...(maxConnections === undefined ? {} : { maxConnections }),
+  ...(maxConnectionsPerAddress === undefined ? {} : { maxConnectionsPerAddress }),
+});
 console.log(`listening ${formatAddress(listener.address)}`);

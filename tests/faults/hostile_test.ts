@@ -30,6 +30,8 @@ import {
   RUNTIMES,
   SETTLE_LIMIT,
   settleAll,
+  sourced,
+  type SourcedSocket,
   stats,
   untilStats,
   weftRequest,
@@ -267,6 +269,48 @@ for (const runtime of RUNTIMES) {
       await again.until(() => again.frames.length === 1, 3000, "HELLO_ACK after a slot freed");
     } finally {
       for (const conn of held) await conn.close();
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+
+  Deno.test(`hostile (${runtime}): over maxConnectionsPerAddress a listener closes that address's new connections at once; other addresses are still admitted`, async () => {
+    const { cluster } = client();
+    let server: ServerChild | undefined;
+    const held: SourcedSocket[] = [];
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--max-per-address=3"]);
+      const port = parseAddress(server.address).port;
+      // Three from 127.0.0.2 are held (each answered HELLO_ACK).
+      for (let i = 0; i < 3; i++) {
+        const socket = await sourced(port, "127.0.0.2", HELLO);
+        await socket.until(() => socket.received > 0, 3000, "HELLO_ACK");
+        held.push(socket);
+      }
+      // More from 127.0.0.2 are closed at once, before any byte comes back.
+      for (let i = 0; i < 4; i++) {
+        const socket = await sourced(port, "127.0.0.2", HELLO);
+        await socket.until(() => socket.ended, 3000, "the refused connection to close");
+        assert.equal(socket.received, 0);
+      }
+      // Another address is admitted: this client (127.0.0.1), and 127.0.0.3.
+      await cluster.call(cluster.connect(server.address), CMD.echo, enc.encode("still in"));
+      const other = await sourced(port, "127.0.0.3", HELLO);
+      held.push(other);
+      await other.until(() => other.received > 0, 3000, "HELLO_ACK for 127.0.0.3");
+      const s = await stats(cluster, server.address);
+      assert.equal(s.refused, 4);
+      assert.equal(s.connections, 5);
+      assert.ok(held.every((c) => !c.ended));
+      assert.equal(server.lines(/^log warn .*maxConnectionsPerAddress 3/).length, 1);
+      // One of 127.0.0.2's closes: that address is admitted again.
+      held.shift()!.destroy();
+      await untilStats(cluster, server.address, (s) => s.connections === 4, "4 connections");
+      const again = await sourced(port, "127.0.0.2", HELLO);
+      held.push(again);
+      await again.until(() => again.received > 0, 3000, "HELLO_ACK after a slot freed");
+    } finally {
+      for (const socket of held) socket.destroy();
       await cluster.close();
       await server?.stop();
     }

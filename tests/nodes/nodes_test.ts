@@ -6,7 +6,13 @@
 
 import assert from "node:assert/strict";
 import { MemoryLogger, rejectsWith, until } from "../cluster/cases.ts";
-import { Nodes, type NodesOptions, parseConfig, readConfig } from "../../src/nodes/mod.ts";
+import {
+  loadConfig,
+  Nodes,
+  type NodesOptions,
+  parseConfig,
+  readConfig,
+} from "../../src/nodes/mod.ts";
 import { transport } from "../../src/transport/deno.ts";
 import type { CallContext } from "../../src/cluster/call_context.ts";
 import { isWeftError, RemoteError, WeftError } from "../../src/errors.ts";
@@ -53,14 +59,14 @@ type Calc = {
   note: { request: string };
 };
 
-Deno.test("parseConfig() reads skynet's Lua form, JSON and objects; rejects malformed text whole with the line", () => {
-  const lua = parseConfig(
+Deno.test("loadConfig() runs skynet's Lua form; parseConfig() reads JSON; both refuse malformed text whole with the line", async () => {
+  const lua = await loadConfig(
     [
       "-- clustername.lua",
       'db = "127.0.0.1:2528"',
       "db2 = '127.0.0.1:2529'; -- second",
       "db3 = false",
-      '["odd-name"] = "[::1]:7000",',
+      '_ENV["odd-name"] = "[::1]:7000"',
       "--[[ a block",
       'ignored = "nope"',
       "]]",
@@ -78,20 +84,20 @@ Deno.test("parseConfig() reads skynet's Lua form, JSON and objects; rejects malf
   const fromJson = parseConfig('{ "a": "127.0.0.1:1", "b": false }');
   assert.deepEqual([...fromJson.nodes], [["a", "127.0.0.1:1"], ["b", false]]);
   assert.equal(fromJson.nowaiting, false);
+  assert.throws(() => parseConfig('db = "127.0.0.1:1"'), TypeError, "Lua text needs loadConfig");
   const bad: [string, RegExp][] = [
-    ['db = "127.0.0.1:1"\ndb = "127.0.0.1:2"', /line 2: "db" is already set on line 1/],
-    ['db = "127.0.0.1:1"\nx = 12', /line 2: expected name = "host:port"/],
+    ['db = "127.0.0.1:1"\nx = 12', /line 2: "x" = a number/],
     ['db = "no port"', /line 1: .*/],
     ["db = true", /line 1: "db" = true/],
-    ["__other = true", /line 1: unknown option/],
-    ['--[[ never closed\ndb = "127.0.0.1:1"', /line 2: a --\[\[ comment is never closed/],
+    ['--[[ never closed\ndb = "127.0.0.1:1"', /line 2: unfinished long comment/],
     ['{ "a": "127.0.0.1:1", }', /bad|JSON/],
     ['{ "a": 12 }', /key "a": expected "host:port" or false/],
+    ['{ "__other": true }', /unknown option/],
   ];
   for (const [text, reason] of bad) {
     let error: unknown;
     try {
-      parseConfig(text);
+      await loadConfig(text);
     } catch (e) {
       error = e;
     }
@@ -108,7 +114,8 @@ Deno.test("readConfig() reads a file; a missing file is a bad config naming it",
     await Deno.writeTextFile(path, "db = \n");
     await assert.rejects(
       readConfig(path),
-      (e) => isWeftError(e, "bad config") && e.message.includes(path) && /line 1/.test(e.message),
+      // Lua finds the missing value at the end of the file, on line 2.
+      (e) => isWeftError(e, "bad config") && e.message.includes(path) && /line 2/.test(e.message),
     );
   } finally {
     await Deno.remove(path);
@@ -284,14 +291,22 @@ Deno.test("Nodes: marking a node down, or removing it, fails the calls waiting o
     for (const call of waiting) {
       const error = await rejectsWith(call, "node down");
       assert.match(error.message, /db was marked down/);
+      // Sent before the node went down: its handler may have run.
+      assert.equal(error.mayHaveRun, true);
     }
-    await rejectsWith(web.call("db", "calc", "add", { a: 1, b: 1 }), "node down");
+    // Down by the config: never sent.
+    const down = await rejectsWith(web.call("db", "calc", "add", { a: 1, b: 1 }), "node down");
+    assert.equal(down.mayHaveRun, false);
     await web.reload({ db: db.address });
     assert.equal(await web.call("db", "calc", "add", { a: 1, b: 1 }), 2);
     const pending = web.call("db", "calc", "slow", 5000);
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual((await web.reload({})).map((o) => o.outcome), ["removed"]);
-    assert.match((await rejectsWith(pending, "node down")).message, /db was removed/);
+    // A merging reload of nothing changes nothing; replace removes.
+    assert.deepEqual((await web.reload({})).map((o) => o.outcome), ["unchanged"]);
+    assert.deepEqual((await web.reload({}, { replace: true })).map((o) => o.outcome), ["removed"]);
+    const removed = await rejectsWith(pending, "node down");
+    assert.match(removed.message, /db was removed/);
+    assert.equal(removed.mayHaveRun, true);
   } finally {
     await web.close();
     await db.nodes.close();
@@ -417,5 +432,135 @@ Deno.test("follow(): a registry's node members become the config, reloaded in re
     await web.close();
     await db.nodes.close();
     await registry.close();
+  }
+});
+
+Deno.test("Nodes: reload merges the keys given as skynet's clusterd does; __nowaiting stays unless given; replace puts in the whole table", async () => {
+  const db = await serve("db");
+  const web = node("web", { config: { db: db.address, __nowaiting: true } });
+  try {
+    // cluster2.lua: `cluster.reload { __nowaiting = false }` keeps every node.
+    const kept = await web.reload({ __nowaiting: false });
+    assert.deepEqual(kept.map((o) => [o.node, o.outcome]), [["db", "unchanged"]]);
+    assert.equal(web.has("db"), true);
+    assert.equal(await web.call("db", "calc", "add", { a: 1, b: 2 }), 3);
+    // __nowaiting is false now: an absent node waits (until the deadline).
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 30 }), "unknown node");
+    await web.reload({ __nowaiting: true });
+    // A reload naming other keys keeps __nowaiting as it is.
+    const outcomes = await web.reload({ db2: db.address }, { probe: false });
+    assert.deepEqual(outcomes.map((o) => [o.node, o.outcome]), [["db", "unchanged"], [
+      "db2",
+      "added",
+    ]]);
+    const started = performance.now();
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 5000 }), "unknown node");
+    assert.ok(performance.now() - started < 4000, "nowaiting still on: failed at once");
+    // cluster2.lua: `{ db = false, db3 = ... }` marks db down, keeps db2, adds db3.
+    const later = await web.reload({ db: false, db3: db.address }, { probe: false });
+    assert.deepEqual(later.map((o) => [o.node, o.outcome]), [
+      ["db", "down"],
+      ["db2", "unchanged"],
+      ["db3", "added"],
+    ]);
+    assert.equal(await web.call("db3", "calc", "add", { a: 2, b: 2 }), 4);
+    // Text configs merge too; replace: true makes the given table the whole table.
+    await web.reload('db4 = "' + db.address + '"', { probe: false });
+    assert.deepEqual([...web.nodes().keys()], ["db", "db2", "db3", "db4"]);
+    const replaced = await web.reload({ db: db.address }, { replace: true, probe: false });
+    assert.deepEqual(replaced.map((o) => [o.node, o.outcome]), [
+      ["db", "added"],
+      ["db2", "removed"],
+      ["db3", "removed"],
+      ["db4", "removed"],
+    ]);
+    // replace without __nowaiting: false.
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 30 }), "unknown node");
+  } finally {
+    await web.close();
+    await db.nodes.close();
+  }
+});
+
+Deno.test("Nodes: reload before open(name), as skynet's cluster1.lua does, then open; callers see the name", async () => {
+  const free = () => {
+    const l = Deno.listen({ hostname: HOST, port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    return `${HOST}:${port}`;
+  };
+  const config = { db: free(), db2: free() };
+  const db = node(undefined);
+  const web = node("web", { config });
+  try {
+    // Probes of the node's own, not yet opened, addresses: unreachable, no harm.
+    const outcomes = await db.reload(config);
+    assert.deepEqual(outcomes.map((o) => [o.node, o.outcome, o.reachable]), [
+      ["db", "added", false],
+      ["db2", "added", false],
+    ]);
+    db.register(
+      "sdb",
+      { whoami: (_b: unknown, c: CallContext) => c.peer.nodeName ?? null } as never,
+    );
+    await db.open("db");
+    await db.open("db2");
+    assert.equal(db.name, "db");
+    assert.equal(await web.call("db", "sdb", "whoami", null), "web");
+    assert.equal(await web.call("db2", "sdb", "whoami", null), "web");
+    // and db's own calls carry its name
+    const back = node("back");
+    const l = await back.open("back", { address: `${HOST}:0` });
+    back.register(
+      "who",
+      { caller: (_b: unknown, c: CallContext) => c.peer.nodeName ?? null } as never,
+    );
+    await db.reload({ back: `${HOST}:${l.address.port}` });
+    assert.equal(await db.call("back", "who", "caller", null), "db");
+    await back.close();
+  } finally {
+    await web.close();
+    await db.close();
+  }
+});
+
+Deno.test("Nodes: errors name the node and say whether the request may have run", async () => {
+  const db = await serve("db");
+  // A port nothing listens on: one just freed (a fixed port may be in use).
+  const freed = Deno.listen({ hostname: HOST, port: 0 });
+  const deadPort = (freed.addr as Deno.NetAddr).port;
+  freed.close();
+  const web = node("web", { config: { db: db.address, off: false, dead: `${HOST}:${deadPort}` } });
+  try {
+    const remote = await rejectsWith(web.call("db", "calc", "fail", null), "remote");
+    assert.ok(remote instanceof RemoteError);
+    assert.match(remote.message, /Call to db\/calc failed remotely: RangeError: handler says no/);
+    assert.equal(remote.mayHaveRun, true);
+    const noService = await rejectsWith(web.call("db", "nosuch", "x", null), "unknown service");
+    assert.equal(noService.mayHaveRun, false);
+    const noCommand = await rejectsWith(web.call("db", "calc", "nosuch", null), "unknown command");
+    assert.equal(noCommand.mayHaveRun, false);
+    assert.equal(
+      (await rejectsWith(web.call("off", "calc", "add", {}), "node down")).mayHaveRun,
+      false,
+    );
+    const unknown = await rejectsWith(
+      web.call("nope", "calc", "add", {}, { nowaiting: true }),
+      "unknown node",
+    );
+    assert.equal(unknown.mayHaveRun, false);
+    const refused = await rejectsWith(web.call("dead", "calc", "add", {}), "connect failed");
+    assert.equal(refused.mayHaveRun, false);
+    assert.match(refused.message, /dead/);
+    // A call in flight when its connection is lost: it may have run.
+    const slow = web.call("db", "calc", "slow", 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    await db.nodes.close();
+    const lost = await rejectsWith(slow, "closed");
+    assert.equal(lost.mayHaveRun, true);
+    assert.match(lost.message, /db\/calc/);
+  } finally {
+    await web.close();
+    await db.nodes.close();
   }
 });

@@ -55,8 +55,9 @@ Deno.test("rendezvousOwner() and slotOwner() follow the specification", () => {
   assert.equal(rendezvousOwner(k, [...ids].reverse()), best, "order does not matter");
   assert.equal(rendezvousOwner(k, []), undefined);
   assert.equal(slotOwner(4, ids, () => true), 20); // 4 % 3 = 1
-  assert.equal(slotOwner(4, ids, (id) => id !== 20), 30); // the next live slot
-  assert.equal(slotOwner(5, ids, (id) => id !== 30), 10); // wraps around
+  // A dead slot's keys: rendezvous over the live members (not all to the next slot).
+  assert.equal(slotOwner(4, ids, (id) => id !== 20), rendezvousOwner(4, [10, 30]));
+  assert.equal(slotOwner(5, ids, (id) => id !== 30), rendezvousOwner(5, [10, 20]));
   assert.equal(slotOwner(5, ids, () => false), undefined);
 });
 

@@ -142,6 +142,8 @@ Deno.test("router: unreachable target, empty group and missing master are answer
     assert.ok(error instanceof WeftError);
     assert.equal(error.code, "unreachable");
     assert.match(error.message, /9\.9/);
+    // the router had nowhere to send it: it never ran
+    assert.equal(error.mayHaveRun, false);
     error = await rejection(caller.call(random(9), "who", undefined, options));
     assert.equal(error.code, "unreachable");
     assert.match(error.message, /group 9/);
