@@ -172,6 +172,22 @@ function method(name: string | undefined, service: string | undefined): string {
   return service === undefined ? name : `${service}/${name}`;
 }
 
+/** A peer's dialled address, parsed once per peer (a peer keeps its address). */
+const dialledAddresses = new WeakMap<Peer, { hostname: string; port: number } | undefined>();
+
+function dialledOf(peer: Peer): { hostname: string; port: number } | undefined {
+  if (dialledAddresses.has(peer)) return dialledAddresses.get(peer);
+  let parsed: { hostname: string; port: number } | undefined;
+  if (peer.address !== undefined) {
+    try {
+      const { hostname, port } = parseAddress(peer.address);
+      parsed = { hostname, port };
+    } catch { /* not host:port: left out */ }
+  }
+  dialledAddresses.set(peer, parsed);
+  return parsed;
+}
+
 /** The attributes of a span, set when it starts (the conventions' sampling-relevant ones included). */
 function attributes(
   start: { name: string | undefined; service: string | undefined; peer: Peer },
@@ -191,13 +207,12 @@ function attributes(
   }
   // The address the caller dialled (the server's side has none: the
   // conventions say not to take it from the connection).
-  const dialled = client ? start.peer.address : undefined;
-  if (dialled !== undefined) {
-    try {
-      const { hostname, port } = parseAddress(dialled);
-      out["server.address"] = hostname;
-      out["server.port"] = port;
-    } catch { /* not host:port: left out */ }
+  if (client) {
+    const dialled = dialledOf(start.peer);
+    if (dialled !== undefined) {
+      out["server.address"] = dialled.hostname;
+      out["server.port"] = dialled.port;
+    }
   }
   const remote = start.peer.remoteAddress;
   if (remote !== undefined) {
