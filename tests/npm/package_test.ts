@@ -141,6 +141,56 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
       ], root);
     });
 
+    await t.step(
+      "every entry's .d.ts type-checks: the core without DOM or @types/node, discovery, router and nodes with DOM",
+      async () => {
+        const dev = JSON.parse(await Deno.readTextFile(`${root}package.json`)).devDependencies;
+        // Those three name the platform's AbortSignal and fetch in their types.
+        const needsDom = (key: string) =>
+          key.startsWith("./discovery") || key === "./router" || key === "./nodes";
+        const program = (keys: string[]) =>
+          keys.map((k, i) =>
+            `import * as m${i} from "@weft/cluster${k === "." ? "" : k.slice(1)}";`
+          )
+            .join("\n") + `\nexport const all = [${keys.map((_, i) => `m${i}`).join(", ")}];\n`;
+        const keys = Object.keys(deno.exports);
+        for (
+          const [name, files, lib] of [
+            ["core", keys.filter((k) => !needsDom(k)), ["ES2024", "ESNext.Disposable"]],
+            ["all", keys, ["ES2024", "ESNext.Disposable", "DOM"]],
+          ] as const
+        ) {
+          await Deno.writeTextFile(`${app}/entries_${name}.ts`, program([...files]));
+          await Deno.writeTextFile(
+            `${app}/tsconfig.${name}.json`,
+            JSON.stringify({
+              compilerOptions: {
+                target: "ES2022",
+                lib,
+                module: "NodeNext",
+                moduleResolution: "NodeNext",
+                strict: true,
+                types: [],
+                noEmit: true,
+                skipLibCheck: false,
+              },
+              files: [`entries_${name}.ts`],
+            }),
+          );
+          await sh(Deno.execPath(), [
+            "run",
+            "--allow-read",
+            "--allow-write",
+            "--allow-env",
+            "--allow-sys",
+            `npm:typescript@${dev.typescript}/tsc`,
+            "-p",
+            `${app}/tsconfig.${name}.json`,
+          ], root);
+        }
+      },
+    );
+
     const runs: { label: string; runtime: RuntimeName; bin: () => Promise<string>; ext: string }[] =
       [
         {
