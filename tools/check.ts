@@ -75,15 +75,31 @@ function sources(dir: string): string[] {
   return out;
 }
 
+/**
+ * Files other branches are rewriting as this check lands (issue 23 splits
+ * cluster.ts and moves forward.ts; issue 20 reworks read_turn.ts; issue 24
+ * the skynet link): their examples are fixed when those land, and each is
+ * named below on every run until then. Never add to this list.
+ */
+const PENDING = new Set([
+  "src/cluster/cluster.ts",
+  "src/cluster/forward.ts",
+  "src/cluster/read_turn.ts",
+  "src/session/skynet_link.ts",
+]);
+
 const docFiles = ["mod.ts", ...sources("src")].sort();
 console.log(`\n== doc examples import by name: ${docFiles.length} files`);
 let relative = 0;
 for (const file of docFiles) {
   for (const { line, specifier } of relativeDocImports(Deno.readTextFileSync(file))) {
-    console.error(
-      `${file}:${line}: a doc example imports "${specifier}": import the package by name (@weft/cluster/...)`,
+    const pending = PENDING.has(file);
+    (pending ? console.log : console.error)(
+      `${file}:${line}: a doc example imports "${specifier}": import the package by name (@weft/cluster/...)${
+        pending ? " [pending: another branch is rewriting this file]" : ""
+      }`,
     );
-    relative++;
+    if (!pending) relative++;
   }
 }
 if (relative > 0) Deno.exit(1);

@@ -56,15 +56,9 @@ const UNPRINTABLE =
  * line: in double quotes, with control bytes, line separators, bidi
  * controls, quotes and backslashes escaped (`\n`, `\u001b`, ...), cut to
  * {@linkcode MAX_QUOTED} units with `...` after. No newline or escape
- * sequence of the peer's reaches the log.
- *
- * @example
- * ```ts
- * import { quoteForLog } from "./fault_log.ts";
- *
- * if (quoteForLog('ev"il\n\u001b[31m') !== '"ev\\"il\\n\\u001b[31m"') throw new Error("unexpected");
- * if (quoteForLog("x".repeat(100)).length !== 80 + 5) throw new Error("unexpected");
- * ```
+ * sequence of the peer's reaches the log. Internal (no package entry
+ * exports it, so no doc example: doc examples import the package by name);
+ * tests/cluster/fault_log_test.ts shows it at work.
  */
 export function quoteForLog(text: string): string {
   const cut = text.length > MAX_QUOTED ? text.slice(0, MAX_QUOTED) : text;
