@@ -701,7 +701,8 @@ export const cases: Case[] = [
         // the connection goes, so it can stop (and stop its timer).
         call: (_p, _cmd, _body, ctx) =>
           new Promise((resolve) => {
-            const timer = setTimeout(() => resolve("late"), 2000);
+            started = true;
+            const timer = setTimeout(() => resolve("late"), 60_000);
             ctx.signal.addEventListener("abort", () => {
               clearTimeout(timer);
               aborted = true;
@@ -710,6 +711,7 @@ export const cases: Case[] = [
           }),
       });
       let aborted = false;
+      let started = false;
       const listener = await s.listen(`${env.host}:0`);
       const host = env.host.includes(":") ? `[${env.host}]` : env.host;
       const c = new Cluster({
@@ -720,7 +722,9 @@ export const cases: Case[] = [
       });
       const peer = c.connect(`${host}:${listener.address.port}`);
       const pending = rejectsWith(c.call(peer, 1, null), "peer closed");
-      await delay(10);
+      // Closed once the server is handling the call (a 10 ms sleep here let a
+      // busy machine close before the request arrived: no handler to abort).
+      await until(() => started, 0, "the handler to start");
       await c.close();
       await pending;
       await rejectsWith(c.call(peer, 1, null), "peer closed");
