@@ -48,11 +48,12 @@ export {
   DEFAULT_HEARTBEAT_MISSES,
   DEFAULT_TIMEOUT,
   DEFAULT_WEFT_HARD_LIMIT,
+  defaultErrorInfo,
   defaultLogger,
   type Logger,
   type RequestHandler,
 } from "./src/cluster/options.ts";
-export { Peer } from "./src/cluster/peer.ts";
+export { Peer } from "./src/connection/peer.ts";
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_PARTIAL_BYTES,
@@ -60,7 +61,7 @@ export {
   DEFAULT_PART_SIZE,
   DEFAULT_PART_WINDOW,
   type PartOptions,
-} from "./src/cluster/parts.ts";
+} from "./src/protocol/weft/parts.ts";
 export {
   allowList,
   type AllowRule,
@@ -76,25 +77,23 @@ export {
   isLoopback,
   type ProtectedModeOptions,
 } from "./src/cluster/protected_mode.ts";
-export { type AuthOptions } from "./src/cluster/handshake_auth.ts";
+export { type AuthOptions } from "./src/protocol/weft/handshake_auth.ts";
 export { DEFAULT_FAULT_LOG_LIMIT, type PeerFault } from "./src/cluster/fault_log.ts";
 export * from "./src/cluster/listener.ts";
 export { holdReading } from "./src/cluster/hold.ts";
 export * from "./src/cluster/call_context.ts";
+export { DEFAULT_PROTOCOL, type Protocol } from "./src/protocol/mod.ts";
 export {
   ControlCmd,
   decodeHelloFields,
-  DEFAULT_PROTOCOL,
-  defaultErrorInfo,
   encodeHello,
   HelloField,
   MAX_HELLO_SIZE,
-  type Protocol,
   RequestFlag,
   RESERVED_CMD_MIN,
   ResponseStatus,
   WEFT_VERSION,
-} from "./src/cluster/protocol.ts";
+} from "./src/protocol/weft/protocol.ts";
 export * from "./src/codec/types.ts";
 export * from "./src/session/trace.ts";
 export {

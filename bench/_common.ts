@@ -41,6 +41,13 @@ export function collect(): boolean {
   return true;
 }
 
+/** This process's CPU time so far (user + system), µs; NaN where the runtime cannot tell. */
+export function cpuMicros(): number {
+  const usage = (globalThis as { process?: { cpuUsage?(): { user: number; system: number } } })
+    .process?.cpuUsage?.();
+  return usage === undefined ? NaN : usage.user + usage.system;
+}
+
 /** Resident set size and V8/JSC heap in use, in bytes. */
 export function memory(): { rss: number; heap: number } {
   const m = typeof Deno !== "undefined" ? Deno.memoryUsage() : process.memoryUsage();
@@ -97,6 +104,9 @@ export interface LoadResult {
   meanUs?: number;
   p50Us?: number;
   p99Us?: number;
+  /** CPU (user + system) per call in the measured window, µs, of the server and the client (rpc_client.ts). */
+  serverCpuUs?: number;
+  clientCpuUs?: number;
 }
 
 /** Records round-trip times (ms in, µs out) into a preallocated array. */
@@ -132,12 +142,15 @@ export function report(result: LoadResult): void {
 /**
  * Drives a promise-returning call: `depth` loops, each awaiting one call at
  * a time, for `warmupMs` then `durationMs`. With depth 1 every round trip
- * is timed.
+ * is timed. `mark`, if given, is called as the measured window opens and
+ * as it closes (e.g. to read the server's CPU time); its results are
+ * awaited after the window.
  */
-export async function drive(
+export async function drive<M = never>(
   call: () => Promise<unknown>,
   c: LoadCase,
-): Promise<LoadResult> {
+  mark?: () => Promise<M>,
+): Promise<LoadResult & { marks?: [M, M] }> {
   const latencies = new Latencies();
   const timed = c.depth === 1;
   let measuring = false;
@@ -165,10 +178,12 @@ export async function drive(
   const loops: Promise<void>[] = [];
   for (let i = 0; i < c.depth; i++) loops.push(loop());
   await sleep(c.warmupMs);
+  const first = mark?.();
   measuring = true;
   const start = performance.now();
   await sleep(c.durationMs);
   measuring = false;
+  const last = mark?.();
   const seconds = (performance.now() - start) / 1000;
   running = false;
   await Promise.all(loops);
@@ -178,6 +193,7 @@ export async function drive(
     seconds,
     callsPerSec: calls / seconds,
     ...(timed ? latencies.summary() : {}),
+    ...(first === undefined ? {} : { marks: [await first, await last!] as [M, M] }),
   };
 }
 

@@ -4,7 +4,7 @@
 // Deno, Bun and Node.
 
 import type { ClusterTlsOptions } from "../src/cluster/security.ts";
-import type { AuthOptions } from "../src/cluster/handshake_auth.ts";
+import type { AuthOptions } from "../src/protocol/weft/handshake_auth.ts";
 import { readCerts } from "../tests/security/_certs.ts";
 
 /** A trust mode of the router benchmark. */

@@ -14,7 +14,7 @@
 // Run: deno bench -A bench/codec_call_bench.ts
 
 import { Cluster } from "../src/cluster/cluster.ts";
-import type { Peer } from "../src/cluster/peer.ts";
+import type { Peer } from "../src/connection/peer.ts";
 import { typed, type TypedClient } from "../src/cluster/typed.ts";
 import { json } from "../src/codec/json.ts";
 import { msgpack } from "../src/codec/msgpack.ts";

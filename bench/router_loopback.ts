@@ -19,8 +19,13 @@
  * router), in the same alternation: the cost of trust per routed call.
  *
  * ```sh
- * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000] [--trust=keys,tls]
+ * deno run -A bench/router_loopback.ts [--runtime=deno] [--warmup=1000] [--duration=4000]
+ *   [--trust=keys,tls] [--depths=1,256] [--json=true]
  * ```
+ *
+ * `--json=true` also prints one `ROUTER {json}` line: the better run of
+ * each way at each depth (what bench/compare.ts reads). SIGINT or SIGTERM
+ * stops the four children before it exits.
  *
  * @module
  */
@@ -38,6 +43,9 @@ const runtime = (flags.get("runtime") ?? "deno") as RuntimeName;
 const warmup = flags.get("warmup") ?? "1000";
 const duration = flags.get("duration") ?? "4000";
 const trust = (flags.get("trust") ?? "keys,tls").split(",").filter((m) => m !== "");
+const depths = (flags.get("depths") ?? "1,256").split(",").map(Number);
+if (depths.some((d) => !Number.isInteger(d) || d < 1)) throw new RangeError("Invalid --depths");
+const json = flags.get("json") === "true";
 const here = (file: string) => new URL(file, import.meta.url).pathname;
 
 const router = await spawnScript(runtime, here("../src/router/main.ts"), [
@@ -45,6 +53,13 @@ const router = await spawnScript(runtime, here("../src/router/main.ts"), [
   "127.0.0.1:0",
 ]);
 const children = [router];
+// Interrupted (Ctrl-C, or a driver's SIGTERM): no child outlives this process.
+const interrupted = async () => {
+  for (const child of children) await child.stop();
+  Deno.exit(130);
+};
+Deno.addSignalListener("SIGINT", interrupted);
+Deno.addSignalListener("SIGTERM", interrupted);
 try {
   const routerAddress = (await router.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
   const certDir = trust.includes("tls") ? (await makeCerts()).dir : undefined;
@@ -73,13 +88,14 @@ try {
     direct,
     warmup,
     duration,
-    "1,256",
+    depths.join(","),
     "all",
     relay,
     ...trusted,
   ]);
   children.push(caller);
-  const limit = (6 + 4 * trust.length) * 2 * (Number(warmup) + Number(duration)) + 30_000;
+  const limit = (3 + 2 * trust.length) * 2 * depths.length * (Number(warmup) + Number(duration)) +
+    30_000;
   const code = await caller.exited(limit);
   if (code !== 0) {
     throw new Error(`caller exited ${code}:\n${caller.stdout()}\n${await caller.stop()}`);
@@ -96,8 +112,9 @@ try {
     "| in flight | way | calls/s | mean ms | p99 ms |",
     "| --: | --- | --: | --: | --: |",
   ];
-  for (const depth of [1, 256]) {
-    for (const way of ["direct", "relay", "router", ...trust.map((m) => `router+${m}`)]) {
+  const ways = ["direct", "relay", "router", ...trust.map((m) => `router+${m}`)];
+  for (const depth of depths) {
+    for (const way of ways) {
       const r = best(way, depth);
       lines.push(
         `| ${depth} | ${way} | ${Math.round(r.callsPerSec)} | ${r.meanMs.toFixed(3)} | ${
@@ -106,36 +123,49 @@ try {
       );
     }
   }
-  const t256 = best("router", 256).callsPerSec / best("direct", 256).callsPerSec;
-  const l1 = best("router", 1).meanMs / best("direct", 1).meanMs;
-  const f256 = best("relay", 256).callsPerSec / best("direct", 256).callsPerSec;
-  const f1 = best("relay", 1).meanMs / best("direct", 1).meanMs;
-  lines.push("");
-  lines.push(
-    `through the router: ${
-      (t256 * 100).toFixed(0)
-    }% of direct throughput at 256 in flight (target >= 50%: ${t256 >= 0.5 ? "met" : "NOT met"}); ${
-      l1.toFixed(2)
-    }x direct mean latency at 1 in flight (target <= 2x: ${l1 <= 2 ? "met" : "NOT met"})`,
-  );
-  lines.push(
-    `through the byte relay (the floor): ${(f256 * 100).toFixed(0)}% of direct throughput at 256, ${
-      f1.toFixed(2)
-    }x direct latency at 1; the router is ${(t256 / f256 * 100).toFixed(0)}% of the relay's ` +
-      `throughput at 256 and ${(l1 / f1).toFixed(2)}x its latency at 1`,
-  );
-  for (const mode of trust) {
-    const t = best(`router+${mode}`, 256).callsPerSec / best("router", 256).callsPerSec;
-    const l = best(`router+${mode}`, 1).meanMs / best("router", 1).meanMs;
+  if (json) {
+    const each = depths.flatMap((depth) => ways.map((way) => best(way, depth)));
+    console.log(`ROUTER ${JSON.stringify(each)}`);
+  }
+  // The targets read 1 and 256 in flight.
+  if (depths.includes(1) && depths.includes(256)) {
+    const t256 = best("router", 256).callsPerSec / best("direct", 256).callsPerSec;
+    const l1 = best("router", 1).meanMs / best("direct", 1).meanMs;
+    const f256 = best("relay", 256).callsPerSec / best("direct", 256).callsPerSec;
+    const f1 = best("relay", 1).meanMs / best("direct", 1).meanMs;
+    lines.push("");
     lines.push(
-      `with ${mode === "keys" ? "key authentication" : "mutual TLS"}: ${
-        (t * 100).toFixed(0)
-      }% of the plain router's throughput at 256 in flight, ${
-        l.toFixed(2)
-      }x its mean latency at 1 in flight`,
+      `through the router: ${
+        (t256 * 100).toFixed(0)
+      }% of direct throughput at 256 in flight (target >= 50%: ${
+        t256 >= 0.5 ? "met" : "NOT met"
+      }); ${l1.toFixed(2)}x direct mean latency at 1 in flight (target <= 2x: ${
+        l1 <= 2 ? "met" : "NOT met"
+      })`,
     );
+    lines.push(
+      `through the byte relay (the floor): ${
+        (f256 * 100).toFixed(0)
+      }% of direct throughput at 256, ${f1.toFixed(2)}x direct latency at 1; the router is ${
+        (t256 / f256 * 100).toFixed(0)
+      }% of the relay's ` +
+        `throughput at 256 and ${(l1 / f1).toFixed(2)}x its latency at 1`,
+    );
+    for (const mode of trust) {
+      const t = best(`router+${mode}`, 256).callsPerSec / best("router", 256).callsPerSec;
+      const l = best(`router+${mode}`, 1).meanMs / best("router", 1).meanMs;
+      lines.push(
+        `with ${mode === "keys" ? "key authentication" : "mutual TLS"}: ${
+          (t * 100).toFixed(0)
+        }% of the plain router's throughput at 256 in flight, ${
+          l.toFixed(2)
+        }x its mean latency at 1 in flight`,
+      );
+    }
   }
   console.log(lines.join("\n"));
 } finally {
   for (const child of children) await child.stop();
+  Deno.removeSignalListener("SIGINT", interrupted);
+  Deno.removeSignalListener("SIGTERM", interrupted);
 }

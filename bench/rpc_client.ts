@@ -1,11 +1,16 @@
 /**
  * The weft side of the loopback benchmark: one cluster peer, `depth` calls
  * in flight, for a warm-up then a measured window. Prints one
- * `RESULT {json}` line (calls/s; mean, p50, p99 in µs with depth 1).
+ * `RESULT {json}` line (calls/s; mean, p50, p99 in µs with depth 1; the
+ * server's and this process's CPU µs per call in the measured window).
  * `--tls=DIR` connects over TLS, trusting the test CA in DIR.
  * With `--burst=N` it runs rounds of N calls that the server holds and
  * then answers all in one turn (one batch of N responses; see
- * rpc_server.ts `burst`). Runs unchanged under Deno, Bun and Node 24.
+ * rpc_server.ts `burst`). With `--slices` it warms up, prints `READY`,
+ * then runs one measured slice of `depth` calls in flight per `run MS`
+ * line on its stdin, printing a `SLICE {json}` line for each, until `quit`
+ * or the end of stdin: bench/compare.ts alternates two warm clients (old and
+ * new) slice by slice. Runs unchanged under Deno, Bun and Node 24.
  *
  * ```sh
  * deno run -A bench/rpc_client.ts 127.0.0.1:PORT --payload=32 --depth=1 --warmup=1000 --duration=5000
@@ -19,8 +24,10 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
 import {
   args,
+  cpuMicros,
   drive,
   exit,
+  type LoadCase,
   loadCase,
   type LoadResult,
   options,
@@ -28,9 +35,12 @@ import {
   runtime,
 } from "./_common.ts";
 import { readCerts } from "../tests/security/_certs.ts";
+import process from "node:process";
+import { createInterface } from "node:readline";
 
 const CMD_ECHO = 1;
 const CMD_BURST = 5;
+const CMD_CPU = 6;
 const c = loadCase(args);
 const flags = options(args).flags;
 const pass = flags.get("codec") === "pass";
@@ -51,10 +61,46 @@ const payload = new Uint8Array(c.payload).fill(0x61);
 const first = await cluster.call(peer, CMD_ECHO, payload) as Uint8Array;
 if (first.length !== c.payload) throw new Error(`echo returned ${first.length} bytes`);
 const burst = Number(options(args).flags.get("burst") ?? 0);
-report(
-  burst > 0 ? await bursts(burst) : await drive(() => cluster.call(peer, CMD_ECHO, payload), c),
-);
+if (flags.has("slices")) await slices();
+else report(burst > 0 ? await bursts(burst) : await calls(c));
 await cluster.close();
+
+/** Slices on demand (see above): the warm-up, then one measured slice per `run MS` line. */
+async function slices(): Promise<void> {
+  await calls({ ...c, durationMs: 0 });
+  console.log("READY");
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const match = line.match(/^run (\d+)$/);
+    if (match === null) break;
+    const result = await calls({ ...c, warmupMs: 0, durationMs: Number(match[1]) });
+    console.log(`SLICE ${JSON.stringify(result)}`);
+  }
+  lines.close();
+}
+
+/** `depth` calls in flight; CPU per call of both sides over the measured window. */
+async function calls(c: LoadCase): Promise<LoadResult> {
+  const empty = new Uint8Array(0);
+  const dec = new TextDecoder();
+  // Both processes' CPU time as the window opens and as it closes.
+  const mark = async () => {
+    const client = cpuMicros();
+    const server = Number(dec.decode(await cluster.call(peer, CMD_CPU, empty) as Uint8Array));
+    return { client, server };
+  };
+  const { marks, ...result } = await drive(() => cluster.call(peer, CMD_ECHO, payload), c, mark);
+  if (marks === undefined || result.calls === 0) return result;
+  const [a, b] = marks;
+  const per = (x: number) => (Number.isFinite(x) ? x / result.calls : undefined);
+  const server = per(b.server - a.server);
+  const client = per(b.client - a.client);
+  return {
+    ...result,
+    ...(server === undefined ? {} : { serverCpuUs: server }),
+    ...(client === undefined ? {} : { clientCpuUs: client }),
+  };
+}
 
 /**
  * Rounds of `n` calls that the server holds until it has all n, then

@@ -46,10 +46,9 @@
 import { type RuntimeName, runtimePath } from "../tests/_runtimes.ts";
 import type { LoadResult } from "./_common.ts";
 import { makeCerts } from "../tests/security/_certs.ts";
+import { client, hasTaskset, run, server, START_LIMIT, weftRun } from "./_children.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
-const NOFILE = 20_000;
-const START_LIMIT = 30_000;
 
 // ---- options ---------------------------------------------------------------
 
@@ -95,142 +94,10 @@ const outFile = flags.get("out");
 const tlsDir = flags.get("tls") === "true" ? (await makeCerts()).dir : undefined;
 const started = performance.now();
 
-// ---- children --------------------------------------------------------------
+// ---- children (bench/_children.ts) -----------------------------------------
 
-const dec = new TextDecoder();
-const hasTaskset = await run(["taskset", "-c", "0", "true"]).then((r) => r.ok);
-
-async function run(cmd: string[]): Promise<{ ok: boolean; out: string }> {
-  try {
-    const out = await new Deno.Command(cmd[0]!, {
-      args: cmd.slice(1),
-      stdout: "piped",
-      stderr: "null",
-    })
-      .output();
-    return { ok: out.success, out: dec.decode(out.stdout) };
-  } catch {
-    return { ok: false, out: "" };
-  }
-}
-
-/** The argv that runs `script` under `runtime`, pinned to `cpu`, with a raised fd limit. */
-async function argv(
-  runtime: RuntimeName,
-  script: string,
-  args: string[],
-  cpu: number | null,
-): Promise<string[]> {
-  const bin = await runtimePath(runtime);
-  const path = HERE + script;
-  const base = runtime === "deno"
-    ? [bin, "run", "-A", "--v8-flags=--expose-gc", path]
-    : runtime === "node"
-    ? [bin, "--no-warnings", "--expose-gc", path]
-    : [bin, path];
-  const pinned = cpu !== null && hasTaskset ? ["taskset", "-c", String(cpu), ...base] : base;
-  // `exec` keeps the pid: killing the child kills the runtime itself.
-  return ["sh", "-c", 'ulimit -n "$0" 2>/dev/null; exec "$@"', String(NOFILE), ...pinned, ...args];
-}
-
-/** A started child whose output is collected as it comes. */
-class Child {
-  readonly process: Deno.ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly #done: Promise<unknown>;
-
-  constructor(cmd: string[]) {
-    this.process = new Deno.Command(cmd[0]!, {
-      args: cmd.slice(1),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
-      for await (const chunk of stream) {
-        this[key] += dec.decode(chunk, { stream: true });
-        if (this[key].length > 1 << 20) this[key] = this[key].slice(-(1 << 19));
-      }
-    };
-    this.#done = Promise.all([
-      collect(this.process.stdout, "stdout"),
-      collect(this.process.stderr, "stderr"),
-      this.process.status,
-    ]);
-  }
-
-  /** Waits until a stdout line matches, the child exits, or `ms` pass. */
-  async line(pattern: RegExp, ms: number): Promise<RegExpMatchArray | null> {
-    const end = performance.now() + ms;
-    let exited = false;
-    this.process.status.then(() => exited = true);
-    while (performance.now() < end) {
-      const match = this.stdout.match(pattern);
-      if (match) return match;
-      if (exited) {
-        await this.#done;
-        return this.stdout.match(pattern);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    return null;
-  }
-
-  /** Kills this child (TERM, then KILL after a second) and reaps it. */
-  async stop(): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      this.process.kill("SIGTERM");
-      timer = setTimeout(() => {
-        try {
-          this.process.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 1000);
-    } catch { /* already gone */ }
-    await this.#done;
-    clearTimeout(timer);
-  }
-}
-
-/** Starts a server script and returns it with the address it printed. */
-async function server(
-  runtime: RuntimeName,
-  script: string,
-  args: string[],
-  cpu: number | null,
-): Promise<{ child: Child; address: string }> {
-  const child = new Child(await argv(runtime, script, args, cpu));
-  const match = await child.line(/^listening (\S+)$/m, START_LIMIT);
-  if (match === null) {
-    await child.stop();
-    throw new Error(`${runtime} ${script} printed no address:\n${child.stdout}\n${child.stderr}`);
-  }
-  return { child, address: match[1]! };
-}
-
-/** Runs a client script to its `TAG {json}` line, within `ms`. */
-async function client<T>(
-  runtime: RuntimeName,
-  script: string,
-  args: string[],
-  cpu: number | null,
-  tag: string,
-  ms: number,
-): Promise<T> {
-  const child = new Child(await argv(runtime, script, args, cpu));
-  try {
-    const match = await child.line(new RegExp(`^${tag} (.+)$`, "m"), ms);
-    if (match === null) {
-      throw new Error(
-        `${runtime} ${script} gave no ${tag} line:\n${child.stdout}\n${child.stderr}`,
-      );
-    }
-    return JSON.parse(match[1]!) as T;
-  } finally {
-    await child.stop();
-  }
-}
+const ROOT = new URL("../", import.meta.url).pathname;
+const taskset = await hasTaskset();
 
 // ---- the call benchmark ----------------------------------------------------
 
@@ -257,30 +124,39 @@ async function side(
   depth: number,
 ): Promise<LoadResult | string> {
   if (kind !== "tls" && !sides.includes(kind)) return "not run";
-  const serverCpu = placement === "one" ? 0 : 1;
-  const weftSide = kind === "weft" || kind === "tls";
-  const tlsArgs = kind === "tls" ? [`--tls=${tlsDir}`] : [];
-  const serverScript = weftSide ? "rpc_server.ts" : `ceiling_${serverRt}.ts`;
-  const clientScript = weftSide ? "rpc_client.ts" : `ceiling_${clientRt}.ts`;
-  const serverArgs = weftSide
-    ? ["127.0.0.1:0", `--codec=${codec}`, ...tlsArgs]
-    : ["server", "127.0.0.1:0"];
   let srv: Awaited<ReturnType<typeof server>> | undefined;
   try {
-    srv = await server(serverRt, serverScript, serverArgs, serverCpu);
-    const caseArgs = [
-      srv.address,
-      `--payload=${payload}`,
-      depth < 0 ? `--burst=${-depth}` : `--depth=${depth}`,
-      `--warmup=${warmup}`,
-      `--duration=${duration}`,
-      `--codec=${codec}`,
-      ...tlsArgs,
-    ];
+    if (kind === "weft" || kind === "tls") {
+      return await weftRun(ROOT, {
+        client: clientRt,
+        server: serverRt,
+        placement,
+        payload,
+        depth,
+        warmup,
+        duration,
+        codec,
+        extra: kind === "tls" ? [`--tls=${tlsDir}`] : [],
+      });
+    }
+    srv = await server(
+      serverRt,
+      `${HERE}ceiling_${serverRt}.ts`,
+      ["server", "127.0.0.1:0"],
+      placement === "one" ? 0 : 1,
+    );
     return await client<LoadResult>(
       clientRt,
-      clientScript,
-      weftSide ? caseArgs : [kind === "floor" ? "floor" : "client", ...caseArgs],
+      `${HERE}ceiling_${clientRt}.ts`,
+      [
+        kind === "floor" ? "floor" : "client",
+        srv.address,
+        `--payload=${payload}`,
+        depth < 0 ? `--burst=${-depth}` : `--depth=${depth}`,
+        `--warmup=${warmup}`,
+        `--duration=${duration}`,
+        `--codec=${codec}`,
+      ],
       0,
       "RESULT",
       warmup + duration + START_LIMIT,
@@ -415,10 +291,10 @@ if (withMemory) {
     }
     let srv: Awaited<ReturnType<typeof server>> | undefined;
     try {
-      srv = await server(rt, "rpc_server.ts", ["127.0.0.1:0"], 1);
+      srv = await server(rt, `${HERE}rpc_server.ts`, ["127.0.0.1:0"], 1);
       const m = await client<Memory>(
         rt,
-        "memory_client.ts",
+        `${HERE}memory_client.ts`,
         [srv.address, `--conns=${conns}`, `--sample=${sample}`, `--pending=${pending}`],
         0,
         "MEMORY",
@@ -506,7 +382,7 @@ const versions = await Promise.all(
 const report: string[] = [];
 report.push(
   `Machine: ${nproc} CPUs (${cpuModel}), Linux ${Deno.osRelease()}; ${versions.join(", ")}.`,
-  hasTaskset
+  taskset
     ? "Pinned with taskset: *one core* = client and server on cpu 0; *split* = client on cpu 0, server on cpu 1."
     : "**taskset is missing: processes ran unpinned** (placements are nominal; results are bimodal).",
   `Each case: ${warmup} ms warm-up, ${duration} ms measured` +

@@ -16,10 +16,13 @@
  *   `{ rss, heap, open, accepted, held, gc }`;
  * - 5 `burst`: the body's first 4 bytes (u32 LE) say N; holds the call
  *   until N `burst` calls from this peer are held, then echoes all N
- *   bodies in one turn (one batch of N responses, however large).
+ *   bodies in one turn (one batch of N responses, however large);
+ * - 6 `cpu`: answers this process's CPU time so far, user + system, in µs
+ *   (decimal text, as bytes): what the client reads as its measured window
+ *   opens and closes.
  *
  * `--exit-after=MS` exits normally after MS (so `--cpu-prof` writes its
- * profile). `--tls=DIR` serves over TLS with the test certificates in DIR
+ * profile). `--per-turn=N` sets `maxRequestsPerTurn` (a number or `Infinity`). `--tls=DIR` serves over TLS with the test certificates in DIR
  * (tests/security/_certs.ts). `--codec=pass` swaps the raw codec (whose `unmarshal` copies the payload)
  * for hooks that lend the payload view through, to see what the copy costs.
  *
@@ -29,12 +32,12 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
 import type { Codec } from "../src/codec/types.ts";
-import type { Peer } from "../src/cluster/peer.ts";
-import { args, collect, exit, memory, options } from "./_common.ts";
+import type { Peer } from "../src/connection/peer.ts";
+import { args, collect, cpuMicros, exit, memory, options } from "./_common.ts";
 import { readCerts } from "../tests/security/_certs.ts";
 
 /** Benchmark commands. */
-export const CMD = { echo: 1, hold: 2, release: 3, stats: 4, burst: 5 } as const;
+export const CMD = { echo: 1, hold: 2, release: 3, stats: 4, burst: 5, cpu: 6 } as const;
 
 /** Hooks that pass payload bytes through, both ways, with no copy. */
 export const passThrough: Codec = {
@@ -56,6 +59,7 @@ let open = 0;
 let accepted = 0;
 
 const hwm = flags.get("hwm");
+const perTurn = flags.get("per-turn");
 const tlsDir = flags.get("tls");
 const certs = tlsDir === undefined ? undefined : readCerts(tlsDir);
 const cluster = new Cluster({
@@ -63,6 +67,7 @@ const cluster = new Cluster({
   ...(certs === undefined ? {} : { tls: { cert: certs.serverCert, key: certs.serverKey } }),
   timeout: 60_000,
   ...(hwm === undefined ? {} : { highWaterMark: Number(hwm) }),
+  ...(perTurn === undefined ? {} : { maxRequestsPerTurn: Number(perTurn) }),
   accept() {
     open++;
     accepted++;
@@ -93,6 +98,8 @@ const cluster = new Cluster({
           if (list.length >= n) { for (const answer of list.splice(0)) answer(); }
         });
       }
+      case CMD.cpu:
+        return new TextEncoder().encode(String(cpuMicros()));
       case CMD.stats: {
         const gc = collect();
         return JSON.stringify({ ...memory(), open, accepted, held: held.length, gc });

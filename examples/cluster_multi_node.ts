@@ -18,7 +18,7 @@
 // ends by itself.
 
 import { Cluster } from "../src/cluster/cluster.ts";
-import type { Peer } from "../src/cluster/peer.ts";
+import type { Peer } from "../src/connection/peer.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
 import { check, finish } from "./_check.ts";

@@ -12,7 +12,7 @@
 // Deno only (it starts processes). Exits 0 only if every check passed.
 
 import { Cluster } from "../src/cluster/cluster.ts";
-import type { Peer } from "../src/cluster/peer.ts";
+import type { Peer } from "../src/connection/peer.ts";
 import { json } from "../src/codec/json.ts";
 import { EtcdRegistry } from "../src/discovery/etcd.ts";
 import type { Master } from "../src/discovery/types.ts";

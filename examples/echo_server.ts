@@ -17,7 +17,7 @@
  */
 
 import { Cluster } from "../src/cluster/cluster.ts";
-import type { Peer } from "../src/cluster/peer.ts";
+import type { Peer } from "../src/connection/peer.ts";
 import { json } from "../src/codec/json.ts";
 import { formatAddress } from "../src/transport/address.ts";
 import { ECHO_COMMANDS } from "./_echo_commands.ts";

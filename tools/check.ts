@@ -3,8 +3,9 @@
  *
  * 1. `deno fmt --check`
  * 2. `deno lint`
- * 3. the runtime-free core: src/wire, src/session, src/cluster and src/codec
- *    (with the shared src/errors.ts and src/_platform.ts) type-check against
+ * 3. the runtime-free core: src/wire, src/session, src/protocol,
+ *    src/connection, src/cluster and src/codec, with their subfolders (and
+ *    the shared src/errors.ts and src/_platform.ts), type-check against
  *    `lib: ["ESNext"]` alone, and none of their lines names `node:`, `Deno.`
  *    or `Bun.`
  * 4. doc examples (the code blocks in the JSDoc of mod.ts and src/) import
@@ -19,7 +20,14 @@
 
 import { relativeDocImports } from "./doc_imports.ts";
 
-const CORE_DIRS = ["src/wire", "src/session", "src/cluster", "src/codec"];
+const CORE_DIRS = [
+  "src/wire",
+  "src/session",
+  "src/protocol",
+  "src/connection",
+  "src/cluster",
+  "src/codec",
+];
 const CORE_SHARED = ["src/errors.ts", "src/_platform.ts"];
 const FORBIDDEN = /["']node:|\bDeno\.|\bBun\./;
 
@@ -33,17 +41,25 @@ function step(title: string, args: string[]): void {
   }
 }
 
+/** The `.ts` files under `dir`, its subfolders too. */
+function tsFiles(dir: string, into: string[]): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) tsFiles(path, into);
+    else if (entry.isFile && entry.name.endsWith(".ts")) into.push(path);
+  }
+}
+
 function coreFiles(): string[] {
   const files = [...CORE_SHARED];
-  for (const dir of CORE_DIRS) {
-    try {
-      for (const entry of Deno.readDirSync(dir)) {
-        if (entry.isFile && entry.name.endsWith(".ts")) files.push(`${dir}/${entry.name}`);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-  }
+  for (const dir of CORE_DIRS) tsFiles(dir, files);
   return files.sort();
 }
 
@@ -75,31 +91,15 @@ function sources(dir: string): string[] {
   return out;
 }
 
-/**
- * Files other branches are rewriting as this check lands (issue 23 splits
- * cluster.ts and moves forward.ts; issue 20 reworks read_turn.ts; issue 24
- * the skynet link): their examples are fixed when those land, and each is
- * named below on every run until then. Never add to this list.
- */
-const PENDING = new Set([
-  "src/cluster/cluster.ts",
-  "src/cluster/forward.ts",
-  "src/cluster/read_turn.ts",
-  "src/session/skynet_link.ts",
-]);
-
 const docFiles = ["mod.ts", ...sources("src")].sort();
 console.log(`\n== doc examples import by name: ${docFiles.length} files`);
 let relative = 0;
 for (const file of docFiles) {
   for (const { line, specifier } of relativeDocImports(Deno.readTextFileSync(file))) {
-    const pending = PENDING.has(file);
-    (pending ? console.log : console.error)(
-      `${file}:${line}: a doc example imports "${specifier}": import the package by name (@weft/cluster/...)${
-        pending ? " [pending: another branch is rewriting this file]" : ""
-      }`,
+    console.error(
+      `${file}:${line}: a doc example imports "${specifier}": import the package by name (@weft/cluster/...)`,
     );
-    if (!pending) relative++;
+    relative++;
   }
 }
 if (relative > 0) Deno.exit(1);

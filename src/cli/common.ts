@@ -8,7 +8,7 @@
  */
 
 import { isWeftError, RemoteError } from "../errors.ts";
-import { RESERVED_CMD_MIN } from "../cluster/protocol.ts";
+import { RESERVED_CMD_MIN } from "../protocol/weft/protocol.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
 import type { Codec } from "../codec/types.ts";
 import { json } from "../codec/json.ts";

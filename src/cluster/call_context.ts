@@ -7,7 +7,7 @@
 
 import { abortController, type AbortSignalLike, now } from "../_platform.ts";
 import { traceIdToBigInt } from "../wire/frame.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "../connection/peer.ts";
 
 /** Options of `cluster.call`, `cluster.send` and their context forms. */
 export interface CallOptions {

@@ -5,53 +5,27 @@
  * @module
  */
 
-import {
-  type AbortSignalLike,
-  anySignal,
-  now,
-  startRefTimer,
-  stopTimer,
-  type TimerHandle,
-} from "../_platform.ts";
+import { type AbortSignalLike, startRefTimer, stopTimer, type TimerHandle } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
-import { PendingCall } from "../session/pending_calls.ts";
-import { type Deadline, DeadlineQueue } from "../session/deadline_queue.ts";
-import { freshTraceId, propagateTraceId, type TraceId } from "../session/trace.ts";
+import { DeadlineQueue } from "../session/deadline_queue.ts";
 import { parseAddress } from "../transport/address.ts";
 import { defaultTransport } from "../transport/detect.ts";
 import type { Connection, Transport } from "../transport/types.ts";
-import { type Frame, traceIdFromBigInt } from "../wire/frame.ts";
-import { CallContext, type CallOptions, type ContextHost } from "./call_context.ts";
-import { Channel, type ChannelHost } from "./channel.ts";
+import { Channel } from "../connection/channel.ts";
+import type { ChannelHost } from "../connection/channel_host.ts";
+import { Peer, type PeerState, peerState } from "../connection/peer.ts";
+import { Reaper } from "../connection/reaper.ts";
 import { AcceptGate } from "./accept_gate.ts";
-import { connectFailed, timeoutOptionError } from "./_fail.ts";
+import { connectFailed } from "./_fail.ts";
+import type { CallOptions, ContextHost } from "./call_context.ts";
+import { Calls } from "./calls.ts";
+import { HandlerRunner } from "./handler_runner.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import {
-  decodeErrorInfo,
-  REQUEST_HEAD_SIZE,
-  RequestFlag,
-  requestFlags,
-  requestRemaining,
-  RESERVED_CMD_MIN,
-  ResponseStatus,
-  STATUS_HEAD,
-} from "./protocol.ts";
-import { Peer, type PeerState, peerState } from "./peer.ts";
-import { HandshakeAuth } from "./handshake_auth.ts";
-import { connectTls, listenTls, refusal } from "./security.ts";
-import { Reaper } from "./reaper.ts";
+import { connectTls, listenTls } from "./security.ts";
 import * as recorder from "./stats_recorder.ts";
-import { readTraceContext, traceHead } from "./tracing.ts";
 import { createTracing } from "./tracing_hook.ts";
-import { abortedError, isCmd, isThenable, marshalError, unmarshalError } from "./call_helpers.ts";
-import {
-  answerFault,
-  decodeRequest,
-  isPeerFault,
-  refuseUndecodable,
-  sendError,
-} from "./fault_reply.ts";
+import { waitFor } from "./_wait.ts";
 
 /** Options of `cluster.close()` for the whole cluster. */
 export interface ClusterCloseOptions {
@@ -107,27 +81,23 @@ export class Cluster implements ContextHost {
   readonly #channels = new Set<Channel>();
   readonly #listeners = new Set<ClusterListener>();
   readonly #connecting = new Set<Promise<unknown>>();
-  /** Scratch trace id written per call; no allocation. */
-  readonly #trace: TraceId = { traceHi: 0, traceLo: 0 };
-  /** Scratch weft request head, filled per request; no allocation. */
-  readonly #head = new Uint8Array(REQUEST_HEAD_SIZE);
   #closing: Promise<void> | null = null;
   /** Set once the drain is over: everything is closing or closed. */
   #shut = false;
-  /** Requests whose handlers are running. */
-  #serving = 0;
-  #idle: PromiseWithResolvers<void> | null = null;
   #heartbeat: TimerHandle | undefined = undefined;
   /** The connection deadlines: handshake, idle, frame completion. */
   readonly #reaper: Reaper;
   readonly #stats: recorder.ClusterStats | undefined;
-  readonly #tracing: ReturnType<typeof createTracing>;
+  /** The calling side: calls and sends, and their responses. */
+  readonly #calls: Calls;
+  /** The serving side: requests run by the `call` hook and answered. */
+  readonly #handlers: HandlerRunner;
   /** What channels call back into; kept private so it is not part of the API. */
-  readonly #host: ChannelHost = {
-    onRequest: (channel, frame) => this.#onRequest(channel, frame),
-    onResponse: (channel, call, payload) => this.#onResponse(channel, call, payload),
-    onTimeout: (channel, call) => this.#onTimeout(channel, call),
-    onCancel: (channel, session) => this.#onCancel(channel, session),
+  readonly #host: ChannelHost<Channel> = {
+    onRequest: (channel, frame) => this.#handlers.onRequest(channel, frame),
+    onResponse: (channel, call, payload) => this.#calls.onResponse(channel, call, payload),
+    onTimeout: (channel, call) => this.#calls.onTimeout(channel, call),
+    onCancel: (channel, session) => this.#handlers.onCancel(channel, session),
     onSoftLimit: (channel, bodyLength, out) => this.#onSoftLimit(channel, bodyLength, out),
     onRefused: (_channel, message) => this.#o.logger.warn(message),
     onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
@@ -144,9 +114,21 @@ export class Cluster implements ContextHost {
   constructor(options: ClusterOptions) {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
-    this.#reaper = new Reaper({ ...this.#o, weft: this.#o.protocol === "weft" });
+    this.#reaper = new Reaper({ ...this.#o, handshake: this.#o.mode.can.handshake });
     this.#stats = recorder.createStats(options.stats);
-    this.#tracing = createTracing(options.tracing, this.#o);
+    const tracing = createTracing(options.tracing, this.#o);
+    this.#calls = new Calls(
+      this.#o,
+      {
+        ensureChannel: (peer, state, deadline, signal) =>
+          this.#ensureChannel(peer, state, deadline, signal),
+        peerClosed: (peer) => this.#peerClosed(peer),
+      },
+      this.#deadlines,
+      this.#stats,
+      tracing,
+    );
+    this.#handlers = new HandlerRunner(this.#o, this, this.#stats, tracing);
   }
 
   /** This node's numbers (`@weft/cluster/stats`), or undefined without the `stats` option. */
@@ -218,7 +200,7 @@ export class Cluster implements ContextHost {
    * @throws {WeftError} See the class docs for the codes.
    */
   call(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<unknown> {
-    return this.#request(peer, cmd, body, options, true) as Promise<unknown>;
+    return this.#calls.request(peer, cmd, body, options, true) as Promise<unknown>;
   }
 
   /**
@@ -234,7 +216,7 @@ export class Cluster implements ContextHost {
    * @throws {WeftError} `peer closed`, `connect failed`, `frame too large`, `marshal failed`, `timeout`, `aborted`, `closed`.
    */
   send(peer: Peer, cmd: string | number, body?: unknown, options?: CallOptions): Promise<void> {
-    return this.#request(peer, cmd, body, options, false) as Promise<void>;
+    return this.#calls.request(peer, cmd, body, options, false) as Promise<void>;
   }
 
   /**
@@ -258,7 +240,11 @@ export class Cluster implements ContextHost {
     if (typeof grace !== "number" || !(grace >= 0)) {
       throw new RangeError(`Invalid option grace: expected 0 or more ms, got ${grace}`);
     }
-    this.#closing ??= this.#closeAll(grace);
+    if (this.#closing === null) {
+      // Requests arriving from now on are refused (`peer closed`).
+      this.#handlers.refusing = true;
+      this.#closing = this.#closeAll(grace);
+    }
     return this.#closing;
   }
 
@@ -268,170 +254,6 @@ export class Cluster implements ContextHost {
   }
 
   // ---- calls ---------------------------------------------------------------
-
-  #request(
-    peer: Peer,
-    cmd: string | number,
-    body: unknown,
-    options: CallOptions | undefined,
-    expectResponse: boolean,
-  ): Promise<unknown> {
-    if (!(peer instanceof Peer)) {
-      return Promise.reject(
-        new TypeError("Invalid peer: expected a Peer from connect() or a hook"),
-      );
-    }
-    const timeout = options?.timeout ?? this.#o.timeout;
-    if (typeof timeout !== "number" || !(timeout > 0)) {
-      return Promise.reject(timeoutOptionError(timeout));
-    }
-    let signal = options?.signal;
-    const start = now();
-    let deadline = timeout === Infinity ? Infinity : start + timeout;
-    const context = options?.context;
-    if (context !== undefined) {
-      // A call made for a request ends with it: same deadline, same signal.
-      if (context.deadline < deadline) {
-        deadline = context.deadline;
-        if (deadline <= start) {
-          return Promise.reject(
-            new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`),
-          );
-        }
-      }
-      signal = signal === undefined ? context.signal : anySignal([signal, context.signal]);
-    }
-    if (signal?.aborted) return Promise.reject(abortedError(signal));
-    const state = peerState<Channel>(peer);
-    if (state.closed || this.#shut) return Promise.reject(this.#peerClosed(peer));
-    const channel = state.channel;
-    if (channel !== null && !channel.congested) {
-      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
-    }
-    return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
-  }
-
-  /** The path for a peer not connected, or congested: connect or wait first. */
-  async #requestSlow(
-    peer: Peer,
-    state: PeerState<Channel>,
-    cmd: string | number,
-    body: unknown,
-    deadline: number,
-    signal: AbortSignalLike | undefined,
-    options: CallOptions | undefined,
-    expectResponse: boolean,
-  ): Promise<unknown> {
-    let channel = state.channel;
-    if (channel === null) channel = await this.#ensureChannel(peer, state, deadline, signal);
-    // Backpressure: wait for the connection to drain rather than queue more.
-    while (channel.congested) {
-      const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
-      await this.#waitFor(channel.drained(), deadline, signal, `Call to ${peer} timed out${why}`);
-      if (state.closed) throw this.#peerClosed(peer);
-      channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
-    }
-    return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
-  }
-
-  /** Marshals, encodes and queues a request on a live channel. */
-  #requestOn(
-    channel: Channel,
-    cmd: string | number,
-    body: unknown,
-    deadline: number,
-    signal: AbortSignalLike | undefined,
-    options: CallOptions | undefined,
-    expectResponse: boolean,
-  ): Promise<unknown> {
-    let marshalled: readonly [number, Uint8Array | string] | undefined;
-    try {
-      marshalled = this.#o.marshal("request", cmd, body);
-    } catch (error) {
-      return Promise.reject(marshalError(cmd, error));
-    }
-    if (
-      marshalled === undefined || !isCmd(marshalled[0]) ||
-      (channel.weft && marshalled[0] >= RESERVED_CMD_MIN)
-    ) {
-      return Promise.reject(
-        new WeftError(
-          "marshal failed",
-          `Cannot marshal request ${String(cmd)}: marshal returned ${
-            marshalled === undefined
-              ? "nothing"
-              : isCmd(marshalled[0])
-              ? `cmd ${marshalled[0]}, which weft reserves for control frames`
-              : `cmd ${String(marshalled[0])}`
-          }`,
-        ),
-      );
-    }
-    const trace = this.#traceFor(options);
-    let head = channel.requestHead(this.#head, !expectResponse, deadline, options, marshalled);
-    if (head instanceof Error) return Promise.reject(head);
-    const span = this.#tracing?.call(cmd, marshalled[0], channel, !expectResponse, options, trace);
-    if (span !== undefined) head = traceHead(head, span);
-    if (!expectResponse) {
-      try {
-        channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
-        this.#stats?.sent(marshalled[0]);
-        span?.end();
-      } catch (error) {
-        span?.end(error);
-        return Promise.reject(error);
-      }
-      return Promise.resolve(undefined);
-    }
-    let call!: PendingCall;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      call = new PendingCall(cmd, resolve, reject);
-    });
-    this.#stats?.track(call, marshalled[0]);
-    if (span !== undefined) this.#tracing!.settle(span, promise);
-    try {
-      channel.request(
-        marshalled[0],
-        marshalled[1],
-        trace.traceHi,
-        trace.traceLo,
-        call,
-        deadline,
-        head,
-      );
-    } catch (error) {
-      call.reject(error);
-      return promise;
-    }
-    if (signal !== undefined) {
-      const onAbort = () => {
-        const session = call.session;
-        if (call.table?.remove(call)) {
-          call.reject(abortedError(signal));
-          channel.cancel(session);
-        }
-      };
-      call.signal = signal;
-      call.onAbort = onAbort;
-      signal.addEventListener("abort", onAbort, { once: true });
-    }
-    return promise;
-  }
-
-  /** Writes the trace id a call carries into the scratch id and returns it. */
-  #traceFor(options: CallOptions | undefined): TraceId {
-    const trace = this.#trace;
-    if (options?.traceId !== undefined) {
-      const [hi, lo] = traceIdFromBigInt(options.traceId);
-      trace.traceHi = hi;
-      trace.traceLo = lo;
-      return trace;
-    }
-    const parent = options?.context ?? this.#o.contextStorage?.getStore();
-    return parent === undefined
-      ? freshTraceId(this.#o.nodeId, trace)
-      : propagateTraceId(parent, this.#o.nodeId, trace);
-  }
 
   /** The channel of an outbound peer: the live one, or a (shared) connect. */
   async #ensureChannel(
@@ -452,7 +274,8 @@ export class Cluster implements ContextHost {
       };
       attempt.then(forget, forget);
     }
-    return await this.#waitFor(
+    return await waitFor(
+      this.#deadlines,
       state.connecting,
       deadline,
       signal,
@@ -492,23 +315,19 @@ export class Cluster implements ContextHost {
   ): Channel {
     this.#stats?.connection(connection);
     const channel = new Channel(this.#host, peer, connection, {
-      framing: this.#o.framing,
-      hardLimit: this.#o.hardLimit,
+      mode: this.#o.mode,
       softLimit: this.#o.softLimit,
       deadlines: this.#deadlines,
       highWaterMark: this.#o.highWaterMark,
-      protocol: this.#o.protocol,
       initiator,
-      auth: this.#o.security.keys && new HandshakeAuth(this.#o.security.keys),
       maxInflight: this.#o.maxInflightPerConnection,
-      extensions: this.#o.extensions,
       maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
     });
     this.#reaper.track(channel);
     state.channel = channel;
     state.lastRemote = connection.remoteAddress;
     this.#channels.add(channel);
-    if (channel.weft && this.#heartbeat === undefined) this.#armHeartbeat();
+    if (this.#o.mode.can.heartbeats && this.#heartbeat === undefined) this.#armHeartbeat();
     return channel;
   }
 
@@ -561,232 +380,7 @@ export class Cluster implements ContextHost {
     return transport;
   }
 
-  /**
-   * Waits for `promise`, bounded by a monotonic deadline and a signal;
-   * rejects with `timeout` or `aborted`. The deadline sits in the shared
-   * deadline queue, so a call waiting out backpressure costs no timer.
-   */
-  #waitFor<T>(
-    promise: Promise<T>,
-    deadline: number,
-    signal: AbortSignalLike | undefined,
-    timeoutMessage: string,
-  ): Promise<T> {
-    if (deadline === Infinity && signal === undefined) return promise;
-    return new Promise<T>((resolve, reject) => {
-      const entry: Deadline = {
-        deadline,
-        deadlineIndex: -1,
-        expire: () => {
-          done();
-          reject(new WeftError("timeout", timeoutMessage));
-        },
-      };
-      const onAbort = () => {
-        done();
-        reject(abortedError(signal!));
-      };
-      const done = () => {
-        this.#deadlines.remove(entry);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      if (deadline !== Infinity) this.#deadlines.add(entry);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      promise.then((value) => {
-        done();
-        resolve(value);
-      }, (error) => {
-        done();
-        reject(error);
-      });
-    });
-  }
-
   // ---- channel host --------------------------------------------------------
-
-  /** A request arrived on `channel`. */
-  #onRequest(channel: Channel, frame: Frame): void {
-    const o = this.#o;
-    const peer = channel.peer;
-    let payload = frame.payload;
-    let deadline = Infinity;
-    let oneWay = false;
-    let traced: ReturnType<typeof readTraceContext> | undefined;
-    if (channel.weft) {
-      if (payload.length < REQUEST_HEAD_SIZE) {
-        throw new WeftError(
-          "protocol",
-          `Request from ${peer} is shorter than weft's ${REQUEST_HEAD_SIZE}-byte request head`,
-        );
-      }
-      oneWay = (requestFlags(payload) & RequestFlag.OneWay) !== 0;
-      const remaining = requestRemaining(payload);
-      if (remaining !== Infinity) deadline = channel.receivedAt + remaining;
-      const named = channel.readNames(payload);
-      traced = readTraceContext(payload, named);
-      payload = payload.subarray(traced?.end ?? named);
-    }
-    const context = new CallContext(this, peer, frame, deadline, oneWay, channel.nameReader);
-    if (traced !== undefined) this.#tracing?.received(context, traced.context);
-    if (this.#closing !== null) {
-      this.#sendError(channel, context, new WeftError("peer closed", "Node is shutting down"));
-      return;
-    }
-    const refused = refusal(o.security.authorize, peer, frame.cmd, o, context);
-    if (refused !== undefined) return this.#sendError(channel, context, refused);
-    let body: unknown;
-    try {
-      body = decodeRequest(o.unmarshal, frame.cmd, payload);
-    } catch (error) {
-      // silly logs and answers nothing (the caller times out); weft answers with the error.
-      const reason = refuseUndecodable(o, channel, context, frame.cmd, error);
-      if (reason !== undefined) this.#sendError(channel, context, reason);
-      return;
-    }
-    const handler = o.call;
-    if (handler === undefined) {
-      o.logger.error(`No call handler: request cmd ${frame.cmd} from ${peer} dropped`);
-      this.#sendError(
-        channel,
-        context,
-        new WeftError("protocol", `No handler for cmd ${frame.cmd} on this node`),
-      );
-      return;
-    }
-    this.#stats?.serving(context);
-    let result: unknown;
-    try {
-      const storage = o.contextStorage;
-      result = storage === undefined
-        ? handler(peer, frame.cmd, body, context)
-        : storage.run(context, () => handler(peer, context.cmd, body, context));
-    } catch (error) {
-      this.#handlerFailed(channel, context, error);
-      return;
-    }
-    if (isThenable(result)) {
-      // Only a handler still running can be cancelled, aborted by a close, or
-      // waited for by a drain: track it (a synchronous one is answered now).
-      channel.serving.add(context);
-      this.#serving++;
-      result.then(
-        (value) => {
-          this.#finished(channel, context);
-          this.#respond(channel, context, value);
-        },
-        (error) => {
-          this.#finished(channel, context);
-          this.#handlerFailed(channel, context, error);
-        },
-      );
-    } else {
-      this.#respond(channel, context, result);
-    }
-  }
-
-  /** An async handler finished (either way): forget it, and tell a drain waiting for the last one. */
-  #finished(channel: Channel, context: CallContext): void {
-    channel.finished(context);
-    if (--this.#serving === 0 && this.#idle !== null) this.#idle.resolve();
-  }
-
-  #respond(channel: Channel, context: CallContext, value: unknown): void {
-    this.#stats?.served(context);
-    if (channel.closed || context.oneWay) return;
-    // Weft answers every call; undefined travels as an empty response.
-    if (value === undefined) {
-      if (channel.weft) channel.response(context.session, "", STATUS_HEAD[ResponseStatus.Empty]);
-      return;
-    }
-    let marshalled: readonly [number, Uint8Array | string] | undefined;
-    try {
-      marshalled = this.#o.marshal("response", context.cmd, value);
-    } catch (error) {
-      this.#o.logger.error(`Cannot marshal response to cmd ${context.cmd}`, error);
-      this.#sendError(channel, context, marshalError(context.cmd, error, "response"));
-      return;
-    }
-    if (marshalled === undefined) {
-      if (channel.weft) channel.response(context.session, "", STATUS_HEAD[ResponseStatus.Empty]);
-      return;
-    }
-    try {
-      channel.response(
-        context.session,
-        marshalled[1],
-        channel.weft ? STATUS_HEAD[ResponseStatus.Ok] : undefined,
-      );
-    } catch (error) {
-      this.#o.logger.error(`Cannot send response to cmd ${context.cmd}`, error);
-      this.#sendError(channel, context, error);
-    }
-  }
-
-  #handlerFailed(channel: Channel, context: CallContext, error: unknown): void {
-    this.#stats?.failed(context, error);
-    if (context.aborted) {
-      // The caller no longer waits (it cancelled or timed out, or the
-      // connection closed): a handler that gives up on its signal did as
-      // asked. Nothing to answer, and not an error.
-      this.#o.logger.info?.(`Handler for cmd ${context.cmd} from ${context.peer} stopped`, error);
-      return;
-    }
-    // The handler refused the request as the peer's fault: answered cheaply, not logged.
-    if (isPeerFault(error)) return answerFault(this.#o, channel, context, error);
-    // silly logs and answers nothing (the caller times out); weft answers with the error.
-    const cmd = this.#o.cmdName(context.cmd);
-    this.#o.logger.error(`Handler for cmd ${cmd} from ${context.peer} threw`, error);
-    this.#sendError(channel, context, error);
-  }
-
-  /** Weft mode: answers the request with an error response (never for a one-way send). */
-  #sendError(channel: Channel, context: CallContext, error: unknown): void {
-    sendError(this.#o, channel, context, error);
-  }
-
-  /** A response arrived for `call`. */
-  #onResponse(channel: Channel, call: PendingCall, payload: Uint8Array): void {
-    let body: unknown;
-    try {
-      if (channel.weft) {
-        const status = payload[0];
-        if (status === ResponseStatus.Empty) {
-          call.resolve(undefined);
-          return;
-        }
-        if (status === ResponseStatus.Error) {
-          call.reject(decodeErrorInfo(payload.subarray(1), call.cmd));
-          return;
-        }
-        if (status !== ResponseStatus.Ok) {
-          throw new WeftError("protocol", `Unknown weft response status ${String(status)}`);
-        }
-        payload = payload.subarray(1);
-      }
-      body = this.#o.unmarshal("response", call.cmd, payload);
-    } catch (error) {
-      call.reject(unmarshalError(call.cmd, error, "response"));
-      return;
-    }
-    if (body instanceof Error) call.reject(unmarshalError(call.cmd, body, "response"));
-    else call.resolve(body);
-  }
-
-  /** A call's deadline passed. */
-  #onTimeout(channel: Channel, call: PendingCall): void {
-    call.reject(
-      new WeftError("timeout", `Call ${String(call.cmd)} timed out: no response in time`),
-    );
-    channel.cancel(call.session);
-  }
-
-  /** Weft: the caller cancelled a request being handled. */
-  #onCancel(channel: Channel, session: number): void {
-    if (channel.dropWaiting(session)) return;
-    channel.serving.get(session)?.abort(
-      new WeftError("aborted", `Call cancelled by ${channel.peer}`),
-    );
-  }
 
   /** A frame over the soft limit arrived. */
   #onSoftLimit(channel: Channel, bodyLength: number, outgoing: boolean): void {
@@ -851,15 +445,10 @@ export class Cluster implements ContextHost {
   async #closeAll(grace: number): Promise<void> {
     const waits: Promise<unknown>[] = [];
     for (const listener of [...this.#listeners]) waits.push(listener.close());
-    if (grace > 0 && this.#serving > 0) {
-      // Graceful drain: requests being handled may finish (and may call out).
-      this.#idle = Promise.withResolvers<void>();
-      const timer = startRefTimer(() => this.#idle?.resolve(), grace);
-      await this.#idle.promise;
-      stopTimer(timer);
-      this.#idle = null;
-    }
+    // Graceful drain: requests being handled may finish (and may call out).
+    if (grace > 0 && this.#handlers.running > 0) await this.#handlers.drain(grace);
     this.#shut = true;
+    this.#calls.shut = true;
     if (this.#heartbeat !== undefined) stopTimer(this.#heartbeat);
     this.#heartbeat = undefined;
     for (const peer of this.#peers.values()) peerState<Channel>(peer).closed = true;

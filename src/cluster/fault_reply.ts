@@ -13,9 +13,10 @@
 import type { Unmarshal } from "../codec/types.ts";
 import { type ErrorCode, WeftError } from "../errors.ts";
 import type { CallContext } from "./call_context.ts";
-import type { Channel } from "./channel.ts";
+import type { Channel } from "../connection/channel.ts";
 import type { FaultLog } from "./fault_log.ts";
-import { defaultErrorInfo, encodeErrorInfo, ResponseStatus, STATUS_HEAD } from "./protocol.ts";
+import { defaultErrorInfo } from "./options.ts";
+import type { ModeConnection } from "../protocol/mode.ts";
 import type { RemoteErrorInfo } from "../errors.ts";
 import type { Logger } from "./logger.ts";
 
@@ -24,7 +25,8 @@ const MAX_CACHED = 256;
 /** Messages longer than this are encoded each time, never cached. */
 const MAX_CACHED_MESSAGE = 512;
 
-const bodies = new Map<string, Uint8Array>();
+/** Encoded bodies by the mode's encoder (one for weft), then by name, code and message. */
+const caches = new Map<ModeConnection["encodeError"], Map<string, Uint8Array>>();
 
 const ErrorCtor = Error as unknown as { stackTraceLimit?: number | undefined };
 
@@ -45,12 +47,23 @@ export function decodeRequest(unmarshal: Unmarshal, cmd: number, payload: Uint8A
   }
 }
 
-/** An error response body for an error named `name` (a WeftError's by default), encoded once. */
-export function faultBody(code: string, message: string, name = "WeftError"): Uint8Array {
+/**
+ * An error response body in `protocol`'s encoding for an error named
+ * `name` (a WeftError's by default), encoded once.
+ */
+export function faultBody(
+  protocol: ModeConnection,
+  code: string,
+  message: string,
+  name = "WeftError",
+): Uint8Array {
+  const encode = protocol.encodeError;
+  let bodies = caches.get(encode);
+  if (bodies === undefined) caches.set(encode, bodies = new Map());
   const key = name + "\n" + code + "\n" + message;
   let body = bodies.get(key);
   if (body === undefined) {
-    body = encodeErrorInfo({ name, code, message });
+    body = protocol.encodeError({ name, code, message });
     if (message.length <= MAX_CACHED_MESSAGE) {
       if (bodies.size >= MAX_CACHED) bodies.clear();
       bodies.set(key, body);
@@ -97,7 +110,8 @@ export function answerFault(
   context: CallContext,
   error: WeftError,
 ): void {
-  if (!channel.weft || context.oneWay || channel.closed) return;
+  const protocol = channel.protocol;
+  if (protocol.errorHead === null || context.oneWay || channel.closed) return;
   let name = "WeftError";
   let code: string = error.code;
   let message = error.message;
@@ -109,11 +123,7 @@ export function answerFault(
   } catch {
     // a throwing errorInfo hook: the error as the default hook gives it
   }
-  channel.response(
-    context.session,
-    faultBody(code, message, name),
-    STATUS_HEAD[ResponseStatus.Error],
-  );
+  channel.response(context.session, faultBody(protocol, code, message, name), protocol.errorHead);
 }
 
 /** What the cluster passes: its fault log, names of commands, and the errorInfo hook. */
@@ -128,7 +138,7 @@ export interface FaultReplyOptions {
 
 /**
  * A request's body could not be decoded: logs it (rate-limited, formatted
- * only if written) and, in weft mode, answers the caller. Returns the error
+ * only if written) and, in a mode whose errors travel back, answers the caller. Returns the error
  * for the cluster to answer through a custom `errorInfo` hook, or undefined
  * when it is answered (or nothing is to be answered).
  */
@@ -155,21 +165,22 @@ export function refuseUndecodable(
     code,
     () => `Cannot unmarshal request cmd ${o.cmdName(cmd)} from ${channel.peer}: ${message}`,
   );
-  if (!channel.weft || context.oneWay || channel.closed) return undefined;
+  const protocol = channel.protocol;
+  if (protocol.errorHead === null || context.oneWay || channel.closed) return undefined;
   if (o.errorInfo !== defaultErrorInfo) {
     return error instanceof WeftError && error.code === code
       ? error
       : new WeftError("unmarshal failed", message, { cause: error });
   }
-  channel.response(context.session, faultBody(code, message), STATUS_HEAD[ResponseStatus.Error]);
+  channel.response(context.session, faultBody(protocol, code, message), protocol.errorHead);
   return undefined;
 }
 
 /**
- * Weft mode: answers the request `context` serves with an error response
- * for `error`, through the `errorInfo` hook (never for a one-way send, nor
- * in silly mode, which has no error responses). An error too large for the
- * hard limit goes as a short `frame too large` one.
+ * Answers the request `context` serves with an error response for
+ * `error`, through the `errorInfo` hook (never for a one-way send, nor in a
+ * mode without error responses, silly's). An error too large for the hard
+ * limit goes as a short `frame too large` one.
  */
 export function sendError(
   o: { readonly errorInfo: (error: unknown) => RemoteErrorInfo; readonly logger: Logger },
@@ -177,7 +188,9 @@ export function sendError(
   context: CallContext,
   error: unknown,
 ): void {
-  if (!channel.weft || context.oneWay || channel.closed) return;
+  const protocol = channel.protocol;
+  const errorHead = protocol.errorHead;
+  if (errorHead === null || context.oneWay || channel.closed) return;
   let info;
   try {
     info = o.errorInfo(error);
@@ -186,14 +199,18 @@ export function sendError(
     info = { name: "Error", message: "Handler failed (errorInfo hook threw)" };
   }
   try {
-    channel.response(context.session, encodeErrorInfo(info), STATUS_HEAD[ResponseStatus.Error]);
+    channel.response(context.session, protocol.encodeError(info), errorHead);
   } catch (sendError) {
     // An error too large for the hard limit: send a short one instead.
     o.logger.error(`Cannot send error response to cmd ${context.cmd}`, sendError);
     channel.response(
       context.session,
-      encodeErrorInfo({ name: "WeftError", code: "frame too large", message: "Error too large" }),
-      STATUS_HEAD[ResponseStatus.Error],
+      protocol.encodeError({
+        name: "WeftError",
+        code: "frame too large",
+        message: "Error too large",
+      }),
+      errorHead,
     );
   }
 }

@@ -58,14 +58,9 @@ import { PendingCall } from "../session/pending_calls.ts";
 import { propagateTraceId, type TraceId } from "../session/trace.ts";
 import { WeftError } from "../errors.ts";
 import type { CallContext } from "./call_context.ts";
-import type { Channel } from "./channel.ts";
-import { Peer, peerState } from "./peer.ts";
-import {
-  decodeErrorInfo,
-  REQUEST_HEAD_SIZE,
-  ResponseStatus,
-  writeRequestHead,
-} from "./protocol.ts";
+import type { Channel } from "../connection/channel.ts";
+import { Peer, peerState } from "../connection/peer.ts";
+import { ResponseStatus } from "../protocol/mode.ts";
 
 /** Where a raw forward's outcome goes (exactly once, unless it was one-way). */
 export interface ForwardSink {
@@ -114,20 +109,24 @@ function failRaw(this: RawCall, reason: unknown): void {
   this.sink.error(reason);
 }
 
-/** Weft response: a status byte, then the body. */
+/** The response, read by the target connection's mode: its status, then the body. */
 function answerRaw(this: PendingCall, payload: Uint8Array): void {
-  const sink = (this as RawCall).sink;
-  const status = payload[0];
-  if (status === ResponseStatus.Ok) sink.response(payload.subarray(1));
-  else if (status === ResponseStatus.Empty) sink.response(undefined);
-  else if (status === ResponseStatus.Error) {
-    sink.error(decodeErrorInfo(payload.subarray(1), this.cmd));
-  } else {
-    sink.error(new WeftError("protocol", `Unknown weft response status ${String(status)}`));
+  const call = this as RawCall;
+  const sink = call.sink;
+  const protocol = call.channel.protocol;
+  let status;
+  try {
+    status = protocol.responseStatus(payload);
+  } catch (error) {
+    sink.error(error);
+    return;
   }
+  const body = protocol.responseHeadSize;
+  if (status === ResponseStatus.Ok) sink.response(payload.subarray(body));
+  else if (status === ResponseStatus.Empty) sink.response(undefined);
+  else sink.error(protocol.decodeError(payload.subarray(body), this.cmd));
 }
 
-const head = new Uint8Array(REQUEST_HEAD_SIZE);
 const trace: TraceId = { traceHi: 0, traceLo: 0 };
 
 /**
@@ -136,8 +135,8 @@ const trace: TraceId = { traceHi: 0, traceLo: 0 };
  * response to `sink` raw and synchronously. For a one-way `context` the
  * request is sent one-way and `sink` is never called.
  *
- * Only the fast case is handled: `peer` connected over weft and not
- * congested, a body small enough to go as one frame (not in parts),
+ * Only the fast case is handled: `peer` connected in a mode whose answers
+ * say how the call ended (errors travel back: weft) and not congested, a body small enough to go as one frame (not in parts),
  * `context` not aborted (nor, when its connection is gone, past
  * its deadline). Otherwise nothing is sent and false is returned, and the
  * caller takes the ordinary path (`context.call`), which connects, waits for
@@ -170,11 +169,14 @@ export function forwardRaw(
   if (!(peer instanceof Peer)) throw new TypeError("Invalid peer: expected a Peer");
   const state = peerState<Channel>(peer);
   const channel = state.channel;
-  if (state.closed || channel === null || channel.closed || channel.congested || !channel.weft) {
+  if (
+    state.closed || channel === null || channel.closed || channel.congested ||
+    channel.protocol.errorHead === null
+  ) {
     return false;
   }
-  // A body that goes in parts is queued by reference: lent bytes must not be.
-  if (context.aborted || bytes.length + REQUEST_HEAD_SIZE > channel.partThreshold) return false;
+  if (context.aborted) return false;
+  const protocol = channel.protocol;
   const deadline = context.deadline;
   // The time left as the request brought it: its deadline less the time its
   // chunk was read (no clock read per forward; exact while forwarding from
@@ -184,8 +186,10 @@ export function forwardRaw(
     ? Infinity
     : deadline - (from === null ? now() : from.receivedAt);
   if (remaining <= 0) return false;
+  const head = protocol.requestHead(context.oneWay, remaining, undefined, undefined, bytes.length);
+  // A body that goes in parts is queued by reference: lent bytes must not be.
+  if (bytes.length + (head?.length ?? 0) > protocol.partThreshold) return false;
   propagateTraceId(context, nodeId, trace);
-  writeRequestHead(head, context.oneWay, remaining);
   if (context.oneWay) {
     channel.request(cmd, bytes, trace.traceHi, trace.traceLo, null, 0, head);
     return true;

@@ -38,8 +38,8 @@
  * @module
  */
 
-import type { Channel } from "./channel.ts";
-import { Peer, peerState } from "./peer.ts";
+import type { Channel } from "../connection/channel.ts";
+import { Peer, peerState } from "../connection/peer.ts";
 
 /**
  * Stops reading from `peer`'s current connection until the returned

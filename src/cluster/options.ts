@@ -4,34 +4,32 @@
  * @module
  */
 
-import { checkMaxRequestsPerTurn } from "./read_turn.ts";
+import { checkMaxRequestsPerTurn } from "../connection/read_turn.ts";
 import type { Logger } from "./logger.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
 import { checkNodeId, random32 } from "../session/trace.ts";
 import type { Transport } from "../transport/types.ts";
-import {
-  checkFraming,
-  checkLimit,
-  DEFAULT_HARD_LIMIT,
-  DEFAULT_SOFT_LIMIT,
-  type Framing,
-} from "../wire/frame.ts";
+import { checkFraming, checkLimit, DEFAULT_SOFT_LIMIT, type Framing } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
-import { DEFAULT_PROTOCOL, defaultErrorInfo, HELLO_BODY_SIZE, type Protocol } from "./protocol.ts";
+import { checkProtocol, createMode, MODES, type Protocol } from "../protocol/mod.ts";
+import type { ProtocolMode } from "../protocol/mode.ts";
 import {
   checkFaultLogLimit,
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
   type PeerFault,
 } from "./fault_log.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import type { StatsOptions } from "./stats.ts";
 import type { Tracing } from "./tracing.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
 import { type ResolvedSecurity, resolveSecurity, type TrustOptions } from "./security.ts";
-import { type PartLimits, type PartOptions, resolvePartOptions } from "./parts.ts";
-import { nodeHelloFields } from "./names.ts";
+import { type PartOptions, resolvePartOptions } from "../protocol/weft/parts.ts";
+import { nodeHelloFields } from "../protocol/weft/names.ts";
+import { DEFAULT_WEFT_HARD_LIMIT } from "../protocol/weft/weft_mode.ts";
+
+export { DEFAULT_WEFT_HARD_LIMIT };
 
 /** Default call timeout, in milliseconds (silly's default). */
 export const DEFAULT_TIMEOUT = 5000;
@@ -42,15 +40,6 @@ export const DEFAULT_HEARTBEAT_INTERVAL = 5000;
 /** Default number of unanswered heartbeats after which a connection is dead. */
 export const DEFAULT_HEARTBEAT_MISSES = 2;
 
-/**
- * Default hard limit in weft mode: 4 MiB, as gRPC's default largest
- * message. A frame is held whole before it is decoded and a ready codec's
- * heap can be tens of times the body (see the README's "Limits against a
- * hostile peer"), so weft's default keeps one frame's cost small. silly mode
- * keeps silly's 128 MiB ({@linkcode DEFAULT_HARD_LIMIT}).
- */
-export const DEFAULT_WEFT_HARD_LIMIT = 4 * 1024 * 1024;
-
 /** Default connect timeout of lazy connects, in milliseconds. */
 export const DEFAULT_CLUSTER_CONNECT_TIMEOUT = 5000;
 
@@ -60,16 +49,16 @@ export const DEFAULT_MAX_INFLIGHT = 1024;
 /** Default handshake deadline (weft mode), in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
 
-/** Default idle timeout of accepted connections: weft mode 5 minutes, silly mode off. */
+/** Default idle timeout of accepted connections, by mode: weft mode 5 minutes, silly mode off. */
 export const DEFAULT_IDLE_TIMEOUT: Readonly<Record<Protocol, number>> = {
-  weft: 300_000,
-  silly: Infinity,
+  weft: MODES.weft.idleTimeout,
+  silly: MODES.silly.idleTimeout,
 };
 
-/** Default frame-completion deadline: weft mode 30 s, silly mode 60 s. */
+/** Default frame-completion deadline, by mode: weft mode 30 s, silly mode 60 s. */
 export const DEFAULT_FRAME_TIMEOUT: Readonly<Record<Protocol, number>> = {
-  weft: 30_000,
-  silly: 60_000,
+  weft: MODES.weft.frameTimeout,
+  silly: MODES.silly.frameTimeout,
 };
 
 /**
@@ -313,6 +302,8 @@ export interface ResolvedOptions {
   logger: Logger;
   contextStorage: ContextStorage | undefined;
   protocol: Protocol;
+  /** The protocol mode, configured: what every connection opens. */
+  mode: ProtocolMode;
   heartbeatInterval: number;
   heartbeatMisses: number;
   errorInfo: (error: unknown) => RemoteErrorInfo;
@@ -329,8 +320,22 @@ export interface ResolvedOptions {
   /** The command table that names commands (option `commands`, or the codec's), if any. */
   commands: CommandNames | undefined;
   nodeName: string | undefined;
-  /** Weft: this node's own HELLO/HELLO_ACK fields (its name), and large messages in parts. */
-  extensions: { helloFields: ReadonlyMap<number, Uint8Array> | undefined; parts: PartLimits };
+}
+
+/**
+ * The default `errorInfo` hook: the way an error becomes wire data: name, code (a string `code`
+ * property, if any) and message. No stack.
+ */
+export function defaultErrorInfo(error: unknown): RemoteErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === "string" ? { code } : {}),
+    };
+  }
+  return { name: "Error", message: String(error) };
 }
 
 /**
@@ -410,12 +415,8 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   ) {
     throw new TypeError("Invalid option contextStorage: expected run and getStore functions");
   }
-  const protocol = options.protocol ?? DEFAULT_PROTOCOL;
-  if (protocol !== "weft" && protocol !== "silly") {
-    throw new TypeError(
-      `Invalid option protocol: expected "weft" or "silly", got ${String(protocol)}`,
-    );
-  }
+  const protocol = checkProtocol(options.protocol);
+  const info = MODES[protocol];
   const misses = options.heartbeatMisses ?? DEFAULT_HEARTBEAT_MISSES;
   if (typeof misses !== "number") {
     throw new TypeError("Invalid option heartbeatMisses: expected a number");
@@ -428,7 +429,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   const hardLimit = checkLimit(
     options.hardLimit,
     "hardLimit",
-    protocol === "weft" ? DEFAULT_WEFT_HARD_LIMIT : DEFAULT_HARD_LIMIT,
+    info.hardLimit,
   );
   const softLimit = checkLimit(options.softLimit, "softLimit", DEFAULT_SOFT_LIMIT);
   if (options.hardLimit !== undefined && options.softLimit !== undefined && hardLimit < softLimit) {
@@ -436,9 +437,9 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       `Invalid options hardLimit and softLimit: hardLimit must be >= softLimit, got hardLimit ${hardLimit} and softLimit ${softLimit}`,
     );
   }
-  if (protocol === "weft" && hardLimit < HELLO_BODY_SIZE) {
+  if (hardLimit < info.minHardLimit.bytes) {
     throw new RangeError(
-      `Invalid option hardLimit: weft mode needs at least ${HELLO_BODY_SIZE} bytes (its handshake frame), got ${hardLimit}`,
+      `Invalid option hardLimit: ${protocol} mode needs at least ${info.minHardLimit.bytes} bytes (${info.minHardLimit.why}), got ${hardLimit}`,
     );
   }
   const names = options.commands ?? (codec as { commands?: CommandNames } | undefined)?.commands;
@@ -461,6 +462,8 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       `Invalid option maxInflightPerConnection: expected a positive integer, got ${inflight}`,
     );
   }
+  const framing = checkFraming(options.framing);
+  const security = resolveSecurity(options.tls, options.auth, options.authorize, info.can.keys);
   return {
     marshal,
     unmarshal,
@@ -475,13 +478,21 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     ),
     hardLimit,
     softLimit,
-    framing: checkFraming(options.framing),
+    framing,
     transport,
     highWaterMark: hwm,
     nodeId: options.nodeId === undefined ? random32() & 0xffff : checkNodeId(options.nodeId),
     logger,
     contextStorage: storage,
     protocol,
+    mode: createMode(protocol, {
+      framing,
+      hardLimit,
+      softLimit,
+      helloFields: nodeHelloFields(options.nodeName),
+      parts: resolvePartOptions({ ...options, hardLimit }),
+      keys: security.keys,
+    }),
     heartbeatInterval: duration(
       options.heartbeatInterval,
       "heartbeatInterval",
@@ -490,7 +501,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     heartbeatMisses: misses,
     errorInfo: fn<(error: unknown) => RemoteErrorInfo>(options.errorInfo, "errorInfo") ??
       defaultErrorInfo,
-    security: resolveSecurity(options.tls, options.auth, options.authorize, protocol),
+    security,
     maxInflightPerConnection: inflight,
     maxRequestsPerTurn: checkMaxRequestsPerTurn(options.maxRequestsPerTurn),
     handshakeTimeout: duration(
@@ -498,8 +509,8 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       "handshakeTimeout",
       DEFAULT_HANDSHAKE_TIMEOUT,
     ),
-    idleTimeout: duration(options.idleTimeout, "idleTimeout", DEFAULT_IDLE_TIMEOUT[protocol]),
-    frameTimeout: duration(options.frameTimeout, "frameTimeout", DEFAULT_FRAME_TIMEOUT[protocol]),
+    idleTimeout: duration(options.idleTimeout, "idleTimeout", info.idleTimeout),
+    frameTimeout: duration(options.frameTimeout, "frameTimeout", info.frameTimeout),
     faults: new FaultLog(
       logger,
       checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
@@ -510,9 +521,5 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       return name === undefined ? String(cmd) : `"${name}" (${cmd})`;
     },
     nodeName: options.nodeName,
-    extensions: {
-      helloFields: nodeHelloFields(options.nodeName),
-      parts: resolvePartOptions({ ...options, hardLimit }),
-    },
   };
 }

@@ -9,8 +9,8 @@
 
 import { WeftError } from "../errors.ts";
 import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
-import { type AuthOptions, KeyRing } from "./handshake_auth.ts";
-import type { Peer, PeerIdentity } from "./peer.ts";
+import { type AuthOptions, KeyRing } from "../protocol/weft/handshake_auth.ts";
+import type { Peer, PeerIdentity } from "../connection/peer.ts";
 import type { Logger } from "./logger.ts";
 import { quoteForLog } from "./fault_log.ts";
 
@@ -25,17 +25,11 @@ export interface ClusterTlsOptions extends TlsListenOptions, TlsConnectOptions {
  * Who the other end of a connection is: what it proved (a key id, a
  * certificate) and the node name it claimed.
  */
-export type { PeerIdentity } from "./peer.ts";
+export type { PeerIdentity } from "../connection/peer.ts";
 
 /** True if the identity was proved: a key id or a certificate (a node name alone proves nothing). */
 export function isAuthenticated(identity: PeerIdentity): boolean {
   return identity.keyId !== undefined || identity.certificate !== undefined;
-}
-
-/** `identity` with the node name of the peer's handshake fields (HELLO field 1), if any. */
-export function withNodeName(identity: PeerIdentity, nodeName: string | undefined): PeerIdentity {
-  const { nodeName: _, ...rest } = identity;
-  return nodeName === undefined ? rest : { ...rest, nodeName };
 }
 
 /** What the authorisation hook is asked about. */
@@ -103,7 +97,8 @@ export interface ResolvedSecurity {
 }
 
 /**
- * Checks the `tls`, `auth` and `authorize` options.
+ * Checks the `tls`, `auth` and `authorize` options; `keysAllowed` says
+ * whether the protocol mode has key authentication.
  *
  * @throws {TypeError} Naming the option, for a wrong type.
  * @throws {RangeError} Naming the option, for an out-of-range value.
@@ -112,12 +107,12 @@ export function resolveSecurity(
   tls: unknown,
   auth: unknown,
   authorize: unknown,
-  protocol: string,
+  keysAllowed: boolean,
 ): ResolvedSecurity {
   if (tls !== undefined && (tls === null || typeof tls !== "object")) {
     throw new TypeError("Invalid option tls: expected an object of TLS settings");
   }
-  if (auth !== undefined && protocol !== "weft") {
+  if (auth !== undefined && !keysAllowed) {
     throw new TypeError('Invalid option auth: key authentication needs protocol "weft"');
   }
   if (authorize !== undefined && typeof authorize !== "function") {

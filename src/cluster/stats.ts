@@ -49,7 +49,13 @@ import type { Connection, Transport } from "../transport/types.ts";
 import type { Frame, Framing } from "../wire/frame.ts";
 import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameEncoder } from "../wire/frame_encoder.ts";
-import { ControlCmd, HELLO_PAYLOAD, helloVersion, isHello, WEFT_VERSION } from "./protocol.ts";
+import {
+  ControlCmd,
+  HELLO_PAYLOAD,
+  helloVersion,
+  isHello,
+  WEFT_VERSION,
+} from "../protocol/weft/protocol.ts";
 
 /** Upper bounds of the latency buckets, in milliseconds (a last bucket holds the rest). */
 export const LATENCY_BUCKETS_MS: readonly number[] = [

@@ -9,7 +9,7 @@
 import { traceIdFromBigInt } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
 import type { CommandNames, ResolvedOptions } from "./options.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import {
   type ClientSpan,
   type ServerSpan,

@@ -93,11 +93,11 @@ import {
 } from "../codec/commands.ts";
 import type { CallContext, CallOptions, ContextHost } from "./call_context.ts";
 import type { RequestHandler } from "./options.ts";
-import type { Peer } from "./peer.ts";
+import type { Peer } from "../connection/peer.ts";
 
 export type { CallContext, CallOptions, ContextHost } from "./call_context.ts";
 export type { RequestHandler } from "./options.ts";
-export type { Peer } from "./peer.ts";
+export type { Peer } from "../connection/peer.ts";
 export type { CommandName, Commands, CommandSpec, CommandTable } from "../codec/commands.ts";
 export type { AbortSignalLike } from "../_platform.ts";
 export type { Address } from "../transport/types.ts";

@@ -49,7 +49,7 @@
 import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
-import type { Peer, PeerIdentity } from "../cluster/peer.ts";
+import type { Peer, PeerIdentity } from "../connection/peer.ts";
 import { checkConnectionCaps } from "../cluster/accept_gate.ts";
 import {
   checkProtectedMode,

@@ -36,7 +36,7 @@
 
 import { utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
-import { MAX_NAME_BYTES } from "../cluster/names.ts";
+import { MAX_NAME_BYTES } from "../protocol/weft/names.ts";
 import { parseAddress } from "../transport/address.ts";
 import { type LuaConfigOptions, luaEntriesToConfig, runLuaConfig } from "./lua_config.ts";
 

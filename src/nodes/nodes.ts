@@ -14,7 +14,7 @@ import { type ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import type { CallContext, CallOptions } from "../cluster/call_context.ts";
 import { Cluster, type ClusterCloseOptions } from "../cluster/cluster.ts";
 import type { ClusterListener } from "../cluster/listener.ts";
-import { nameBytes } from "../cluster/names.ts";
+import { nameBytes } from "../protocol/weft/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
 import { checkConnectionCaps } from "../cluster/accept_gate.ts";
 import {
@@ -29,7 +29,7 @@ import {
   type ProtectedModeOptions,
   refuseUnprotected,
 } from "../cluster/protected_mode.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import type { Codec } from "../codec/types.ts";
 import { SessionSlots } from "../session/session_slots.ts";
 import { json } from "../codec/json.ts";

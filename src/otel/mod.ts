@@ -59,7 +59,7 @@ import type {
   TraceParent,
   Tracing,
 } from "../cluster/tracing.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import { MAX_TRACE_STATE, w3cTraceIdOf } from "../cluster/tracing.ts";
 import { RemoteError } from "../errors.ts";
 import { parseAddress } from "../transport/address.ts";

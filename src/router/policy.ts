@@ -28,7 +28,7 @@
  * @module
  */
 
-import type { PeerIdentity } from "../cluster/peer.ts";
+import type { PeerIdentity } from "../connection/peer.ts";
 import { MAX_GROUP, MAX_INDEX } from "./service_id.ts";
 
 /**

@@ -22,7 +22,7 @@ import { peerFault } from "../cluster/fault_reply.ts";
 import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import { checkConnectionCaps } from "../cluster/accept_gate.ts";
 import {
   checkProtectedMode,

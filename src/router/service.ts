@@ -11,7 +11,7 @@
 import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext, CallOptions } from "../cluster/call_context.ts";
 import type { ClusterOptions } from "../cluster/options.ts";
-import type { Peer } from "../cluster/peer.ts";
+import type { Peer } from "../connection/peer.ts";
 import type { Marshal, Unmarshal } from "../codec/types.ts";
 import { type ErrorCode, RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
 import { HEAD_SIZE, Mode, Outcome, Reply, u32, writeHead } from "./_head.ts";

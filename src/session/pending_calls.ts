@@ -97,6 +97,13 @@ export interface PendingCallsOptions {
    * @default {1}
    */
   firstSession?: number;
+  /**
+   * The least session id handed out: the counter wraps back to it after
+   * 2^31 - 1 (a protocol may give session 0 a meaning: skynet's push).
+   *
+   * @default {0}
+   */
+  lowestSession?: number;
 }
 
 /**
@@ -120,7 +127,8 @@ export class PendingCalls {
   constructor(options: PendingCallsOptions) {
     this.#deadlines = options.deadlines;
     this.#onTimeout = options.onTimeout;
-    this.#calls = new SessionSlots(options.firstSession ?? 1);
+    const lowest = options.lowestSession ?? 0;
+    this.#calls = new SessionSlots(Math.max(options.firstSession ?? 1, lowest), lowest);
   }
 
   /** Calls waiting. */
@@ -130,7 +138,7 @@ export class PendingCalls {
 
   /**
    * Allocates a session id that is not pending: the next in a 31-bit
-   * counter that wraps to 0, skipping ids in use.
+   * counter that wraps to `lowestSession` (0), skipping ids in use.
    */
   nextSession(): number {
     return this.#calls.nextId();

@@ -43,21 +43,27 @@ export class SessionSlots<T extends { readonly session: number }> {
   readonly #overflow = new Map<number, T>();
   #size = 0;
   #next: number;
+  /** Where the counter wraps to after 2^31 - 1. */
+  readonly #lowest: number;
 
-  /** @param firstId The first id {@linkcode SessionSlots.prototype.nextId} hands out. */
-  constructor(firstId = 0) {
+  /**
+   * @param firstId The first id {@linkcode SessionSlots.prototype.nextId} hands out.
+   * @param lowestId The id the counter wraps to (an id below it is never handed out).
+   */
+  constructor(firstId = 0, lowestId = 0) {
     this.#next = firstId;
+    this.#lowest = lowestId;
   }
 
   /**
    * Hands out an id for a new entry, for tables whose ids are their own: the
-   * next of a 31-bit counter that wraps to 0, skipping ids still held (an
-   * entry can outlive 2^31 later ones).
+   * next of a 31-bit counter that wraps to the lowest id (0 unless set),
+   * skipping ids still held (an entry can outlive 2^31 later ones).
    */
   nextId(): number {
     let id = this.#next;
-    while (this.has(id)) id = id === MAX_SESSION ? 0 : id + 1;
-    this.#next = id === MAX_SESSION ? 0 : id + 1;
+    while (this.has(id)) id = id === MAX_SESSION ? this.#lowest : id + 1;
+    this.#next = id === MAX_SESSION ? this.#lowest : id + 1;
     return id;
   }
 

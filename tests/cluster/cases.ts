@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { CallContext } from "../../src/cluster/call_context.ts";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions, Logger } from "../../src/cluster/options.ts";
-import type { Peer } from "../../src/cluster/peer.ts";
+import type { Peer } from "../../src/connection/peer.ts";
 import { json } from "../../src/codec/json.ts";
 import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
 import type { Connection, Transport } from "../../src/transport/types.ts";

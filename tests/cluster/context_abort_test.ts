@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
-import type { Peer } from "../../src/cluster/peer.ts";
+import type { Peer } from "../../src/connection/peer.ts";
 import { json } from "../../src/codec/json.ts";
 
 Deno.test("context.call: 100 calls pending through a context all abort with it, and their handlers too", async () => {

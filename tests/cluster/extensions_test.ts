@@ -13,15 +13,15 @@ import {
   HELLO_PAYLOAD,
   HelloField,
   MAX_HELLO_SIZE,
-} from "../../src/cluster/protocol.ts";
-import { NAME_TABLE_SIZE, NameReader, NameWriter } from "../../src/cluster/names.ts";
+} from "../../src/protocol/weft/protocol.ts";
+import { NAME_TABLE_SIZE, NameReader, NameWriter } from "../../src/protocol/weft/names.ts";
 import {
   nextPart,
   type OutgoingMessage,
   PartFlag,
   Reassembler,
   resolvePartOptions,
-} from "../../src/cluster/parts.ts";
+} from "../../src/protocol/weft/parts.ts";
 import { raw } from "../../src/codec/raw.ts";
 import { isWeftError, WeftError } from "../../src/errors.ts";
 import { transport } from "../../src/transport/deno.ts";

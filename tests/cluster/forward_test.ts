@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { CallContext } from "../../src/cluster/call_context.ts";
 import { forwardRaw, type ForwardSink } from "../../src/cluster/forward.ts";
-import type { Peer } from "../../src/cluster/peer.ts";
+import type { Peer } from "../../src/connection/peer.ts";
 import { raw } from "../../src/codec/raw.ts";
 import { RemoteError, WeftError } from "../../src/errors.ts";
 import { until } from "../_wait.ts";

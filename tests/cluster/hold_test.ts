@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import { holdReading } from "../../src/cluster/hold.ts";
-import type { Peer } from "../../src/cluster/peer.ts";
+import type { Peer } from "../../src/connection/peer.ts";
 import { raw } from "../../src/codec/raw.ts";
 
 const text = (bytes: unknown) => new TextDecoder().decode(bytes as Uint8Array);

@@ -6,10 +6,10 @@
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
-import { MAX_QUEUED_CANCELS } from "../../src/cluster/channel.ts";
+import { MAX_QUEUED_CANCELS } from "../../src/connection/cancels.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
-import type { Peer } from "../../src/cluster/peer.ts";
-import { ControlCmd, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
+import type { Peer } from "../../src/connection/peer.ts";
+import { ControlCmd, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
 import { json } from "../../src/codec/json.ts";
 import type { Connection } from "../../src/transport/types.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
-import { ControlCmd, HELLO_PAYLOAD, REQUEST_HEAD_SIZE } from "../../src/cluster/protocol.ts";
+import { ControlCmd, HELLO_PAYLOAD, REQUEST_HEAD_SIZE } from "../../src/protocol/weft/protocol.ts";
 import {
   appendTraceContext,
   sillyTraceIdOf,

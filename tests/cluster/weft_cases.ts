@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
-import { ControlCmd, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
+import { ControlCmd, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
 import { json } from "../../src/codec/json.ts";
 import type { RemoteError, WeftError } from "../../src/errors.ts";
 import type { Connection, Transport } from "../../src/transport/types.ts";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { ClusterOptions } from "../../src/cluster/options.ts";
-import type { Peer } from "../../src/cluster/peer.ts";
+import type { Peer } from "../../src/connection/peer.ts";
 import { allowList, type AuthorizeRequest, type PeerIdentity } from "../../src/cluster/security.ts";
 import { Nodes } from "../../src/nodes/nodes.ts";
 import { json } from "../../src/codec/json.ts";

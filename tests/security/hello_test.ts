@@ -10,7 +10,7 @@ import {
   HelloField,
   isHello,
   MAX_HELLO_SIZE,
-} from "../../src/cluster/protocol.ts";
+} from "../../src/protocol/weft/protocol.ts";
 import { isWeftError } from "../../src/errors.ts";
 
 const enc = new TextEncoder();

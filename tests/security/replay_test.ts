@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
-import { ControlCmd } from "../../src/cluster/protocol.ts";
+import { ControlCmd } from "../../src/protocol/weft/protocol.ts";
 import { json } from "../../src/codec/json.ts";
 import { transport } from "../../src/transport/deno.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";

@@ -90,3 +90,22 @@ Deno.test("`PendingCalls` expires calls through the shared deadline queue", asyn
   calls.drain();
   deadlines.clear();
 });
+
+Deno.test("`PendingCalls` with `lowestSession: 1` wraps from 2^31 - 1 to 1, never handing out 0", () => {
+  const deadlines = new DeadlineQueue();
+  const calls = new PendingCalls({
+    deadlines,
+    onTimeout: noop,
+    firstSession: MAX_SESSION - 1,
+    lowestSession: 1,
+  });
+  const ids: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const id = calls.nextSession();
+    calls.add(new PendingCall(id, noop, noop), id, Infinity);
+    ids.push(id);
+  }
+  assert.deepEqual(ids, [MAX_SESSION - 1, MAX_SESSION, 1, 2]);
+  const fresh = new PendingCalls({ deadlines, onTimeout: noop, firstSession: 0, lowestSession: 1 });
+  assert.equal(fresh.nextSession(), 1, "a first session below the lowest starts at the lowest");
+});

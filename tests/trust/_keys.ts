@@ -4,7 +4,7 @@
  * holds a valid key of the ring but is outside every policy.
  */
 
-import type { AuthOptions } from "../../src/cluster/handshake_auth.ts";
+import type { AuthOptions } from "../../src/protocol/weft/handshake_auth.ts";
 
 /** The keys, by id (32 bytes each; test keys, of no value). */
 export const RING: Record<string, string> = {

@@ -11,8 +11,8 @@
  *    dependencies of deno.json's import map at the same pinned versions,
  *    `engines` (the Node versions tests/npm/ runs), `files` and the `weft`
  *    bin;
- * 3. copies README.md, LICENSE and docs/PROTOCOL_EXTENSIONS.md (the README
- *    links to it).
+ * 3. copies README.md, LICENSE, docs/PROTOCOL_EXTENSIONS.md and
+ *    docs/CONNECTION.md (the README links to them).
  *
  * Run with `deno task build:npm`; then `npm pack` in build/npm/ makes the
  * tarball (tests/npm/package_test.ts does both).
@@ -149,7 +149,8 @@ async function build(): Promise<void> {
     JSON.stringify(manifest, null, 2) + "\n",
   );
   Deno.mkdirSync(path(`${OUT_DIR}/docs`), { recursive: true });
-  for (const file of ["README.md", "LICENSE", "docs/PROTOCOL_EXTENSIONS.md"]) {
+  const docs = ["README.md", "LICENSE", "docs/PROTOCOL_EXTENSIONS.md", "docs/CONNECTION.md"];
+  for (const file of docs) {
     Deno.copyFileSync(path(file), path(`${OUT_DIR}/${file}`));
   }
   try {

@@ -20,8 +20,8 @@
  * @module
  */
 
-import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
-import { WeftError } from "../errors.ts";
+import { strictUtf8Decoder, utf8Encoder } from "../../_platform.ts";
+import { WeftError } from "../../errors.ts";
 import { HelloField, REQUEST_HEAD_SIZE, RequestFlag } from "./protocol.ts";
 
 /** Names a connection's table holds, per direction: ids 0 to 1023. */
@@ -177,29 +177,6 @@ export function nodeHelloFields(nodeName: unknown): Map<number, Uint8Array> | un
     );
   }
   return new Map([[HelloField.NodeName, bytes]]);
-}
-
-/**
- * The head of a named request on `channel` (weft mode; the channel's part
- * threshold and name table): `head` with the service and command refs
- * after it. A body that may go in parts carries its names inline.
- *
- * @throws {TypeError} In silly mode, or for a name that is not a non-empty string.
- * @throws {WeftError} `name too long`.
- */
-export function namedHead(
-  channel: { readonly partThreshold: number; readonly names: NameWriter },
-  head: Uint8Array | undefined,
-  service: string | undefined,
-  command: string | undefined,
-  bytes: Uint8Array | string,
-): Uint8Array {
-  if (head === undefined) {
-    throw new TypeError("Invalid option service/command: names travel only in weft mode");
-  }
-  const size = typeof bytes === "string" ? bytes.length * 3 : bytes.length;
-  const inline = size + 2 * (3 + MAX_NAME_BYTES) + REQUEST_HEAD_SIZE > channel.partThreshold;
-  return channel.names.head(head, service, command, inline);
 }
 
 function bad(detail: string): WeftError {

@@ -8,7 +8,18 @@
 
 import { SessionSlots } from "../session/session_slots.ts";
 import type { Frame } from "../wire/frame.ts";
-import type { CallContext } from "./call_context.ts";
+
+/**
+ * A request being handled, as the connection tracks it (the cluster's
+ * `ServedRequest` is one): its session, and how to abort it when the caller
+ * cancels or the connection closes.
+ */
+export interface ServedRequest {
+  /** The request's session id. */
+  readonly session: number;
+  /** Aborts the request's handler (its signal). */
+  abort(reason: unknown): void;
+}
 
 /** What a waiting request costs besides its payload (the frame object), roughly. */
 const FRAME_COST = 64;
@@ -24,9 +35,9 @@ const FRAME_COST = 64;
  */
 export class Serving {
   /** Not a `Map`: see {@linkcode SessionSlots} for what its churn cost. */
-  readonly #bySession = new SessionSlots<CallContext>();
+  readonly #bySession = new SessionSlots<ServedRequest>();
   /** Silly mode: requests whose session was already being served. */
-  #duplicates: Set<CallContext> | null = null;
+  #duplicates: Set<ServedRequest> | null = null;
   /** Requests read but not dispatched yet, oldest first (copies). */
   #waiting: Frame[] = [];
   #head = 0;
@@ -49,12 +60,12 @@ export class Serving {
   }
 
   /** The request being handled under `session`, if any (the first one). */
-  get(session: number): CallContext | undefined {
+  get(session: number): ServedRequest | undefined {
     return this.#bySession.get(session);
   }
 
   /** Tracks a running request (beside an earlier one of the same session, if any). */
-  add(context: CallContext): void {
+  add(context: ServedRequest): void {
     if (this.#bySession.has(context.session)) {
       (this.#duplicates ??= new Set()).add(context);
     } else {
@@ -63,12 +74,12 @@ export class Serving {
   }
 
   /** Forgets a request that finished. */
-  delete(context: CallContext): void {
+  delete(context: ServedRequest): void {
     if (!this.#bySession.delete(context)) this.#duplicates?.delete(context);
   }
 
   /** Every request being handled. */
-  *values(): IterableIterator<CallContext> {
+  *values(): IterableIterator<ServedRequest> {
     yield* this.#bySession.values();
     if (this.#duplicates !== null) yield* this.#duplicates;
   }

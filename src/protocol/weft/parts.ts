@@ -13,8 +13,11 @@
  * @module
  */
 
-import { WeftError } from "../errors.ts";
-import { type Frame, RESPONSE_FLAG } from "../wire/frame.ts";
+import { WeftError } from "../../errors.ts";
+import { type Frame, RESPONSE_FLAG } from "../../wire/frame.ts";
+import type { OutgoingMessage } from "../mode.ts";
+
+export type { OutgoingMessage };
 
 /** Flags of a PART payload's first byte. */
 export const PartFlag = {
@@ -29,7 +32,7 @@ export const PartFlag = {
 } as const;
 
 /** Bytes of the first part's description: total u32, session u32, cmd u32, traceid u64. */
-export const PART_FIRST_SIZE = 1 + 20;
+export const PART_FIRST_SIZE: number = 1 + 20;
 
 /** Default `partSize`: bodies over this many bytes go in parts of this size. */
 export const DEFAULT_PART_SIZE = 32 * 1024;
@@ -97,10 +100,15 @@ export interface PartOptions {
 
 /** Part options with defaults applied. */
 export interface PartLimits {
+  /** Bodies over this go in parts of this size. */
   partSize: number;
+  /** Part bytes sent and not yet acknowledged, at most. */
   partWindow: number;
+  /** The largest message sent in parts or put back together. */
   maxMessageSize: number;
+  /** Messages a peer may have half-sent at once. */
   maxPartialMessages: number;
+  /** Bytes of half-sent messages one connection may hold. */
   maxPartialBytes: number;
 }
 
@@ -148,27 +156,6 @@ export function resolvePartOptions(
       DEFAULT_MAX_PARTIAL_BYTES,
     ),
   };
-}
-
-/** One message waiting to be sent in parts. */
-export interface OutgoingMessage {
-  /** The stream id its parts carry. */
-  readonly stream: number;
-  /** A request (with a pending session) or a response. */
-  readonly response: boolean;
-  /** The message's session (its own, or the request's it answers). */
-  readonly session: number;
-  readonly cmd: number;
-  readonly traceHi: number;
-  readonly traceLo: number;
-  /** The weft head in front of the body (copied). */
-  readonly head: Uint8Array;
-  /** The body. */
-  readonly body: Uint8Array;
-  /** Bytes of head + body already sent. */
-  sent: number;
-  /** Set when the sender gave up: an abort part goes instead of the rest. */
-  aborted: boolean;
 }
 
 /**
@@ -230,7 +217,11 @@ export class Reassembler {
   readonly #partial = new Map<number, Partial>();
   #bytes = 0;
 
-  /** @param limits Sizes and counts this connection accepts. */
+  /**
+   * A reassembler holding nothing yet.
+   *
+   * @param limits Sizes and counts this connection accepts.
+   */
   constructor(limits: PartLimits) {
     this.#limits = limits;
   }

@@ -1,6 +1,6 @@
 /**
  * {@linkcode Reaper}: the deadlines of a cluster's connections — the
- * handshake (weft mode), idleness (accepted connections), and frame
+ * handshake (modes that have one), idleness (accepted connections), and frame
  * completion — checked by one timer that sweeps every connection, so a
  * connection costs no timer of its own and a byte read costs no clock read.
  *
@@ -18,10 +18,13 @@ export class Watch {
   activity = 0;
   /** When the reaper first saw the connection. */
   openedAt = 0;
-  /** Reaper's marks: the counters at the last sweep and since when they stand. */
-  seenFrames = -1;
+  /** Reaper's mark: `frames` at the last sweep (-1: no frame begun then). */
+  seenFrames: number = -1;
+  /** Reaper's mark: since when `frames` stands while a frame is begun. */
   stallSince = 0;
-  seenActivity = -1;
+  /** Reaper's mark: `activity` at the last sweep. */
+  seenActivity: number = -1;
+  /** Reaper's mark: since when nothing went on. */
   idleSince = 0;
 }
 
@@ -31,8 +34,10 @@ export interface Watched {
   readonly watch: Watch;
   /** An accepted connection (idle reaping applies to these only). */
   readonly accepted: boolean;
-  /** Weft mode and the handshake is not complete yet. */
+  /** The mode's handshake is not complete yet. */
   readonly handshaking: boolean;
+  /** The error for a handshake not complete within `limit` ms (the mode words it). */
+  handshakeExpired(limit: number): WeftError;
   /** A frame is begun and not complete. */
   readonly partialFrame: boolean;
   /** This side stopped reading (backpressure): a stalled frame is ours, not the peer's. */
@@ -51,16 +56,16 @@ export interface Watched {
 
 /** The reaper's deadlines, in milliseconds; `Infinity` turns one off. */
 export interface ReaperOptions {
-  /** Weft mode: an accepted connection must send HELLO within this. */
+  /** An accepted connection must complete the mode's handshake within this. */
   handshakeTimeout: number;
-  /** Weft mode: the connecting side must get HELLO_ACK within this. */
+  /** The connecting side must get the handshake's answer within this. */
   connectTimeout: number;
   /** Accepted connections with nothing going on are closed after this. */
   idleTimeout: number;
   /** A begun frame must be complete within this. */
   frameTimeout: number;
-  /** Whether the connections speak weft (have a handshake). */
-  weft: boolean;
+  /** Whether the connections' mode has a handshake. */
+  handshake: boolean;
 }
 
 /**
@@ -74,12 +79,16 @@ export class Reaper {
   readonly #interval: number;
   #timer: TimerHandle | undefined = undefined;
 
-  /** @param options The deadlines. */
+  /**
+   * A reaper tracking no channel yet.
+   *
+   * @param options The deadlines.
+   */
   constructor(options: ReaperOptions) {
     this.#o = options;
     const shortest = Math.min(
-      options.weft ? options.handshakeTimeout : Infinity,
-      options.weft ? options.connectTimeout : Infinity,
+      options.handshake ? options.handshakeTimeout : Infinity,
+      options.handshake ? options.connectTimeout : Infinity,
       options.idleTimeout,
       options.frameTimeout,
     );
@@ -133,19 +142,9 @@ export class Reaper {
   #check(channel: Watched, t: number): WeftError | null {
     const o = this.#o;
     const w = channel.watch;
-    if (o.weft && channel.handshaking) {
+    if (o.handshake && channel.handshaking) {
       const limit = channel.accepted ? o.handshakeTimeout : o.connectTimeout;
-      if (t - w.openedAt >= limit) {
-        return channel.accepted
-          ? new WeftError(
-            "timeout",
-            `No weft handshake from ${channel.peer} within ${limit} ms${channel.framingHint()}`,
-          )
-          : new WeftError(
-            "protocol",
-            `Protocol mismatch: ${channel.peer} did not answer weft's HELLO within ${limit} ms: it does not speak weft's protocol (a silly node? use protocol "silly" to talk to it)${channel.framingHint()}`,
-          );
-      }
+      if (t - w.openedAt >= limit) return channel.handshakeExpired(limit);
     }
     if (channel.partialFrame && !channel.readPaused) {
       if (w.frames !== w.seenFrames) {

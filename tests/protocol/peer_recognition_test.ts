@@ -1,25 +1,25 @@
 /**
- * What is on the other end (src/cluster/peer_recognition.ts): first the
+ * What is on the other end (src/protocol/peer_recognition.ts): first the
  * recogniser fed bytes by hand (whole and split at every offset), then the
  * bytes real peers send, captured over loopback: an HTTP server and TLS
  * listeners of weft's transport in a child process on Deno, Bun and Node
- * (tests/cluster/_other_ends.ts), an HTTP client (`fetch`), a TLS client,
+ * (tests/protocol/_other_ends.ts), an HTTP client (`fetch`), a TLS client,
  * silly-mode clusters in both framings, and a weft HELLO of another
  * version, each against a weft node whose log must name what it met.
  */
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
+import { FirstBytes } from "../../src/protocol/mode.ts";
 import {
   closedBeforeHello,
-  FirstBytes,
   firstBytesHint,
   handshakeMismatch,
   type PeerKind,
   type PeerSituation,
   recognisePeer,
-} from "../../src/cluster/peer_recognition.ts";
-import { ControlCmd, encodeHello, HELLO_PAYLOAD } from "../../src/cluster/protocol.ts";
+} from "../../src/protocol/peer_recognition.ts";
+import { ControlCmd, encodeHello, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
 import { raw } from "../../src/codec/raw.ts";
 import { isWeftError, WeftError } from "../../src/errors.ts";
 import { transport } from "../../src/transport/deno.ts";
@@ -28,7 +28,7 @@ import type { Framing } from "../../src/wire/frame.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
 import { type RuntimeName, spawnScript } from "../_runtimes.ts";
 import { makeCerts } from "../security/_certs.ts";
-import { MemoryLogger, until } from "./cases.ts";
+import { MemoryLogger, until } from "../cluster/cases.ts";
 
 const enc = new TextEncoder();
 
@@ -319,7 +319,7 @@ const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
 for (const runtime of RUNTIMES) {
   Deno.test(`weft against an HTTP server and TLS ports on ${runtime}: recognised, and the client told so`, async () => {
     const certs = await makeCerts();
-    const child = await spawnScript(runtime, "tests/cluster/_other_ends.ts", [certs.dir]);
+    const child = await spawnScript(runtime, "tests/protocol/_other_ends.ts", [certs.dir]);
     const logger = new MemoryLogger();
     const client = new Cluster({ codec: raw(), transport, logger, connectTimeout: 20_000 });
     try {

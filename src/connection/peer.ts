@@ -4,12 +4,10 @@
  * @module
  */
 
-import { strictUtf8Decoder } from "../_platform.ts";
 import { formatAddress } from "../transport/address.ts";
-import { HelloField } from "./protocol.ts";
 import type { Address, PeerCertificate } from "../transport/types.ts";
 
-/** What a peer proved about itself on its connection; see `security.ts`. */
+/** What a peer proved about itself on its connection; see src/cluster/security.ts. */
 export interface PeerIdentity {
   /** The key id the peer proved (key authentication, the cluster's `auth` option). */
   keyId?: string;
@@ -49,8 +47,16 @@ export interface PeerState<C extends PeerConnection = PeerConnection> {
   lastRemote: Address | undefined;
   /** What the peer proved on its current (or last) connection. */
   identity: PeerIdentity;
-  /** Weft: the fields of the peer's last HELLO/HELLO_ACK (see `HelloField`). */
+  /** The fields of the peer's last handshake (weft's HELLO/HELLO_ACK: see `HelloField`). */
   hello: Map<number, Uint8Array> | undefined;
+  /** The node name the peer's last handshake gave, as its mode read it. */
+  nodeName: string | undefined;
+}
+
+/** `identity` with the node name of the peer's handshake fields (HELLO field 1), if any. */
+export function withNodeName(identity: PeerIdentity, nodeName: string | undefined): PeerIdentity {
+  const { nodeName: _, ...rest } = identity;
+  return nodeName === undefined ? rest : { ...rest, nodeName };
 }
 
 let stateOf: (peer: Peer) => PeerState;
@@ -78,6 +84,7 @@ export class Peer {
     lastRemote: undefined,
     identity: {},
     hello: undefined,
+    nodeName: undefined,
   };
 
   static {
@@ -118,13 +125,7 @@ export class Peer {
    * `nodeName` option), once the handshake arrived; else undefined.
    */
   get nodeName(): string | undefined {
-    const bytes = this.#state.hello?.get(HelloField.NodeName);
-    if (bytes === undefined) return undefined;
-    try {
-      return strictUtf8Decoder.decode(bytes);
-    } catch {
-      return undefined;
-    }
+    return this.#state.nodeName;
   }
 
   /**
@@ -146,6 +147,29 @@ export class Peer {
     const where = this.address ?? (remote === undefined ? "?" : formatAddress(remote));
     return `${this.inbound ? "inbound" : "outbound"} ${where}`;
   }
+}
+
+/** The connection's peer presented `certificate` (TLS), or nothing: what it proved so far. */
+export function provedCertificate(peer: Peer, certificate: PeerCertificate | undefined): void {
+  stateOf(peer).identity = certificate === undefined ? {} : { certificate };
+}
+
+/** The peer's handshake fields arrived: kept, and its node name (a claim) joins its identity. */
+export function saidHello(
+  peer: Peer,
+  fields: Map<number, Uint8Array>,
+  nodeName: string | undefined,
+): void {
+  const state = stateOf(peer);
+  state.hello = fields;
+  state.nodeName = nodeName;
+  state.identity = withNodeName(state.identity, nodeName);
+}
+
+/** The peer proved the key `keyId` (key authentication). */
+export function provedKey(peer: Peer, keyId: string): void {
+  const state = stateOf(peer);
+  state.identity = { ...state.identity, keyId };
 }
 
 /**

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
-import { WeftError } from "../errors.ts";
+import { strictUtf8Decoder, utf8Encoder } from "../../_platform.ts";
+import { WeftError } from "../../errors.ts";
 import { HelloField } from "./protocol.ts";
 
 /** Options of key authentication (the cluster's `auth` option). */
@@ -77,6 +77,8 @@ export class KeyRing {
   readonly #imported = new Map<string, Promise<unknown>>();
 
   /**
+   * Checks the keys and keeps a copy of each.
+   *
    * @param options The `auth` option.
    * @throws {TypeError} Naming the option, for a wrong type or a `keyId` not in `keys`.
    * @throws {RangeError} For a key shorter than 16 bytes or a key id over 64 bytes.
@@ -173,7 +175,11 @@ export class HandshakeAuth {
   /** The key id the peer proved, once it did. */
   peerKeyId: string | undefined;
 
-  /** @param ring This node's keys. */
+  /**
+   * One connection's exchange, with a fresh challenge.
+   *
+   * @param ring This node's keys.
+   */
   constructor(ring: KeyRing) {
     this.#ring = ring;
     this.#ownId = utf8Encoder.encode(ring.keyId);

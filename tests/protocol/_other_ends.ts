@@ -1,5 +1,5 @@
 /**
- * Things that are not weft nodes, for tests/cluster/peer_recognition_test.ts
+ * Things that are not weft nodes, for tests/protocol/peer_recognition_test.ts
  * to point weft at, in a process of their own (any runtime): an HTTP server
  * (`node:http`), and two TLS listeners of weft's own transport (one that
  * requires a client certificate, one that does not). Prints one line,
@@ -7,7 +7,7 @@
  * (the test stops it by pid) or for 120 s at most.
  *
  * ```sh
- * node tests/cluster/_other_ends.ts CERTDIR
+ * node tests/protocol/_other_ends.ts CERTDIR
  * ```
  */
 

@@ -9,25 +9,15 @@
  *   the remaining time of the call) and a response's payload with a 1-byte
  *   status (ok, error, ok without a body).
  *
- * In silly mode none of this is sent.
+ * In silly mode none of this is sent. weft_mode.ts puts these bytes to work
+ * on a connection.
  *
  * @module
  */
 
-import { strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
-import { RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
-
-/**
- * Which protocol a cluster speaks:
- *
- * - `"weft"`: silly's frames plus weft's extensions (errors that travel
- *   back, cancellation, deadlines, heartbeats). Both ends must be weft.
- * - `"silly"`: byte-exact with silly.net.cluster, for talking to silly nodes.
- */
-export type Protocol = "weft" | "silly";
-
-/** The default protocol. */
-export const DEFAULT_PROTOCOL: Protocol = "weft";
+import { strictUtf8Decoder, utf8Encoder } from "../../_platform.ts";
+import { RemoteError, type RemoteErrorInfo, WeftError } from "../../errors.ts";
+import { ResponseStatus } from "../mode.ts";
 
 /** Cmd numbers of weft's control frames (all requests). */
 export const ControlCmd = {
@@ -78,18 +68,11 @@ export const RequestFlag = {
   Named: 4,
 } as const;
 
-/** The first byte of a weft response's payload. */
-export const ResponseStatus = {
-  /** A body follows. */
-  Ok: 0,
-  /** A UTF-8 JSON error (`name`, `code`, `message`, optional `stack`) follows. */
-  Error: 1,
-  /** The handler returned undefined: no body. */
-  Empty: 2,
-} as const;
-
-/** The union of {@linkcode ResponseStatus} values. */
-export type ResponseStatus = typeof ResponseStatus[keyof typeof ResponseStatus];
+/**
+ * The first byte of a weft response's payload: the generic statuses of
+ * src/protocol/mode.ts, whose values weft writes as they are.
+ */
+export { ResponseStatus } from "../mode.ts";
 
 const MAGIC = [0x57, 0x45, 0x46, 0x54]; // "WEFT"
 
@@ -184,7 +167,7 @@ export function decodeHelloFields(payload: Uint8Array): Map<number, Uint8Array> 
  * not included): 528 in both framings. Until the handshake completes a weft
  * node reads no frame longer than this, and its hard limit may not be less.
  */
-export const HELLO_BODY_SIZE = 16 + MAX_HELLO_SIZE;
+export const HELLO_BODY_SIZE: number = 16 + MAX_HELLO_SIZE;
 
 /** True if `payload` is a HELLO payload (magic "WEFT", any version). */
 export function isHello(payload: Uint8Array): boolean {
@@ -234,22 +217,6 @@ export const STATUS_HEAD: Readonly<Record<ResponseStatus, Uint8Array>> = {
   [ResponseStatus.Error]: Uint8Array.of(ResponseStatus.Error),
   [ResponseStatus.Empty]: Uint8Array.of(ResponseStatus.Empty),
 };
-
-/**
- * The default way an error becomes wire data: name, code (a string `code`
- * property, if any) and message. No stack.
- */
-export function defaultErrorInfo(error: unknown): RemoteErrorInfo {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      name: error.name,
-      message: error.message,
-      ...(typeof code === "string" ? { code } : {}),
-    };
-  }
-  return { name: "Error", message: String(error) };
-}
 
 /** Encodes error info as the UTF-8 JSON body of an error response. */
 export function encodeErrorInfo(info: RemoteErrorInfo): Uint8Array {

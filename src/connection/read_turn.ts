@@ -73,7 +73,11 @@ export class ReadTurn {
   #handle: unknown = undefined;
   #scheduled = false;
 
-  /** @param budget Requests per turn (`Infinity`: no limit). */
+  /**
+   * A turn counter with `budget` requests per turn.
+   *
+   * @param budget Requests per turn (`Infinity`: no limit).
+   */
   constructor(budget: number = DEFAULT_MAX_REQUESTS_PER_TURN) {
     this.budget = budget;
   }

@@ -5,46 +5,17 @@
  * client, silly (or a weft node in silly mode), a weft node of another
  * protocol version or framing, or bytes that are none of these.
  *
- * Pure: the channel keeps the first bytes ({@linkcode FirstBytes}) until
- * its first frame decodes, and asks here for the words of its errors.
+ * Pure: the channel keeps the first bytes (`FirstBytes`, src/protocol/mode.ts)
+ * until its first frame decodes, and the modes ask here for the words of
+ * their errors.
  *
  * @module
  */
 
 import type { WeftError } from "../errors.ts";
 import type { Framing } from "../wire/frame.ts";
-import { ControlCmd, RESERVED_CMD_MIN, WEFT_VERSION } from "./protocol.ts";
-
-/** How many of the first bytes are kept: an HTTP status line, a HELLO in either framing. */
-export const FIRST_BYTES_KEPT = 64;
-
-/**
- * The first bytes a connection received, kept until its first frame is
- * decoded: enough to tell what the peer is.
- */
-export class FirstBytes {
-  /** Up to the first {@linkcode FIRST_BYTES_KEPT} bytes. */
-  readonly bytes: Uint8Array = new Uint8Array(FIRST_BYTES_KEPT);
-  /** How many of `bytes` are set. */
-  have = 0;
-  /** Bytes received in all (before the first frame). */
-  received = 0;
-
-  /** Notes a chunk that arrived before the first frame. */
-  note(chunk: Uint8Array): void {
-    const take = Math.min(chunk.length, FIRST_BYTES_KEPT - this.have);
-    if (take > 0) {
-      this.bytes.set(take === chunk.length ? chunk : chunk.subarray(0, take), this.have);
-      this.have += take;
-    }
-    this.received += chunk.length;
-  }
-
-  /** The kept bytes. */
-  view(): Uint8Array {
-    return this.bytes.subarray(0, this.have);
-  }
-}
+import type { FirstBytes } from "./mode.ts";
+import { ControlCmd, RESERVED_CMD_MIN, WEFT_VERSION } from "./weft/protocol.ts";
 
 /** What the other end turned out to be. */
 export type PeerKind =

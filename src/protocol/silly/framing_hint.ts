@@ -1,14 +1,16 @@
 /**
- * The channel's hint at what sent the first bytes (kept for channel.ts and
- * reaper.ts; the recognition itself is peer_recognition.ts).
+ * Names what sent a connection's first bytes when they are not this
+ * node's frames: silly's other framing (v2 against v1 or the reverse),
+ * HTTP, TLS, weft of another version (silly's framings are weft's too, so
+ * both modes give this hint). The recognition itself is
+ * src/protocol/peer_recognition.ts.
  *
  * @module
  */
 
-import type { Framing } from "../wire/frame.ts";
-import { FirstBytes, firstBytesHint } from "./peer_recognition.ts";
-
-export { FirstBytes };
+import type { Framing } from "../../wire/frame.ts";
+import type { FirstBytes } from "../mode.ts";
+import { firstBytesHint } from "../peer_recognition.ts";
 
 /**
  * Returns a sentence to append to an error when the first bytes of a

@@ -1,0 +1,298 @@
+/**
+ * {@linkcode Calls}: the calling side of a cluster. A call or send is
+ * checked, marshalled, given the mode's request head (and trace context),
+ * written on its connection (connecting, or waiting out backpressure,
+ * first if it must), and its response decoded with the mode's response
+ * head and the unmarshal hook.
+ *
+ * @module
+ */
+
+import { type AbortSignalLike, anySignal, now } from "../_platform.ts";
+import { WeftError } from "../errors.ts";
+import type { DeadlineQueue } from "../session/deadline_queue.ts";
+import { PendingCall } from "../session/pending_calls.ts";
+import { freshTraceId, propagateTraceId, type TraceId } from "../session/trace.ts";
+import { traceIdFromBigInt } from "../wire/frame.ts";
+import type { Channel } from "../connection/channel.ts";
+import { Peer, type PeerState, peerState } from "../connection/peer.ts";
+import { ResponseStatus } from "../protocol/mode.ts";
+import type { CallOptions } from "./call_context.ts";
+import { abortedError, isCmd, marshalError, unmarshalError } from "./call_helpers.ts";
+import { timeoutOptionError } from "./_fail.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { ClusterStats } from "./stats_recorder.ts";
+import type { createTracing } from "./tracing_hook.ts";
+import { waitFor } from "./_wait.ts";
+
+/** What the calling side needs from its cluster: connections and whether it is closed. */
+export interface CallsHost {
+  /** The channel of an outbound peer: the live one, or a (shared) connect. */
+  ensureChannel(
+    peer: Peer,
+    state: PeerState<Channel>,
+    deadline: number,
+    signal: AbortSignalLike | undefined,
+  ): Promise<Channel>;
+  /** The error for a call to a closed peer (or from a closed cluster). */
+  peerClosed(peer: Peer): WeftError;
+}
+
+/** A cluster's calls and sends, and the responses they get. */
+export class Calls {
+  /** Set by the cluster once it closes everything: calls are refused (`peer closed`). */
+  shut = false;
+  readonly #o: ResolvedOptions;
+  readonly #host: CallsHost;
+  readonly #deadlines: DeadlineQueue;
+  readonly #stats: ClusterStats | undefined;
+  readonly #tracing: ReturnType<typeof createTracing>;
+  /** Scratch trace id written per call; no allocation. */
+  readonly #trace: TraceId = { traceHi: 0, traceLo: 0 };
+  /** The mode sends the time a caller still waits: the clock is read per request. */
+  readonly #sendsDeadlines: boolean;
+
+  /**
+   * The calling side of a cluster.
+   *
+   * @param o The cluster's options.
+   * @param host The cluster.
+   * @param deadlines The cluster's deadline queue.
+   * @param stats The stats recorder, if any.
+   * @param tracing The tracing hook, if any.
+   */
+  constructor(
+    o: ResolvedOptions,
+    host: CallsHost,
+    deadlines: DeadlineQueue,
+    stats: ClusterStats | undefined,
+    tracing: ReturnType<typeof createTracing>,
+  ) {
+    this.#o = o;
+    this.#host = host;
+    this.#deadlines = deadlines;
+    this.#stats = stats;
+    this.#tracing = tracing;
+    this.#sendsDeadlines = o.mode.can.deadlines;
+  }
+
+  /**
+   * A call (`expectResponse`) or a send to `peer`: rejects at once for bad
+   * arguments or a closed peer; connects, or waits out a congested
+   * connection, first if it must.
+   */
+  request(
+    peer: Peer,
+    cmd: string | number,
+    body: unknown,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
+    if (!(peer instanceof Peer)) {
+      return Promise.reject(
+        new TypeError("Invalid peer: expected a Peer from connect() or a hook"),
+      );
+    }
+    const timeout = options?.timeout ?? this.#o.timeout;
+    if (typeof timeout !== "number" || !(timeout > 0)) {
+      return Promise.reject(timeoutOptionError(timeout));
+    }
+    let signal = options?.signal;
+    const start = now();
+    let deadline = timeout === Infinity ? Infinity : start + timeout;
+    const context = options?.context;
+    if (context !== undefined) {
+      // A call made for a request ends with it: same deadline, same signal.
+      if (context.deadline < deadline) {
+        deadline = context.deadline;
+        if (deadline <= start) {
+          return Promise.reject(
+            new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`),
+          );
+        }
+      }
+      signal = signal === undefined ? context.signal : anySignal([signal, context.signal]);
+    }
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    const state = peerState<Channel>(peer);
+    if (state.closed || this.shut) return Promise.reject(this.#host.peerClosed(peer));
+    const channel = state.channel;
+    if (channel !== null && !channel.congested) {
+      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+    }
+    return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
+  }
+
+  /** The path for a peer not connected, or congested: connect or wait first. */
+  async #requestSlow(
+    peer: Peer,
+    state: PeerState<Channel>,
+    cmd: string | number,
+    body: unknown,
+    deadline: number,
+    signal: AbortSignalLike | undefined,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
+    let channel = state.channel;
+    if (channel === null) channel = await this.#host.ensureChannel(peer, state, deadline, signal);
+    // Backpressure: wait for the connection to drain rather than queue more.
+    while (channel.congested) {
+      const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
+      await waitFor(
+        this.#deadlines,
+        channel.drained(),
+        deadline,
+        signal,
+        `Call to ${peer} timed out${why}`,
+      );
+      if (state.closed) throw this.#host.peerClosed(peer);
+      channel = state.channel ?? await this.#host.ensureChannel(peer, state, deadline, signal);
+    }
+    return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+  }
+
+  /** Marshals, encodes and queues a request on a live channel. */
+  #requestOn(
+    channel: Channel,
+    cmd: string | number,
+    body: unknown,
+    deadline: number,
+    signal: AbortSignalLike | undefined,
+    options: CallOptions | undefined,
+    expectResponse: boolean,
+  ): Promise<unknown> {
+    let marshalled: readonly [number, Uint8Array | string] | undefined;
+    try {
+      marshalled = this.#o.marshal("request", cmd, body);
+    } catch (error) {
+      return Promise.reject(marshalError(cmd, error));
+    }
+    const protocol = channel.protocol;
+    if (
+      marshalled === undefined || !isCmd(marshalled[0]) ||
+      marshalled[0] >= protocol.firstReservedCmd
+    ) {
+      return Promise.reject(
+        new WeftError(
+          "marshal failed",
+          `Cannot marshal request ${String(cmd)}: marshal returned ${
+            marshalled === undefined
+              ? "nothing"
+              : isCmd(marshalled[0])
+              ? `cmd ${marshalled[0]}, which weft reserves for control frames`
+              : `cmd ${String(marshalled[0])}`
+          }`,
+        ),
+      );
+    }
+    const trace = this.#traceFor(options);
+    let head: Uint8Array | undefined;
+    try {
+      const bytes = marshalled[1];
+      head = protocol.requestHead(
+        !expectResponse,
+        this.#sendsDeadlines ? deadline - now() : Infinity,
+        options?.service,
+        options?.command,
+        typeof bytes === "string" ? bytes.length * 3 : bytes.length,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const span = this.#tracing?.call(cmd, marshalled[0], channel, !expectResponse, options, trace);
+    if (span?.context !== undefined) head = protocol.traceHead(head, span.context);
+    if (!expectResponse) {
+      try {
+        channel.request(marshalled[0], marshalled[1], trace.traceHi, trace.traceLo, null, 0, head);
+        this.#stats?.sent(marshalled[0]);
+        span?.end();
+      } catch (error) {
+        span?.end(error);
+        return Promise.reject(error);
+      }
+      return Promise.resolve(undefined);
+    }
+    let call!: PendingCall;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      call = new PendingCall(cmd, resolve, reject);
+    });
+    this.#stats?.track(call, marshalled[0]);
+    if (span !== undefined) this.#tracing!.settle(span, promise);
+    try {
+      channel.request(
+        marshalled[0],
+        marshalled[1],
+        trace.traceHi,
+        trace.traceLo,
+        call,
+        deadline,
+        head,
+      );
+    } catch (error) {
+      call.reject(error);
+      return promise;
+    }
+    if (signal !== undefined) {
+      const onAbort = () => {
+        const session = call.session;
+        if (call.table?.remove(call)) {
+          call.reject(abortedError(signal));
+          channel.cancel(session);
+        }
+      };
+      call.signal = signal;
+      call.onAbort = onAbort;
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    return promise;
+  }
+
+  /** Writes the trace id a call carries into the scratch id and returns it. */
+  #traceFor(options: CallOptions | undefined): TraceId {
+    const trace = this.#trace;
+    if (options?.traceId !== undefined) {
+      const [hi, lo] = traceIdFromBigInt(options.traceId);
+      trace.traceHi = hi;
+      trace.traceLo = lo;
+      return trace;
+    }
+    const parent = options?.context ?? this.#o.contextStorage?.getStore();
+    return parent === undefined
+      ? freshTraceId(this.#o.nodeId, trace)
+      : propagateTraceId(parent, this.#o.nodeId, trace);
+  }
+
+  /** A response arrived for `call`. */
+  onResponse(channel: Channel, call: PendingCall, payload: Uint8Array): void {
+    let body: unknown;
+    try {
+      const protocol = channel.protocol;
+      const status = protocol.responseStatus(payload);
+      if (status === ResponseStatus.Empty) {
+        call.resolve(undefined);
+        return;
+      }
+      const size = protocol.responseHeadSize;
+      if (status === ResponseStatus.Error) {
+        call.reject(protocol.decodeError(payload.subarray(size), call.cmd));
+        return;
+      }
+      if (size !== 0) payload = payload.subarray(size);
+      body = this.#o.unmarshal("response", call.cmd, payload);
+    } catch (error) {
+      call.reject(unmarshalError(call.cmd, error, "response"));
+      return;
+    }
+    if (body instanceof Error) call.reject(unmarshalError(call.cmd, body, "response"));
+    else call.resolve(body);
+  }
+
+  /** A call's deadline passed. */
+  onTimeout(channel: Channel, call: PendingCall): void {
+    call.reject(
+      new WeftError("timeout", `Call ${String(call.cmd)} timed out: no response in time`),
+    );
+    channel.cancel(call.session);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * {@linkcode HeldCancels}: CANCELs that wait out a congested connection.
+ * A caller that gives up (a timeout, an abort) tells the peer with a
+ * CANCEL; while the connection is congested the CANCEL waits for it to
+ * drain like everything else, up to {@linkcode MAX_QUEUED_CANCELS}. More
+ * are dropped and counted: the peer's handler then runs to its end, and
+ * its response is dropped on arrival (nobody waits for it).
+ *
+ * @module
+ */
+
+/** CANCEL frames held while the connection is congested; more are dropped. */
+export const MAX_QUEUED_CANCELS = 1024;
+
+/**
+ * One connection's CANCELs held back by congestion.
+ *
+ * @example Held while congested, sent once drained
+ * ```ts
+ * import { HeldCancels } from "./cancels.ts";
+ *
+ * const sent: number[] = [];
+ * const cancels = new HeldCancels();
+ * cancels.hold(7);
+ * cancels.release((session) => sent.push(session));
+ * if (sent.join() !== "7") throw new Error(sent.join());
+ * ```
+ */
+export class HeldCancels {
+  #sessions: number[] = [];
+  /** CANCELs dropped because too many waited. */
+  dropped = 0;
+
+  /** Holds the CANCEL of `session` until the connection drains (or drops it past the bound). */
+  hold(session: number): void {
+    if (this.#sessions.length < MAX_QUEUED_CANCELS) this.#sessions.push(session);
+    else this.dropped++;
+  }
+
+  /** The connection drained: each held CANCEL goes to `send`, in order. */
+  release(send: (session: number) => void): void {
+    const sessions = this.#sessions;
+    if (sessions.length === 0) return;
+    this.#sessions = [];
+    for (const session of sessions) send(session);
+  }
+
+  /** The connection closed: forget them. */
+  clear(): void {
+    this.#sessions = [];
+  }
+}

@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { Admission, PROBE_LIMIT } from "../../src/connection/admission.ts";
+import { FlowControl, Pause } from "../../src/connection/flow_control.ts";
+import type { WeftError } from "../../src/errors.ts";
+import type { Frame } from "../../src/wire/frame.ts";
+
+const ERROR_HEAD = Uint8Array.of(1);
+
+function frame(session: number, payload = new Uint8Array(0)): Frame {
+  return { kind: "request", session, cmd: 9, traceHi: 0, traceLo: 0, payload };
+}
+
+/** A connection stand-in, the cluster's side (runs, refusals), and a served request per session. */
+function setup(
+  options: { maxInflight?: number; perTurn?: number; highWaterMark?: number; errors?: boolean } =
+    {},
+) {
+  const ran: number[] = [];
+  const refused: string[] = [];
+  const answered: { session: number; body: string }[] = [];
+  const closedWith: WeftError[] = [];
+  const channel = {
+    closed: false,
+    peer: "a peer",
+    pending: { size: 0 },
+    protocol: {
+      errorHead: options.errors === false ? null : ERROR_HEAD,
+      oneWay: (payload: Uint8Array) => payload[0] === 1,
+      encodeError: (info: { code?: string }) => new TextEncoder().encode(String(info.code)),
+    },
+    response(session: number, bytes: Uint8Array, head: Uint8Array) {
+      assert.equal(head, ERROR_HEAD);
+      answered.push({ session, body: new TextDecoder().decode(bytes) });
+    },
+    close(error: WeftError) {
+      closedWith.push(error);
+      channel.closed = true;
+    },
+  };
+  const flow = new FlowControl({ pause() {}, resume() {}, drained: () => Promise.resolve() });
+  let throwOn = -1;
+  /** One served request per session, as the cluster tracks an async handler (by identity). */
+  const servedBySession = new Map<number, { session: number; abort(): void }>();
+  const served = (session: number) => {
+    let request = servedBySession.get(session);
+    if (request === undefined) servedBySession.set(session, request = { session, abort() {} });
+    return request;
+  };
+  const host = {
+    onRequest(_channel: unknown, f: Frame) {
+      if (f.session === throwOn) throw new Error("handler setup failed");
+      ran.push(f.session);
+      // An async handler: tracked until it finishes (a second one under the same session too).
+      admission.serving.add(
+        ran.filter((s) => s === f.session).length > 1
+          ? { session: f.session, abort() {} }
+          : served(f.session),
+      );
+    },
+    onRefused(_channel: unknown, message: string) {
+      refused.push(message);
+    },
+  };
+  const admission = new Admission(channel, host, flow, {
+    maxInflight: options.maxInflight ?? 2,
+    maxRequestsPerTurn: options.perTurn ?? Infinity,
+    highWaterMark: options.highWaterMark ?? 1 << 20,
+    refuseReused: options.errors !== false,
+  });
+  const start = (session: number) => admission.request(frame(session));
+  return {
+    admission,
+    channel,
+    flow,
+    ran,
+    refused,
+    answered,
+    closedWith,
+    served,
+    start,
+    throwOn: (s: number) => (throwOn = s),
+  };
+}
+
+Deno.test("`Admission` runs requests while slots are free; the rest wait in order for finished ones", () => {
+  const t = setup({ maxInflight: 2 });
+  for (const session of [1, 2, 3, 4]) t.start(session);
+  assert.deepEqual(t.ran, [1, 2]);
+  assert.equal(t.admission.serving.waiting, 2);
+  assert.ok(t.admission.busy);
+  t.admission.finished(t.served(1));
+  assert.deepEqual(t.ran, [1, 2, 3]);
+  t.admission.finished(t.served(2));
+  assert.deepEqual(t.ran, [1, 2, 3, 4]);
+  assert.equal(t.admission.serving.waiting, 0);
+});
+
+Deno.test("`Admission` pauses reading once the waiting requests reach the high-water mark", () => {
+  const t = setup({ maxInflight: 1, highWaterMark: 200 });
+  t.start(1);
+  t.admission.request(frame(2, new Uint8Array(100)));
+  assert.equal(t.flow.has(Pause.Inflight), false);
+  t.admission.request(frame(3, new Uint8Array(100)));
+  assert.ok(t.flow.has(Pause.Inflight), "about 328 bytes wait");
+  t.admission.finished(t.served(1));
+  t.admission.finished(t.served(2));
+  assert.equal(t.flow.has(Pause.Inflight), false, "read again once none wait");
+});
+
+Deno.test("`Admission.probe()` reads once more while only busy handlers stop reading, within PROBE_LIMIT", () => {
+  const t = setup({ maxInflight: 1, highWaterMark: 100 });
+  t.start(1);
+  t.admission.request(frame(2, new Uint8Array(100)));
+  assert.equal(t.flow.paused, Pause.Inflight);
+  t.admission.probe();
+  assert.equal(t.flow.paused, 0);
+  for (let i = 0; i < PROBE_LIMIT; i++) t.admission.request(frame(10 + i, new Uint8Array(100)));
+  t.admission.probe();
+  assert.equal(t.flow.paused, Pause.Inflight, "too much waits: no more reads");
+});
+
+Deno.test("`Admission`: while calls of ours wait, requests run up to twice the limit, then are refused", () => {
+  const t = setup({ maxInflight: 1 });
+  t.channel.pending.size = 1;
+  for (const session of [1, 2, 3]) t.start(session);
+  assert.deepEqual(t.ran, [1, 2], "the second runs at once: it may be what our call waits for");
+  assert.deepEqual(t.answered, [{ session: 3, body: "busy" }]);
+  assert.equal(t.refused.length, 1);
+  assert.match(t.refused[0]!, /Request cmd 9 session 3 from a peer refused: 2 requests in flight/);
+});
+
+Deno.test("`Admission` refuses a reused session when the mode can say so, keeps both when it cannot", () => {
+  const weft = setup();
+  weft.start(5);
+  weft.start(5);
+  assert.deepEqual(weft.ran, [5]);
+  assert.deepEqual(weft.answered, [{ session: 5, body: "protocol" }]);
+  const silly = setup({ errors: false });
+  silly.start(5);
+  silly.start(5);
+  assert.deepEqual(silly.ran, [5, 5], "silly itself does not look");
+  assert.deepEqual(silly.answered, []);
+});
+
+Deno.test("`Admission` logs refusals at most once a second, with a count of the rest; one-way ones get no answer", () => {
+  const t = setup({ maxInflight: 1 });
+  t.channel.pending.size = 1;
+  t.start(1);
+  t.start(2);
+  for (let i = 0; i < 5; i++) t.admission.request(frame(100 + i, Uint8Array.of(1)));
+  assert.equal(t.refused.length, 1, "the first logged, the next four counted");
+  assert.deepEqual(t.answered, [], "one-way requests want no answer");
+});
+
+Deno.test("`Admission`: past a turn's budget requests wait for a later turn, reading paused meanwhile", async () => {
+  const t = setup({ maxInflight: 100, perTurn: 2 });
+  for (const session of [1, 2, 3, 4, 5]) t.admission.request(frame(session));
+  assert.deepEqual(t.ran, [1, 2]);
+  assert.ok(t.flow.has(Pause.Turn));
+  assert.ok(t.admission.turn.scheduled);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(t.ran, [1, 2, 3, 4, 5], "two more per turn, in order");
+  assert.equal(t.flow.has(Pause.Turn), false, "reading again");
+  t.admission.stop();
+});
+
+Deno.test("`Admission.stop()` cancels a scheduled turn", async () => {
+  const t = setup({ maxInflight: 100, perTurn: 1 });
+  for (const session of [1, 2, 3]) t.admission.request(frame(session));
+  t.admission.stop();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(t.ran, [1]);
+});
+
+Deno.test("`Admission.dropWaiting()` drops a cancelled request still waiting for a slot", () => {
+  const t = setup({ maxInflight: 1 });
+  t.start(1);
+  t.start(2);
+  assert.equal(t.admission.dropWaiting(2), true);
+  assert.equal(t.admission.dropWaiting(2), false);
+  t.admission.finished(t.served(1));
+  assert.deepEqual(t.ran, [1]);
+});
+
+Deno.test("`Admission.finished()`: a waiting request whose handling throws closes the connection", () => {
+  const t = setup({ maxInflight: 1 });
+  t.start(1);
+  t.start(2);
+  t.throwOn(2);
+  t.admission.finished(t.served(1));
+  assert.equal(t.closedWith.length, 1);
+  assert.equal(t.closedWith[0]!.code, "protocol");
+});
