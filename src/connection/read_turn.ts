@@ -52,16 +52,7 @@ export function checkMaxRequestsPerTurn(value: unknown): number {
  * Counts one connection's requests in the current turn and schedules the
  * next turn.
  *
- * @example Three requests per turn; the fourth waits for the next turn
- * ```ts
- * import { ReadTurn } from "./read_turn.ts";
- *
- * const turn = new ReadTurn(3);
- * const ran = [1, 2, 3, 4].map(() => turn.take());
- * if (JSON.stringify(ran) !== "[true,true,true,false]") throw new Error("unexpected result");
- * await new Promise<void>((resolve) => turn.schedule(resolve));
- * if (!turn.take()) throw new Error("a new turn has a new budget");
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class ReadTurn {
   /** Requests per turn. */

@@ -81,27 +81,7 @@ function withFields(
  * weft's handshake on one connection. The connection hands it every frame
  * until it calls `link.ready()`.
  *
- * @example The accepting side answers HELLO and is ready
- * ```ts
- * import { FrameDecoder } from "../../wire/frame_decoder.ts";
- * import { ControlCmd, HELLO_PAYLOAD } from "./protocol.ts";
- * import { WeftHandshake } from "./handshake.ts";
- * import type { ModeLink } from "../mode.ts";
- *
- * const sent: number[] = [];
- * let ready = false;
- * const link = { peer: "a peer", closed: false, ready: () => (ready = true), peerHello: () => {} };
- * const handshake = new WeftHandshake(
- *   link as unknown as ModeLink,
- *   { writeControl: (cmd) => sent.push(cmd) },
- *   new FrameDecoder(),
- *   { initiator: false, helloFields: undefined, auth: undefined },
- * );
- * handshake.onFrame({
- *   kind: "request", session: 0, cmd: ControlCmd.Hello, traceHi: 0, traceLo: 0, payload: HELLO_PAYLOAD,
- * });
- * if (!ready || sent[0] !== ControlCmd.HelloAck) throw new Error("no HELLO_ACK");
- * ```
+ * Its example runs as a test in tests/protocol/doc_examples_test.ts.
  */
 export class WeftHandshake implements Handshake {
   readonly #link: ModeLink;
