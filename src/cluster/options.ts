@@ -492,6 +492,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       helloFields: nodeHelloFields(options.nodeName),
       parts: resolvePartOptions({ ...options, hardLimit }),
       keys: security.keys,
+      tls: security.tls === undefined ? undefined : { clientCert: security.tls.cert !== undefined },
     }),
     heartbeatInterval: duration(
       options.heartbeatInterval,

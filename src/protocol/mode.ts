@@ -292,7 +292,11 @@ export interface Handshake {
    * @throws {WeftError} For a peer that broke the handshake; the connection closes.
    */
   onFrame(frame: Frame): void;
-  /** A decode error during the handshake, explained (e.g. a frame too long to be one: another protocol). */
+  /**
+   * A decode error during the handshake, explained (e.g. a frame too long
+   * to be one: another protocol), naming the peer from the first bytes
+   * when they tell; errors the handshake threw itself come back as they are.
+   */
   explain(error: WeftError): WeftError;
   /** The peer closed before the handshake completed: what to tell the waiting calls, or null for the plain close. */
   closedEarly(info: CloseInfo): WeftError | null;
@@ -309,6 +313,13 @@ export interface ModeLink {
   readonly peer: { toString(): string };
   /** True once the connection is closing: write nothing more. */
   readonly closed: boolean;
+  /**
+   * What the connection received before its first frame, or (for a mode
+   * with a handshake) before the handshake completed: a handshake that
+   * fails names the peer from them (src/protocol/peer_recognition.ts).
+   * Null once the first frame was read or the handshake is over.
+   */
+  readonly firstBytes: FirstBytes | null;
   /** Sends what the mode wrote into its writer, with this turn's batch. */
   flush(): void;
   /** Stops reading until `resumeReading()` (a handshake checking a proof). */

@@ -59,7 +59,7 @@ export interface PeerSituation {
   /** True on the side that connected (it sent weft's HELLO, in weft mode). */
   connecting?: boolean;
   /** Set if the connection is TLS: whether this side presented a certificate. */
-  tls?: { clientCert: boolean };
+  tls?: { readonly clientCert: boolean } | undefined;
 }
 
 const HTTP_METHODS = [
@@ -292,7 +292,7 @@ export function handshakeMismatch(peer: string, s: PeerSituation, detail?: strin
   const why = detail === undefined ? "" : ` (${detail})`;
   const head = s.connecting
     ? `${peer} answered without weft's HELLO_ACK${why}`
-    : `${peer} sent no weft HELLO${why}`;
+    : `${peer} sent frames without weft's HELLO${why}`;
   const seen = recognisePeer(s);
   if (seen === undefined) {
     return `${head}: it does not speak weft's protocol (a silly node? use protocol "silly" to talk to it)`;

@@ -334,7 +334,7 @@ for (const runtime of RUNTIMES) {
         SETTLE_LIMIT,
       );
       assert.ok(isWeftError(toSilly, "closed"), String(toSilly));
-      assert.match((toSilly as Error).message, /silly mode \(protocol mismatch\)/);
+      assert.match((toSilly as Error).message, /a node in silly mode \(use protocol "silly"\)/);
       await sillyServer.until(
         (out) => /^log error \[protocol\] .*this node is in silly mode$/m.test(out),
         SETTLE_LIMIT,
@@ -348,7 +348,8 @@ for (const runtime of RUNTIMES) {
       assert.ok(isWeftError(toWeft, "closed"), String(toWeft));
       await weftServer.until(
         (out) =>
-          /^log error \[protocol\] .*without weft's HELLO: it speaks silly's protocol/m.test(out),
+          /^log error \[protocol\] .*without weft's HELLO: it is a silly node, or a weft node in silly mode/m
+            .test(out),
         SETTLE_LIMIT,
         "the mismatch logged",
       );
