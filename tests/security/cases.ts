@@ -210,7 +210,14 @@ export const securityCases: SecurityCase[] = [
         },
         { tls: { ca: env.certs.ca } },
         async ({ client, peer, serverLog }) => {
-          await assert.rejects(client.call(peer, "echo", {}), (e) => isWeftError(e));
+          // The client hears why: the server wants a certificate it did not give.
+          await assert.rejects(
+            client.call(peer, "echo", {}),
+            (e) =>
+              isWeftError(e, "closed") &&
+              /before answering weft's HELLO: it most likely requires a client certificate \(mutual TLS\) and this node presented none: give this node tls\.cert and tls\.key/
+                .test(e.message),
+          );
           await until(
             () => serverLog.warnings.some((w) => w.includes("no client certificate")),
             5000,
