@@ -53,7 +53,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Opens this runtime's named node on 127.0.0.1:0, registers it and follows the registry. */
 export async function startNamedNode(registry: Registry): Promise<NamedNode> {
   const name = detectRuntime() ?? "unknown";
-  const nodes = new Nodes({ name, timeout: 2000, stats: { remote: true } });
+  // A call's bound, not its expected time: a busy machine may be slow.
+  const nodes = new Nodes({ name, timeout: 10_000, stats: { remote: true } });
   nodes.register("demo", { whoami: () => ({ node: name, runtime: detectRuntime() }) });
   const listener = await nodes.open(name, { address: "127.0.0.1:0" });
   await registry.register(

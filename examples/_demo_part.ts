@@ -66,25 +66,27 @@ if (role === "node") {
   console.log(`listening ${address}`);
 } else if (role === "service") {
   const id = Number(arg);
-  const service = new Service({
-    id,
-    routers: routers!.split(","),
-    ...json({ commands: { whoami: 1 } }),
-    heartbeatInterval: 300,
-    retryInterval: 200,
-    timeout: 1000,
-    logger,
-    stats: { remote: true },
-    call: () => ({ id, runtime }),
-  });
-  // A loaded machine can take longer than a call's second to connect: start
-  // again (it keeps trying the routers meanwhile) rather than give up.
+  // Registration has the calls' 1 s timeout: on a busy machine a router may
+  // not answer in time, so a start that reaches none is tried again (bounded).
   for (let attempt = 1;; attempt++) {
+    const service = new Service({
+      id,
+      routers: routers!.split(","),
+      ...json({ commands: { whoami: 1 } }),
+      heartbeatInterval: 300,
+      retryInterval: 200,
+      timeout: 1000,
+      logger,
+      stats: { remote: true },
+      call: () => ({ id, runtime }),
+    });
     try {
       await service.start();
       break;
     } catch (error) {
-      if ((error as { code?: string }).code !== "unreachable" || attempt >= 20) throw error;
+      await service.close();
+      if ((error as { code?: string }).code !== "unreachable" || attempt === 30) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
   console.log("started");

@@ -3,8 +3,10 @@
 // context.call, so that call is a child of the handler's server span). Each
 // node has its own in-memory tracer (RecordingTracer: no SDK); the W3C trace
 // context crosses the two hops in weft's request head, so all four spans are
-// one trace. With an OpenTelemetry SDK registered instead, the same spans
-// go to a tracing backend (pass no `tracer`, or the SDK's).
+// one trace. Every node knows the command table, so each span is named by
+// its command (`rpc.method`) on both ends, as OpenTelemetry's RPC semantic
+// conventions ask. With an OpenTelemetry SDK registered instead, the same
+// spans go to a tracing backend (pass no `tracer`, or the SDK's).
 //
 //   deno run -A examples/otel_spans.ts
 //   bun examples/otel_spans.ts
@@ -25,9 +27,10 @@ const tracers = {
   store: new RecordingTracer(),
 };
 let storeSawTraceId = 0n;
+const commands = { place: 1, save: 2 };
 
 const store = new Cluster({
-  ...json(),
+  ...json({ commands }),
   tracing: otelTracing({ tracer: tracers.store }),
   call: (_peer, _cmd, body, context) => {
     storeSawTraceId = context.traceId;
@@ -37,18 +40,21 @@ const store = new Cluster({
 const storeAddress = `127.0.0.1:${(await store.listen("127.0.0.1:0")).address.port}`;
 
 const api = new Cluster({
-  ...json(),
+  ...json({ commands }),
   tracing: otelTracing({ tracer: tracers.api }),
   call: async (_peer, _cmd, body, context) => {
-    const saved = await context.call(api.connect(storeAddress), 2, body);
+    const saved = await context.call(api.connect(storeAddress), "save", body);
     return { ok: true, saved };
   },
 });
 const apiAddress = `127.0.0.1:${(await api.listen("127.0.0.1:0")).address.port}`;
 
-const front = new Cluster({ ...json(), tracing: otelTracing({ tracer: tracers.front }) });
+const front = new Cluster({
+  ...json({ commands }),
+  tracing: otelTracing({ tracer: tracers.front }),
+});
 try {
-  const answer = await front.call(front.connect(apiAddress), 1, "order 42");
+  const answer = await front.call(front.connect(apiAddress), "place", "order 42");
   console.log("answer:", JSON.stringify(answer));
 
   const spans = Object.entries(tracers).flatMap(([node, tracer]) =>
@@ -76,6 +82,11 @@ try {
   check(
     spans.every(({ span }) => span.parentSpanId === undefined || bySpanId.has(span.parentSpanId)),
     "every other span's parent is one of the four",
+  );
+  check(
+    spans.map(({ span }) => `${span.name} ${SpanKind[span.kind]}`).sort().join() ===
+      "place CLIENT,place SERVER,save CLIENT,save SERVER",
+    "each span is named by its command, on both ends",
   );
   check(
     traceId !== undefined && storeSawTraceId === sillyTraceIdOf(traceId),

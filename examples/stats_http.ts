@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Cluster } from "../mod.ts";
 import { json } from "../src/codec/json.ts";
-import { prometheusText } from "../src/cluster/stats.ts";
+import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "../src/cluster/stats.ts";
 import { check, codeOf, finish } from "./_check.ts";
 
 declare const process: { argv: string[] };
@@ -31,7 +31,7 @@ const http = createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+  res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   res.end(prometheusText(node.stats()!, { node: "echo" }));
 });
 await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));

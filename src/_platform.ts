@@ -55,6 +55,32 @@ declare class AbortController {
   abort(reason?: unknown): void;
 }
 
+/** The oldest Node.js major weft runs on (it needs `Promise.withResolvers`, new in 22). */
+export const MIN_NODE_MAJOR = 22;
+
+/**
+ * Throws on a Node.js older than {@linkcode MIN_NODE_MAJOR}, naming the
+ * version found and the one needed, so an old Node fails at import with
+ * that instead of `Promise.withResolvers is not a function` at first use.
+ * Deno and Bun (which report a Node version too) are not checked.
+ *
+ * @param globals Where to look (the global object; a test passes another).
+ * @throws {Error} On Node.js before 22.
+ */
+export function checkRuntime(globals: object = globalThis): void {
+  if ("Deno" in globals || "Bun" in globals) return;
+  const node = (globals as { process?: { versions?: { node?: unknown } } }).process?.versions?.node;
+  if (typeof node !== "string") return;
+  const major = Number(node.split(".")[0]);
+  if (major < MIN_NODE_MAJOR) {
+    throw new Error(
+      `@weft/cluster needs Node.js ${MIN_NODE_MAJOR} or newer; this is Node.js ${node}: upgrade Node.js (Promise.withResolvers and other APIs weft uses arrived in ${MIN_NODE_MAJOR})`,
+    );
+  }
+}
+
+checkRuntime();
+
 /** Shared UTF-8 encoder. */
 export const utf8Encoder: Utf8Encoder = new TextEncoder();
 

@@ -156,7 +156,7 @@ export interface WeftErrorOptions {
  *
  * @example Catch by code
  * ```ts
- * import { WeftError } from "./errors.ts";
+ * import { WeftError } from "@weft/cluster";
  *
  * const err = new WeftError("timeout", "Call timed out: no response after 50 ms");
  * if (!(err instanceof Error)) throw new Error("unexpected result");
@@ -203,7 +203,7 @@ export class WeftError extends Error {
  *
  * @example
  * ```ts
- * import { isWeftError, WeftError } from "./errors.ts";
+ * import { isWeftError, WeftError } from "@weft/cluster";
  *
  * if (!(isWeftError(new WeftError("closed", "Connection closed"), "closed"))) throw new Error("unexpected result");
  * if (isWeftError(new Error("x"))) throw new Error("unexpected result");
@@ -233,7 +233,7 @@ export interface RemoteErrorInfo {
  *
  * @example
  * ```ts
- * import { RemoteError } from "./errors.ts";
+ * import { RemoteError } from "@weft/cluster";
  *
  * const err = new RemoteError({ name: "RangeError", message: "too big" }, "Call add failed remotely");
  * if (err.code !== "remote" || err.remote.name !== "RangeError") throw new Error("unexpected result");

@@ -8,11 +8,17 @@
  *    the shared src/errors.ts and src/_platform.ts), type-check against
  *    `lib: ["ESNext"]` alone, and none of their lines names `node:`, `Deno.`
  *    or `Bun.`
- * 4. `deno doc --lint` over every export of deno.json
- * 5. `deno publish --dry-run`
+ * 4. doc examples (the code blocks in the JSDoc of mod.ts and src/) import
+ *    the package by name (`@weft/cluster/json`), never a relative path, so
+ *    they can be pasted (`deno test --doc` resolves the name from deno.json's
+ *    `name` and `exports`)
+ * 5. `deno doc --lint` over every export of deno.json
+ * 6. `deno publish --dry-run`
  *
  * Run with `deno task check`.
  */
+
+import { relativeDocImports } from "./doc_imports.ts";
 
 const CORE_DIRS = [
   "src/wire",
@@ -73,6 +79,30 @@ for (const file of core) {
 }
 if (bad > 0) Deno.exit(1);
 step("runtime-free core (lib ESNext)", ["check", "--config", "tools/core.deno.json", ...core]);
+
+/** Every `.ts` file (not a test) under `dir`, recursively. */
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) out.push(...sources(path));
+    else if (entry.isFile && path.endsWith(".ts") && !path.endsWith("_test.ts")) out.push(path);
+  }
+  return out;
+}
+
+const docFiles = ["mod.ts", ...sources("src")].sort();
+console.log(`\n== doc examples import by name: ${docFiles.length} files`);
+let relative = 0;
+for (const file of docFiles) {
+  for (const { line, specifier } of relativeDocImports(Deno.readTextFileSync(file))) {
+    console.error(
+      `${file}:${line}: a doc example imports "${specifier}": import the package by name (@weft/cluster/...)`,
+    );
+    relative++;
+  }
+}
+if (relative > 0) Deno.exit(1);
 
 const config = JSON.parse(Deno.readTextFileSync("deno.json"));
 const exportsMap: Record<string, string> = typeof config.exports === "string"

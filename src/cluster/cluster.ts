@@ -59,8 +59,8 @@ export interface ClusterCloseOptions {
  *
  * @example Two nodes over the in-memory transport
  * ```ts
- * import { Cluster } from "./cluster.ts";
- * import { transport } from "../transport/memory.ts";
+ * import { Cluster } from "@weft/cluster";
+ * import { transport } from "@weft/cluster/memory";
  *
  * const codec = {
  *   marshal: (_type: string, cmd: string | number, body: unknown) =>

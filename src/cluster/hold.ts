@@ -7,9 +7,9 @@
  *
  * @example Hold a peer's connection while work for it waits
  * ```ts
- * import { Cluster } from "../../mod.ts";
- * import { holdReading } from "./hold.ts";
- * import { transport } from "../transport/memory.ts";
+ * import { Cluster } from "@weft/cluster";
+ * import { holdReading } from "@weft/cluster";
+ * import { transport } from "@weft/cluster/memory";
  *
  * const codec = {
  *   marshal: (_type: string, cmd: string | number, body: unknown) =>

@@ -353,6 +353,8 @@ export interface ResolvedOptions {
   faults: FaultLog;
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;
+  /** The command table that names commands (option `commands`, or the codec's), if any. */
+  commands: CommandNames | undefined;
   nodeName: string | undefined;
 }
 
@@ -526,6 +528,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       helloFields: nodeHelloFields(options.nodeName),
       parts: resolvePartOptions({ ...options, hardLimit }),
       keys: security.keys,
+      tls: security.tls === undefined ? undefined : { clientCert: security.tls.cert !== undefined },
     }),
     heartbeatInterval: duration(
       options.heartbeatInterval,
@@ -550,6 +553,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       logger,
       checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
     ),
+    commands: names,
     cmdName: names === undefined ? String : (cmd) => {
       const name = names.nameOf(cmd);
       return name === undefined ? String(cmd) : `"${name}" (${cmd})`;

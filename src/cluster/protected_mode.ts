@@ -9,21 +9,9 @@
  * (`tls.requireClientCert`). TLS alone proves only the server to its
  * clients, so anyone can still connect.
  *
- * @example
- * ```ts
- * import { isLoopback, refuseUnprotected } from "./protected_mode.ts";
- *
- * if (!isLoopback("127.0.0.1") || isLoopback("0.0.0.0")) throw new Error("unexpected result");
- * refuseUnprotected("127.0.0.1:7000", {}, true, "router"); // loopback: allowed
- * refuseUnprotected("0.0.0.0:7000", {}, false, "router"); // opted out: allowed
- * let code = "";
- * try {
- *   refuseUnprotected("0.0.0.0:7000", {}, true, "router");
- * } catch (error) {
- *   code = (error as { code: string }).code;
- * }
- * if (code !== "protected mode") throw new Error("expected a refusal");
- * ```
+ * Internal (no package entry exports it, so no doc example: doc examples
+ * import the package by name); tests/trust/protected_mode_test.ts shows it
+ * at work.
  *
  * @module
  */

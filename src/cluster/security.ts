@@ -242,7 +242,7 @@ export type AllowRule = readonly (number | string)[];
  *
  * @example
  * ```ts
- * import { allowList } from "./security.ts";
+ * import { allowList } from "@weft/cluster";
  *
  * const authorize = allowList({ "node-a": [1, 2], "name:web": ["echo"], "*": [9] });
  * // deno-lint-ignore no-explicit-any

@@ -2,17 +2,20 @@
  * A cluster's numbers: connections, bytes, calls and requests per command
  * and outcome, in flight, and a fixed-bucket latency histogram per command.
  * Turned on with the cluster option `stats: true`; read with
- * `cluster.stats()`; exposed to Prometheus with {@linkcode prometheusText};
- * read from another process with `fetchStats` (`@weft/cluster/stats`) when
- * the node allows it (`stats: { remote: true }`).
+ * `cluster.stats()`; exposed to Prometheus with {@linkcode prometheusText}
+ * (one cluster, or several in one exposition); read from another process
+ * with `fetchStats` (`@weft/cluster/stats`) when the node allows it
+ * (`stats: { remote: true }`).
  *
- * Cost on the hot path: per call and per request a few increments in
- * preallocated typed arrays at the command's slot (a `Map` lookup only when
- * the command differs from the previous one), and for one in `timeEvery`
- * (default 16) two clock reads and a bucket search over 17 bounds; no object
- * and no closure per call (an outgoing call's own pending entry and a
- * request's context carry what is needed); per chunk read or written one
- * wrapped `data` / `write`. See the README for the measured cost.
+ * Every call and request is counted and timed, so a histogram's count is
+ * the number of calls and its sum their total time. Cost on the hot path:
+ * per call and per request a few increments in preallocated typed arrays
+ * at the command's slot (a `Map` lookup only when the command differs from
+ * the previous one) and a bucket search over 17 bounds; the clock is read
+ * at most once per turn of the event loop for the calls that start and
+ * end in it (and once after each handler); no object and no closure per
+ * call; per chunk read or written one wrapped `data` / `write`. See the
+ * README for the measured cost.
  *
  * @example Stats of a call, and their Prometheus text
  * ```ts
@@ -27,7 +30,11 @@
  * await client.call(client.connect(`127.0.0.1:${listener.address.port}`), 7, "hi");
  * const out = client.stats()!.out.find((c) => c.cmd === 7)!;
  * if (out.outcomes.ok !== 1) throw new Error("unexpected stats");
- * if (!prometheusText(server.stats()!).includes('weft_requests_total{direction="in",cmd="7",outcome="ok"} 1')) {
+ * const text = prometheusText([
+ *   { stats: server.stats()!, labels: { node: "server" } },
+ *   { stats: client.stats()!, labels: { node: "client" } },
+ * ]);
+ * if (!text.includes('weft_requests_total{node="server",direction="in",cmd="7",outcome="ok"} 1')) {
  *   throw new Error("unexpected text");
  * }
  * ```
@@ -93,20 +100,7 @@ export interface StatsOptions {
    * @default {256}
    */
   maxCommands?: number;
-  /**
-   * Time one call (and one request) in this many per command, the first
-   * included; every one is counted. A clock read costs more than the rest
-   * of the bookkeeping together (on a busy machine, several hundred ns
-   * where a pipelined call takes about 1 µs), so timing every call costs
-   * pipelined throughput about a third. 1 times every call.
-   *
-   * @default {16}
-   */
-  timeEvery?: number;
 }
-
-/** The default of {@linkcode StatsOptions.timeEvery}. */
-export const DEFAULT_TIME_EVERY = 16;
 
 /** One command's numbers in one direction. */
 export interface CommandStats {
@@ -119,9 +113,10 @@ export interface CommandStats {
   /** Started and not finished. */
   inFlight: number;
   /**
-   * Latency of the timed ones (one in `timeEvery`, the first included):
-   * counts per bucket of {@linkcode LATENCY_BUCKETS_MS} (plus one over the
-   * last bound), and the sum of their milliseconds.
+   * Latency of every finished one but one-way sends (which wait for no
+   * answer): counts per bucket of {@linkcode LATENCY_BUCKETS_MS} (plus one
+   * over the last bound), summing to `count` less `outcomes.sent`, and the
+   * sum of their milliseconds.
    */
   latency: { counts: number[]; sumMs: number };
 }
@@ -140,81 +135,197 @@ export interface StatsSnapshot {
   in: CommandStats[];
 }
 
-function label(value: string): string {
+/** One cluster's stats in a Prometheus exposition of several, and the labels that tell it apart. */
+export interface StatsSource {
+  /** From `cluster.stats()` or `fetchStats`. */
+  stats: StatsSnapshot;
+  /** Labels on every series of this cluster, e.g. `{ node: "a" }`; unique among the sources. */
+  labels: Record<string, string>;
+}
+
+/** The HTTP `Content-Type` of {@linkcode prometheusText}'s output. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Labels weft sets itself, which `labels` may not use. */
+const OWN_LABELS = new Set(["direction", "cmd", "outcome", "le"]);
+
+function labelValue(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/**
- * The Prometheus text exposition (format 0.0.4) of a snapshot: gauges and
- * counters named `weft_*`, per-command series labelled `direction` (`in` or
- * `out`), `cmd` and `outcome`, and a `weft_request_duration_seconds`
- * histogram per direction and command.
- *
- * @param snapshot From `cluster.stats()` or `fetchStats`.
- * @param labels Extra labels on every series, e.g. `{ node: "a" }`.
- */
-export function prometheusText(
-  snapshot: StatsSnapshot,
-  labels: Record<string, string> = {},
-): string {
-  const extra = Object.entries(labels).map(([k, v]) => `${k}="${label(v)}"`);
-  const l = (...pairs: string[]) => {
-    const all = [...extra, ...pairs];
-    return all.length === 0 ? "" : `{${all.join(",")}}`;
-  };
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  };
-  metric("weft_uptime_seconds", "gauge", "Seconds since the cluster was created.");
-  lines.push(`weft_uptime_seconds${l()} ${snapshot.uptimeMs / 1000}`);
-  metric("weft_connections", "gauge", "Open connections.");
-  lines.push(`weft_connections${l()} ${snapshot.connections.open}`);
-  metric("weft_connections_opened_total", "counter", "Connections opened (accepted or made).");
-  lines.push(`weft_connections_opened_total${l()} ${snapshot.connections.opened}`);
-  metric("weft_bytes_received_total", "counter", "Bytes received on every connection.");
-  lines.push(`weft_bytes_received_total${l()} ${snapshot.bytes.in}`);
-  metric("weft_bytes_sent_total", "counter", "Bytes sent on every connection.");
-  lines.push(`weft_bytes_sent_total${l()} ${snapshot.bytes.out}`);
-  const dirs = [["out", snapshot.out], ["in", snapshot.in]] as const;
-  metric("weft_requests_total", "counter", "Finished calls (out) and requests (in) by outcome.");
-  for (const [dir, cmds] of dirs) {
-    for (const c of cmds) {
-      for (const [outcome, n] of Object.entries(c.outcomes)) {
-        lines.push(
-          `weft_requests_total${
-            l(`direction="${dir}"`, `cmd="${c.cmd}"`, `outcome="${label(outcome)}"`)
-          } ${n}`,
-        );
-      }
-    }
+/** `labels` as `name="value"` pairs, checked: Prometheus names, none of weft's own. */
+function labelPairs(labels: Record<string, string>): string[] {
+  if (labels === null || typeof labels !== "object") {
+    throw new TypeError(`Invalid labels: expected an object of strings, got ${labels}`);
   }
-  metric("weft_requests_in_flight", "gauge", "Calls (out) and requests (in) not yet finished.");
-  for (const [dir, cmds] of dirs) {
-    for (const c of cmds) {
-      lines.push(
-        `weft_requests_in_flight${l(`direction="${dir}"`, `cmd="${c.cmd}"`)} ${c.inFlight}`,
+  return Object.entries(labels).map(([name, value]) => {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) || name.startsWith("__")) {
+      throw new TypeError(
+        `Invalid label name ${
+          JSON.stringify(name)
+        }: expected [a-zA-Z_][a-zA-Z0-9_]*, not starting with __`,
       );
     }
-  }
-  metric(
+    if (OWN_LABELS.has(name)) {
+      throw new TypeError(`Invalid label name ${name}: weft sets it on its own series`);
+    }
+    if (typeof value !== "string") {
+      throw new TypeError(`Invalid label ${name}: expected a string value, got ${typeof value}`);
+    }
+    return `${name}="${labelValue(value)}"`;
+  });
+}
+
+/**
+ * The Prometheus text exposition (format 0.0.4; serve it with
+ * {@linkcode PROMETHEUS_CONTENT_TYPE}) of one cluster's stats, or of
+ * several clusters' in one exposition: each metric family's HELP and TYPE
+ * once, then every source's series under its own labels (two texts of one
+ * cluster each cannot be concatenated: a family may appear only once).
+ *
+ * Families, in base units: `weft_uptime_seconds`, `weft_connections`
+ * (open), `weft_connections_opened_total`, `weft_received_bytes_total`,
+ * `weft_sent_bytes_total`, `weft_requests_total` (by `direction` `in` or
+ * `out`, `cmd` and `outcome`), `weft_requests_in_flight`, and the histogram
+ * `weft_request_duration_seconds` (by `direction` and `cmd`; its `_count`
+ * is every call that waits for an answer, its `_sum` their total seconds).
+ *
+ * @param snapshot From `cluster.stats()` or `fetchStats`; or an array of {@linkcode StatsSource}.
+ * @param labels Extra labels on every series of a single snapshot, e.g. `{ node: "a" }`.
+ * @throws {TypeError} For a label name Prometheus refuses or weft uses (`direction`, `cmd`,
+ *   `outcome`, `le`), or two sources with the same labels.
+ */
+export function prometheusText(snapshot: StatsSnapshot, labels?: Record<string, string>): string;
+/**
+ * Several clusters in one exposition, each under its own labels.
+ *
+ * @param sources The clusters, each with labels that tell it apart.
+ * @throws {TypeError} For a bad label, or two sources with the same labels.
+ */
+export function prometheusText(sources: readonly StatsSource[]): string;
+export function prometheusText(
+  input: StatsSnapshot | readonly StatsSource[],
+  labels: Record<string, string> = {},
+): string {
+  const sources: { stats: StatsSnapshot; pairs: string[] }[] = Array.isArray(input)
+    ? (input as readonly StatsSource[]).map((s) => ({
+      stats: s.stats,
+      pairs: labelPairs(s.labels),
+    }))
+    : [{ stats: input as StatsSnapshot, pairs: labelPairs(labels) }];
+  const seen = new Map<string, number>();
+  sources.forEach((s, i) => {
+    const key = [...s.pairs].sort().join(",");
+    const before = seen.get(key);
+    if (before !== undefined) {
+      throw new TypeError(
+        `Invalid sources: ${before} and ${i} have the same labels {${key}}: give each a label that tells them apart (e.g. { node: "a" })`,
+      );
+    }
+    seen.set(key, i);
+  });
+  const lines: string[] = [];
+  const family = (
+    name: string,
+    type: string,
+    help: string,
+    series: (source: { stats: StatsSnapshot; l: (...pairs: string[]) => string }) => void,
+  ) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const source of sources) {
+      const l = (...pairs: string[]) => {
+        const all = [...source.pairs, ...pairs];
+        return all.length === 0 ? "" : `{${all.join(",")}}`;
+      };
+      series({ stats: source.stats, l });
+    }
+  };
+  const dirs = (stats: StatsSnapshot) => [["out", stats.out], ["in", stats.in]] as const;
+  family(
+    "weft_uptime_seconds",
+    "gauge",
+    "Seconds since the cluster was created.",
+    ({ stats, l }) => {
+      lines.push(`weft_uptime_seconds${l()} ${stats.uptimeMs / 1000}`);
+    },
+  );
+  family("weft_connections", "gauge", "Open connections.", ({ stats, l }) => {
+    lines.push(`weft_connections${l()} ${stats.connections.open}`);
+  });
+  family(
+    "weft_connections_opened_total",
+    "counter",
+    "Connections opened (accepted or made).",
+    ({ stats, l }) => lines.push(`weft_connections_opened_total${l()} ${stats.connections.opened}`),
+  );
+  family(
+    "weft_received_bytes_total",
+    "counter",
+    "Bytes received on every connection.",
+    ({ stats, l }) => lines.push(`weft_received_bytes_total${l()} ${stats.bytes.in}`),
+  );
+  family(
+    "weft_sent_bytes_total",
+    "counter",
+    "Bytes sent on every connection.",
+    ({ stats, l }) => lines.push(`weft_sent_bytes_total${l()} ${stats.bytes.out}`),
+  );
+  family(
+    "weft_requests_total",
+    "counter",
+    "Finished calls (out) and requests (in) by outcome.",
+    ({ stats, l }) => {
+      for (const [dir, cmds] of dirs(stats)) {
+        for (const c of cmds) {
+          for (const [outcome, n] of Object.entries(c.outcomes)) {
+            lines.push(
+              `weft_requests_total${
+                l(`direction="${dir}"`, `cmd="${c.cmd}"`, `outcome="${labelValue(outcome)}"`)
+              } ${n}`,
+            );
+          }
+        }
+      }
+    },
+  );
+  family(
+    "weft_requests_in_flight",
+    "gauge",
+    "Calls (out) and requests (in) not yet finished.",
+    ({ stats, l }) => {
+      for (const [dir, cmds] of dirs(stats)) {
+        for (const c of cmds) {
+          lines.push(
+            `weft_requests_in_flight${l(`direction="${dir}"`, `cmd="${c.cmd}"`)} ${c.inFlight}`,
+          );
+        }
+      }
+    },
+  );
+  family(
     "weft_request_duration_seconds",
     "histogram",
-    "Call round trips (out) and handler times (in).",
+    "Call round trips (out) and handler times (in); one-way sends are not in it.",
+    ({ stats, l }) => {
+      for (const [dir, cmds] of dirs(stats)) {
+        for (const c of cmds) {
+          const base = [`direction="${dir}"`, `cmd="${c.cmd}"`];
+          let cumulative = 0;
+          c.latency.counts.forEach((n, i) => {
+            cumulative += n;
+            const le = i < LATENCY_BUCKETS_MS.length
+              ? String(LATENCY_BUCKETS_MS[i]! / 1000)
+              : "+Inf";
+            lines.push(
+              `weft_request_duration_seconds_bucket${l(...base, `le="${le}"`)} ${cumulative}`,
+            );
+          });
+          lines.push(`weft_request_duration_seconds_sum${l(...base)} ${c.latency.sumMs / 1000}`);
+          lines.push(`weft_request_duration_seconds_count${l(...base)} ${cumulative}`);
+        }
+      }
+    },
   );
-  for (const [dir, cmds] of dirs) {
-    for (const c of cmds) {
-      const base = [`direction="${dir}"`, `cmd="${c.cmd}"`];
-      let cumulative = 0;
-      c.latency.counts.forEach((n, i) => {
-        cumulative += n;
-        const le = i < LATENCY_BUCKETS_MS.length ? String(LATENCY_BUCKETS_MS[i]! / 1000) : "+Inf";
-        lines.push(`weft_request_duration_seconds_bucket${l(...base, `le="${le}"`)} ${cumulative}`);
-      });
-      lines.push(`weft_request_duration_seconds_sum${l(...base)} ${c.latency.sumMs / 1000}`);
-      lines.push(`weft_request_duration_seconds_count${l(...base)} ${cumulative}`);
-    }
-  }
   return lines.join("\n") + "\n";
 }
 

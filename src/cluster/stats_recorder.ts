@@ -3,13 +3,12 @@
 // pending calls, the handler wrapper, the connection byte counters, and the
 // STATS_REPLY payload.
 
-import { now } from "../_platform.ts";
+import { microtask, now } from "../_platform.ts";
 import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
 import type { CallContext } from "./call_context.ts";
 import {
   type CommandStats,
-  DEFAULT_TIME_EVERY,
   LATENCY_BUCKETS_MS,
   type StatsOptions,
   type StatsSnapshot,
@@ -17,13 +16,56 @@ import {
 
 export type { StatsSnapshot } from "./stats.ts";
 
-/** Per-slot numbers in {@linkcode Direction.nums}: calls finished, ok, in flight, timed ms, calls to go until the next timed one. */
-const COUNT = 0, OK = 1, IN_FLIGHT = 2, SUM_MS = 3, SKIP = 4, FIELDS = 5;
+/** Per-slot numbers in {@linkcode Direction.nums}: calls finished, ok, in flight, the sum of their ms. */
+const COUNT = 0, OK = 1, IN_FLIGHT = 2, SUM_MS = 3, FIELDS = 4;
 /** Buckets per slot: one per bound and one over the last. */
 const BUCKETS = LATENCY_BUCKETS_MS.length + 1;
 const BOUNDS = Float64Array.from(LATENCY_BUCKETS_MS);
 /** Slots a direction starts with; doubled (up to maxCommands + 1) when a new command needs one. */
 const INITIAL_SLOTS = 8;
+
+/**
+ * The time, read from the system clock at most once per microtask
+ * checkpoint and cached until the next one (as libuv caches its loop time
+ * per iteration): a clock read costs more than the rest of a call's
+ * bookkeeping together (100-600 ns on a virtual machine's clock, where a
+ * pipelined call takes 1-2 µs), and every call is timed, so the reads are
+ * shared by the calls started and ended in one turn. The cache expires at
+ * the next checkpoint, when a chunk arrives, and is bypassed after user
+ * code the cluster ran (a handler's end is read fresh), so a duration is
+ * off by at most the synchronous work done in the same turn before it
+ * started.
+ */
+class TurnClock {
+  #t = 0;
+  #valid = false;
+  #queued = false;
+  readonly #expire = (): void => {
+    this.#valid = false;
+    this.#queued = false;
+  };
+
+  /** The cached time, or the clock's when the cache expired. */
+  now(): number {
+    return this.#valid ? this.#t : this.fresh();
+  }
+
+  /** The clock's time, cached for the rest of this turn. */
+  fresh(): number {
+    this.#t = now();
+    this.#valid = true;
+    if (!this.#queued) {
+      this.#queued = true;
+      microtask(this.#expire);
+    }
+    return this.#t;
+  }
+
+  /** Forgets the cached time (a chunk arrived: a new turn). */
+  expire(): void {
+    this.#valid = false;
+  }
+}
 
 // One direction's numbers (calls out, or requests in). The hot path touches
 // only preallocated typed arrays indexed by a command's slot (resolved once
@@ -43,10 +85,10 @@ class Direction implements CallObserver {
   /** BUCKETS latency counts per slot. */
   counts = new Float64Array(INITIAL_SLOTS * BUCKETS);
   readonly max: number;
-  readonly every: number;
-  constructor(max: number, every: number) {
+  readonly #clock: TurnClock;
+  constructor(max: number, clock: TurnClock) {
     this.max = max;
-    this.every = every;
+    this.#clock = clock;
   }
 
   /** The slot of `cmd`: the last one's, or one looked up (or made) once per change of command. */
@@ -88,28 +130,19 @@ class Direction implements CallObserver {
   }
 
   /**
-   * One starts in `slot`: if it is timed (the first, then every `every`-th),
-   * the index of its clock reading in the timer slab, else -1. A small
-   * integer, so the field holding it never boxes a double.
+   * One starts in `slot`: the index of its start time in the timer slab (a
+   * small integer, so the field holding it never boxes a double).
    */
   begin(slot: number): number {
-    const nums = this.nums;
-    const at = slot * FIELDS;
-    nums[at + IN_FLIGHT]!++;
-    if (nums[at + SKIP]! > 0) {
-      nums[at + SKIP]!--;
-      return -1;
-    }
-    nums[at + SKIP] = this.every - 1;
+    this.nums[slot * FIELDS + IN_FLIGHT]!++;
     if (this.#freeTop === 0) this.#growTimers();
     const timer = this.#free[--this.#freeTop]!;
-    this.#started[timer] = now();
+    this.#started[timer] = this.#clock.now();
     return timer;
   }
 
-  // The clock readings of the timed calls in flight, and a stack of free
-  // indices into them; doubled when all are in use (at most one per timed
-  // call in flight).
+  // The start times of the calls in flight, and a stack of free indices
+  // into them; doubled when all are in use (one per call in flight).
   #started = new Float64Array(0);
   #free = new Int32Array(0);
   #freeTop = 0;
@@ -126,42 +159,53 @@ class Direction implements CallObserver {
     this.#free = free;
   }
 
-  /** One finished ok; `timer` from {@linkcode begin}. */
-  ok(slot: number, timer: number): void {
+  /** One finished ok at time `t`; `timer` from {@linkcode begin}. */
+  ok(slot: number, timer: number, t: number): void {
     const nums = this.nums;
     const at = slot * FIELDS;
     nums[at + IN_FLIGHT]!--;
     nums[at + COUNT]!++;
     nums[at + OK]!++;
-    if (timer >= 0) this.#time(slot, timer);
+    this.#time(slot, timer, t);
   }
 
-  /** One finished otherwise (`outcome`: a WeftError code, "error" or "sent"); `timer` from {@linkcode begin}. */
-  other(slot: number, timer: number, outcome: string): void {
+  /**
+   * One finished otherwise at time `t` (`outcome`: a WeftError code,
+   * "error" or "sent"); `timer` from {@linkcode begin}, or -1 for a send
+   * (counted, lasting 0).
+   */
+  other(slot: number, timer: number, outcome: string, t: number): void {
     const nums = this.nums;
     const at = slot * FIELDS;
     nums[at + IN_FLIGHT]!--;
     nums[at + COUNT]!++;
     const outcomes = this.#outcomes[slot] ??= {};
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-    if (timer >= 0) this.#time(slot, timer);
+    this.#time(slot, timer, t);
   }
 
   /** An outgoing call (tracked by {@linkcode ClusterStats.track}) settled. */
   settled(call: PendingCall, ok: boolean, reason: unknown): void {
-    if (ok) this.ok(call.slot, call.mark);
-    else this.other(call.slot, call.mark, outcomeOf(reason));
+    const t = this.#clock.now();
+    if (ok) this.ok(call.slot, call.mark, t);
+    else this.other(call.slot, call.mark, outcomeOf(reason), t);
   }
 
-  /** A one-way send went out in `slot` (counted at once, never in flight). */
+  /** A one-way send went out in `slot` (counted at once, never in flight, lasting 0). */
   sent(slot: number): void {
     this.nums[slot * FIELDS + IN_FLIGHT]!++;
-    this.other(slot, -1, "sent");
+    this.other(slot, -1, "sent", 0);
   }
 
-  /** Records the latency of `timer` (from {@linkcode begin}) in `slot`, and frees it. */
-  #time(slot: number, timer: number): void {
-    const ms = now() - this.#started[timer]!;
+  /**
+   * Records the duration of `timer` (from {@linkcode begin}; -1 for a send,
+   * which has none and is not in the histogram) in `slot`, ended at `t`,
+   * and frees it. Every call and request is observed.
+   */
+  #time(slot: number, timer: number, t: number): void {
+    if (timer < 0) return;
+    // A clock that never runs backwards is assumed; a cached start may be the end's.
+    const ms = Math.max(0, t - this.#started[timer]!);
     this.#free[this.#freeTop++] = timer;
     this.nums[slot * FIELDS + SUM_MS]! += ms;
     let lo = 0;
@@ -200,6 +244,7 @@ function outcomeOf(error: unknown): string {
 /** A cluster's stats recorder; made by {@linkcode createStats}. */
 export class ClusterStats {
   readonly #created = now();
+  readonly #clock = new TurnClock();
   readonly #out: Direction;
   readonly #in: Direction;
   /** True if peers' `stats` INFO requests are answered (see info.ts). */
@@ -212,13 +257,13 @@ export class ClusterStats {
   /** @param options The validated options. */
   constructor(options: Required<StatsOptions>) {
     this.remote = options.remote;
-    this.#out = new Direction(options.maxCommands, options.timeEvery);
-    this.#in = new Direction(options.maxCommands, options.timeEvery);
+    this.#out = new Direction(options.maxCommands, this.#clock);
+    this.#in = new Direction(options.maxCommands, this.#clock);
   }
 
   /**
-   * Records `call`, an outgoing call of `wireCmd`: its outcome and (one in
-   * `timeEvery`) its latency when it settles; nothing is allocated.
+   * Records `call`, an outgoing call of `wireCmd`: its outcome and its
+   * latency when it settles; nothing is allocated.
    */
   track(call: PendingCall, wireCmd: number): void {
     const out = this.#out;
@@ -243,13 +288,19 @@ export class ClusterStats {
   /** The handler of `context` returned (or its promise resolved). */
   served(context: CallContext): void {
     const served = this.#in;
-    served.ok(served.slot(context.cmd), context.statsMark);
+    // The handler ran since the clock was read: read it again.
+    served.ok(served.slot(context.cmd), context.statsMark, this.#clock.fresh());
   }
 
   /** The handler of `context` threw `error` (or its promise rejected with it). */
   failed(context: CallContext, error: unknown): void {
     const served = this.#in;
-    served.other(served.slot(context.cmd), context.statsMark, outcomeOf(error));
+    served.other(
+      served.slot(context.cmd),
+      context.statsMark,
+      outcomeOf(error),
+      this.#clock.fresh(),
+    );
   }
 
   /** Counts `connection`'s bytes and its life; call before it is started. */
@@ -263,6 +314,7 @@ export class ClusterStats {
         ...handler,
         data: (chunk) => {
           this.#bytesIn += chunk.length;
+          this.#clock.expire();
           handler.data(chunk);
         },
         close: (info) => {
@@ -301,7 +353,7 @@ export function createStats(option: boolean | StatsOptions | undefined): Cluster
 function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) {
-    return new ClusterStats({ remote: false, maxCommands: 256, timeEvery: DEFAULT_TIME_EVERY });
+    return new ClusterStats({ remote: false, maxCommands: 256 });
   }
   if (option === null || typeof option !== "object") {
     throw new TypeError(`Invalid option stats: expected a boolean or an object, got ${option}`);
@@ -316,11 +368,10 @@ function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | un
       `Invalid option stats.maxCommands: expected an integer from 1 to 65536, got ${maxCommands}`,
     );
   }
-  const timeEvery = option.timeEvery ?? DEFAULT_TIME_EVERY;
-  if (!Number.isInteger(timeEvery) || timeEvery < 1 || timeEvery > 65536) {
-    throw new RangeError(
-      `Invalid option stats.timeEvery: expected an integer from 1 to 65536, got ${timeEvery}`,
+  if ("timeEvery" in option) {
+    throw new TypeError(
+      "Invalid option stats.timeEvery: removed; every call is timed now (histogram counts and sums are exact)",
     );
   }
-  return new ClusterStats({ remote, maxCommands, timeEvery });
+  return new ClusterStats({ remote, maxCommands });
 }

@@ -67,6 +67,14 @@ export interface CallStart {
   cmd: string | number;
   /** The command number on the wire. */
   wireCmd: number;
+  /**
+   * The command's name: as the caller named it (or the named-node command
+   * it carries), or from the cluster's command table (the option
+   * `commands`, or the codec's); undefined when none is known.
+   */
+  name: string | undefined;
+  /** Weft mode: the service the call names (a named-node call's `service`), if any. */
+  service: string | undefined;
   /** The node called. */
   peer: Peer;
   /** True for a one-way `send`. */
@@ -87,6 +95,14 @@ export interface ClientSpan {
 export interface RequestStart {
   /** The command number on the wire. */
   cmd: number;
+  /**
+   * The command's name: the named-node command the request carried, or
+   * from the cluster's command table; undefined when none is known (so the
+   * same command has the same name on both ends when both know the table).
+   */
+  name: string | undefined;
+  /** Weft mode: the service the request named (`context.service`), if any. */
+  service: string | undefined;
   /** The node that sent the request. */
   peer: Peer;
   /** The request's context (its `traceId` is the frame's 64-bit id). */

@@ -8,7 +8,7 @@
 
 import { traceIdFromBigInt } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
-import type { ResolvedOptions } from "./options.ts";
+import type { CommandNames, ResolvedOptions } from "./options.ts";
 import type { Peer } from "../connection/peer.ts";
 import {
   type ClientSpan,
@@ -24,15 +24,24 @@ type Handler = NonNullable<ResolvedOptions["call"]>;
 export class ClusterTracing {
   readonly #hook: Tracing;
   readonly #storage: ResolvedOptions["contextStorage"];
+  readonly #commands: CommandNames | undefined;
   /** Server spans by request, so calls a handler makes find their parent. */
   readonly #spans = new WeakMap<CallContext, ServerSpan>();
   /** Trace context received with a request, until its handler runs. */
   readonly #remotes = new WeakMap<CallContext, TraceParent>();
 
-  /** Tracing through `hook`; parents found in `storage` when a call names no context. */
-  constructor(hook: Tracing, storage: ResolvedOptions["contextStorage"]) {
+  /**
+   * Tracing through `hook`; parents found in `storage` when a call names no
+   * context; command names from `commands`.
+   */
+  constructor(
+    hook: Tracing,
+    storage: ResolvedOptions["contextStorage"],
+    commands?: CommandNames,
+  ) {
     this.#hook = hook;
     this.#storage = storage;
+    this.#commands = commands;
   }
 
   /** A request arrived with trace context. */
@@ -49,13 +58,15 @@ export class ClusterTracing {
     wireCmd: number,
     channel: { readonly peer: Peer },
     oneWay: boolean,
-    options: { context?: CallContext } | undefined,
+    options: { context?: CallContext; service?: string; command?: string } | undefined,
     trace: { traceHi: number; traceLo: number },
   ): ClientSpan | undefined {
     const parent = options?.context ?? this.#storage?.getStore();
     const span = this.#hook.startCall({
       cmd,
       wireCmd,
+      name: options?.command ?? (typeof cmd === "string" ? cmd : this.#commands?.nameOf(wireCmd)),
+      service: options?.service,
       peer: channel.peer,
       oneWay,
       parent: parent === undefined ? undefined : this.#spans.get(parent),
@@ -76,6 +87,8 @@ export class ClusterTracing {
     return (peer, cmd, body, context) => {
       const span = this.#hook.startRequest({
         cmd,
+        name: context.command ?? this.#commands?.nameOf(cmd),
+        service: context.service,
         peer,
         context,
         remote: this.#remotes.get(context),
@@ -126,7 +139,7 @@ export function createTracing(
       "Invalid option tracing: expected an object with startCall and startRequest functions",
     );
   }
-  const tracing = new ClusterTracing(option, resolved.contextStorage);
+  const tracing = new ClusterTracing(option, resolved.contextStorage, resolved.commands);
   if (resolved.call !== undefined) resolved.call = tracing.wrap(resolved.call);
   return tracing;
 }

@@ -51,10 +51,10 @@
  *
  * @example Two nodes over the in-memory transport
  * ```ts
- * import { typed } from "./typed.ts";
- * import { Cluster } from "./cluster.ts";
- * import { json } from "../codec/json.ts";
- * import { transport } from "../transport/memory.ts";
+ * import { typed } from "@weft/cluster/typed";
+ * import { Cluster } from "@weft/cluster";
+ * import { json } from "@weft/cluster/json";
+ * import { transport } from "@weft/cluster/memory";
  *
  * type Api = {
  *   add: { request: { a: number; b: number }; response: { sum: number } };
@@ -318,7 +318,7 @@ function describe(cmd: number, name: string | undefined): string {
  *
  * @example One-way commands are sent, not called
  * ```ts
- * import { typed } from "./typed.ts";
+ * import { typed } from "@weft/cluster/typed";
  *
  * type Api = { notify: { request: { text: string } } };
  * const api = typed<Api>({ notify: 0x10 });

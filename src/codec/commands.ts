@@ -33,7 +33,7 @@
  *
  * @example Names and numbers
  * ```ts
- * import { Commands } from "./commands.ts";
+ * import { Commands } from "@weft/cluster/commands";
  *
  * const commands = new Commands({ ping: { id: 1, response: "pong" }, pong: 2, notify: 0x10 });
  * if (commands.idOf("ping") !== 1) throw new Error("unexpected result");
@@ -80,7 +80,7 @@ export type CommandSpec = number | {
  *
  * @example
  * ```ts
- * import type { CommandTable } from "./commands.ts";
+ * import type { CommandTable } from "@weft/cluster/commands";
  *
  * const table = { ping: { id: 1, response: "pong" }, pong: 2 } satisfies CommandTable;
  * if (table.pong !== 2) throw new Error("unexpected result");
@@ -133,7 +133,7 @@ function checkId(value: unknown, what: string): number {
  *
  * @example
  * ```ts
- * import { checkCommandId } from "./commands.ts";
+ * import { checkCommandId } from "@weft/cluster/commands";
  *
  * if (checkCommandId(7) !== 7) throw new Error("unexpected result");
  * ```
@@ -150,7 +150,7 @@ export function checkCommandId(cmd: unknown, what = "cmd"): number {
  *
  * @example
  * ```ts
- * import { Commands } from "./commands.ts";
+ * import { Commands } from "@weft/cluster/commands";
  *
  * const commands = new Commands({ add: { id: 3, response: "sum" }, sum: 4 });
  * if (commands.toWire("add") !== 3) throw new Error("unexpected result");
@@ -346,7 +346,7 @@ function unknownName(name: unknown): TypeError {
  *
  * @example
  * ```ts
- * import { Commands, toCommands } from "./commands.ts";
+ * import { Commands, toCommands } from "@weft/cluster/commands";
  *
  * const commands = new Commands({ ping: 1 });
  * if (toCommands(commands) !== commands) throw new Error("unexpected result");

@@ -20,7 +20,7 @@
  *
  * @example Round trip through the hooks, as the cluster calls them
  * ```ts
- * import { json } from "./json.ts";
+ * import { json } from "@weft/cluster/json";
  *
  * const codec = json({ commands: { ping: { id: 1, response: "pong" }, pong: 2 } });
  * // The caller's side: call(peer, "ping", { msg: "hi" })
@@ -86,8 +86,8 @@ export interface JsonOptions<T extends CommandTable = CommandTable> {
  *
  * @example A body JSON cannot encode
  * ```ts
- * import { json } from "./json.ts";
- * import { isWeftError } from "../errors.ts";
+ * import { json } from "@weft/cluster/json";
+ * import { isWeftError } from "@weft/cluster";
  *
  * const codec = json();
  * const cyclic: Record<string, unknown> = {};

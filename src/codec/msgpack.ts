@@ -44,7 +44,7 @@
  *
  * @example Round trip through the hooks, as the cluster calls them
  * ```ts
- * import { msgpack } from "./msgpack.ts";
+ * import { msgpack } from "@weft/cluster/msgpack";
  *
  * const codec = msgpack({ commands: { put: 1 } });
  * const body = { id: 1n << 60n, at: new Date(0), tags: new Set(["a"]), raw: new Uint8Array([1]) };
@@ -183,8 +183,8 @@ function mayHoldBin(bytes: Uint8Array): boolean {
  *
  * @example Maps with any keys, and a body MessagePack cannot encode
  * ```ts
- * import { msgpack } from "./msgpack.ts";
- * import { isWeftError } from "../errors.ts";
+ * import { msgpack } from "@weft/cluster/msgpack";
+ * import { isWeftError } from "@weft/cluster";
  *
  * const codec = msgpack();
  * const map = new Map<unknown, string>([[1, "one"], [true, "yes"]]);

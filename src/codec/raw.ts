@@ -21,7 +21,7 @@
  *
  * @example Bytes in, bytes out
  * ```ts
- * import { raw } from "./raw.ts";
+ * import { raw } from "@weft/cluster/raw";
  *
  * const codec = raw();
  * const payload = new Uint8Array([1, 2, 3]);
@@ -105,7 +105,7 @@ function pooledCopy(): (bytes: Uint8Array) => Uint8Array {
  *
  * @example Text payloads and a command table
  * ```ts
- * import { raw } from "./raw.ts";
+ * import { raw } from "@weft/cluster/raw";
  *
  * const codec = raw({ commands: { echo: 1 }, text: true });
  * const [cmd, bytes] = codec.marshal("request", "echo", "hello")!;

@@ -67,38 +67,7 @@ export interface AdmissionOptions {
 /**
  * One connection's requests: running, waiting, refused.
  *
- * @example The in-flight limit: the second request waits for the first
- * ```ts
- * import { Admission } from "./admission.ts";
- * import { FlowControl } from "./flow_control.ts";
- * import type { Frame } from "../wire/frame.ts";
- *
- * const ran: number[] = [];
- * const flow = new FlowControl({ pause() {}, resume() {}, drained: () => Promise.resolve() });
- * const channel = {
- *   closed: false,
- *   peer: "a peer",
- *   pending: { size: 0 },
- *   protocol: { errorHead: null, oneWay: () => false, encodeError: () => new Uint8Array(0) },
- *   response() {},
- *   close() {},
- * };
- * const host = { onRequest: (_: unknown, frame: Frame) => ran.push(frame.session), onRefused() {} };
- * const admission = new Admission(channel, host, flow, {
- *   maxInflight: 1,
- *   highWaterMark: 1024,
- *   refuseReused: true,
- * });
- * const frame = (session: number): Frame =>
- *   ({ kind: "request", session, cmd: 1, traceHi: 0, traceLo: 0, payload: new Uint8Array(0) });
- * const first = { session: 1, abort() {} };
- * admission.request(frame(1));
- * admission.serving.add(first); // its handler is running (the cluster tracks async ones)
- * admission.request(frame(2));
- * if (ran.join() !== "1" || admission.serving.waiting !== 1) throw new Error("2 should wait");
- * admission.finished(first);
- * if (ran.join() !== "1,2") throw new Error(ran.join());
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class Admission<C extends AdmissionChannel = AdmissionChannel> {
   /** Requests being handled, and those waiting for a slot. */

@@ -15,16 +15,7 @@ export const MAX_QUEUED_CANCELS = 1024;
 /**
  * One connection's CANCELs held back by congestion.
  *
- * @example Held while congested, sent once drained
- * ```ts
- * import { HeldCancels } from "./cancels.ts";
- *
- * const sent: number[] = [];
- * const cancels = new HeldCancels();
- * cancels.hold(7);
- * cancels.release((session) => sent.push(session));
- * if (sent.join() !== "7") throw new Error(sent.join());
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class HeldCancels {
   #sessions: number[] = [];

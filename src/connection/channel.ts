@@ -90,7 +90,11 @@ export class Channel implements Watched {
   readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
   /** Calls whose request is in the batch not yet written (marked `written` when it is). */
   readonly #batched: PendingCall[] = [];
-  /** What arrived before the first frame; null once a frame was decoded. */
+  /**
+   * What arrived before the first frame (before the handshake completed,
+   * for a mode with one), for the mode to name a peer that is not one of
+   * its own; null after.
+   */
   #first: FirstBytes | null = new FirstBytes();
   /** A request was handled since `receivedAt` was read: read the clock again. */
   #clockStale = false;
@@ -451,10 +455,14 @@ export class Channel implements Watched {
       this.#reader.decode(chunk, this.#onFrame);
     } catch (error) {
       let reason = asProtocolError(error);
-      if (this.#handshake !== null) reason = this.#handshake.explain(reason);
-      const hint = first === null || this.#first === null ? "" : this.framingHint();
-      if (hint !== "") {
-        reason = new WeftError(reason.code, `${reason.message}${hint}`, { cause: reason });
+      if (this.#handshake !== null) {
+        // The handshake names what the peer is (from the first bytes).
+        reason = this.#handshake.explain(reason);
+      } else {
+        const hint = first === null || this.#first === null ? "" : this.framingHint();
+        if (hint !== "") {
+          reason = new WeftError(reason.code, `${reason.message}${hint}`, { cause: reason });
+        }
       }
       this.close(reason, false);
     }
@@ -463,12 +471,12 @@ export class Channel implements Watched {
   /** Each frame: the handshake while there is one, the mode's control frames, then calls. */
   readonly #onFrame = (frame: Frame): void => {
     this.watch.frames++;
-    this.#first = null;
     const handshake = this.#handshake;
     if (handshake !== null) {
       handshake.onFrame(frame);
       return;
     }
+    this.#first = null;
     const protocol = this.protocol;
     if (
       frame.kind === "request" && frame.cmd >= protocol.firstControlCmd && protocol.control(frame)
@@ -557,11 +565,15 @@ export class Channel implements Watched {
       get closed() {
         return channel.closed;
       },
+      get firstBytes() {
+        return channel.#first;
+      },
       flush: () => this.#queueFlush(),
       pauseReading: () => this.#flow.pause(Pause.Handshake),
       resumeReading: () => this.#flow.resume(Pause.Handshake),
       ready: () => {
         this.#handshake = null;
+        this.#first = null;
         this.#liveness.ready();
         this.#readiness.ready();
       },

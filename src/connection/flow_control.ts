@@ -42,22 +42,7 @@ export interface Readable {
 /**
  * The reasons one connection is not read, and its congestion.
  *
- * @example Reading resumes only when every reason is gone
- * ```ts
- * import { FlowControl, Pause } from "./flow_control.ts";
- *
- * const calls: string[] = [];
- * const flow = new FlowControl({
- *   pause: () => calls.push("pause"),
- *   resume: () => calls.push("resume"),
- *   drained: () => Promise.resolve(),
- * });
- * flow.pause(Pause.Inflight);
- * flow.hold();
- * flow.resume(Pause.Inflight); // still held
- * flow.release();
- * if (calls.join() !== "pause,resume") throw new Error(calls.join());
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class FlowControl {
   readonly #target: Readable;

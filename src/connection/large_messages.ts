@@ -58,39 +58,7 @@ export interface LargeMessagesOptions {
 /**
  * One connection's queue of large messages going out.
  *
- * @example A body over the threshold is queued and pumped a part at a time
- * ```ts
- * import { FlowControl } from "./flow_control.ts";
- * import { LargeMessages } from "./large_messages.ts";
- * import { FrameEncoder } from "../wire/frame_encoder.ts";
- * import type { OutgoingMessage } from "../protocol/mode.ts";
- *
- * const parts: number[] = [];
- * const channel = {
- *   closed: false,
- *   pending: { size: 0 },
- *   protocol: {
- *     writer: new FrameEncoder(),
- *     writePart(message: OutgoingMessage, size: number) {
- *       const take = Math.min(size, message.body.length - message.sent);
- *       message.sent += take;
- *       parts.push(take);
- *       return take;
- *     },
- *   },
- *   connection: { write: () => true },
- * };
- * const flow = new FlowControl({ pause() {}, resume() {}, drained: () => Promise.resolve() });
- * const queue = new LargeMessages(channel, flow, {
- *   threshold: 4,
- *   window: { partWindow: 1024, maxMessageSize: 1024 },
- *   highWaterMark: 1024,
- * });
- * const body = queue.large(new Uint8Array(10), new Uint8Array(0))!;
- * queue.add(false, 1, 7, 0, 0, new Uint8Array(0), body);
- * queue.pump();
- * if (parts.join() !== "4,4,2" || queue.pending) throw new Error(parts.join());
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class LargeMessages {
   /** Bodies (with their head) over this go in parts (Infinity: never). */

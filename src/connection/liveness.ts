@@ -27,17 +27,7 @@ export interface LivenessState {
 /**
  * One connection's heartbeats.
  *
- * @example Two ticks unanswered: the peer is dead
- * ```ts
- * import { ALIVE, DEAD, Liveness } from "./liveness.ts";
- *
- * const liveness = new Liveness();
- * const state = { ready: true, accepted: false, pausedByChoice: false };
- * const seq = liveness.tick(2, state); // a ping to send
- * if (seq <= 0) throw new Error("no ping");
- * if (liveness.tick(2, state) !== ALIVE) throw new Error("one miss is not death");
- * if (liveness.tick(2, state) !== DEAD) throw new Error("two misses are");
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class Liveness {
   #seq = 0;

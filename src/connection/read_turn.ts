@@ -110,34 +110,7 @@ export function checkSoloTurnTime(value: unknown): number {
  * One connection's turns: counts its requests, tells when its turn is
  * over, and schedules the next.
  *
- * @example Contended: three requests per turn; the fourth waits for the next turn
- * ```ts
- * import { ReadTurn } from "./read_turn.ts";
- * import { Readers } from "./readers.ts";
- *
- * const readers = new Readers();
- * readers.read(1_000_000, 0); // another connection
- * const turn = new ReadTurn(3, 1, () => 0, readers);
- * turn.begin(0);
- * const ran = [1, 2, 3, 4].map(() => turn.take());
- * if (JSON.stringify(ran) !== "[true,true,true,false]") throw new Error("unexpected result");
- * await new Promise<void>((resolve) => turn.schedule(resolve));
- * if (!turn.take()) throw new Error("a new turn has a new budget");
- * ```
- *
- * @example Alone: the turn lasts until its time is up, the clock read every 3 requests
- * ```ts
- * import { ReadTurn } from "./read_turn.ts";
- * import { Readers } from "./readers.ts";
- *
- * let clock = 0;
- * const turn = new ReadTurn(3, 1, () => clock, new Readers());
- * turn.begin(0);
- * for (let i = 0; i < 7; i++) if (!turn.take()) throw new Error("alone, under 1 ms: runs on");
- * clock = 1;
- * const ran = [1, 2, 3].map(() => turn.take());
- * if (JSON.stringify(ran) !== "[true,true,false]") throw new Error("the clock is read at the 10th");
- * ```
+ * Its examples run as tests in tests/connection/doc_examples_test.ts.
  */
 export class ReadTurn {
   /** Requests per contended turn; also how often a lone turn reads the clock. */

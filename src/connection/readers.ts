@@ -32,16 +32,7 @@ export const CONTENTION_WINDOW = 1000;
  * (each connection's turn has its own, from {@linkcode nextReaderId}), so
  * that nothing here keeps a closed connection alive.
  *
- * @example A second connection's read makes both contended, for the window
- * ```ts
- * import { Readers } from "./readers.ts";
- *
- * const readers = new Readers(1000);
- * if (readers.read(1, 0)) throw new Error("the first connection is alone");
- * if (!readers.read(2, 10)) throw new Error("2 read after 1: contended");
- * if (!readers.read(1, 20)) throw new Error("1 read after 2: contended");
- * if (readers.read(1, 1020 + 1)) throw new Error("2 was quiet for the window: 1 is alone");
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class Readers {
   /** Milliseconds a change of reader keeps them contended. */

@@ -11,15 +11,7 @@ import { WeftError } from "../errors.ts";
 /**
  * The waiters of one connection's handshake.
  *
- * @example A waiter is released when the handshake completes
- * ```ts
- * import { Readiness } from "./readiness.ts";
- *
- * const readiness = new Readiness();
- * const waiting = readiness.wait();
- * readiness.ready();
- * await waiting;
- * ```
+ * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
 export class Readiness {
   #waiter: PromiseWithResolvers<void> | null = null;

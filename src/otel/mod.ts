@@ -59,8 +59,10 @@ import type {
   TraceParent,
   Tracing,
 } from "../cluster/tracing.ts";
+import type { Peer } from "../connection/peer.ts";
 import { MAX_TRACE_STATE, w3cTraceIdOf } from "../cluster/tracing.ts";
-import { WeftError } from "../errors.ts";
+import { RemoteError } from "../errors.ts";
+import { parseAddress } from "../transport/address.ts";
 
 export { sillyTraceIdOf, w3cTraceIdOf } from "../cluster/tracing.ts";
 
@@ -91,7 +93,7 @@ class OtelClient implements ClientSpan {
     this.context = context;
   }
   end(error?: unknown): void {
-    endSpan(this.span, error);
+    endSpan(this.span, error, clientStatus);
   }
 }
 
@@ -106,15 +108,41 @@ class OtelServer implements ServerSpan {
     return contextApi.with(this.active, fn);
   }
   end(error?: unknown): void {
-    endSpan(this.span, error);
+    endSpan(this.span, error, serverStatus);
   }
 }
 
-function endSpan(span: Span, error: unknown): void {
-  if (error !== undefined) {
-    const code = error instanceof WeftError ? error.code : undefined;
-    if (code !== undefined) span.setAttribute("weft.error_code", code);
-    if (error instanceof Error) span.recordException(error);
+/** A thrown value's code: a `WeftError`'s, or any string `code`; else `error` (as the stats count it). */
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code !== "" ? code : "error";
+}
+
+/**
+ * The client's status code: for an error the server answered (`remote`),
+ * the code the server gave (what its span says); else weft's own code.
+ */
+function clientStatus(error: unknown): string {
+  if (error instanceof RemoteError) return error.remote.code ?? "error";
+  return codeOf(error);
+}
+
+/** The server's status code: the handler's error's code, or `error`. */
+function serverStatus(error: unknown): string {
+  return codeOf(error);
+}
+
+/**
+ * Ends `span` the way the conventions record errors: `rpc.status_code`
+ * (`ok`, or the error's code), and for a failure `error.type` (the same
+ * code), status ERROR with the error's message.
+ */
+function endSpan(span: Span, error: unknown, status: (error: unknown) => string): void {
+  if (error === undefined) {
+    span.setAttribute("rpc.status_code", "ok");
+  } else {
+    const code = status(error);
+    span.setAttributes({ "rpc.status_code": code, "error.type": code });
     span.setStatus({
       code: SpanStatusCode.ERROR,
       message: error instanceof Error ? error.message : String(error),
@@ -131,13 +159,73 @@ function boundedState(state: string): string {
   return entries.join(",");
 }
 
-function attributes(cmd: string | number, wireCmd: number, peer: string): Attributes {
-  return {
-    "rpc.system": "weft",
-    "rpc.method": String(cmd),
+/** weft's `rpc.system.name`. */
+export const RPC_SYSTEM = "weft";
+
+/**
+ * `rpc.method`: `service/name` or `name` when the command's name is known,
+ * else `_OTHER` (a bare command number is not a method the conventions
+ * recognise: give the cluster a command table, the option `commands`).
+ */
+function method(name: string | undefined, service: string | undefined): string {
+  if (name === undefined) return "_OTHER";
+  return service === undefined ? name : `${service}/${name}`;
+}
+
+/** A peer's dialled address, parsed once per peer (a peer keeps its address). */
+const dialledAddresses = new WeakMap<Peer, { hostname: string; port: number } | undefined>();
+
+function dialledOf(peer: Peer): { hostname: string; port: number } | undefined {
+  if (dialledAddresses.has(peer)) return dialledAddresses.get(peer);
+  let parsed: { hostname: string; port: number } | undefined;
+  if (peer.address !== undefined) {
+    try {
+      const { hostname, port } = parseAddress(peer.address);
+      parsed = { hostname, port };
+    } catch { /* not host:port: left out */ }
+  }
+  dialledAddresses.set(peer, parsed);
+  return parsed;
+}
+
+/** The attributes of a span, set when it starts (the conventions' sampling-relevant ones included). */
+function attributes(
+  start: { name: string | undefined; service: string | undefined; peer: Peer },
+  wireCmd: number,
+  client: boolean,
+): Attributes {
+  const rpcMethod = method(start.name, start.service);
+  const out: Attributes = {
+    "rpc.system.name": RPC_SYSTEM,
+    "rpc.method": rpcMethod,
     "weft.cmd": wireCmd,
-    "net.peer.name": peer,
   };
+  if (rpcMethod === "_OTHER") {
+    out["rpc.method_original"] = start.service === undefined
+      ? String(wireCmd)
+      : `${start.service}/${wireCmd}`;
+  }
+  // The address the caller dialled (the server's side has none: the
+  // conventions say not to take it from the connection).
+  if (client) {
+    const dialled = dialledOf(start.peer);
+    if (dialled !== undefined) {
+      out["server.address"] = dialled.hostname;
+      out["server.port"] = dialled.port;
+    }
+  }
+  const remote = start.peer.remoteAddress;
+  if (remote !== undefined) {
+    out["network.peer.address"] = remote.hostname;
+    out["network.peer.port"] = remote.port;
+  }
+  return out;
+}
+
+/** The conventions' span name: `rpc.method`, or `rpc.system.name` when it is `_OTHER`. */
+function spanName(attrs: Attributes): string {
+  const m = attrs["rpc.method"];
+  return m === "_OTHER" ? RPC_SYSTEM : String(m);
 }
 
 /** The parent of a request's server span: what it carried, or its silly traceid, or none. */
@@ -163,11 +251,18 @@ function remoteParent(start: RequestStart): Context {
 }
 
 /**
- * The cluster option `tracing` for an OpenTelemetry tracer: CLIENT spans
- * named `weft call <cmd>` (or `weft send <cmd>`), SERVER spans named
- * `weft handle <cmd>`, with `rpc.system` `weft`, `rpc.method`, `weft.cmd`
- * and the peer; a failure sets status ERROR, records the exception and, for
- * a `WeftError`, `weft.error_code`.
+ * The cluster option `tracing` for an OpenTelemetry tracer, following the
+ * RPC semantic conventions (semantic-conventions v1.44): a CLIENT span per call
+ * or send and a SERVER span per handled request, both named by
+ * `rpc.method` (the command's name, `service/name` for a named-node call;
+ * `_OTHER`, and the span named `weft`, when no command table names it),
+ * with `rpc.system.name` `weft`, `weft.cmd` (the number), `weft.one_way`
+ * for a send, `server.address` and `server.port` (client: the address
+ * dialled), `network.peer.address` and `network.peer.port`; on the end
+ * `rpc.status_code` (`ok`, or the error's code: a `WeftError` code such as
+ * `timeout`, or on the client of a failed handler the code the server
+ * answered), and for a failure `error.type` (the same code) and status
+ * ERROR with the error's message.
  *
  * @param options The tracer; see {@linkcode OtelTracingOptions}.
  * @returns Hooks to pass as the cluster option `tracing`.
@@ -177,12 +272,11 @@ export function otelTracing(options: OtelTracingOptions = {}): Tracing {
   return {
     startCall(start: CallStart): ClientSpan {
       const parent = start.parent instanceof OtelServer ? start.parent.active : contextApi.active();
+      const attrs = attributes(start, start.wireCmd, true);
+      if (start.oneWay) attrs["weft.one_way"] = true;
       const span = tracer.startSpan(
-        `weft ${start.oneWay ? "send" : "call"} ${start.cmd}`,
-        {
-          kind: SpanKind.CLIENT,
-          attributes: attributes(start.cmd, start.wireCmd, String(start.peer)),
-        },
+        spanName(attrs),
+        { kind: SpanKind.CLIENT, attributes: attrs },
         parent,
       );
       const sc = span.spanContext();
@@ -197,12 +291,11 @@ export function otelTracing(options: OtelTracingOptions = {}): Tracing {
       return new OtelClient(span, context);
     },
     startRequest(start: RequestStart): ServerSpan {
+      const attrs = attributes(start, start.cmd, false);
+      if (start.context.oneWay) attrs["weft.one_way"] = true;
       const span = tracer.startSpan(
-        `weft handle ${start.cmd}`,
-        {
-          kind: SpanKind.SERVER,
-          attributes: attributes(start.cmd, start.cmd, String(start.peer)),
-        },
+        spanName(attrs),
+        { kind: SpanKind.SERVER, attributes: attrs },
         remoteParent(start),
       );
       return new OtelServer(span, trace.setSpan(ROOT_CONTEXT, span));

@@ -75,6 +75,8 @@ export interface ModeSettings {
   readonly parts: PartLimits;
   /** Key authentication, or undefined. */
   readonly keys: KeyRing | undefined;
+  /** Set if this node connects over TLS: whether it presents a client certificate. */
+  readonly tls?: { readonly clientCert: boolean } | undefined;
 }
 
 /**

@@ -248,14 +248,18 @@ export interface PartWindow {
   readonly maxMessageSize: number;
 }
 
+/** How many of a connection's first bytes are kept: an HTTP status line, a HELLO in either framing. */
+export const FIRST_BYTES_KEPT = 64;
+
 /**
  * The first bytes a connection received, kept until its first frame is
- * decoded: enough for a mode to tell that they read as another framing
- * ({@linkcode ModeConnection.framingHint}).
+ * decoded (or, for a mode with a handshake, until the handshake is over):
+ * enough for a mode to tell what the peer is when they are not its frames
+ * ({@linkcode ModeConnection.framingHint}, src/protocol/peer_recognition.ts).
  */
 export class FirstBytes {
-  /** Up to the first 4 bytes. */
-  readonly bytes: Uint8Array = new Uint8Array(4);
+  /** Up to the first {@linkcode FIRST_BYTES_KEPT} bytes. */
+  readonly bytes: Uint8Array = new Uint8Array(FIRST_BYTES_KEPT);
   /** How many of `bytes` are set. */
   have = 0;
   /** Bytes received in all (before the first frame). */
@@ -263,8 +267,17 @@ export class FirstBytes {
 
   /** Notes a chunk that arrived before the first frame. */
   note(chunk: Uint8Array): void {
-    for (let i = 0; this.have < 4 && i < chunk.length; i++) this.bytes[this.have++] = chunk[i]!;
+    const take = Math.min(chunk.length, FIRST_BYTES_KEPT - this.have);
+    if (take > 0) {
+      this.bytes.set(take === chunk.length ? chunk : chunk.subarray(0, take), this.have);
+      this.have += take;
+    }
     this.received += chunk.length;
+  }
+
+  /** The kept bytes. */
+  view(): Uint8Array {
+    return this.bytes.subarray(0, this.have);
   }
 }
 
@@ -283,7 +296,11 @@ export interface Handshake {
    * @throws {WeftError} For a peer that broke the handshake; the connection closes.
    */
   onFrame(frame: Frame): void;
-  /** A decode error during the handshake, explained (e.g. a frame too long to be one: another protocol). */
+  /**
+   * A decode error during the handshake, explained (e.g. a frame too long
+   * to be one: another protocol), naming the peer from the first bytes
+   * when they tell; errors the handshake threw itself come back as they are.
+   */
   explain(error: WeftError): WeftError;
   /** The peer closed before the handshake completed: what to tell the waiting calls, or null for the plain close. */
   closedEarly(info: CloseInfo): WeftError | null;
@@ -300,6 +317,13 @@ export interface ModeLink {
   readonly peer: { toString(): string };
   /** True once the connection is closing: write nothing more. */
   readonly closed: boolean;
+  /**
+   * What the connection received before its first frame, or (for a mode
+   * with a handshake) before the handshake completed: a handshake that
+   * fails names the peer from them (src/protocol/peer_recognition.ts).
+   * Null once the first frame was read or the handshake is over.
+   */
+  readonly firstBytes: FirstBytes | null;
   /** Sends what the mode wrote into its writer, with this turn's batch. */
   flush(): void;
   /** Stops reading until `resumeReading()` (a handshake checking a proof). */

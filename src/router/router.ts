@@ -463,7 +463,7 @@ export class Router {
     });
     const stats = options.stats;
     if (stats !== undefined && stats !== false) {
-      this.#groupStats = new RouterGroupStats(stats === true ? undefined : stats.timeEvery);
+      this.#groupStats = new RouterGroupStats();
     }
     this.#cluster.provideInfo("describe", () => describeRouter(this.#groups, this.#idOf.values()));
     this.#cluster.provideInfo("stats", () => ({

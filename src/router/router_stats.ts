@@ -1,19 +1,20 @@
 /**
  * A router's numbers per group (made when the router has `stats` on):
  * forwards, refusals and drops per group, and the latency of forwarded
- * calls (the round trip from the router to the target and back, one call
- * in `timeEvery` timed). A route is a group's traffic: calls by target id
+ * calls (the round trip from the router to the target and back, every
+ * call timed, so the histogram's count and sum are exact, as a cluster's
+ * are). A route is a group's traffic: calls by target id
  * count in the target's group, the others in the group they name.
  *
  * Cost: a forward adds one increment in a typed array at its group's
- * index, and a countdown for the timing; a timed call two clock reads and
- * a bucket search. Nothing is allocated per call.
+ * index; a call two clock reads and a bucket search. Nothing is allocated
+ * per call. Off unless the router has `stats` on.
  *
  * @module
  */
 
 import { now } from "../_platform.ts";
-import { DEFAULT_TIME_EVERY, LATENCY_BUCKETS_MS } from "../cluster/stats.ts";
+import { LATENCY_BUCKETS_MS } from "../cluster/stats.ts";
 import { MAX_GROUP } from "./service_id.ts";
 
 /** One group's numbers, as the router's `stats` INFO answer gives them. */
@@ -29,7 +30,7 @@ export interface GroupStats {
   /** Forwarded calls that failed at the target or on the way (an error answer, the target lost). */
   failed: number;
   /**
-   * The timed forwarded calls' round trips through the router: counts per
+   * The forwarded calls' round trips through the router: counts per
    * bucket of `LATENCY_BUCKETS_MS` (plus one over the last bound) and
    * their sum in ms.
    */
@@ -48,31 +49,17 @@ export class RouterGroupStats {
   readonly #failed = new Float64Array(GROUPS);
   readonly #sumMs = new Float64Array(GROUPS);
   readonly #counts = new Float64Array(GROUPS * BUCKETS);
-  /** Per group: forwarded calls until the next timed one. */
-  readonly #skip = new Int32Array(GROUPS);
-  readonly #every: number;
   /** Groups that have seen anything, so a snapshot lists only those. */
   readonly #seen = new Uint8Array(GROUPS);
 
-  /** @param timeEvery Time one forwarded call in this many per group (the first included). */
-  constructor(timeEvery: number = DEFAULT_TIME_EVERY) {
-    this.#every = timeEvery;
-  }
-
   /**
-   * `n` requests forwarded to members of `group`. For a call, returns the
-   * start time if this one is timed (pass it to {@linkcode answered}),
-   * else -1.
+   * `n` requests forwarded to members of `group`. For a call, returns its
+   * start time (pass it to {@linkcode answered}), else -1.
    */
   forwarded(group: number, n = 1, call = false): number {
     this.#forwarded[group]! += n;
     this.#seen[group] = 1;
     if (!call) return -1;
-    if (this.#skip[group]! > 0) {
-      this.#skip[group]!--;
-      return -1;
-    }
-    this.#skip[group] = this.#every - 1;
     return now();
   }
 

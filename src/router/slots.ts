@@ -9,22 +9,8 @@
  * a rendezvous over the live members for a key whose slot is dead): its
  * cost does not grow with the group's history.
  *
- * @example
- * ```ts
- * import { SlotTable } from "./slots.ts";
- * import { slotOwner } from "./hash.ts";
- *
- * let clock = 0;
- * const table = new SlotTable({ grace: 1000, maxDead: 2, clock: () => clock });
- * for (const id of [1, 2, 3]) table.join(id);
- * table.leave(2);
- * const live = [1, 3];
- * for (let k = 0; k < 30; k++) {
- *   if (table.owner(k, live) !== slotOwner(k, [1, 2, 3], (id) => id !== 2)) throw new Error("!");
- * }
- * clock = 1000; // the grace is over: slot 2 is forgotten
- * if (table.owner(0, live) !== 1 || table.size !== 2) throw new Error("not forgotten");
- * ```
+ * Internal (no package entry exports it, so no doc example: doc examples
+ * import the package by name); tests/router/slots_test.ts shows it at work.
  *
  * @module
  */

@@ -41,16 +41,8 @@ export interface Deadline {
  * keeps its timer at most until the last removed deadline; `clear()` stops
  * it at once (the cluster calls it on close).
  *
- * @example
- * ```ts
- * import { DeadlineQueue } from "./deadline_queue.ts";
- *
- * const queue = new DeadlineQueue();
- * let expired = false;
- * queue.add({ deadline: performance.now() + 5, deadlineIndex: -1, expire: () => (expired = true) });
- * await new Promise((resolve) => setTimeout(resolve, 30));
- * if (!expired || queue.size !== 0) throw new Error("unexpected result");
- * ```
+ * Internal (no package entry exports it, so it has no doc example: doc
+ * examples import the package by name); tests/session/deadline_queue_test.ts shows it at work.
  */
 export class DeadlineQueue {
   readonly #heap: Deadline[] = [];

@@ -122,20 +122,8 @@ export interface PendingCallsOptions {
  * (with a `Map` here, V8's rehashing under constant insert/delete was over
  * half the client's CPU at 256 calls in flight).
  *
- * @example
- * ```ts
- * import { PendingCall, PendingCalls } from "./pending_calls.ts";
- * import { DeadlineQueue } from "./deadline_queue.ts";
- *
- * const deadlines = new DeadlineQueue();
- * const table = new PendingCalls({ deadlines, onTimeout: () => {} });
- * let got: unknown;
- * const call = new PendingCall("ping", (v) => (got = v), () => {});
- * const session = table.nextSession();
- * table.add(call, session, Infinity);
- * table.take(session)?.resolve("pong");
- * if (got !== "pong" || table.size !== 0) throw new Error("unexpected result");
- * ```
+ * Internal (no package entry exports it, so it has no doc example: doc
+ * examples import the package by name); tests/session/pending_calls_test.ts shows it at work.
  */
 export class PendingCalls {
   readonly #calls: SessionSlots<PendingCall>;

@@ -34,16 +34,8 @@ const INITIAL_SLOTS = 16;
  * overflow map, so the table stays correct and only slower. The array never
  * has more slots than twice the most entries it held at once.
  *
- * @example
- * ```ts
- * import { SessionSlots } from "./session_slots.ts";
- *
- * const table = new SessionSlots<{ session: number; name: string }>();
- * table.add({ session: 7, name: "a" });
- * table.add({ session: 23, name: "b" }); // same slot as 7 at 16 slots: overflow
- * if (table.get(23)?.name !== "b" || table.size !== 2) throw new Error("unexpected result");
- * if (table.take(7)?.name !== "a" || table.has(7)) throw new Error("unexpected result");
- * ```
+ * Internal (no package entry exports it, so it has no doc example: doc
+ * examples import the package by name); tests/session/session_slots_test.ts shows it at work.
  */
 export class SessionSlots<T extends { readonly session: number }> {
   #slots: (T | undefined)[] = new Array(INITIAL_SLOTS).fill(undefined);

@@ -77,19 +77,7 @@ const AGENT_REFUSALS: Readonly<Record<string, "unknown service" | "protocol">> =
  * (`Invalid name`, `name not found`: `unknown service`; `Invalid large
  * req`: `protocol`), which never ran a handler.
  *
- * @example A call and its response
- * ```ts
- * import { SkynetSender } from "./skynet_link.ts";
- * import { encodeSkynetResponse } from "../wire/skynet_packet.ts";
- *
- * const written: Uint8Array[] = [];
- * const sender = new SkynetSender({ write: (frames) => written.push(...frames) });
- * const { session, response } = sender.call("@sdb", new Uint8Array([0x1c, 0x47, 0x45, 0x54]));
- * for (const frame of encodeSkynetResponse(session, true, new Uint8Array([0x0a, 7]))) {
- *   sender.receive(frame);
- * }
- * if ((await response)[1] !== 7 || written.length !== 1) throw new Error("unexpected result");
- * ```
+ * Its example runs as a test in tests/skynet/doc_examples_test.ts.
  */
 export class SkynetSender {
   readonly #write: SkynetWrite;

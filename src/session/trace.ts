@@ -50,7 +50,7 @@ export function random32(): number {
  *
  * @example
  * ```ts
- * import { freshTraceId } from "./trace.ts";
+ * import { freshTraceId } from "@weft/cluster";
  *
  * const id = freshTraceId(7, { traceHi: 0, traceLo: 0 });
  * if ((id.traceLo & 0xffff) !== 7) throw new Error("unexpected result");
@@ -68,7 +68,7 @@ export function freshTraceId(nodeId: number, out: TraceId): TraceId {
  *
  * @example
  * ```ts
- * import { propagateTraceId } from "./trace.ts";
+ * import { propagateTraceId } from "@weft/cluster";
  *
  * const out = propagateTraceId({ traceHi: 0x11223344, traceLo: 0x55660001 }, 2, { traceHi: 0, traceLo: 0 });
  * if (out.traceHi !== 0x11223344 || out.traceLo !== 0x55660002) throw new Error("unexpected result");

@@ -47,12 +47,35 @@ export function codeOf(error: unknown): ErrorCode {
   return "transport";
 }
 
+/**
+ * A TypeError naming the TLS option behind a runtime's PEM or key error
+ * (OpenSSL's and BoringSSL's codes), or undefined for any other error.
+ */
+export function tlsOptionError(error: unknown): TypeError | undefined {
+  const text = `${field(error, "code")} ${field(error, "message")}`;
+  if (/KEY_VALUES_MISMATCH|key values mismatch/i.test(text)) {
+    return new TypeError(
+      `Invalid option tls.key: it is not the private key of tls.cert (${field(error, "message")})`,
+    );
+  }
+  if (/ERR_OSSL_PEM|PEM routines|BAD_BASE64|no start line/i.test(text)) {
+    return new TypeError(
+      `Invalid option tls.cert or tls.key: the runtime cannot read it as PEM (${
+        field(error, "message")
+      })`,
+    );
+  }
+  return undefined;
+}
+
 /** Maps a connect or listen failure to a WeftError, the runtime error as `cause`. */
 export function mapError(error: unknown, what: string, address: string): Error {
   // Coded errors and caller bugs (TypeError, RangeError) pass through.
   if (error instanceof WeftError || error instanceof TypeError || error instanceof RangeError) {
     return error;
   }
+  const option = tlsOptionError(error);
+  if (option !== undefined) return option;
   const code = codeOf(error);
   const detail = field(error, "message") || String(error);
   return new WeftError(code, `Cannot ${what} ${address}: ${detail}`, { cause: error });

@@ -51,10 +51,71 @@ export interface ResolvedTls {
 /** Default TLS handshake timeout, in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
-function pem(value: unknown, option: string): string | undefined {
+/** The labels of a PEM text's blocks (`CERTIFICATE`, `PRIVATE KEY`, ...). */
+function pemLabels(text: string): string[] {
+  return [...text.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1]!);
+}
+
+const isKeyLabel = (label: string) => /PRIVATE KEY$/.test(label);
+const isCertLabel = (label: string) => /CERTIFICATE$/.test(label) && !/REQUEST$/.test(label);
+
+/**
+ * A PEM option's text, checked for what it must hold: a certificate
+ * (`tls.cert`, `tls.ca`) or an unencrypted private key (`tls.key`). The
+ * usual mistakes (a file name instead of its contents, cert and key
+ * swapped, an encrypted key, a certificate request) are named.
+ */
+function pem(value: unknown, option: string, want: "certificate" | "key"): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || !value.includes("-----BEGIN ")) {
-    throw new TypeError(`Invalid option ${option}: expected a PEM string`);
+  const example = want === "key" ? "-----BEGIN PRIVATE KEY-----" : "-----BEGIN CERTIFICATE-----";
+  if (typeof value !== "string") {
+    throw new TypeError(
+      `Invalid option ${option}: expected PEM text (${example} ...), got ${
+        value === null ? "null" : typeof value
+      }`,
+    );
+  }
+  const labels = pemLabels(value);
+  if (labels.length === 0) {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    throw new TypeError(
+      `Invalid option ${option}: expected PEM text (${example} ...), got ${JSON.stringify(shown)}${
+        /^[^\n]{1,200}\.(pem|crt|cer|key)$/i.test(value.trim())
+          ? ' (a file name? pass the file\'s contents: readFileSync(path, "utf8"))'
+          : ""
+      }`,
+    );
+  }
+  const other = want === "key" ? "tls.cert" : "tls.key";
+  if (want === "key") {
+    if (labels.includes("ENCRYPTED PRIVATE KEY")) {
+      throw new TypeError(
+        `Invalid option ${option}: an encrypted private key (-----BEGIN ENCRYPTED PRIVATE KEY-----); weft takes no passphrase: decrypt it first (openssl pkey -in key.pem -out key-plain.pem)`,
+      );
+    }
+    if (!labels.some(isKeyLabel)) {
+      const swapped = labels.some(isCertLabel) ? `: are ${option} and ${other} swapped?` : "";
+      throw new TypeError(
+        `Invalid option ${option}: expected a private key (${example}), got ${
+          labels.map((l) => `-----BEGIN ${l}-----`).join(", ")
+        }${swapped}`,
+      );
+    }
+    return value;
+  }
+  if (!labels.some(isCertLabel)) {
+    const swapped = labels.some(isKeyLabel)
+      ? option === "tls.cert"
+        ? `: are tls.cert and tls.key swapped?`
+        : ": a private key is never a CA"
+      : labels.includes("CERTIFICATE REQUEST")
+      ? ": a certificate request, not yet signed by a CA"
+      : "";
+    throw new TypeError(
+      `Invalid option ${option}: expected a certificate (${example}), got ${
+        labels.map((l) => `-----BEGIN ${l}-----`).join(", ")
+      }${swapped}`,
+    );
   }
   return value;
 }
@@ -71,8 +132,8 @@ export function tlsOptions(
 ): ResolvedTls | undefined {
   if (value === undefined) return undefined;
   const o = object(value, "tls options");
-  const cert = pem(o.cert, "tls.cert");
-  const key = pem(o.key, "tls.key");
+  const cert = pem(o.cert, "tls.cert", "certificate");
+  const key = pem(o.key, "tls.key", "key");
   if ((cert === undefined) !== (key === undefined)) {
     throw new TypeError("Invalid option tls.key: tls.cert and tls.key go together");
   }
@@ -82,7 +143,9 @@ export function tlsOptions(
   const caValue = o.ca;
   const ca = caValue === undefined
     ? undefined
-    : (Array.isArray(caValue) ? caValue : [caValue]).map((c, i) => pem(c, `tls.ca[${i}]`)!);
+    : (Array.isArray(caValue) ? caValue : [caValue]).map((c, i) =>
+      pem(c, Array.isArray(caValue) ? `tls.ca[${i}]` : "tls.ca", "certificate")!
+    );
   const minVersion = o.minVersion ?? "TLSv1.2";
   if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") {
     throw new TypeError(

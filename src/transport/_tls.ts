@@ -6,6 +6,7 @@
 // adapter uses Bun's own TLS sockets (bun.ts); the refusal codes are shared
 // (_tls_common.ts).
 
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { WeftError } from "../errors.ts";
@@ -33,6 +34,34 @@ function peerCertificate(socket: tls.TLSSocket): PeerCertificate | undefined {
   }
 }
 
+/**
+ * Reads `tls.cert`, `tls.key` and `tls.ca` as the runtime will, and checks
+ * that the key is the certificate's, so a mistake is a TypeError naming the
+ * option at listen or connect (Deno's TLS would only fail each handshake).
+ *
+ * @throws {TypeError} Naming the option that cannot be read, or `tls.key` for a key of another certificate.
+ */
+export function checkPem(t: ResolvedTls): void {
+  const read = <T>(option: string, what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      throw new TypeError(`Invalid option ${option}: cannot read it as ${what}: ${detail(error)}`);
+    }
+  };
+  t.ca?.forEach((ca, i) => read(`tls.ca[${i}]`, "a certificate", () => new X509Certificate(ca)));
+  if (t.cert === undefined || t.key === undefined) return;
+  const key = read("tls.key", "a private key", () => createPrivateKey(t.key!));
+  const cert = read("tls.cert", "a certificate", () => new X509Certificate(t.cert!));
+  if (!cert.checkPrivateKey(key)) {
+    throw new TypeError(
+      `Invalid option tls.key: it is not the private key of tls.cert (${
+        cert.subject.replace(/\n/g, ", ")
+      }): give the key made with that certificate`,
+    );
+  }
+}
+
 function secureOptions(t: ResolvedTls): tls.SecureContextOptions {
   return {
     ...(t.cert === undefined ? {} : { cert: t.cert, key: t.key }),
@@ -52,6 +81,7 @@ export function connectTls(
 ): Promise<Connection> {
   const t = resolved.tls!;
   const where = formatAddress(target);
+  checkPem(t);
   return new Promise<Connection>((resolve, reject) => {
     const serverName = t.serverName ?? target.hostname;
     const socket = tls.connect({
@@ -76,9 +106,7 @@ export function connectTls(
       else if (error instanceof WeftError) reject(error);
       else {
         reject(
-          new WeftError("tls", `TLS handshake with ${where} failed: ${detail(error)}`, {
-            cause: error,
-          }),
+          handshakeError(where, error, "client"),
         );
       }
     };
@@ -115,6 +143,7 @@ export function listenTls(
   resolved: ResolvedListenOptions,
 ): Promise<Listener> {
   const t = resolved.tls!;
+  checkPem(t);
   const refused = (error: WeftError, remote: Address | undefined): void => {
     try {
       resolved.onRefused?.(error, remote);

@@ -80,11 +80,50 @@ export function clientCertError(
   );
 }
 
-/** `tls`: a handshake with `where` failed. */
-export function handshakeError(where: string, error: unknown): WeftError {
-  return new WeftError("tls", `TLS handshake with ${where} failed: ${detail(error)}`, {
-    cause: error,
-  });
+/** What a runtime says when the bytes it got are not TLS (OpenSSL, BoringSSL, rustls). */
+const NOT_TLS =
+  /wrong.?version.?number|UnknownProtocolVersion|InvalidContentType|unknown.?protocol|packet.?length.?too.?long|record.?layer|corrupt.?message|http.?request/i;
+
+/** What a runtime says when the server hung up during the handshake. */
+const HUNG_UP =
+  /closed the connection during the handshake|disconnected before secure TLS|socket hang up|ECONNRESET|UnexpectedEof|unexpected eof|peer closed connection/i;
+
+/**
+ * A clause naming the likely cause of a failed handshake, from the
+ * runtime's words: the peer does not speak TLS (plain TCP or HTTP to a TLS
+ * port), or a server that hung up mid-handshake (a plain port), or "".
+ *
+ * @param side The side that failed: `server` (a client's bytes were not TLS) or `client`.
+ */
+export function handshakeHint(side: "client" | "server", error: unknown): string {
+  const text = detail(error);
+  if (side === "server") {
+    if (/http.?request/i.test(text)) return ": the client sent plain HTTP to this TLS port";
+    if (NOT_TLS.test(text)) {
+      return ": the client does not speak TLS (plain TCP, a weft node without tls options, to this TLS port)";
+    }
+    return "";
+  }
+  if (NOT_TLS.test(text)) {
+    return ": the server does not speak TLS (a plain port: connect without tls)";
+  }
+  if (HUNG_UP.test(text)) {
+    return ": the server closed the connection mid-handshake: does it speak TLS? (a plain weft port does not: connect without tls)";
+  }
+  return "";
+}
+
+/** `tls`: a handshake with `where` (a client, on the `server` side) failed. */
+export function handshakeError(
+  where: string,
+  error: unknown,
+  side: "client" | "server" = "server",
+): WeftError {
+  return new WeftError(
+    "tls",
+    `TLS handshake with ${where} failed: ${detail(error)}${handshakeHint(side, error)}`,
+    { cause: error },
+  );
 }
 
 /** `tls`: a handshake with `where` took longer than `ms`. */

@@ -26,7 +26,7 @@ export const DEFAULT_BACKLOG = 511;
  *
  * @example
  * ```ts
- * import { parseAddress } from "./address.ts";
+ * import { parseAddress } from "@weft/cluster";
  *
  * if (JSON.stringify(parseAddress("[::1]:8888")) !== JSON.stringify({ hostname: "::1", port: 8888 })) throw new Error("unexpected result");
  * if (JSON.stringify(parseAddress("localhost:0")) !== JSON.stringify({ hostname: "localhost", port: 0 })) throw new Error("unexpected result");
@@ -62,7 +62,7 @@ export function parseAddress(address: string): Address {
  *
  * @example
  * ```ts
- * import { formatAddress } from "./address.ts";
+ * import { formatAddress } from "@weft/cluster";
  *
  * if (formatAddress({ hostname: "::1", port: 80 }) !== "[::1]:80") throw new Error("unexpected result");
  * ```

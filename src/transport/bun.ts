@@ -259,7 +259,11 @@ function handshakeRefusal(
       return clientCertError(raw, error, where);
     }
   } else if (!success || (!side.server && error !== null)) {
-    return handshakeError(where, error ?? "the handshake failed");
+    return handshakeError(
+      where,
+      error ?? "the handshake failed",
+      side.server ? "server" : "client",
+    );
   }
   if (t.minVersion === "TLSv1.3" && socket.getTLSVersion?.() !== "TLSv1.3") {
     return handshakeError(where, `${socket.getTLSVersion?.()} is under the minimum TLSv1.3`);
@@ -339,6 +343,7 @@ function handlers(
           handshakeError(
             formatAddress(remoteOf(socket)),
             pending.error ?? error ?? "the other end closed the connection during the handshake",
+            tls!.server ? "server" : "client",
           ),
           remoteOf(socket),
         );

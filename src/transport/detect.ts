@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { defaultTransport } from "./detect.ts";
+ * import { defaultTransport } from "@weft/cluster";
  *
  * const transport = await defaultTransport();
  * if (!["deno", "bun", "node"].includes(transport.name)) throw new Error("unexpected result");

@@ -32,7 +32,7 @@
  *
  * @example Echo over the in-memory network
  * ```ts
- * import { transport } from "./memory.ts";
+ * import { transport } from "@weft/cluster/memory";
  *
  * const listener = await transport.listen("127.0.0.1:0", (conn) => {
  *   conn.start({ data: (chunk) => conn.write(chunk.slice()), close: () => {} });
@@ -489,7 +489,7 @@ function inUse(hostname: string, port: number): boolean {
  *
  * @example
  * ```ts
- * import { connect } from "./memory.ts";
+ * import { connect } from "@weft/cluster/memory";
  *
  * try {
  *   await connect("127.0.0.1:1");
@@ -551,7 +551,7 @@ export async function connect(address: string, options: ConnectOptions = {}): Pr
  *
  * @example
  * ```ts
- * import { listen } from "./memory.ts";
+ * import { listen } from "@weft/cluster/memory";
  *
  * await using listener = await listen("127.0.0.1:0", (conn) => void conn.close());
  * if (listener.address.port === 0) throw new Error("no port picked");
@@ -594,7 +594,7 @@ export async function listen(
  *
  * @example
  * ```ts
- * import { transport } from "./memory.ts";
+ * import { transport } from "@weft/cluster/memory";
  *
  * if (transport.name !== "memory") throw new Error("unexpected name");
  * ```

@@ -137,7 +137,7 @@ export function checkLimit(value: unknown, option: string, fallback: number): nu
  *
  * @example
  * ```ts
- * import { traceIdToBigInt } from "./frame.ts";
+ * import { traceIdToBigInt } from "@weft/cluster/wire";
  *
  * if (traceIdToBigInt(0x11223344, 0x55667788) !== 0x1122334455667788n) throw new Error("unexpected result");
  * ```
@@ -153,7 +153,7 @@ export function traceIdToBigInt(traceHi: number, traceLo: number): bigint {
  *
  * @example
  * ```ts
- * import { traceIdFromBigInt } from "./frame.ts";
+ * import { traceIdFromBigInt } from "@weft/cluster/wire";
  *
  * if (JSON.stringify(traceIdFromBigInt(0x1122334455667788n)) !== JSON.stringify([0x11223344, 0x55667788])) throw new Error("unexpected result");
  * ```
@@ -170,7 +170,7 @@ export function traceIdFromBigInt(id: bigint): [traceHi: number, traceLo: number
  *
  * @example
  * ```ts
- * import { formatTraceId } from "./frame.ts";
+ * import { formatTraceId } from "@weft/cluster/wire";
  *
  * if (formatTraceId(0x11223344, 0x00000001) !== "1122334400000001") throw new Error("unexpected result");
  * ```

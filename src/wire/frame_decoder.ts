@@ -77,7 +77,7 @@ export const MIN_BODY_BUFFER = 4096;
  *
  * @example Decode silly's golden request, fed one byte at a time
  * ```ts
- * import { FrameDecoder } from "./frame_decoder.ts";
+ * import { FrameDecoder } from "@weft/cluster/wire";
  *
  * const hex = "150000000403020101000000887766554433221168656c6c6f";
  * const bytes = Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));

@@ -69,7 +69,7 @@ const utf8 = utf8Encoder;
  *
  * @example Encode a request and its response (golden bytes from PROTOCOL.md)
  * ```ts
- * import { FrameEncoder } from "./frame_encoder.ts";
+ * import { FrameEncoder } from "@weft/cluster/wire";
  *
  * const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
  * const encoder = new FrameEncoder();
@@ -301,7 +301,7 @@ export type EncodeOptions = FrameLimitsOptions;
  *
  * @example
  * ```ts
- * import { encodeRequest } from "./frame_encoder.ts";
+ * import { encodeRequest } from "@weft/cluster/wire";
  *
  * const frame = encodeRequest({ session: 1, cmd: 2, traceHi: 0, traceLo: 3 }, "hi", { framing: "v1" });
  * if (JSON.stringify(Array.from(frame.subarray(0, 2))) !== JSON.stringify([0, 18])) throw new Error("unexpected result");
@@ -324,7 +324,7 @@ export function encodeRequest(
  *
  * @example
  * ```ts
- * import { encodeResponse } from "./frame_encoder.ts";
+ * import { encodeResponse } from "@weft/cluster/wire";
  *
  * if (JSON.stringify(Array.from(encodeResponse(7))) !== JSON.stringify([4, 0, 0, 0, 7, 0, 0, 0x80])) throw new Error("unexpected result");
  * ```

@@ -28,7 +28,7 @@
  *
  * @example A request to "@sdb", as skynet's clustersender frames it
  * ```ts
- * import { encodeSkynetRequest, decodeSkynetRequest } from "./skynet_packet.ts";
+ * import { decodeSkynetRequest, encodeSkynetRequest } from "@weft/cluster/wire";
  *
  * const msg = new Uint8Array([0x1c, 0x47, 0x45, 0x54]); // skynet.pack("GET")
  * const [frame] = encodeSkynetRequest("@sdb", 1, msg);

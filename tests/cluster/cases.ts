@@ -46,18 +46,12 @@ export class MemoryLogger implements Logger {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Waits until `check()` is true, polling; bounded by `limitMs`. */
-export async function until(
-  check: () => boolean,
-  limitMs = 2000,
-  what = "condition",
-): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await delay(2);
-  }
-}
+/** The calls' and connects' own bound in the cases: a hang guard, far over any real wait. */
+export const CALL_GUARD_MS = 60_000;
+
+import { until } from "../_wait.ts";
+
+export { until };
 
 /** Awaits `promise` and asserts it rejects with a WeftError of `code`. */
 export async function rejectsWith(
@@ -93,6 +87,10 @@ async function pair(
     transport: env.transport,
     protocol: env.protocol,
     logger: new MemoryLogger(),
+    // Hang guards, not timings: a loaded machine may be slow. A case that
+    // expects a timeout gives its call a short one of its own.
+    timeout: CALL_GUARD_MS,
+    connectTimeout: CALL_GUARD_MS,
     ...client,
   });
   try {
@@ -209,11 +207,11 @@ export const cases: Case[] = [
             type === "response" && cmd === 2 ? undefined : codec.marshal(type, cmd, body),
           call: (_p, cmd) => (cmd === 1 ? undefined : "answer"),
         },
-        { timeout: 40 },
+        {},
         async (_s, c, peer) => {
           if (env.protocol === "silly") {
-            await rejectsWith(c.call(peer, 1, null), "timeout");
-            await rejectsWith(c.call(peer, 2, null), "timeout");
+            await rejectsWith(c.call(peer, 1, null, { timeout: 40 }), "timeout");
+            await rejectsWith(c.call(peer, 2, null, { timeout: 40 }), "timeout");
           } else {
             assert.equal(await c.call(peer, 1, null), undefined);
             assert.equal(await c.call(peer, 2, null), undefined);
@@ -360,7 +358,7 @@ export const cases: Case[] = [
       await pair(env, { ...echo, accept: () => accepted++ }, {
         close: (_p, reason) => closes.push(reason.code),
       }, async (_s, c, peer) => {
-        const waiting = c.call(peer, 1, "x", { timeout: 1000 });
+        const waiting = c.call(peer, 1, "x");
         assert.equal(await waiting, "x");
         // It rejects during close(), before close() resolves: handle it now.
         const pending = rejectsWith(c.call(peer, 1, "y"), "peer closed");
@@ -419,14 +417,14 @@ export const cases: Case[] = [
             throw new Error("close hook broke");
           },
         },
-        { timeout: 40 },
+        {},
         async (_s, c, peer) => {
-          // Its own timeout: the refusal must come as a close, not a timeout.
-          await rejectsWith(c.call(peer, 1, "refused", { timeout: 5000 }), "closed");
+          // The refusal must come as a close, not a timeout.
+          await rejectsWith(c.call(peer, 1, "refused"), "closed");
           await until(() => !peer.isConnected, 2000, "refusal");
           assert.equal(await c.call(peer, 1, "ok"), "ok");
           if (env.protocol === "silly") {
-            await rejectsWith(c.call(peer, 1, "throw"), "timeout");
+            await rejectsWith(c.call(peer, 1, "throw", { timeout: 40 }), "timeout");
           } else {
             const error = await rejectsWith(c.call(peer, 1, "throw"), "remote");
             assert.match(error.message, /handler broke/);
@@ -703,7 +701,8 @@ export const cases: Case[] = [
         // the connection goes, so it can stop (and stop its timer).
         call: (_p, _cmd, _body, ctx) =>
           new Promise((resolve) => {
-            const timer = setTimeout(() => resolve("late"), 2000);
+            started = true;
+            const timer = setTimeout(() => resolve("late"), 60_000);
             ctx.signal.addEventListener("abort", () => {
               clearTimeout(timer);
               aborted = true;
@@ -712,6 +711,7 @@ export const cases: Case[] = [
           }),
       });
       let aborted = false;
+      let started = false;
       const listener = await s.listen(`${env.host}:0`);
       const host = env.host.includes(":") ? `[${env.host}]` : env.host;
       const c = new Cluster({
@@ -722,7 +722,9 @@ export const cases: Case[] = [
       });
       const peer = c.connect(`${host}:${listener.address.port}`);
       const pending = rejectsWith(c.call(peer, 1, null), "peer closed");
-      await delay(10);
+      // Closed once the server is handling the call (a 10 ms sleep here let a
+      // busy machine close before the request arrived: no handler to abort).
+      await until(() => started, 0, "the handler to start");
       await c.close();
       await pending;
       await rejectsWith(c.call(peer, 1, null), "peer closed");

@@ -1,7 +1,12 @@
 /** `FaultLog`: per-kind windows, the held-back count, one line each, the option's bounds. */
 
 import assert from "node:assert/strict";
-import { checkFaultLogLimit, FAULT_LOG_WINDOW, FaultLog } from "../../src/cluster/fault_log.ts";
+import {
+  checkFaultLogLimit,
+  FAULT_LOG_WINDOW,
+  FaultLog,
+  quoteForLog,
+} from "../../src/cluster/fault_log.ts";
 
 function recorder(limit: number) {
   const lines: { message: string; detail: unknown }[] = [];
@@ -68,4 +73,25 @@ Deno.test("`checkFaultLogLimit` takes integers from 0, and Infinity", () => {
   assert.throws(() => checkFaultLogLimit(1.5, 10), RangeError);
   assert.throws(() => checkFaultLogLimit(-1, 10), RangeError);
   assert.throws(() => checkFaultLogLimit("1", 10), TypeError);
+});
+
+Deno.test("`FaultLog`: at most two lines per kind per second; the rest are counted (the module's example)", () => {
+  const lines: string[] = [];
+  let clock = 0;
+  const log = new FaultLog({ error: (m) => lines.push(m) }, 2, () => clock);
+  for (let i = 0; i < 5; i++) log.report("protocol", `bad frame ${i}`);
+  log.report("frame too large", "huge");
+  clock = 1000;
+  log.report("protocol", "bad frame 5");
+  assert.deepEqual(lines, [
+    "bad frame 0",
+    "bad frame 1",
+    "huge",
+    "bad frame 5 (and 3 more protocol faults not logged)",
+  ]);
+});
+
+Deno.test("`quoteForLog()` quotes, escapes control bytes and cuts a peer's text", () => {
+  assert.equal(quoteForLog('ev"il\n\u001b[31m'), '"ev\\"il\\n\\u001b[31m"');
+  assert.equal(quoteForLog("x".repeat(100)).length, 80 + 5);
 });

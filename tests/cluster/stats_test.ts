@@ -1,5 +1,8 @@
 // cluster.stats(), prometheusText and fetchStats over real loopback sockets
 // (Deno in process; Bun and Node nodes as `weft serve --stats` processes).
+// Prometheus texts are checked by `promtool check metrics` (Debian's
+// `prometheus` package): without promtool on PATH those checks are ignored
+// with one line saying why, except under CI (`CI=true`), where they fail.
 
 import assert from "node:assert/strict";
 import { Cluster, isWeftError, WeftError } from "../../mod.ts";
@@ -12,8 +15,50 @@ import {
   type StatsSnapshot,
 } from "../../src/cluster/stats.ts";
 import { type RuntimeName, spawnScript } from "../_runtimes.ts";
+import { until } from "./cases.ts";
 
 const quiet = { error() {}, warn() {} };
+
+/** `promtool` on PATH, or why not. */
+const promtool = await (async () => {
+  try {
+    const out = await new Deno.Command("promtool", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return out.success ? "promtool" : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const noPromtool = promtool === undefined && Deno.env.get("CI") !== "true";
+if (noPromtool) {
+  console.log(
+    "tests/cluster/stats_test.ts: promtool is not on PATH: the promtool checks are ignored (apt-get install prometheus)",
+  );
+}
+
+/** Runs `promtool check metrics` on `text`; fails the test with promtool's words. */
+async function promtoolCheck(text: string): Promise<void> {
+  if (promtool === undefined) {
+    assert.fail("promtool is not on PATH (CI=true: apt-get install prometheus)");
+  }
+  const child = new Deno.Command(promtool, {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const out = await child.output();
+  const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.ok(out.success, `promtool check metrics failed:\n${said}\n--- text ---\n${text}`);
+  assert.equal(said.trim(), "", `promtool's lint: ${said}`);
+}
 
 function entry(list: CommandStats[], cmd: number): CommandStats {
   const found = list.find((c) => c.cmd === cmd);
@@ -21,14 +66,14 @@ function entry(list: CommandStats[], cmd: number): CommandStats {
   return found;
 }
 
-/** Checks the sums; `every` is the timeEvery option (the first of each `every` is timed). */
-function consistent(s: StatsSnapshot, every: number): void {
+/** Checks the sums: outcomes add up to the count, and every call but a send is in the histogram. */
+function consistent(s: StatsSnapshot): void {
   for (const c of [...s.out, ...s.in]) {
     const outcomes = Object.values(c.outcomes).reduce((a, b) => a + b, 0);
     assert.equal(outcomes, c.count, `cmd ${c.cmd}: outcomes add up to count`);
     assert.equal(c.latency.counts.length, LATENCY_BUCKETS_MS.length + 1);
-    const timed = Math.ceil((c.count - (c.outcomes.sent ?? 0)) / every);
-    assert.equal(c.latency.counts.reduce((a, b) => a + b, 0), timed, `cmd ${c.cmd}: histogram`);
+    const observed = c.count - (c.outcomes.sent ?? 0);
+    assert.equal(c.latency.counts.reduce((a, b) => a + b, 0), observed, `cmd ${c.cmd}: histogram`);
     assert.ok(c.latency.sumMs >= 0);
   }
 }
@@ -47,7 +92,7 @@ Deno.test("stats: calls, requests, outcomes, in flight, bytes, histogram", async
   const held = new Promise<void>((resolve) => (release = resolve));
   await using server = new Cluster({
     ...json(),
-    stats: { timeEvery: 1 },
+    stats: true,
     logger: quiet,
     call: async (_peer, cmd, body, context) => {
       if (cmd === 2) throw new Error("no");
@@ -66,30 +111,32 @@ Deno.test("stats: calls, requests, outcomes, in flight, bytes, histogram", async
     },
   });
   const listener = await server.listen("127.0.0.1:0");
-  await using client = new Cluster({ ...json(), stats: { timeEvery: 2 }, logger: quiet });
+  await using client = new Cluster({ ...json(), stats: true, logger: quiet });
   const peer = client.connect(`127.0.0.1:${listener.address.port}`);
 
   for (let i = 0; i < 5; i++) assert.equal(await client.call(peer, 1, i), i);
   assert.equal(await codeOf(client.call(peer, 2, "x")), "remote");
   assert.equal(await codeOf(client.call(peer, 3, "x", { timeout: 50 })), "timeout");
   await client.send(peer, 1, "one-way");
-  const pending = client.call(peer, 4, "held");
-  // Wait (bounded) until the server is handling cmd 4.
-  for (
-    let i = 0;
-    i < 200 && (server.stats()!.in.find((c) => c.cmd === 4)?.inFlight ?? 0) < 1;
-    i++
-  ) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  const pending = client.call(peer, 4, "held", { timeout: 60_000 });
+  await until(
+    () => (server.stats()!.in.find((c) => c.cmd === 4)?.inFlight ?? 0) === 1,
+    20_000,
+    "the server handling cmd 4",
+  );
+  // From here to the release the handler surely runs: a lower bound on its time.
+  const heldFrom = performance.now();
   const during = client.stats()!;
   assert.equal(entry(during.out, 4).inFlight, 1);
   assert.equal(entry(server.stats()!.in, 4).inFlight, 1);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const heldFor = performance.now() - heldFrom;
   release();
   assert.equal(await pending, "held");
 
   const out = client.stats()!;
-  consistent(out, 2);
+  consistent(out);
+  assert.ok(entry(out.out, 4).latency.sumMs >= heldFor, "the call lasted the hold at least");
   assert.deepEqual(entry(out.out, 1).outcomes, { ok: 5, sent: 1 });
   assert.deepEqual(entry(out.out, 2).outcomes, { ok: 0, remote: 1 });
   assert.deepEqual(entry(out.out, 3).outcomes, { ok: 0, timeout: 1 });
@@ -99,14 +146,11 @@ Deno.test("stats: calls, requests, outcomes, in flight, bytes, histogram", async
   assert.ok(out.bytes.out > 0 && out.bytes.in > 0);
 
   // The server sees the send too, and the handler that gave up when cancelled.
-  for (let i = 0; i < 200 && entry(server.stats()!.in, 1).count < 6; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  for (let i = 0; i < 200 && entry(server.stats()!.in, 3).count < 1; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await until(() => entry(server.stats()!.in, 1).count === 6, 20_000, "the send served");
+  await until(() => entry(server.stats()!.in, 3).count === 1, 20_000, "cmd 3 given up");
   const inn = server.stats()!;
-  consistent(inn, 1);
+  consistent(inn);
+  assert.ok(entry(inn.in, 4).latency.sumMs >= heldFor, "the handler lasted the hold at least");
   assert.deepEqual(entry(inn.in, 1).outcomes, { ok: 6 });
   assert.deepEqual(entry(inn.in, 2).outcomes, { ok: 0, error: 1 });
   assert.deepEqual(entry(inn.in, 3).outcomes, { ok: 0, aborted: 1 });
@@ -114,25 +158,30 @@ Deno.test("stats: calls, requests, outcomes, in flight, bytes, histogram", async
   assert.equal(inn.bytes.in, out.bytes.out, "what one sent, the other received");
 
   await client.close();
-  for (let i = 0; i < 200 && server.stats()!.connections.open > 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await until(() => server.stats()!.connections.open === 0, 20_000, "the server's side closed");
   assert.equal(server.stats()!.connections.open, 0);
   assert.equal(client.stats()!.connections.open, 0);
 });
 
-Deno.test("stats: a synchronous handler's answers and throws; the last-command cache across commands", async () => {
+Deno.test("stats: a synchronous handler's answers, throws and busy time; the last-command cache across commands", async () => {
+  let busyMs = 0;
   await using server = new Cluster({
     ...json(),
-    stats: { timeEvery: 1 },
+    stats: true,
     logger: quiet,
     call: (_peer, cmd, body) => {
       if (cmd === 2) throw new WeftError("protocol", "synchronously");
+      if (cmd === 5) {
+        // Busy for 5 ms: a synchronous handler's time counts in full.
+        const from = performance.now();
+        while (performance.now() - from < 5) { /* busy */ }
+        busyMs += performance.now() - from;
+      }
       return body;
     },
   });
   const listener = await server.listen("127.0.0.1:0");
-  await using client = new Cluster({ ...json(), stats: { timeEvery: 3 }, logger: quiet });
+  await using client = new Cluster({ ...json(), stats: true, logger: quiet });
   const peer = client.connect(`127.0.0.1:${listener.address.port}`);
   // Alternating commands, so each lookup misses the last-command cache.
   for (let i = 0; i < 4; i++) {
@@ -142,15 +191,18 @@ Deno.test("stats: a synchronous handler's answers and throws; the last-command c
   // Pipelined, so several are in flight at once in both directions.
   const many = await Promise.all(Array.from({ length: 20 }, (_, i) => client.call(peer, 1, i)));
   assert.deepEqual(many, Array.from({ length: 20 }, (_, i) => i));
+  // Several busy handlers in one chunk: each one's time is its own, not shared.
+  await Promise.all(Array.from({ length: 4 }, (_, i) => client.call(peer, 5, i)));
 
   const inn = server.stats()!;
-  consistent(inn, 1);
+  consistent(inn);
+  assert.ok(entry(inn.in, 5).latency.sumMs >= busyMs, `busy ${busyMs} ms counted`);
   assert.deepEqual(entry(inn.in, 1).outcomes, { ok: 24 });
   assert.deepEqual(entry(inn.in, 2).outcomes, { ok: 0, protocol: 4 });
   assert.equal(entry(inn.in, 1).inFlight, 0);
   assert.equal(entry(inn.in, 2).inFlight, 0);
   const out = client.stats()!;
-  consistent(out, 3);
+  consistent(out);
   assert.deepEqual(entry(out.out, 1).outcomes, { ok: 24 });
   assert.deepEqual(entry(out.out, 2).outcomes, { ok: 0, remote: 4 });
   assert.equal(entry(out.out, 1).inFlight, 0);
@@ -172,8 +224,8 @@ Deno.test("stats: off by default; bad options name the option; maxCommands bound
     (e: Error) => e instanceof TypeError && /stats\.remote/.test(e.message),
   );
   assert.throws(
-    () => new Cluster({ ...json(), stats: { timeEvery: 0.5 } }),
-    (e: Error) => e instanceof RangeError && /stats\.timeEvery/.test(e.message),
+    () => new Cluster({ ...json(), stats: { timeEvery: 16 } as unknown as boolean }),
+    (e: Error) => e instanceof TypeError && /stats\.timeEvery: removed/.test(e.message),
   );
 
   await using server = new Cluster({
@@ -189,10 +241,43 @@ Deno.test("stats: off by default; bad options name the option; maxCommands bound
   assert.deepEqual(cmds, [[-1, 4], [1, 1], [2, 1]]);
 });
 
+Deno.test("stats: the histogram counts every call (51 of 51) and sums their time, in base units", async () => {
+  await using server = new Cluster({ ...json(), stats: true, call: (_p, _c, b) => b });
+  const listener = await server.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...json(), stats: true });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  for (let i = 0; i < 51; i++) await client.call(peer, 9, i);
+  await client.send(peer, 9, "one-way");
+  await until(() => entry(server.stats()!.in, 9).count === 52, 20_000, "the send served");
+  for (
+    const [text, dir, n] of [
+      [prometheusText(client.stats()!), "out", 51],
+      [prometheusText(server.stats()!), "in", 52],
+    ] as const
+  ) {
+    assert.match(
+      text,
+      new RegExp(`^weft_request_duration_seconds_count\\{direction="${dir}",cmd="9"\\} ${n}$`, "m"),
+    );
+    assert.match(text, new RegExp(`le="\\+Inf"\\} ${n}$`, "m"));
+    const sum = Number(/^weft_request_duration_seconds_sum\{[^}]*\} (\S+)$/m.exec(text)![1]);
+    const sumMs = entry(dir === "out" ? client.stats()!.out : server.stats()!.in, 9).latency.sumMs;
+    assert.ok(Math.abs(sum - sumMs / 1000) < 1e-9, "the sum in seconds");
+    assert.match(text, /^weft_received_bytes_total \d+$/m);
+    assert.match(text, /^weft_sent_bytes_total \d+$/m);
+    assert.doesNotMatch(text, /weft_bytes_(received|sent)_total/, "the old names are gone");
+  }
+  assert.match(
+    prometheusText(client.stats()!),
+    /^weft_requests_total\{direction="out",cmd="9",outcome="sent"\} 1$/m,
+    "a send is counted, not timed",
+  );
+});
+
 Deno.test("stats: prometheusText is valid exposition with cumulative buckets", async () => {
   await using server = new Cluster({ ...json(), stats: true, call: (_p, _c, b) => b });
   const listener = await server.listen("127.0.0.1:0");
-  await using client = new Cluster({ ...json(), stats: { timeEvery: 1 } });
+  await using client = new Cluster({ ...json(), stats: true });
   const peer = client.connect(`127.0.0.1:${listener.address.port}`);
   for (let i = 0; i < 20; i++) await client.call(peer, 9, i);
   const text = prometheusText(client.stats()!, { node: 'a"b' });
@@ -221,6 +306,64 @@ Deno.test("stats: prometheusText is valid exposition with cumulative buckets", a
     /^weft_requests_total\{node="a\\"b",direction="out",cmd="9",outcome="ok"\} 20$/m,
   );
   assert.match(text, /le="\+Inf"\} 20$/m);
+});
+
+Deno.test({
+  name:
+    "stats: prometheusText of one cluster and of several in one exposition pass promtool check metrics",
+  ignore: noPromtool,
+  async fn() {
+    await using server = new Cluster({
+      ...json(),
+      stats: true,
+      logger: quiet,
+      call: (_p, cmd, b) => {
+        if (cmd === 2) throw new Error("no");
+        return b;
+      },
+    });
+    const listener = await server.listen("127.0.0.1:0");
+    await using client = new Cluster({ ...json(), stats: true, logger: quiet });
+    const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+    for (let i = 0; i < 5; i++) await client.call(peer, 1, i);
+    await client.call(peer, 2, "x").catch(() => {});
+    await client.send(peer, 1, "one-way");
+    const a = client.stats()!;
+    const b = server.stats()!;
+    await promtoolCheck(prometheusText(a));
+    await promtoolCheck(prometheusText(b, { node: 'server "b"\nline' }));
+    const both = prometheusText([
+      { stats: a, labels: { node: "client", zone: "x" } },
+      { stats: b, labels: { node: "server", zone: "x" } },
+    ]);
+    await promtoolCheck(both);
+    assert.equal(both.match(/^# HELP weft_requests_total /gm)?.length, 1, "one HELP per family");
+    assert.equal(both.match(/^# TYPE weft_request_duration_seconds histogram$/gm)?.length, 1);
+    assert.match(both, /^weft_connections\{node="client",zone="x"\} 1$/m);
+    assert.match(both, /^weft_connections\{node="server",zone="x"\} 1$/m);
+    // Two separate texts concatenated are not one exposition (promtool says so).
+    const joined = prometheusText(a, { node: "client" }) + prometheusText(b, { node: "server" });
+    await assert.rejects(promtoolCheck(joined), /second HELP line|second TYPE line/);
+  },
+});
+
+Deno.test("stats: prometheusText refuses sources it cannot tell apart, and labels weft sets or Prometheus refuses", async () => {
+  await using c = new Cluster({ ...json(), stats: true });
+  const s = c.stats()!;
+  assert.throws(
+    () =>
+      prometheusText([{ stats: s, labels: { node: "a" } }, { stats: s, labels: { node: "a" } }]),
+    (e: Error) =>
+      e instanceof TypeError && /0 and 1 have the same labels \{node="a"\}/.test(e.message),
+  );
+  assert.throws(
+    () => prometheusText([{ stats: s, labels: {} }, { stats: s, labels: {} }]),
+    (e: Error) => e instanceof TypeError && /same labels/.test(e.message),
+  );
+  assert.throws(() => prometheusText(s, { cmd: "x" }), /label name cmd: weft sets it/);
+  assert.throws(() => prometheusText(s, { "a-b": "x" }), /Invalid label name "a-b"/);
+  assert.throws(() => prometheusText(s, { __name: "x" }), /Invalid label name "__name"/);
+  assert.equal(prometheusText([]), prometheusText([]), "no sources: the families alone");
 });
 
 Deno.test("fetchStats: allowed, refused, and a silly-mode node", async () => {
@@ -268,7 +411,7 @@ for (const runtime of ["bun", "node"] as RuntimeName[]) {
         assert.equal(await codeOf(client.call(peer, 4, undefined)), "no error");
       }
       const snapshot = await fetchStats(address);
-      consistent(snapshot, 16);
+      consistent(snapshot);
       assert.deepEqual(entry(snapshot.in, 3).outcomes, { ok: 10 });
       assert.equal(entry(snapshot.in, 4).count, 1);
       assert.ok(snapshot.bytes.in > 0);

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { suspendKeepalives } from "../../src/discovery/_kv_registry.ts";
 import type { Master, Member, Registry, WatchEvent } from "../../src/discovery/types.ts";
+import { waitLimit } from "../_wait.ts";
 
 /** What a case runs against. */
 export interface DiscoveryContext {
@@ -44,8 +45,9 @@ export class Collector<T> {
       }
     })();
   }
-  /** Waits until `check(items)` holds, at most `ms`. */
+  /** Waits until `check(items)` holds, at most `waitLimit(ms)` (tests/_wait.ts). */
   until(check: (items: T[]) => boolean, ms: number, what: string): Promise<void> {
+    ms = waitLimit(ms);
     return new Promise((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);

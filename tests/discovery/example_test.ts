@@ -12,7 +12,7 @@ Deno.test({
   ignore: noEtcd,
   async fn() {
     const script = new URL("../../examples/discovery_failover.ts", import.meta.url).pathname;
-    const result = await runScript("deno", script, [], 90_000);
+    const result = await runScript("deno", script, [], 300_000);
     assert.equal(
       result.code,
       0,

@@ -18,8 +18,10 @@ const WORKER = new URL("../../examples/_discovery_worker.ts", import.meta.url).p
 const RUNTIMES: RuntimeName[] = ["deno", "bun", "node"];
 const TTL = 1000;
 const KEEPALIVE = TTL / 3;
-// etcd checks for expired leases every 500 ms, and the test machine is shared.
-const SLACK = 1500;
+// etcd checks for expired leases every 500 ms, and the test machine is
+// shared: under load (tools/loaded_test.sh) processes wait seconds for a core,
+// so the takeover bound allows that (a failover that never happens still fails).
+const SLACK = 6000;
 const quiet = { error() {}, warn() {} };
 
 async function workers(

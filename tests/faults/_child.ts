@@ -5,6 +5,7 @@
  */
 
 import { type RuntimeName, spawnScript } from "../_runtimes.ts";
+import { waitLimit } from "../_wait.ts";
 
 const SERVER = new URL("./fault_server.ts", import.meta.url).pathname;
 
@@ -51,7 +52,7 @@ export async function startServer(
     address: listening[1]!,
     stdout: () => child.stdout(),
     lines: (pattern) => child.stdout().split("\n").filter((line) => pattern.test(line)),
-    until: (check, limitMs, what) => child.until(check, limitMs, what),
+    until: (check, limitMs, what) => child.until(check, waitLimit(limitMs), what),
     signal: (signal) => child.signal(signal),
     exited: (limitMs) => child.exited(limitMs),
     stop: () => child.stop(),

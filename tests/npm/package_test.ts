@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { NODE_ENGINES, OUT_DIR } from "../../tools/npm/build.ts";
+import { NODE_ENGINES, OPTIONAL_PEERS, OTEL_API_TESTED, OUT_DIR } from "../../tools/npm/build.ts";
 import {
   NODE_OLDEST,
   type RuntimeName,
@@ -20,6 +20,9 @@ import {
 } from "../_runtimes.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
+
+/** A Node older than the package's engines: it must be refused, by name. */
+const NODE_REFUSED = "20.20.2";
 
 async function sh(
   cmd: string,
@@ -138,6 +141,56 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
       ], root);
     });
 
+    await t.step(
+      "every entry's .d.ts type-checks: the core without DOM or @types/node, discovery, router and nodes with DOM",
+      async () => {
+        const dev = JSON.parse(await Deno.readTextFile(`${root}package.json`)).devDependencies;
+        // Those three name the platform's AbortSignal and fetch in their types.
+        const needsDom = (key: string) =>
+          key.startsWith("./discovery") || key === "./router" || key === "./nodes";
+        const program = (keys: string[]) =>
+          keys.map((k, i) =>
+            `import * as m${i} from "@weft/cluster${k === "." ? "" : k.slice(1)}";`
+          )
+            .join("\n") + `\nexport const all = [${keys.map((_, i) => `m${i}`).join(", ")}];\n`;
+        const keys = Object.keys(deno.exports);
+        for (
+          const [name, files, lib] of [
+            ["core", keys.filter((k) => !needsDom(k)), ["ES2024", "ESNext.Disposable"]],
+            ["all", keys, ["ES2024", "ESNext.Disposable", "DOM"]],
+          ] as const
+        ) {
+          await Deno.writeTextFile(`${app}/entries_${name}.ts`, program([...files]));
+          await Deno.writeTextFile(
+            `${app}/tsconfig.${name}.json`,
+            JSON.stringify({
+              compilerOptions: {
+                target: "ES2022",
+                lib,
+                module: "NodeNext",
+                moduleResolution: "NodeNext",
+                strict: true,
+                types: [],
+                noEmit: true,
+                skipLibCheck: false,
+              },
+              files: [`entries_${name}.ts`],
+            }),
+          );
+          await sh(Deno.execPath(), [
+            "run",
+            "--allow-read",
+            "--allow-write",
+            "--allow-env",
+            "--allow-sys",
+            `npm:typescript@${dev.typescript}/tsc`,
+            "-p",
+            `${app}/tsconfig.${name}.json`,
+          ], root);
+        }
+      },
+    );
+
     const runs: { label: string; runtime: RuntimeName; bin: () => Promise<string>; ext: string }[] =
       [
         {
@@ -149,6 +202,67 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
         { label: "node 24 (.ts)", runtime: "node", bin: () => runtimePath("node"), ext: "ts" },
         { label: "bun (.ts)", runtime: "bun", bin: () => runtimePath("bun"), ext: "ts" },
       ];
+    assert.deepEqual(installed.peerDependencies, OPTIONAL_PEERS);
+    assert.ok(
+      !("@opentelemetry/sdk-trace-base" in installed.dependencies) &&
+        !("typescript" in installed.dependencies),
+      "no dev tools among the dependencies",
+    );
+    for (const version of OTEL_API_TESTED) {
+      await t.step(`@weft/cluster/otel beside @opentelemetry/api ${version}`, async () => {
+        const otelApp = `${tmp}/otel-${version}`;
+        await Deno.mkdir(otelApp);
+        await Deno.writeTextFile(
+          `${otelApp}/package.json`,
+          JSON.stringify({ name: `otel-${version}`, private: true, type: "module" }),
+        );
+        // No --legacy-peer-deps: npm must accept the pair as it is.
+        await sh("npm", [
+          "install",
+          "--prefer-offline",
+          "--no-audit",
+          "--no-fund",
+          "--ignore-scripts",
+          `${tmp}/${info.filename}`,
+          `@opentelemetry/api@${version}`,
+        ], otelApp);
+        await Deno.copyFile(`${root}tests/npm/_otel_check.mjs`, `${otelApp}/otel_check.mjs`);
+        const child = await spawnScript(
+          "node",
+          `${otelApp}/otel_check.mjs`,
+          [],
+          await runtimePath("node"),
+        );
+        const code = await child.exited(60_000);
+        const err = await child.stop();
+        assert.equal(code, 0, `otel check exited ${code}:\n${child.stdout()}\n${err}`);
+        assert.match(child.stdout(), new RegExp(`^otel ok ${version.replace(/\./g, "\\.")}$`, "m"));
+      });
+    }
+
+    await t.step(`Node ${NODE_REFUSED} is refused at import, naming its version`, async () => {
+      const bin = await runtimePathAt("node", NODE_REFUSED, "the npm package test's too-old Node");
+      await Deno.writeTextFile(`${app}/old.mjs`, 'await import("@weft/cluster");\n');
+      for (
+        const [script, args] of [[`${app}/old.mjs`, []], [`${app}/node_modules/.bin/weft`, [
+          "--help",
+        ]]] as const
+      ) {
+        const child = await spawnScript("node", script, [...args], bin);
+        const code = await child.exited(60_000);
+        const err = await child.stop();
+        assert.notEqual(code, 0, `${script} must fail on Node ${NODE_REFUSED}`);
+        assert.match(
+          err,
+          new RegExp(
+            `needs Node\\.js 22 or newer; this is Node\\.js ${NODE_REFUSED.replace(/\./g, "\\.")}`,
+          ),
+          err,
+        );
+      }
+      assert.match(NODE_ENGINES, /^>=22\./, "engines says the same");
+    });
+
     for (const run of runs) {
       await t.step(`quick start on ${run.label}`, async () => {
         const bin = await run.bin();

@@ -2,13 +2,15 @@
 // that drive a mode (or its handshake) without a socket.
 
 import type { WeftError } from "../../src/errors.ts";
-import type { ModeLink } from "../../src/protocol/mode.ts";
+import type { FirstBytes, ModeLink } from "../../src/protocol/mode.ts";
 import type { Frame } from "../../src/wire/frame.ts";
 
 /** What a {@linkcode RecordingLink} saw. */
 export class RecordingLink implements ModeLink {
   readonly peer = "a test peer";
   closed = false;
+  /** What the connection received before its first frame (set by a test). */
+  firstBytes: FirstBytes | null = null;
   flushes = 0;
   paused = 0;
   isReady = false;

@@ -72,11 +72,4 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
   throw new Error("expected a rejection");
 }
 
-/** Polls `check` every 10 ms until it is true, up to `limitMs`. */
-export async function until(check: () => boolean, limitMs: number, what: string): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { until } from "../_wait.ts";

@@ -210,7 +210,14 @@ export const securityCases: SecurityCase[] = [
         },
         { tls: { ca: env.certs.ca } },
         async ({ client, peer, serverLog }) => {
-          await assert.rejects(client.call(peer, "echo", {}), (e) => isWeftError(e));
+          // The client hears why: the server wants a certificate it did not give.
+          await assert.rejects(
+            client.call(peer, "echo", {}),
+            (e) =>
+              isWeftError(e, "closed") &&
+              /before answering weft's HELLO: it most likely requires a client certificate \(mutual TLS\) and this node presented none: give this node tls\.cert and tls\.key/
+                .test(e.message),
+          );
           await until(
             () => serverLog.warnings.some((w) => w.includes("no client certificate")),
             5000,
@@ -256,6 +263,8 @@ export const securityCases: SecurityCase[] = [
           5000,
           "tls refusal logged",
         );
+        const refusal = serverLog.warnings.find((w) => w.includes("TLS handshake"))!;
+        assert.match(refusal, /the client does not speak TLS/, "the refusal says why");
         assert.equal(handled, 0);
       });
     },
@@ -556,6 +565,56 @@ export const securityCases: SecurityCase[] = [
           /tls\.minVersion/,
         ),
       ]).then(() => {});
+    },
+  },
+  {
+    name:
+      "TLS option mistakes are TypeErrors naming the option: swapped cert and key, a key of another certificate, a file name, an encrypted key",
+    async fn(env) {
+      const c = env.certs;
+      const both = async (tls: Record<string, string>, pattern: RegExp) => {
+        // A listener and a client alike (the client refuses before connecting).
+        await rejectsWithType(
+          (async () => await env.transport.listen("127.0.0.1:0", () => {}, { tls }))(),
+          pattern,
+        );
+        await rejectsWithType(
+          (async () => await env.transport.connect("127.0.0.1:1", { tls: { ca: c.ca, ...tls } }))(),
+          pattern,
+        );
+      };
+      await both(
+        { cert: c.serverKey, key: c.serverCert },
+        /^Invalid option tls\.cert: expected a certificate .* got -----BEGIN PRIVATE KEY-----: are tls\.cert and tls\.key swapped\?/,
+      );
+      await both(
+        { cert: c.serverCert, key: c.serverCert },
+        /^Invalid option tls\.key: expected a private key .*got -----BEGIN CERTIFICATE-----: are tls\.key and tls\.cert swapped\?/,
+      );
+      await both(
+        { cert: c.serverCert, key: c.clientKey },
+        /^Invalid option tls\.key: it is not the private key of tls\.cert/,
+      );
+      await both(
+        { cert: "server.crt", key: c.serverKey },
+        /^Invalid option tls\.cert: .*a file name\?/,
+      );
+      await both(
+        {
+          cert: c.serverCert,
+          key: "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        },
+        /^Invalid option tls\.key: an encrypted private key/,
+      );
+      await rejectsWithType(
+        (async () => await env.transport.connect("127.0.0.1:1", { tls: { ca: c.serverKey } }))(),
+        /^Invalid option tls\.ca: expected a certificate/,
+      );
+      const garbled = c.serverCert.replace(/\n[A-Za-z0-9+\/]{12}/, "\n!!!!!!!!!!!!");
+      await both(
+        { cert: garbled, key: c.serverKey },
+        /^Invalid option tls\.(cert|cert or tls\.key):/,
+      );
     },
   },
 ];

@@ -21,7 +21,7 @@ for (const c of securityCases) {
 for (const runtime of ["bun", "node"] as const) {
   Deno.test(`security (${runtime}): every case passes on its own adapter`, async () => {
     const runner = new URL("./run_cases.ts", import.meta.url).pathname;
-    const result = await runScript(runtime, runner, [certs.dir], 120_000);
+    const result = await runScript(runtime, runner, [certs.dir], 900_000);
     const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     assert.equal(result.code, 0, output);
     assert.match(

@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { isWeftError, type WeftError } from "../../src/errors.ts";
+import { waitLimit } from "../_wait.ts";
 import type {
   CloseInfo,
   Connection,
@@ -47,8 +48,12 @@ export interface ConformanceCase {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Rejects with a clear message if `promise` does not settle within `ms`. */
+/**
+ * Rejects with a clear message if `promise` does not settle within `ms`,
+ * raised to the tests' floor (tests/_wait.ts: a bound is a hang guard).
+ */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  ms = waitLimit(ms);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);

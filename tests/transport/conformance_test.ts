@@ -67,7 +67,7 @@ for (
       try {
         const script = new URL("./run_conformance.ts", import.meta.url).pathname;
         const args = [name, stalled.address, ...(tls ? [certs.dir] : [])];
-        const result = await runScript(name, script, args, 180_000);
+        const result = await runScript(name, script, args, 900_000);
         assert.equal(
           result.code,
           0,

@@ -25,7 +25,7 @@ declare const process: {
   getActiveResourcesInfo?(): string[];
 };
 
-const CASE_LIMIT = 90_000;
+const CASE_LIMIT = 120_000;
 
 async function load(name: string | undefined): Promise<Transport> {
   // Static strings, so each runtime loads only its own adapter.

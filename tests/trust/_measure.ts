@@ -11,6 +11,13 @@ import assert from "node:assert/strict";
 import type { Route } from "../../src/router/route.ts";
 import type { Service } from "../../src/router/service.ts";
 
+/**
+ * The bound on the trust tests' waits for their child processes (startup,
+ * an attack getting going): a hang guard. On a loaded machine a reniced
+ * attacker opening 1,000 connections took over 30 s.
+ */
+export const HANG_GUARD = 120_000;
+
 /** The good services' commands. */
 export const TARGET_COMMANDS = { who: 1, claim: 2 };
 

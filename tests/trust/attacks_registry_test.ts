@@ -20,7 +20,7 @@ import type { Master } from "../../src/discovery/types.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "../_runtimes.ts";
 import { type Collector, observer, table, watcher } from "../discovery/conformance.ts";
 import { authAs } from "./_keys.ts";
-import { baseline, callsPerSecond, keepsItsRate } from "./_measure.ts";
+import { baseline, callsPerSecond, HANG_GUARD, keepsItsRate } from "./_measure.ts";
 import { lowerPriority } from "./_nice.ts";
 
 const HERE = (file: string) => new URL(file, import.meta.url).pathname;
@@ -47,7 +47,7 @@ for (const runtime of RUNTIMES) {
     try {
       const server = await spawnScript(runtime, HERE("./_registry_node.ts"));
       children.push(server);
-      const address = (await server.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
+      const address = (await server.waitFor(/^listening (\S+)$/m, HANG_GUARD))[1]!;
       const options = { address, logger: quiet, retryMin: 20, retryMax: 200 };
       const good = new RemoteRegistry({ ...options, ...authAs("good") });
       closers.push(good);
@@ -95,7 +95,7 @@ for (const runtime of RUNTIMES) {
           children.push(attacker);
           await lowerPriority(attacker.pid);
           try {
-            await attacker.until(() => started(progress(attacker)), 30_000, `${what} (${key})`);
+            await attacker.until(() => started(progress(attacker)), HANG_GUARD, `${what} (${key})`);
             await lowerPriority(attacker.pid);
             await keepsItsRate(
               rate,

@@ -20,7 +20,7 @@ import { Service } from "../../src/router/service.ts";
 import { serviceId } from "../../src/router/service_id.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "../_runtimes.ts";
 import { authAs } from "./_keys.ts";
-import { baseline, keepsItsRate, measure, TARGET_COMMANDS } from "./_measure.ts";
+import { baseline, HANG_GUARD, keepsItsRate, measure, TARGET_COMMANDS } from "./_measure.ts";
 import { lowerPriority } from "./_nice.ts";
 
 const HERE = (file: string) => new URL(file, import.meta.url).pathname;
@@ -53,7 +53,7 @@ async function untilStats(
       const lines = router.stdout().split("\n").filter((l) => l.startsWith("stats "));
       return lines.length > 0 && check(JSON.parse(lines.at(-1)!.slice(6)));
     },
-    20_000,
+    HANG_GUARD,
     what,
   );
   return lastStats(router);
@@ -86,7 +86,7 @@ function assertLogBounded(router: ScriptChild, limit: number): void {
 
 async function startTarget(runtime: RuntimeName, id: number, router: string) {
   const child = await spawnScript(runtime, HERE("./_target.ts"), [String(id), router]);
-  const ready = await child.waitFor(new RegExp(`^ready ${id} (\\S+)$`, "m"), 30_000);
+  const ready = await child.waitFor(new RegExp(`^ready ${id} (\\S+)$`, "m"), HANG_GUARD);
   return { child, token: ready[1]! };
 }
 
@@ -100,7 +100,7 @@ for (const runtime of RUNTIMES) {
     try {
       const router = await spawnScript(runtime, HERE("./_router_node.ts"));
       children.push(router);
-      const address = (await router.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
+      const address = (await router.waitFor(/^listening (\S+)$/m, HANG_GUARD))[1]!;
       const tokens = new Map<number, string>();
       const one = await startTarget(others[0]!, ONE, address);
       children.push(one.child);
@@ -149,7 +149,7 @@ for (const runtime of RUNTIMES) {
           try {
             await attacker.until(
               () => started(progress(attacker)),
-              30_000,
+              HANG_GUARD,
               `${what} (${key}) to get going`,
             );
             await lowerPriority(attacker.pid); // threads it started since

@@ -11,7 +11,7 @@ import { Nodes } from "../../src/nodes/nodes.ts";
 import { isWeftError } from "../../src/errors.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "../_runtimes.ts";
 import { authAs } from "./_keys.ts";
-import { baseline, callsPerSecond, keepsItsRate } from "./_measure.ts";
+import { baseline, callsPerSecond, HANG_GUARD, keepsItsRate } from "./_measure.ts";
 import { lowerPriority } from "./_nice.ts";
 
 const HERE = (file: string) => new URL(file, import.meta.url).pathname;
@@ -55,7 +55,7 @@ for (const runtime of ["deno", "bun", "node"] as RuntimeName[]) {
     try {
       const node = await spawnScript(runtime, HERE("./_named_node.ts"));
       children.push(node);
-      const address = (await node.waitFor(/^listening (\S+)$/m, 30_000))[1]!;
+      const address = (await node.waitFor(/^listening (\S+)$/m, HANG_GUARD))[1]!;
       good = new Nodes({ ...authAs("good"), config: { db: address }, timeout: 10_000 });
       const rate = () =>
         callsPerSecond(async (i) => {
@@ -79,7 +79,7 @@ for (const runtime of ["deno", "bun", "node"] as RuntimeName[]) {
           };
           await attacker.until(
             () => Object.values(progress()).reduce((a, b) => a + b, 0) >= 200,
-            30_000,
+            HANG_GUARD,
             `the attack (${key})`,
           );
           await lowerPriority(attacker.pid);

@@ -9,6 +9,7 @@ import { isWeftError, WeftError } from "../../src/errors.ts";
 import { transport as memory } from "../../src/transport/memory.ts";
 import { transport as deno } from "../../src/transport/deno.ts";
 import type { Transport } from "../../src/transport/types.ts";
+import { until } from "../_wait.ts";
 
 // ---- type-level checks -------------------------------------------------------
 
@@ -111,11 +112,6 @@ class MemoryLogger implements Logger {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await delay(2);
-  assert.ok(check(), `timed out waiting for ${what}`);
-}
-
 const transports: [string, Transport][] = [["memory", memory], ["deno", deno]];
 
 for (const [label, transport] of transports) {
@@ -162,7 +158,7 @@ for (const [label, transport] of transports) {
       assert.deepEqual(await client.call(peer, "stamp", undefined), { at: 42 });
       await client.send(peer, "notify", { text: "one" });
       await client.send(peer, "notify", { text: "two" });
-      await until(() => notes.length === 2, "the notifications");
+      await until(() => notes.length === 2, 0, "the notifications");
       assert.deepEqual(notes, ["one", "two"]);
 
       // relay: the server's handler calls the client's add (a * b) back.
@@ -240,7 +236,7 @@ for (const [label, transport] of transports) {
       } else {
         // silly mode: logged, no answer; the caller times out.
         assert.equal(error.code, "timeout");
-        await until(() => logger.errors.length > i, "the logged failure");
+        await until(() => logger.errors.length > i, 0, "the logged failure");
         const cause = logger.errors[i]?.detail;
         assert.ok(isWeftError(cause, "unmarshal failed"), String(cause));
         assert.match(cause.message, why);

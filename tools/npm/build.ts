@@ -55,31 +55,41 @@ export function npmExports(
 
 /**
  * npm packages only an optional subpath imports (`@weft/cluster/otel`):
- * optional peer dependencies, so the core installs without them.
+ * optional peer dependencies, so the core installs without them, each with
+ * the range of versions the adapter works with. tests/npm/ installs the
+ * package beside the lowest and the newest of the range and runs the
+ * adapter there ({@linkcode OTEL_API_TESTED}).
  */
-export const OPTIONAL_PEERS: readonly string[] = ["@opentelemetry/api"];
+export const OPTIONAL_PEERS: Readonly<Record<string, string>> = {
+  "@opentelemetry/api": "^1.1.0",
+};
 
 /**
- * npm packages of the import map the package does not depend on: `uplot`
- * is embedded in src/cli/dashboard/_uplot.ts (tools/dashboard_assets.ts),
- * `playwright-core` drives the dashboard's browser test.
+ * The `@opentelemetry/api` versions tests/npm/ runs the adapter with: the
+ * lowest the peer range accepts (1.0.x lacks `createTraceState`, which the
+ * adapter calls) and the newest published when this was last checked.
  */
-export const NOT_SHIPPED: readonly string[] = ["uplot", "playwright-core"];
+export const OTEL_API_TESTED: readonly string[] = ["1.1.0", "1.10.0"];
 
 /**
  * deno.json's `"name": "npm:name@1.2.3"` imports as npm dependencies (or,
- * with `peers`, those of {@linkcode OPTIONAL_PEERS}).
+ * with `peers`, those of {@linkcode OPTIONAL_PEERS}, as their ranges); the
+ * repository's development tools (`dev`, package.json's devDependencies,
+ * such as the OpenTelemetry SDK the tests use) are neither.
  */
 export function npmDependencies(
   imports: Record<string, string>,
   peers = false,
+  dev: readonly string[] = [],
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const target of Object.values(imports)) {
     const match = /^npm:(@?[^@]+)@(.+)$/.exec(target);
     if (match === null) throw new Error(`deno.json import ${target} is not a pinned npm: import`);
-    if (NOT_SHIPPED.includes(match[1]!)) continue;
-    if (OPTIONAL_PEERS.includes(match[1]!) === peers) out[match[1]!] = match[2]!;
+    const name = match[1]!;
+    if (dev.includes(name)) continue;
+    const range = OPTIONAL_PEERS[name];
+    if ((range !== undefined) === peers) out[name] = range ?? match[2]!;
   }
   return out;
 }
@@ -127,10 +137,10 @@ async function build(): Promise<void> {
     bin: { weft: BIN },
     files: ["mod.js", "mod.d.ts", "src/", "docs/", "README.md", "LICENSE"],
     engines: { node: NODE_ENGINES },
-    dependencies: npmDependencies(deno.imports),
-    peerDependencies: npmDependencies(deno.imports, true),
+    dependencies: npmDependencies(deno.imports, false, Object.keys(dev)),
+    peerDependencies: npmDependencies(deno.imports, true, Object.keys(dev)),
     peerDependenciesMeta: Object.fromEntries(
-      OPTIONAL_PEERS.map((name) => [name, { optional: true }]),
+      Object.keys(OPTIONAL_PEERS).map((name) => [name, { optional: true }]),
     ),
     keywords: ["rpc", "cluster", "silly", "deno", "bun", "node"],
   };

@@ -21,7 +21,13 @@ import { WeftError } from "../../errors.ts";
 import type { CloseInfo } from "../../transport/types.ts";
 import type { Frame } from "../../wire/frame.ts";
 import type { FrameDecoder } from "../../wire/frame_decoder.ts";
-import { type Handshake, type ModeLink, protocolMismatch } from "../mode.ts";
+import { FirstBytes, type Handshake, type ModeLink, protocolMismatch } from "../mode.ts";
+import {
+  closedBeforeHello,
+  firstBytesHint,
+  handshakeMismatch,
+  type PeerSituation,
+} from "../peer_recognition.ts";
 import type { HandshakeAuth } from "./handshake_auth.ts";
 import {
   ControlCmd,
@@ -54,7 +60,14 @@ export interface WeftHandshakeOptions {
   readonly helloFields: ReadonlyMap<number, Uint8Array> | undefined;
   /** Key authentication for this connection, or undefined. */
   readonly auth: HandshakeAuth | undefined;
+  /**
+   * Set if this node connects over TLS: whether it presents a client
+   * certificate (a TLS peer that closes at once most likely refused it).
+   */
+  readonly tls?: { readonly clientCert: boolean } | undefined;
 }
+
+const NO_BYTES = new FirstBytes();
 
 /** The node name a HELLO's fields give (field 1, UTF-8), or undefined. */
 function nodeNameOf(fields: Map<number, Uint8Array>): string | undefined {
@@ -81,27 +94,7 @@ function withFields(
  * weft's handshake on one connection. The connection hands it every frame
  * until it calls `link.ready()`.
  *
- * @example The accepting side answers HELLO and is ready
- * ```ts
- * import { FrameDecoder } from "../../wire/frame_decoder.ts";
- * import { ControlCmd, HELLO_PAYLOAD } from "./protocol.ts";
- * import { WeftHandshake } from "./handshake.ts";
- * import type { ModeLink } from "../mode.ts";
- *
- * const sent: number[] = [];
- * let ready = false;
- * const link = { peer: "a peer", closed: false, ready: () => (ready = true), peerHello: () => {} };
- * const handshake = new WeftHandshake(
- *   link as unknown as ModeLink,
- *   { writeControl: (cmd) => sent.push(cmd) },
- *   new FrameDecoder(),
- *   { initiator: false, helloFields: undefined, auth: undefined },
- * );
- * handshake.onFrame({
- *   kind: "request", session: 0, cmd: ControlCmd.Hello, traceHi: 0, traceLo: 0, payload: HELLO_PAYLOAD,
- * });
- * if (!ready || sent[0] !== ControlCmd.HelloAck) throw new Error("no HELLO_ACK");
- * ```
+ * Its example runs as a test in tests/protocol/doc_examples_test.ts.
  */
 export class WeftHandshake implements Handshake {
   readonly #link: ModeLink;
@@ -109,6 +102,7 @@ export class WeftHandshake implements Handshake {
   readonly #reader: FrameDecoder;
   readonly #auth: HandshakeAuth | undefined;
   readonly #helloFields: ReadonlyMap<number, Uint8Array> | undefined;
+  readonly #tls: { readonly clientCert: boolean } | undefined;
   readonly #accepted: boolean;
   /** True on the connecting side until HELLO_ACK arrives (and, with keys, its AUTH is sent). */
   #awaitingAck: boolean;
@@ -136,6 +130,7 @@ export class WeftHandshake implements Handshake {
     this.#reader = reader;
     this.#auth = options.auth;
     this.#helloFields = options.helloFields;
+    this.#tls = options.tls;
     this.#accepted = !options.initiator;
     this.#awaitingAck = options.initiator;
     // Read nothing but the handshake until it completes.
@@ -207,22 +202,37 @@ export class WeftHandshake implements Handshake {
     link.ready();
   }
 
-  /** A frame longer than a HELLO before the handshake: not a weft peer. */
+  /**
+   * A frame longer than a HELLO before the handshake: not a weft peer, and
+   * what it is if its first bytes tell (HTTP, TLS, silly in either
+   * framing, weft of another framing). Other decode errors get the same
+   * naming as a hint; the handshake's own errors are returned as they are.
+   */
   explain(error: WeftError): WeftError {
+    if (error.code === "protocol" || error.code === "authentication failed") return error;
     const reader = this.#reader;
-    if (error.code !== "frame too large" || reader.limit >= reader.hardLimit) return error;
-    return protocolMismatch(this.#unlikeWeft(error.message.replace(/^Cannot decode frame: /, "")));
+    if (error.code === "frame too large" && reader.limit < reader.hardLimit) {
+      return protocolMismatch(
+        this.#unlikeWeft(error.message.replace(/^Cannot decode frame: /, "")),
+      );
+    }
+    const first = this.#link.firstBytes;
+    const hint = first === null ? "" : firstBytesHint(reader.framing, first, reader.hardLimit);
+    return hint === ""
+      ? error
+      : new WeftError(error.code, `${error.message}${hint}`, { cause: error });
   }
 
   /**
-   * A peer that hangs up on our HELLO refused the connection or is a node
-   * in silly mode; say so (its own log names the mismatch).
+   * A peer that hangs up on our HELLO: what its bytes (if any) say it is,
+   * a mutual-TLS refusal over TLS, or the likely causes (it refused this
+   * node, it is in silly mode, it is a TLS port); its own log says which.
    */
   closedEarly(info: CloseInfo): WeftError | null {
     if (!this.#awaitingAck || info.reason === "local") return null;
     return new WeftError(
       "closed",
-      `Connection closed by ${this.#link.peer} before it answered weft's HELLO: it refused the connection, or it is in silly mode (protocol mismatch)`,
+      closedBeforeHello(String(this.#link.peer), this.#situation(), info.error),
       info.error === undefined ? undefined : { cause: info.error },
     );
   }
@@ -233,16 +243,26 @@ export class WeftHandshake implements Handshake {
     return this.#accepted
       ? new WeftError("timeout", `No weft handshake from ${peer} within ${limit} ms${hint}`)
       : protocolMismatch(
-        `${peer} did not answer weft's HELLO within ${limit} ms: it does not speak weft's protocol (a silly node? use protocol "silly" to talk to it)${hint}`,
+        hint === ""
+          ? `${peer} did not answer weft's HELLO within ${limit} ms: it does not speak weft's protocol (a silly node? use protocol "silly" to talk to it)`
+          : `${peer} did not answer weft's HELLO within ${limit} ms${hint}`,
       );
   }
 
+  /** The peer's first frame was not the HELLO / HELLO_ACK expected: what it is, from its first bytes. */
   #unlikeWeft(detail?: string): string {
-    const why = detail === undefined ? "" : ` (${detail})`;
-    const peer = this.#link.peer;
-    return this.#awaitingAck
-      ? `${peer} answered without weft's HELLO_ACK${why}: it speaks silly's protocol (use protocol "silly" to talk to it)`
-      : `${peer} sent frames without weft's HELLO${why}: it speaks silly's protocol (use protocol "silly" to talk to it)`;
+    return handshakeMismatch(String(this.#link.peer), this.#situation(), detail);
+  }
+
+  /** This connection's first bytes and this node's settings, for peer_recognition.ts. */
+  #situation(): PeerSituation {
+    return {
+      first: this.#link.firstBytes ?? NO_BYTES,
+      framing: this.#reader.framing,
+      hardLimit: this.#reader.hardLimit,
+      connecting: this.#awaitingAck,
+      tls: this.#tls,
+    };
   }
 
   // ---- key authentication (handshake_auth.ts does the cryptography) -------

@@ -94,6 +94,11 @@ export interface WeftSettings extends FramingSettings {
   readonly parts: PartLimits;
   /** Key authentication: this node's keys, or undefined for none. */
   readonly keys: KeyRing | undefined;
+  /**
+   * Set if this node connects over TLS: whether it presents a client
+   * certificate (to name a mutual-TLS refusal).
+   */
+  readonly tls?: { readonly clientCert: boolean } | undefined;
 }
 
 /**
@@ -183,6 +188,7 @@ export class WeftConnection implements ModeConnection, ControlWriter {
       initiator,
       helloFields: settings.helloFields,
       auth: settings.keys && new HandshakeAuth(settings.keys),
+      tls: settings.tls,
     });
   }
 
