@@ -81,6 +81,7 @@ export { type AuthOptions } from "./src/protocol/weft/handshake_auth.ts";
 export { DEFAULT_FAULT_LOG_LIMIT, type PeerFault } from "./src/cluster/fault_log.ts";
 export * from "./src/cluster/listener.ts";
 export { holdReading } from "./src/cluster/hold.ts";
+export type { RawRequest, RawRequestHook } from "./src/cluster/forward.ts";
 export * from "./src/cluster/call_context.ts";
 export { DEFAULT_PROTOCOL, type Protocol } from "./src/protocol/mod.ts";
 export {
