@@ -19,7 +19,7 @@ import {
   quoteForLog,
 } from "../cluster/fault_log.ts";
 import { peerFault } from "../cluster/fault_reply.ts";
-import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
+import type { RawRequest } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
 import type { Peer } from "../connection/peer.ts";
@@ -398,6 +398,7 @@ export class Router {
         out.set(bytes, 1);
         return out;
       },
+      rawRequest: (peer, cmd, payload, request) => this.#routeRaw(peer, cmd, payload, request),
       call: (peer, cmd, body, context) => this.#route(peer, cmd, body as Uint8Array, context),
       close: (peer) => this.#unregister(peer),
       errorInfo: routerErrorInfo,
@@ -549,6 +550,50 @@ export class Router {
 
   // ---- routing -------------------------------------------------------------
 
+  /**
+   * The fast path, before any handler or context: a request to one target
+   * (by id, random, hash or master) whose target is connected and not
+   * congested is forwarded at once and answered from the target's read
+   * callback (see `RawRequest.forward`). Anything else (registering,
+   * claims, broadcasts, a bad head, no target, a target not ready) returns
+   * false and goes to {@linkcode #route}, which reports or waits.
+   */
+  #routeRaw(peer: Peer, cmd: number, payload: Uint8Array, request: RawRequest): boolean {
+    if (payload.length < HEAD_SIZE || payload[0] !== HEAD_VERSION) return false;
+    const mode = payload[1]!;
+    if (mode === Mode.Register || mode === Mode.Broadcast || mode === Mode.Claim) return false;
+    const self = this.#idOf.get(peer);
+    if (self === undefined || u32(payload, 4) !== self) return false;
+    const to = u32(payload, 8);
+    let id: number | undefined;
+    if (mode === Mode.Target) {
+      if (to > MAX_SERVICE_ID || this.#listed?.has(to) === false) return false;
+      id = to;
+    } else {
+      if (to > MAX_GROUP) return false;
+      const group = this.#groups[to];
+      if (group === undefined) return false;
+      const live = group.live;
+      if (mode === Mode.Random) {
+        if (live.length === 0) return false;
+        id = live[Math.floor(Math.random() * live.length)]!;
+      } else if (mode === Mode.Hash) {
+        const k = u32(payload, 12);
+        id = (payload[2]! & Flag.Slots) !== 0
+          ? group.slots.owner(k, live)
+          : rendezvousOwner(k, live);
+      } else if (mode === Mode.Master) {
+        const master = group.master;
+        if (master === undefined || master.id < 0) return false;
+        id = master.id;
+      } else return false;
+    }
+    const target = id === undefined ? undefined : this.#byId.get(id);
+    if (target === undefined || !request.forward(target, cmd, payload, REPLY_SINGLE)) return false;
+    this.#stats.forwarded++;
+    return true;
+  }
+
   #route(peer: Peer, cmd: number, payload: Uint8Array, context: CallContext): unknown {
     if (payload.length < HEAD_SIZE || payload[0] !== HEAD_VERSION) {
       return this.#bad(
@@ -651,12 +696,9 @@ export class Router {
     context: CallContext,
   ): PromiseLike<unknown> | undefined {
     this.#stats.forwarded++;
-    // The fast path: written now, answered from the target's read callback
-    // (no promise, no signal, no copy of the request).
-    const relay = context.oneWay ? undefined : new Relay();
-    if (forwardRaw(target, cmd, payload, context, relay ?? NO_SINK, this.#cluster.nodeId)) {
-      return relay;
-    }
+    // The fast path (#routeRaw) declined: the target is not connected, or
+    // congested, or the body goes in parts. The ordinary call connects or
+    // waits.
     // Scratch lent bytes and options, reused while calls marshal at once
     // (the common case); a call that must wait keeps them.
     const lent = this.#lent;
@@ -916,50 +958,8 @@ export class Router {
   }
 }
 
-/**
- * Responses up to this size are prefixed in a reused buffer: the encoder
- * copies them at once (below the smallest part size, 1 KiB, so never a body
- * sent in parts, which is queued by reference).
- */
-const SCRATCH_MAX = 512;
-const scratch = new Uint8Array(SCRATCH_MAX);
-
-/**
- * A forwarded call as the cluster sees it: a thenable the cluster subscribes
- * to as soon as the handler returns, settled synchronously from the target's
- * response (so the cluster writes the answer while the bytes are lent).
- */
-class Relay implements ForwardSink, PromiseLike<unknown> {
-  #ok: ((value: unknown) => void) | undefined = undefined;
-  #fail: ((reason: unknown) => void) | undefined = undefined;
-
-  then<A = unknown, B = never>(
-    ok?: ((value: unknown) => A | PromiseLike<A>) | null,
-    fail?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): PromiseLike<A | B> {
-    this.#ok = ok ?? undefined;
-    this.#fail = fail ?? undefined;
-    return this as unknown as PromiseLike<A | B>;
-  }
-
-  response(bytes: Uint8Array | undefined): void {
-    if (bytes === undefined) return void this.#ok?.(undefined);
-    // The reply a service reads: [Reply.Single][the target's bytes].
-    const size = bytes.length + 1;
-    let out: Uint8Array;
-    if (size > SCRATCH_MAX) out = new Uint8Array(size);
-    else out = scratch.subarray(0, size);
-    out[0] = Reply.Single;
-    out.set(bytes, 1);
-    this.#ok?.(out);
-  }
-
-  error(reason: unknown): void {
-    this.#fail?.(reason);
-  }
-}
-
-const NO_SINK: ForwardSink = { response() {}, error() {} };
+/** What a service reads before a forwarded answer's body (see service.ts). */
+const REPLY_SINGLE = Uint8Array.of(Reply.Single);
 
 function isInt(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
