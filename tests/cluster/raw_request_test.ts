@@ -14,6 +14,7 @@ import type { RawRequest } from "../../src/cluster/forward.ts";
 import type { Peer } from "../../src/connection/peer.ts";
 import { raw } from "../../src/codec/raw.ts";
 import { RemoteError, WeftError } from "../../src/errors.ts";
+import { until } from "./cases.ts";
 
 const text = (bytes: unknown) => new TextDecoder().decode(bytes as Uint8Array);
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -112,14 +113,6 @@ async function chain(
       await back.close();
     },
   };
-}
-
-async function until(check: () => boolean, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 Deno.test("rawRequest: ok answers (after the prefix), empty answers, remote errors and trace ids pass through; no handler runs", async () => {
