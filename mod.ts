@@ -90,6 +90,7 @@ export {
   MAX_INFO_KIND_BYTES,
 } from "./src/cluster/info.ts";
 export { VERSION } from "./src/version.ts";
+export type { RawRequest, RawRequestHook } from "./src/cluster/forward.ts";
 export * from "./src/cluster/call_context.ts";
 export { DEFAULT_PROTOCOL, type Protocol } from "./src/protocol/mod.ts";
 export {

@@ -57,6 +57,14 @@ export class Calls {
   readonly #trace: TraceId = { traceHi: 0, traceLo: 0 };
   /** The mode sends the time a caller still waits: the clock is read per request. */
   readonly #sendsDeadlines: boolean;
+  /** The resolving functions of the promise just made (see #capture). */
+  #resolve: ((value: unknown) => void) | undefined = undefined;
+  #reject: ((reason: unknown) => void) | undefined = undefined;
+  /** The executor of every call's promise: keeps its resolving functions for the call. */
+  readonly #capture = (resolve: (value: unknown) => void, reject: (reason: unknown) => void) => {
+    this.#resolve = resolve;
+    this.#reject = reject;
+  };
 
   /**
    * The calling side of a cluster.
@@ -230,10 +238,9 @@ export class Calls {
       }
       return Promise.resolve(undefined);
     }
-    let call!: PendingCall;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      call = new PendingCall(cmd, resolve, reject);
-    });
+    // One executor made once: no closure per call.
+    const promise = new Promise<unknown>(this.#capture);
+    const call = new PendingCall(cmd, this.#resolve!, this.#reject!);
     this.#stats?.track(call, marshalled[0]);
     if (span !== undefined) this.#tracing!.settle(span, promise);
     try {

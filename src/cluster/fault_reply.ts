@@ -12,13 +12,25 @@
 
 import type { Unmarshal } from "../codec/types.ts";
 import { type ErrorCode, WeftError } from "../errors.ts";
-import type { CallContext } from "./call_context.ts";
 import type { Channel } from "../connection/channel.ts";
 import type { FaultLog } from "./fault_log.ts";
 import { defaultErrorInfo } from "./options.ts";
 import type { ModeConnection } from "../protocol/mode.ts";
 import type { RemoteErrorInfo } from "../errors.ts";
 import type { Logger } from "./logger.ts";
+
+/**
+ * The request an error answers: what a `CallContext` carries, or
+ * the handler runner's scratch when no context was made for it.
+ */
+export interface RequestRef {
+  /** The request's session id. */
+  readonly session: number;
+  /** The request's cmd number. */
+  readonly cmd: number;
+  /** True for a one-way send (never answered). */
+  readonly oneWay: boolean;
+}
 
 /** Distinct error bodies kept encoded, at most (then the cache starts over). */
 const MAX_CACHED = 256;
@@ -107,7 +119,7 @@ export function isPeerFault(error: unknown): error is WeftError {
 export function answerFault(
   o: Pick<FaultReplyOptions, "errorInfo">,
   channel: Channel,
-  context: CallContext,
+  context: RequestRef,
   error: WeftError,
 ): void {
   const protocol = channel.protocol;
@@ -145,7 +157,7 @@ export interface FaultReplyOptions {
 export function refuseUndecodable(
   o: FaultReplyOptions,
   channel: Channel,
-  context: CallContext,
+  context: RequestRef,
   cmd: number,
   error: unknown,
 ): WeftError | undefined {
@@ -185,7 +197,7 @@ export function refuseUndecodable(
 export function sendError(
   o: { readonly errorInfo: (error: unknown) => RemoteErrorInfo; readonly logger: Logger },
   channel: Channel,
-  context: CallContext,
+  context: RequestRef,
   error: unknown,
 ): void {
   const protocol = channel.protocol;

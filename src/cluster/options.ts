@@ -12,6 +12,7 @@ import { checkNodeId, random32 } from "../session/trace.ts";
 import type { Transport } from "../transport/types.ts";
 import { checkFraming, checkLimit, DEFAULT_SOFT_LIMIT, type Framing } from "../wire/frame.ts";
 import type { CallContext } from "./call_context.ts";
+import type { RawRequestHook } from "./forward.ts";
 import { checkProtocol, createMode, MODES, type Protocol } from "../protocol/mod.ts";
 import type { ProtocolMode } from "../protocol/mode.ts";
 import {
@@ -67,6 +68,14 @@ export const DEFAULT_FRAME_TIMEOUT: Readonly<Record<Protocol, number>> = {
  * Handles a request. Its return value (or what its promise resolves to) is
  * the response body; `undefined` means no response is sent (which is how a
  * one-way `send` is answered).
+ *
+ * The {@linkcode CallContext} is made only for a handler that asks for it:
+ * one declared with four parameters, or with a rest parameter
+ * (`Function.length` 0). A handler declared with one to three parameters
+ * is called with three arguments, and no context exists for a request it
+ * answers at once (one that returns a promise still gets a context behind
+ * the scenes, for cancels, closes and drains). With `stats`, `tracing` or
+ * `contextStorage`, every request gets a context.
  */
 export type RequestHandler = (
   peer: Peer,
@@ -169,6 +178,16 @@ export interface ClusterOptions extends PartOptions, TrustOptions {
   logger?: Logger;
   /** Implicit trace propagation across `await`; see {@linkcode ContextStorage}. */
   contextStorage?: ContextStorage;
+  /**
+   * Sees every request first, raw, before it is decoded and before any
+   * handler or context exists (after the connection's limits and the
+   * `authorize` hook); returns true if it took the request, forwarding it
+   * with `request.forward` (see `RawRequest`), or false to let it
+   * go to `call` as usual. What a router uses to forward at the cost of a
+   * relay. Not consulted with `stats`, `tracing` or `contextStorage` (every
+   * request then goes through its context).
+   */
+  rawRequest?: RawRequestHook;
   /**
    * Keep numbers for `cluster.stats()` (see `@weft/cluster/stats`); with
    * `{ remote: true }` also answer peers' `stats` INFO requests (`weft
@@ -336,6 +355,7 @@ export interface ResolvedOptions {
   nodeId: number;
   logger: Logger;
   contextStorage: ContextStorage | undefined;
+  rawRequest: RawRequestHook | undefined;
   protocol: Protocol;
   /** The protocol mode, configured: what every connection opens. */
   mode: ProtocolMode;
@@ -520,6 +540,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     nodeId: options.nodeId === undefined ? random32() & 0xffff : checkNodeId(options.nodeId),
     logger,
     contextStorage: storage,
+    rawRequest: fn(options.rawRequest, "rawRequest"),
     protocol,
     mode: createMode(protocol, {
       framing,

@@ -19,7 +19,7 @@ import {
   quoteForLog,
 } from "../cluster/fault_log.ts";
 import { peerFault } from "../cluster/fault_reply.ts";
-import { forwardRaw, type ForwardSink } from "../cluster/forward.ts";
+import { forwardRaw, type ForwardSink, type RawRequest } from "../cluster/forward.ts";
 import { holdReading } from "../cluster/hold.ts";
 import { defaultLogger, type Logger } from "../cluster/options.ts";
 import type { Peer } from "../connection/peer.ts";
@@ -428,6 +428,7 @@ export class Router {
         out.set(bytes, 1);
         return out;
       },
+      rawRequest: (peer, cmd, payload, request) => this.#routeRaw(peer, cmd, payload, request),
       call: (peer, cmd, body, context) => this.#route(peer, cmd, body as Uint8Array, context),
       close: (peer) => this.#unregister(peer),
       errorInfo: routerErrorInfo,
@@ -597,6 +598,50 @@ export class Router {
 
   // ---- routing -------------------------------------------------------------
 
+  /**
+   * The fast path, before any handler or context: a request to one target
+   * (by id, random, hash or master) whose target is connected and not
+   * congested is forwarded at once and answered from the target's read
+   * callback (see `RawRequest.forward`). Anything else (registering,
+   * claims, broadcasts, a bad head, no target, a target not ready) returns
+   * false and goes to {@linkcode #route}, which reports or waits.
+   */
+  #routeRaw(peer: Peer, cmd: number, payload: Uint8Array, request: RawRequest): boolean {
+    if (payload.length < HEAD_SIZE || payload[0] !== HEAD_VERSION) return false;
+    const mode = payload[1]!;
+    if (mode === Mode.Register || mode === Mode.Broadcast || mode === Mode.Claim) return false;
+    const self = this.#idOf.get(peer);
+    if (self === undefined || u32(payload, 4) !== self) return false;
+    const to = u32(payload, 8);
+    let id: number | undefined;
+    if (mode === Mode.Target) {
+      if (to > MAX_SERVICE_ID || this.#listed?.has(to) === false) return false;
+      id = to;
+    } else {
+      if (to > MAX_GROUP) return false;
+      const group = this.#groups[to];
+      if (group === undefined) return false;
+      const live = group.live;
+      if (mode === Mode.Random) {
+        if (live.length === 0) return false;
+        id = live[Math.floor(Math.random() * live.length)]!;
+      } else if (mode === Mode.Hash) {
+        const k = u32(payload, 12);
+        id = (payload[2]! & Flag.Slots) !== 0
+          ? group.slots.owner(k, live)
+          : rendezvousOwner(k, live);
+      } else if (mode === Mode.Master) {
+        const master = group.master;
+        if (master === undefined || master.id < 0) return false;
+        id = master.id;
+      } else return false;
+    }
+    const target = id === undefined ? undefined : this.#byId.get(id);
+    if (target === undefined || !request.forward(target, cmd, payload, REPLY_SINGLE)) return false;
+    this.#stats.forwarded++;
+    return true;
+  }
+
   #route(peer: Peer, cmd: number, payload: Uint8Array, context: CallContext): unknown {
     if (payload.length < HEAD_SIZE || payload[0] !== HEAD_VERSION) {
       return this.#bad(
@@ -707,7 +752,8 @@ export class Router {
     // INFO asked through the router (the dashboard polling services) is not the group's traffic.
     const stats = cmd === ROUTED_INFO_CMD ? undefined : this.#groupStats;
     const start = stats === undefined ? -1 : stats.forwarded(group, 1, !context.oneWay);
-    // The fast path: written now, answered from the target's read callback
+    // The fast path when #routeRaw did not take it (the cluster skips the
+    // rawRequest hook when stats are on): written now, answered from the target's read callback
     // (no promise, no signal, no copy of the request).
     const relay = context.oneWay ? undefined : new Relay(stats, group, start);
     if (forwardRaw(target, cmd, payload, context, relay ?? NO_SINK, this.#cluster.nodeId)) {
@@ -1035,6 +1081,9 @@ class Relay implements ForwardSink, PromiseLike<unknown> {
 }
 
 const NO_SINK: ForwardSink = { response() {}, error() {} };
+
+/** What a service reads before a forwarded answer's body (see service.ts). */
+const REPLY_SINGLE = Uint8Array.of(Reply.Single);
 
 function isInt(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
