@@ -14,6 +14,9 @@
  *    `name` and `exports`)
  * 5. `deno doc --lint` over every export of deno.json
  * 6. `deno publish --dry-run`
+ * 7. the tests, examples and benchmarks type-check (`deno check`: a test
+ *    stub or an example left behind by an API change fails here, not in
+ *    the middle of the test run)
  *
  * Run with `deno task check`.
  */
@@ -110,4 +113,5 @@ const exportsMap: Record<string, string> = typeof config.exports === "string"
   : config.exports;
 step("doc lint", ["doc", "--lint", ...Object.values(exportsMap)]);
 step("publish dry run", ["publish", "--dry-run", "--allow-dirty"]);
+step("tests, examples and benchmarks", ["check", "tests/", "examples/", "bench/"]);
 console.log("\nall checks passed");

@@ -63,6 +63,7 @@ function link(): ModeLink & { flushes: number } {
     pong() {},
     partsAcked() {},
     info() {},
+    firstBytes: null,
   };
   return l;
 }
