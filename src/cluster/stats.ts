@@ -134,6 +134,21 @@ export interface StatsSnapshot {
   out: CommandStats[];
   /** Requests this node's handler served, per command (weft and silly mode). */
   in: CommandStats[];
+  /**
+   * The node-wide budgets against a hostile peer (see the README's "Limits
+   * against a hostile peer"): what is held now, and what was refused for
+   * going over one (by kind: `partial bytes` over `maxPartialBytesPerNode`,
+   * `part timeout` past `partTimeout`). Absent in a snapshot from an older node.
+   */
+  limits?: StatsLimits;
+}
+
+/** What {@linkcode StatsSnapshot.limits} holds. */
+export interface StatsLimits {
+  /** Bytes received of half-sent messages, held on every connection together. */
+  partialBytes: number;
+  /** Connections or requests refused for a node-wide budget, by kind. */
+  refused: Record<string, number>;
 }
 
 function label(value: string): string {
@@ -172,6 +187,14 @@ export function prometheusText(
   lines.push(`weft_bytes_received_total${l()} ${snapshot.bytes.in}`);
   metric("weft_bytes_sent_total", "counter", "Bytes sent on every connection.");
   lines.push(`weft_bytes_sent_total${l()} ${snapshot.bytes.out}`);
+  if (snapshot.limits !== undefined) {
+    metric("weft_partial_message_bytes", "gauge", "Bytes held of half-sent messages.");
+    lines.push(`weft_partial_message_bytes${l()} ${snapshot.limits.partialBytes}`);
+    metric("weft_budget_refusals_total", "counter", "Refusals for a node-wide budget, by kind.");
+    for (const [kind, n] of Object.entries(snapshot.limits.refused)) {
+      lines.push(`weft_budget_refusals_total${l(`kind="${label(kind)}"`)} ${n}`);
+    }
+  }
   const dirs = [["out", snapshot.out], ["in", snapshot.in]] as const;
   metric("weft_requests_total", "counter", "Finished calls (out) and requests (in) by outcome.");
   for (const [dir, cmds] of dirs) {

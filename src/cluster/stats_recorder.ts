@@ -6,6 +6,7 @@
 import { now, utf8Encoder } from "../_platform.ts";
 import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
+import type { PartialBudget } from "../protocol/weft/parts.ts";
 import type { CallContext } from "./call_context.ts";
 import {
   type CommandStats,
@@ -213,10 +214,15 @@ export class ClusterStats {
   #bytesOut = 0;
   #cached: Uint8Array | undefined;
   #cachedAt = -Infinity;
+  readonly #partials: PartialBudget | undefined;
 
-  /** @param options The validated options. */
-  constructor(options: Required<StatsOptions>) {
+  /**
+   * @param options The validated options.
+   * @param partials The node's budget of half-sent messages (weft mode).
+   */
+  constructor(options: Required<StatsOptions>, partials?: PartialBudget) {
     this.remote = options.remote;
+    this.#partials = partials;
     this.#out = new Direction(options.maxCommands, options.timeEvery);
     this.#in = new Direction(options.maxCommands, options.timeEvery);
   }
@@ -289,6 +295,13 @@ export class ClusterStats {
       bytes: { in: this.#bytesIn, out: this.#bytesOut },
       out: this.#out.snapshot(),
       in: this.#in.snapshot(),
+      limits: {
+        partialBytes: this.#partials?.held ?? 0,
+        refused: {
+          "partial bytes": this.#partials?.refused ?? 0,
+          "part timeout": this.#partials?.timedOut ?? 0,
+        },
+      },
     };
   }
 
@@ -319,14 +332,23 @@ export function statsReply(stats: ClusterStats | undefined): Uint8Array {
  * @throws {TypeError} Naming the option, for a wrong type.
  * @throws {RangeError} For `maxCommands` out of range.
  */
-export function createStats(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
-  return statsFor(option);
+export function createStats(
+  option: boolean | StatsOptions | undefined,
+  partials?: PartialBudget,
+): ClusterStats | undefined {
+  return statsFor(option, partials);
 }
 
-function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
+function statsFor(
+  option: boolean | StatsOptions | undefined,
+  partials?: PartialBudget,
+): ClusterStats | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) {
-    return new ClusterStats({ remote: false, maxCommands: 256, timeEvery: DEFAULT_TIME_EVERY });
+    return new ClusterStats(
+      { remote: false, maxCommands: 256, timeEvery: DEFAULT_TIME_EVERY },
+      partials,
+    );
   }
   if (option === null || typeof option !== "object") {
     throw new TypeError(`Invalid option stats: expected a boolean or an object, got ${option}`);
@@ -347,5 +369,5 @@ function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | un
       `Invalid option stats.timeEvery: expected an integer from 1 to 65536, got ${timeEvery}`,
     );
   }
-  return new ClusterStats({ remote, maxCommands, timeEvery });
+  return new ClusterStats({ remote, maxCommands, timeEvery }, partials);
 }

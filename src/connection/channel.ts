@@ -195,6 +195,11 @@ export class Channel implements Watched {
     return this.#first === null ? "" : this.protocol.framingHint(this.#first);
   }
 
+  /** The mode's own deadlines at time `t` (see `ModeControl.sweep`). */
+  modeDeadline(t: number): WeftError | null {
+    return this.protocol.sweep?.(t, this.readPaused) ?? null;
+  }
+
   /** The error for a handshake not complete within `limit` ms. */
   handshakeExpired(limit: number): WeftError {
     return this.#handshake!.expired(limit, this.framingHint());
