@@ -60,6 +60,12 @@ export interface AdmissionOptions {
   readonly highWaterMark: number;
   /** Refuse a request whose session is already being served (a mode whose sessions are unique does). */
   readonly refuseReused: boolean;
+  /**
+   * The peer can cancel (weft): never stop reading for waiting requests, so
+   * its CANCELs (and pings) are always read; past {@linkcode PROBE_LIMIT}
+   * high-water marks of them, a request is refused (`busy`) instead of kept.
+   */
+  readonly keepReading?: boolean;
 }
 
 /**
@@ -109,6 +115,8 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
   readonly #maxInflight: number;
   readonly #highWaterMark: number;
   readonly #refuseReused: boolean;
+  /** Bytes of waiting requests past which a request is refused (keepReading), else Infinity. */
+  readonly #backlogLimit: number;
   #refusedLoggedAt = -Infinity;
   #refusedUnlogged = 0;
 
@@ -127,6 +135,9 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     this.#maxInflight = options.maxInflight;
     this.#highWaterMark = options.highWaterMark;
     this.#refuseReused = options.refuseReused;
+    this.#backlogLimit = options.keepReading === true
+      ? PROBE_LIMIT * options.highWaterMark
+      : Infinity;
     this.turn = new ReadTurn(options.maxRequestsPerTurn);
   }
 
@@ -160,6 +171,17 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
           frame,
           "busy",
           `${serving.size} requests in flight, calls of this node waiting`,
+        );
+      }
+    } else if (this.#backlogLimit !== Infinity) {
+      // A peer that can cancel is always read: the CANCELs of its timed-out
+      // calls lie behind its requests, and must free the slots they hold.
+      if (serving.waitingBytes < this.#backlogLimit) serving.defer(frame);
+      else {
+        this.#refuse(
+          frame,
+          "busy",
+          `${serving.size} requests in flight and ${serving.waitingBytes} bytes of requests waiting`,
         );
       }
     } else {
@@ -237,7 +259,9 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
       this.turn.schedule(this.#nextTurn);
       return;
     }
-    if (serving.waitingBytes >= this.#highWaterMark) this.#flow.pause(Pause.Inflight);
+    if (serving.waitingBytes >= this.#highWaterMark && this.#backlogLimit === Infinity) {
+      this.#flow.pause(Pause.Inflight);
+    }
     this.#flow.resume(Pause.Turn);
   };
 

@@ -134,6 +134,7 @@ export class Channel implements Watched {
       maxRequestsPerTurn: options.maxRequestsPerTurn,
       highWaterMark: options.highWaterMark,
       refuseReused: mode.sessions.unique,
+      keepReading: can.cancel,
     });
     const protocol = mode.open(this.#link(), options.initiator);
     this.protocol = protocol;

@@ -10,14 +10,20 @@ import assert from "node:assert/strict";
 import { parseAddress } from "../../src/transport/address.ts";
 import { concat } from "../wire/_util.ts";
 import { delay, type ServerChild, startServer } from "./_child.ts";
+import { CMD } from "./_commands.ts";
 import {
   client,
+  codes,
+  enc,
   HELLO,
+  outcome,
   requestFrame,
   RUNTIMES,
+  settleAll,
   sourced,
   type SourcedSocket,
   stats,
+  untilStats,
   wellBehaved,
 } from "./_helpers.ts";
 
@@ -119,6 +125,42 @@ for (const runtime of RUNTIMES) {
     } finally {
       for (const s of sockets) s.destroy();
       await calls?.stop();
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 20,000 calls timing out after 5 ms against held handlers: their CANCELs arrive, the handlers end, and the next calls on the same connection succeed`, async () => {
+    let closes = 0;
+    const { cluster } = client({ close: () => void closes++ });
+    let server: ServerChild | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0");
+      const peer = cluster.connect(server.address);
+      await cluster.call(peer, CMD.echo, enc.encode("warm"), { timeout: 5000 });
+      const storm = await settleAll(
+        Array.from(
+          { length: 20_000 },
+          () => outcome(cluster.call(peer, CMD.hold, undefined, { timeout: 5 })),
+        ),
+        60_000,
+      );
+      assert.deepEqual(codes(storm), new Map([["timeout", 20_000]]));
+      // The next calls on the same connection: answered, none lost.
+      const next = await settleAll(
+        Array.from(
+          { length: 100 },
+          (_, i) => outcome(cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 5000 })),
+        ),
+        20_000,
+      );
+      assert.deepEqual(codes(next), new Map([["ok", 100]]));
+      // Every held handler was cancelled.
+      await untilStats(cluster, server.address, (s) => s.running === 0, "every handler cancelled");
+      assert.equal(closes, 0, "the connection was never lost");
+    } finally {
       await cluster.close();
       await server?.stop();
     }
