@@ -61,9 +61,12 @@ export interface AdmissionOptions {
   /** Refuse a request whose session is already being served (a mode whose sessions are unique does). */
   readonly refuseReused: boolean;
   /**
-   * The peer can cancel (weft): never stop reading for waiting requests, so
-   * its CANCELs (and pings) are always read; past {@linkcode PROBE_LIMIT}
-   * high-water marks of them, a request is refused (`busy`) instead of kept.
+   * Never stop reading for waiting requests, so that what lies behind them
+   * is always read: the peer's CANCELs and pings (weft), and its hang-up
+   * (which aborts the handlers of a connection that is gone); past
+   * {@linkcode PROBE_LIMIT} high-water marks of them, a request is refused
+   * (`busy` where the mode can answer, else dropped) instead of kept.
+   * Without it, reading pauses at one high-water mark of waiting requests.
    */
   readonly keepReading?: boolean;
 }

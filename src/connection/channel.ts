@@ -134,7 +134,10 @@ export class Channel implements Watched {
       maxRequestsPerTurn: options.maxRequestsPerTurn,
       highWaterMark: options.highWaterMark,
       refuseReused: mode.sessions.unique,
-      keepReading: can.cancel,
+      // Every connection is read whatever its backlog: weft's CANCELs lie
+      // behind the requests, and in either mode so does a hang-up, which
+      // must abort the handlers of a connection that is gone.
+      keepReading: true,
     });
     const protocol = mode.open(this.#link(), options.initiator);
     this.protocol = protocol;

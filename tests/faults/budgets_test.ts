@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Cluster } from "../../src/cluster/cluster.ts";
 import { parseAddress } from "../../src/transport/address.ts";
 import { concat } from "../wire/_util.ts";
 import { delay, type ServerChild, startServer } from "./_child.ts";
@@ -17,6 +18,7 @@ import {
   enc,
   HELLO,
   outcome,
+  rawPeer,
   requestFrame,
   RUNTIMES,
   settleAll,
@@ -24,6 +26,7 @@ import {
   type SourcedSocket,
   stats,
   untilStats,
+  weftRequest,
   wellBehaved,
 } from "./_helpers.ts";
 
@@ -162,6 +165,100 @@ for (const runtime of RUNTIMES) {
       assert.equal(closes, 0, "the connection was never lost");
     } finally {
       await cluster.close();
+      await server?.stop();
+    }
+  });
+}
+
+/** `count` request frames of `cmd`, sessions from 1, with weft's request head or silly's bare body. */
+function pipelined(count: number, weft: boolean, cmd: number): Uint8Array {
+  const empty = new Uint8Array(0);
+  return concat(
+    Array.from(
+      { length: count },
+      (_, i) => weft ? weftRequest(i + 1, cmd, empty) : requestFrame(i + 1, cmd, empty),
+    ),
+  );
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 5 rounds of pipelining held requests past the in-flight cap, then hanging up, leave no handler running, in both modes`, async () => {
+    const servers: ServerChild[] = [];
+    const clients: Cluster[] = [];
+    let calls: ReturnType<typeof wellBehaved> | undefined;
+    try {
+      for (const protocol of ["weft", "silly"] as const) {
+        const weft = protocol === "weft";
+        const server = await startServer(runtime, "127.0.0.1:0", [
+          `--protocol=${protocol}`,
+          "--heartbeat=600000",
+        ]);
+        servers.push(server);
+        const { cluster: good } = client({ protocol });
+        clients.push(good);
+        calls = wellBehaved(good, server.address);
+        // 20,000 held requests (about 1.7 MB waiting, past what a connection may queue).
+        const flood = pipelined(20_000, weft, CMD.hold);
+        for (let round = 1; round <= 5; round++) {
+          const attacker = await rawPeer(server.address);
+          if (weft) await attacker.write(HELLO);
+          await attacker.write(flood);
+          await untilStats(
+            good,
+            server.address,
+            (s) => s.running === 1024,
+            `round ${round}: the cap`,
+          );
+          await attacker.close();
+          const after = await untilStats(
+            good,
+            server.address,
+            (s) => s.running === 0,
+            `${protocol} round ${round}: every handler aborted`,
+            30_000,
+          );
+          assert.equal(after.started, 1024 * round, `${protocol} round ${round}`);
+        }
+        await calls.stop();
+        assert.deepEqual(calls.failures, []);
+        assert.ok(calls.ok > 0);
+      }
+    } finally {
+      await calls?.stop();
+      for (const c of clients) await c.close();
+      for (const s of servers) await s.stop();
+    }
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 20,000 requests that make the handler throw are all answered, and logged at most faultLogLimit lines a second with a count`, async () => {
+    const { cluster: good } = client();
+    let server: ServerChild | undefined;
+    let calls: ReturnType<typeof wellBehaved> | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=600000"]);
+      calls = wellBehaved(good, server.address);
+      const attacker = await rawPeer(server.address);
+      await attacker.write(HELLO);
+      // cmd 99: the fault server's handler throws a RangeError for it.
+      await attacker.write(pipelined(20_000, true, 99));
+      await attacker.until(
+        () => attacker.frames.length >= 20_001,
+        60_000,
+        "every request answered",
+      );
+      assert.ok(attacker.frames.slice(1).every((f) => f.payload[0] === 1), "error responses");
+      await attacker.close();
+      const lines = server.lines(/threw/);
+      // Before: one line with its stack per request (20,000). Now at most 10
+      // a second for the few seconds the flood takes, the rest counted.
+      assert.ok(lines.length >= 1 && lines.length <= 400, `${lines.length} lines`);
+      await calls.stop();
+      assert.deepEqual(calls.failures, []);
+    } finally {
+      await calls?.stop();
+      await good.close();
       await server?.stop();
     }
   });
