@@ -198,6 +198,17 @@ Deno.test("Reassembler: a hostile peer cannot exceed the byte, count and size li
 
 Deno.test("Reassembler: a message holds only the bytes that arrived, within the node's budget; a stalled one times out", () => {
   const limits = resolvePartOptions({ maxPartialBytesPerNode: 3000, partTimeout: 100 });
+  // A message's whole buffer once an eighth of it arrived: the budget sees it.
+  const whole = new Reassembler(resolvePartOptions({ maxPartialBytesPerNode: 1 << 20 }));
+  const eighth = { ...message(8000 - 5), stream: 5 };
+  whole.accept(5, nextPart(eighth, 999));
+  assert.equal(whole.held, 999);
+  whole.accept(5, nextPart(eighth, 1));
+  assert.equal(whole.held, 8000);
+  let done;
+  while (eighth.sent < 8000) done = whole.accept(5, nextPart(eighth, 3000));
+  assert.deepEqual(done?.payload.subarray(5), eighth.body);
+  assert.equal(whole.held, 0);
   const budget = limits.budget;
   const a = new Reassembler(limits);
   const b = new Reassembler(limits);
@@ -207,17 +218,19 @@ Deno.test("Reassembler: a message holds only the bytes that arrived, within the 
   assert.equal(a.bytes, 4 * 1024 * 1024);
   assert.equal(a.held, 1000);
   assert.equal(budget.held, 1000);
-  // Another connection's parts count against the same budget.
-  const m = { ...message(3000), stream: 2 };
-  b.accept(2, nextPart(m, 1500));
-  assert.equal(budget.held, 2500);
+  // Another connection's parts count against the same budget: copies of its
+  // parts until an eighth of it arrived, then its whole buffer, charged in full.
+  const m = { ...message(16_000 - 5), stream: 2 };
+  b.accept(2, nextPart(m, 1000));
+  assert.equal(b.held, 1000);
+  assert.equal(budget.held, 2000);
   throwsCode(
     () => b.accept(2, nextPart(m, 1000)),
     "over budget",
     /maxPartialBytesPerNode 3000/,
   );
   assert.equal(budget.refused, 1);
-  assert.equal(budget.held, 2500);
+  assert.equal(budget.held, 2000);
   b.clear();
   assert.equal(budget.held, 1000);
   // The deadline of the next part: marked at the first sweep, stalled after partTimeout,

@@ -155,13 +155,19 @@ for (const runtime of RUNTIMES) {
       const next = await settleAll(
         Array.from(
           { length: 100 },
-          (_, i) => outcome(cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 5000 })),
+          (_, i) => outcome(cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 20_000 })),
         ),
-        20_000,
+        30_000,
       );
       assert.deepEqual(codes(next), new Map([["ok", 100]]));
       // Every held handler was cancelled.
-      await untilStats(cluster, server.address, (s) => s.running === 0, "every handler cancelled");
+      await untilStats(
+        cluster,
+        server.address,
+        (s) => s.running === 0,
+        "every handler cancelled",
+        30_000,
+      );
       assert.equal(closes, 0, "the connection was never lost");
     } finally {
       await cluster.close();

@@ -103,9 +103,9 @@ export interface PartOptions {
    */
   maxPartialBytes?: number;
   /**
-   * Weft mode: bytes of half-sent messages (bytes received so far: a
-   * message holds only what arrived, never its announced size) all
-   * connections of this node hold at once. A part that would go over it
+   * Weft mode: bytes of half-sent messages all connections of this node
+   * hold at once. A message holds what arrived of it, and its whole size
+   * once an eighth of it did (never its announced size before that). A part that would go over it
    * closes its connection with an `over budget` error (counted in
    * `stats().limits.refused["partial bytes"]`), so peers sending parts and
    * never finishing cannot hold more than this together.
@@ -163,7 +163,7 @@ export interface PartLimits {
   maxPartialBytes: number;
   /** Ms a half-sent message may wait for its next part (Infinity: no deadline). */
   partTimeout: number;
-  /** The node-wide account of bytes received of half-sent messages (`maxPartialBytesPerNode`). */
+  /** The node-wide account of bytes held for half-sent messages (`maxPartialBytesPerNode`). */
   budget: PartialBudget;
 }
 
@@ -276,15 +276,27 @@ export function nextPart(message: OutgoingMessage, size: number): Uint8Array {
   return out;
 }
 
+/**
+ * A half-sent message gets its whole buffer once this fraction (1 /
+ * `WHOLE_AT`) of it arrived; before, copies of its parts. A copy per part
+ * costs an allocation each, so waiting longer costs a legitimate message
+ * more; what a message holds is charged to the node's budget either way.
+ */
+const WHOLE_AT = 8;
+
 interface Partial {
   /** The frame, its payload empty until the last part. */
   frame: Frame;
   /** The size the first part announced. */
   total: number;
-  /** Copies of the parts received, put together at the last one. */
+  /** Copies of the parts received while they are under 1 / `WHOLE_AT` of the total. */
   chunks: Uint8Array[];
-  /** Bytes received (held in `chunks`, counted in the node's budget). */
+  /** The whole message's buffer, made once 1 / `WHOLE_AT` of it arrived (null before). */
+  buffer: Uint8Array | null;
+  /** Bytes received. */
   filled: number;
+  /** Bytes held for it (in `chunks`, or `buffer`'s size), counted in the node's budget. */
+  holds: number;
   /** Parts received. */
   parts: number;
   /** The sweep's mark: `parts` at the last sweep (-1: not swept yet). */
@@ -298,9 +310,10 @@ interface Partial {
  * its limits. A peer that breaks the layout or a limit gets a `protocol`
  * (or `frame too large`, `over budget`) error, which closes the connection.
  *
- * A message holds copies of the parts received so far and becomes one
- * buffer only at its last part: a first part announcing a large size and
- * nothing after it costs its own few bytes, not the announced size.
+ * A message holds copies of the parts received until an eighth of it
+ * arrived, then one buffer of its whole size (charged in full to the
+ * node's budget): a first part announcing a large size and nothing after
+ * it costs its own few bytes, not the announced size.
  */
 export class Reassembler {
   readonly #limits: PartLimits;
@@ -324,7 +337,7 @@ export class Reassembler {
     return this.#bytes;
   }
 
-  /** Bytes received and held for messages not yet complete. */
+  /** Bytes held for messages not yet complete (what arrived; a message's whole size once an eighth of it did). */
   get held(): number {
     return this.#held;
   }
@@ -387,7 +400,9 @@ export class Reassembler {
         },
         total,
         chunks: [],
+        buffer: null,
         filled: 0,
+        holds: 0,
         parts: 0,
         seenParts: -1,
         stallSince: 0,
@@ -405,24 +420,44 @@ export class Reassembler {
     }
     if (data.length > 0) {
       const budget = limits.budget;
-      if (budget.held + data.length > budget.max) {
+      const whole = partial.buffer === null &&
+        WHOLE_AT * (partial.filled + data.length) >= partial.total;
+      const grow = partial.buffer !== null
+        ? 0
+        : whole
+        ? partial.total - partial.holds
+        : data.length;
+      if (budget.held + grow > budget.max) {
         budget.refused++;
         throw new WeftError(
           "over budget",
           `Message in parts (stream ${stream}) refused: this node holds ${budget.held} bytes of partial messages, maxPartialBytesPerNode ${budget.max}`,
         );
       }
-      // A copy: the part lies in the reader's chunk, valid only during this call.
-      partial.chunks.push(data.slice());
+      if (partial.buffer !== null) partial.buffer.set(data, partial.filled);
+      else if (whole) {
+        // Enough of it arrived: the whole buffer (charged in full).
+        const buffer = new Uint8Array(partial.total);
+        let at = 0;
+        for (const chunk of partial.chunks) {
+          buffer.set(chunk, at);
+          at += chunk.length;
+        }
+        buffer.set(data, at);
+        partial.buffer = buffer;
+        partial.chunks = [];
+      } // A copy: the part lies in the reader's chunk, valid only during this call.
+      else partial.chunks.push(data.slice());
       partial.filled += data.length;
-      this.#held += data.length;
-      budget.held += data.length;
+      partial.holds += grow;
+      this.#held += grow;
+      budget.held += grow;
     }
     if ((flags & PartFlag.Last) === 0) return undefined;
     if (partial.filled !== partial.total) {
       throw bad(stream, `last part at ${partial.filled} of the announced ${partial.total} bytes`);
     }
-    partial.frame.payload = join(partial.chunks, partial.total);
+    partial.frame.payload = partial.buffer ?? EMPTY;
     this.#forget(stream, partial);
     return partial.frame;
   }
@@ -461,25 +496,14 @@ export class Reassembler {
   #forget(stream: number, partial: Partial): void {
     this.#partial.delete(stream);
     this.#bytes -= partial.total;
-    this.#held -= partial.filled;
-    this.#limits.budget.held -= partial.filled;
+    this.#held -= partial.holds;
+    this.#limits.budget.held -= partial.holds;
     partial.chunks = [];
+    partial.buffer = null;
   }
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** The chunks as one buffer of `total` bytes (the one chunk itself if there is one). */
-function join(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
 
 function bad(stream: number, detail: string): WeftError {
   return new WeftError("protocol", `Malformed message in parts (stream ${stream}): ${detail}`);
