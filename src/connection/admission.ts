@@ -2,8 +2,9 @@
  * {@linkcode Admission}: what becomes of each request read from one
  * connection. It runs at once if a slot is free (the per-connection
  * in-flight limit) and this read turn's budget lasts; else it waits, in
- * order, for a slot or for a later turn, and reading pauses while the
- * waiting ones hold too much; or, past every bound, it is refused (with an
+ * order, for a slot or for a later turn (a channel keeps reading meanwhile,
+ * `keepReading`: what lies behind them, CANCELs and a hang-up, must be
+ * read); or, past every bound, it is refused (with an
  * error if the mode can say one, else dropped), and the refusal is logged
  * at most once a second with a count of the rest.
  *
