@@ -81,6 +81,15 @@ export { type AuthOptions } from "./src/protocol/weft/handshake_auth.ts";
 export { DEFAULT_FAULT_LOG_LIMIT, type PeerFault } from "./src/cluster/fault_log.ts";
 export * from "./src/cluster/listener.ts";
 export { holdReading } from "./src/cluster/hold.ts";
+export {
+  type ClusterDescription,
+  INFO_CACHE_MS,
+  INFO_SERVICE,
+  InfoKind,
+  type InfoProvider,
+  MAX_INFO_KIND_BYTES,
+} from "./src/cluster/info.ts";
+export { VERSION } from "./src/version.ts";
 export * from "./src/cluster/call_context.ts";
 export { DEFAULT_PROTOCOL, type Protocol } from "./src/protocol/mod.ts";
 export {

@@ -53,10 +53,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Opens this runtime's named node on 127.0.0.1:0, registers it and follows the registry. */
 export async function startNamedNode(registry: Registry): Promise<NamedNode> {
   const name = detectRuntime() ?? "unknown";
-  const nodes = new Nodes({ name, timeout: 2000 });
+  const nodes = new Nodes({ name, timeout: 2000, stats: { remote: true } });
   nodes.register("demo", { whoami: () => ({ node: name, runtime: detectRuntime() }) });
   const listener = await nodes.open(name, { address: "127.0.0.1:0" });
-  await registry.register({ id: `nodes/${name}`, address: `127.0.0.1:${listener.address.port}` });
+  await registry.register(
+    { id: `nodes/${name}`, address: `127.0.0.1:${listener.address.port}` },
+    { ttl: 2000 },
+  );
   const following = new AbortController();
   const followed = follow(nodes, registry, { signal: following.signal });
   const others = NAMED.filter((n) => n !== name);

@@ -20,6 +20,7 @@ import { detectRuntime } from "../src/transport/detect.ts";
 import { openRegistry, startNamedNode } from "./_demo_named.ts";
 import {
   masterElection,
+  registerRouter,
   registryMasters,
   Router,
   Service,
@@ -55,10 +56,14 @@ if (role === "node") {
   const router = new Router({
     heartbeatInterval: 300,
     masters: registryMasters(registry, { groups, onError: (e) => logger.error("masters", e) }),
+    // Numbers for the dashboard (weft dashboard), which finds the router in the registry.
+    stats: { remote: true },
     logger,
   });
   const listener = await router.listen("127.0.0.1:0");
-  console.log(`listening ${formatAddress(listener.address)}`);
+  const address = formatAddress(listener.address);
+  await registerRouter(registry, address, { ttl: DEMO_TTL });
+  console.log(`listening ${address}`);
 } else if (role === "service") {
   const id = Number(arg);
   const service = new Service({
@@ -69,9 +74,19 @@ if (role === "node") {
     retryInterval: 200,
     timeout: 1000,
     logger,
+    stats: { remote: true },
     call: () => ({ id, runtime }),
   });
-  await service.start();
+  // A loaded machine can take longer than a call's second to connect: start
+  // again (it keeps trying the routers meanwhile) rather than give up.
+  for (let attempt = 1;; attempt++) {
+    try {
+      await service.start();
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "unreachable" || attempt >= 20) throw error;
+    }
+  }
   console.log("started");
   const instance = { id: serviceInstanceId(id), address: "127.0.0.1:0", metadata: { runtime } };
   for (let attempt = 0; attempt < 1000; attempt++) {

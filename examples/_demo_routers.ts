@@ -51,12 +51,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codeOf = (error: unknown) => isWeftError(error) ? error.code : String(error);
 
 /**
- * Runs the named-nodes part on the registry at `endpoint`: named nodes on
+ * Runs the named-nodes part on the registry at `endpoint` (under
+ * `namespace`): named nodes on
  * Deno (here), Bun and Node register, follow the registry's node table and
  * call each other by name. True if every call was answered by its callee.
  */
-export async function runNamed(endpoint: string): Promise<boolean> {
-  const namespace = `demo-named-${Date.now()}/`;
+export async function runNamed(endpoint: string, namespace: string): Promise<boolean> {
   const registry = openRegistry(endpoint, namespace);
   const children: ScriptChild[] = [];
   let node: NamedNode | undefined;
@@ -110,9 +110,17 @@ export async function runNamed(endpoint: string): Promise<boolean> {
   return failures.length === 0;
 }
 
-/** Runs the router part on the registry at `endpoint`; true if everything expected happened. */
-export async function runRouters(endpoint: string): Promise<boolean> {
-  const namespace = `demo-${Date.now()}/`;
+/**
+ * Runs the router part on the registry at `endpoint` (under `namespace`);
+ * true if everything expected happened. With `linger` ms, the client goes
+ * on calling (a round every 100 ms) that long before everything stops, so
+ * the dashboard can be looked at.
+ */
+export async function runRouters(
+  endpoint: string,
+  namespace: string,
+  linger = 0,
+): Promise<boolean> {
   const routers = new Map<string, ScriptChild>(); // address -> process
   const services = new Map<number, ScriptChild>(); // service id -> process
   const all: ScriptChild[] = [];
@@ -270,6 +278,17 @@ export async function runRouters(endpoint: string): Promise<boolean> {
         ms(routerSwitch)
       } (kill -> first call answered through the other router)`,
     );
+    if (linger > 0) {
+      console.log(`\nthe cluster stays up ${linger} ms more (--linger), calls go on`);
+      const until = Date.now() + linger;
+      while (Date.now() < until) {
+        await Promise.all(
+          MODES.map((mode) => c.call(routes()[mode], "whoami", {}).catch(() => {})),
+        );
+        round++;
+        await sleep(ROUND_MS);
+      }
+    }
   } catch (error) {
     failures.push(error instanceof Error ? error.message : String(error));
   } finally {

@@ -15,7 +15,13 @@
  * ```sh
  * deno task demo                              # deno run -A examples/demo.ts
  * deno task demo --etcd http://127.0.0.1:2379 # the same on etcd
+ * deno task demo --linger 60000               # keep the cluster (and the dashboard) up 60 s more
  * ```
+ *
+ * While the registry parts run, the demo serves the dashboard (`weft
+ * dashboard`, on 127.0.0.1 and a free port) and prints its address: open it
+ * to watch the named nodes, then the routers, services, masters and the
+ * kills live.
  *
  * Bun and Node are found as the tests find them (examples/_runtimes.ts):
  * `bun` and `node` on PATH when their versions match the pinned ones, else
@@ -27,6 +33,8 @@ import { type RuntimeName, type ScriptChild, spawnScript } from "./_runtimes.ts"
 import { isWeftError } from "../src/errors.ts";
 import { serveRegistry } from "../src/discovery/remote.ts";
 import { runNamed, runRouters } from "./_demo_routers.ts";
+import { ClusterWatch } from "../src/cli/cluster_view.ts";
+import { serveDashboard } from "../src/cli/dashboard.ts";
 
 const CHILD_SCRIPT = new URL("./demo_node.ts", import.meta.url).pathname;
 const CHILDREN: RuntimeName[] = ["bun", "node"];
@@ -129,15 +137,28 @@ try {
 // The router part, on the embedded registry (a registry node served here)
 // or, with --etcd ENDPOINT, on etcd.
 const at = Deno.args.indexOf("--etcd");
+const lingerAt = Deno.args.indexOf("--linger");
+const linger = lingerAt >= 0 ? Number(Deno.args[lingerAt + 1]) : 0;
 const registry = at >= 0 ? undefined : await serveRegistry("127.0.0.1:0");
 const endpoint = at >= 0 ? Deno.args[at + 1]! : registry!.address;
+const namespace = `demo-${Date.now()}/`;
 console.log(
   `\nregistry: ${at >= 0 ? `etcd at ${endpoint}` : `registry node (this process) on ${endpoint}`}`,
 );
+// The dashboard of the cluster the next parts run (weft dashboard, in this process).
+const watch = new ClusterWatch({ registry: endpoint, namespace, cluster: {}, interval: 1000 });
+const dashboard = await serveDashboard(watch, "127.0.0.1:0");
+await watch.start();
+console.log(
+  `dashboard: open ${dashboard.url} to watch the cluster live while the demo runs\n` +
+    `           (or in a terminal: weft top --registry ${endpoint} --namespace ${namespace})`,
+);
 try {
-  if (!await runNamed(endpoint)) ok = false;
-  if (!await runRouters(endpoint)) ok = false;
+  if (!await runNamed(endpoint, namespace)) ok = false;
+  if (!await runRouters(endpoint, namespace, linger)) ok = false;
 } finally {
+  await dashboard.close();
+  await watch.close();
   await registry?.close();
 }
 if (!ok) Deno.exit(1);

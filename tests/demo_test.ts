@@ -4,14 +4,32 @@
 // router killed) on the embedded registry, and on etcd when there is one.
 
 import assert from "node:assert/strict";
-import { runScript } from "./_runtimes.ts";
+import { runScript, spawnScript } from "./_runtimes.ts";
 import { noEtcd, sayWhyIgnored, startEtcd } from "./discovery/_etcd.ts";
 
 const DEMO = new URL("../examples/demo.ts", import.meta.url).pathname;
 const LIMIT_MS = 120_000;
 
-Deno.test("examples/demo.ts: three runtimes call each other, then routers and a master survive kills", async () => {
-  const result = await runScript("deno", DEMO, [], LIMIT_MS);
+Deno.test("examples/demo.ts: three runtimes call each other, then routers and a master survive kills; its dashboard is live meanwhile", async () => {
+  const child = await spawnScript("deno", DEMO, []);
+  let result;
+  try {
+    // The dashboard it prints the address of shows the routers while they run.
+    const url = (await child.waitFor(/^dashboard: open (http:\S+) /m, LIMIT_MS))[1]!;
+    let kinds = new Set<string>();
+    for (let i = 0; i < 600 && !(kinds.has("router") && kinds.has("service")); i++) {
+      const view = await (await fetch(`${url}api/view`)).json();
+      kinds = new Set(
+        (view.nodes as { kind: string; up: boolean }[]).filter((n) => n.up).map((n) => n.kind),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(kinds.has("router") && kinds.has("service"), `the dashboard showed ${[...kinds]}`);
+    const code = await child.exited(LIMIT_MS);
+    result = { code: code ?? -1, stdout: child.stdout(), stderr: await child.stop() };
+  } finally {
+    await child.stop();
+  }
   checkRouterPart(
     result.stdout,
     `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,

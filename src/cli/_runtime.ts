@@ -11,11 +11,17 @@ interface DenoLike {
 interface ProcessLike {
   argv: string[];
   exitCode: number | undefined;
+  env: Record<string, string | undefined>;
+  pid: number;
   once(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   off(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
   stderr: { isTTY?: boolean; write(text: string): unknown };
+  stdout: { isTTY?: boolean; columns?: number; rows?: number; write(text: string): unknown };
+  stdin: AsyncIterable<Uint8Array | string> & { isTTY?: boolean };
 }
 
+// Bun and Deno both have a Node-compatible global `process` (Deno since 2.0),
+// so everything below that is not signals or the exit code goes through it.
 const g = globalThis as { Deno?: DenoLike; process?: ProcessLike };
 
 /** The command-line arguments after the script. */
@@ -64,4 +70,48 @@ export function progress(line: string): void {
 export function progressDone(): void {
   const stderr = g.process?.stderr;
   if (stderr?.isTTY) stderr.write("\n");
+}
+
+/** An environment variable, or undefined. */
+export function env(name: string): string | undefined {
+  return g.process?.env[name];
+}
+
+/** This process's id. */
+export function pid(): number {
+  return g.process?.pid ?? 0;
+}
+
+/** True when stdout is a terminal. */
+export function stdoutIsTTY(): boolean {
+  return g.process?.stdout.isTTY === true;
+}
+
+/** The terminal's size (80 x 24 when not a terminal). */
+export function terminalSize(): { columns: number; rows: number } {
+  const out = g.process?.stdout;
+  return { columns: out?.columns ?? 80, rows: out?.rows ?? 24 };
+}
+
+/** Writes text to stdout as it is (no newline added). */
+export function writeStdout(text: string): void {
+  g.process?.stdout.write(text);
+}
+
+/** Everything on stdin, as bytes, up to `limit` bytes. */
+export async function readStdin(limit: number): Promise<Uint8Array> {
+  const stdin = g.process?.stdin;
+  if (stdin === undefined) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stdin) {
+    const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+    size += bytes.length;
+    if (size > limit) throw new RangeError(`stdin is over ${limit} bytes`);
+    parts.push(bytes);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) (out.set(part, at), at += part.length);
+  return out;
 }

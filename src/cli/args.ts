@@ -31,6 +31,8 @@ export interface Parsed {
   values: Record<string, string | undefined>;
   /** Every boolean flag. */
   booleans: Set<string>;
+  /** The flags given on the command line (not filled in from a default or a context). */
+  given: Set<string>;
 }
 
 /**
@@ -44,13 +46,14 @@ export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
   const booleans = new Set<string>();
   const boolNames = new Set([...(spec.booleans ?? []), "help"]);
   const positional: string[] = [];
+  const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h") {
       booleans.add("help");
       continue;
     }
-    if (!arg.startsWith("--") || arg === "--") {
+    if (!arg.startsWith("--") || arg === "--" || arg === "-") {
       positional.push(arg);
       continue;
     }
@@ -59,15 +62,17 @@ export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
     if (boolNames.has(name)) {
       if (eq >= 0) throw new UsageError(`--${name} takes no value`);
       booleans.add(name);
+      given.add(name);
     } else if (known.has(name)) {
       const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
       if (value === undefined) throw new UsageError(`--${name} needs a value`);
       values[name] = value;
+      given.add(name);
     } else {
       throw new UsageError(`unknown option --${name}`);
     }
   }
-  return { positional, values, booleans };
+  return { positional, values, booleans, given };
 }
 
 /**

@@ -9,18 +9,21 @@
 import { Cluster } from "../cluster/cluster.ts";
 import { intArg, UsageError } from "./args.ts";
 import {
-  addressArg,
-  clusterOptions,
+  addressAndRest,
   cmdArg,
+  CONTEXT_HELP,
   formatError,
+  NETWORK_BOOLEANS,
   NETWORK_FLAGS,
   NETWORK_HELP,
+  networkOptions,
   subcommand,
 } from "./common.ts";
+import { TRUST_HELP } from "./trust.ts";
 import { progress, progressDone } from "./_runtime.ts";
 import type { Subcommand } from "./subcommand.ts";
 
-const HELP = `weft bench <host:port> [options]
+const HELP = `weft bench [host:port] [options]
 
 Calls a node as fast as it answers for a while, then prints calls/s and
 latency percentiles. Point it at an echo node (weft serve).
@@ -31,6 +34,11 @@ latency percentiles. Point it at an echo node (weft serve).
   --duration MS              how long to run (default 5000)
   --progress MS              progress line interval (default 1000; 0: none)
 ${NETWORK_HELP}
+${TRUST_HELP}
+${CONTEXT_HELP}
+
+Example:
+  weft bench 127.0.0.1:7000 --depth 64 --duration 3000
 
 Exit code: 0 if every call was answered, 1 if any failed, 2 bad arguments.`;
 
@@ -56,16 +64,17 @@ export const bench: Subcommand = subcommand({
     duration: "5000",
     progress: "1000",
   },
+  booleans: [...NETWORK_BOOLEANS],
   async run(parsed) {
-    const [address, extra] = parsed.positional;
-    const target = addressArg(address);
-    if (extra !== undefined) throw new UsageError(`unexpected argument ${extra}`);
+    const { address, rest } = addressAndRest(parsed);
+    const target = address!;
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${rest[0]}`);
     const cmd = cmdArg(parsed.values.cmd);
     const payload = intArg("--payload", parsed.values.payload, 0, 16 * 1024 * 1024);
     const depth = intArg("--depth", parsed.values.depth, 1, 65536);
     const duration = intArg("--duration", parsed.values.duration, 1, 24 * 3600 * 1000);
     const every = intArg("--progress", parsed.values.progress, 0, 3600 * 1000);
-    const { codecName, ...options } = clusterOptions(parsed);
+    const { codecName, ...options } = await networkOptions(parsed);
     const body = "x".repeat(payload);
 
     const cluster = new Cluster({ ...options, logger: { error() {}, warn() {} } });

@@ -8,10 +8,23 @@
  */
 
 import { Router, type RouterOptions } from "../router/router.ts";
+import { registryMasters } from "../router/registry_masters.ts";
+import { routerPolicy, type RouterRule } from "../router/policy.ts";
+import type { RouterPolicy } from "../router/policy.ts";
+import { registerRouter, registryMembers } from "../router/registry_members.ts";
 import { formatAddress } from "../transport/address.ts";
 import { intArg, UsageError } from "./args.ts";
-import { subcommand } from "./common.ts";
+import { CONTEXT_HELP, listenArg, networkOptions, subcommand } from "./common.ts";
 import { onInterrupt } from "./_runtime.ts";
+import { openRegistry } from "./registry_client.ts";
+import {
+  SERVE_TRUST_BOOLEANS,
+  SERVE_TRUST_FLAGS,
+  SERVE_TRUST_HELP,
+  TRUST_BOOLEANS,
+  TRUST_FLAGS,
+  TRUST_HELP,
+} from "./trust.ts";
 import type { Subcommand } from "./subcommand.ts";
 
 const HELP = `weft router --listen HOST:PORT [options]
@@ -27,7 +40,26 @@ other through it by target, random, hash, broadcast or master routes.
   --per-turn N               forwards from one read of one service before others are served
                              (fairness; default 256)
   --master GROUP=ID@FENCE    a static master (comma-separated for several)
-  --stats MS                 print the router's counters every MS (0: never; default 0)`;
+  --registry ADDR            a registry node (host:port) or etcd (http://...): register this
+                             router there (routers/HOST:PORT), for weft dashboard and top
+  --namespace NS             the registry's key prefix (default weft/)
+  --groups G,...             with --registry: take these groups' masters from its elections
+  --members                  with --registry: a service is a member only while registered
+  --stats                    keep stats (per group too) and answer weft stats (remote stats)
+  --print-stats MS           print the router's counters every MS (0: never; default 0)
+  --policy FILE              who may be what: a JSON routerPolicy, {"identity": {"announce":
+                             [{"group": G, "from": I, "to": J}], "master": [G]}, "*": ...}
+${SERVE_TRUST_HELP}
+${TRUST_HELP}
+${CONTEXT_HELP}
+
+Examples:
+  weft router --listen 127.0.0.1:7000 --stats
+  weft router --listen :7000 --registry 127.0.0.1:7400 --groups 1,2 --members
+
+Prints "listening HOST:PORT", then runs until Ctrl-C or SIGTERM (exit 0). Exit
+code 1 if it cannot listen or register (the error's code is printed), 2 for bad
+arguments.`;
 
 /** The `router` subcommand. */
 export const router: Subcommand = subcommand({
@@ -41,18 +73,20 @@ export const router: Subcommand = subcommand({
     hwm: undefined,
     "per-turn": undefined,
     master: undefined,
-    stats: "0",
+    registry: undefined,
+    namespace: undefined,
+    groups: undefined,
+    policy: undefined,
+    "print-stats": "0",
+    ...TRUST_FLAGS,
+    ...SERVE_TRUST_FLAGS,
   },
+  booleans: ["stats", "members", ...TRUST_BOOLEANS, ...SERVE_TRUST_BOOLEANS],
   positional: false,
   async run(parsed) {
-    const listen = parsed.values.listen!.split(",").map((a) => a.trim());
-    for (const address of listen) {
-      if (!/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(address)) {
-        throw new UsageError(`--listen must look like 127.0.0.1:7000 or :7000, got ${address}`);
-      }
-    }
+    const listen = parsed.values.listen!.split(",").map((a) => listenArg("--listen", a.trim()));
     const options: RouterOptions = {};
-    const { heartbeat, misses, hwm, master } = parsed.values;
+    const { heartbeat, misses, hwm, master, registry: endpoint, groups } = parsed.values;
     if (heartbeat !== undefined) {
       options.heartbeatInterval = intArg("--heartbeat", heartbeat, 1, 2 ** 31 - 1);
     }
@@ -68,17 +102,52 @@ export const router: Subcommand = subcommand({
       if (match === null) throw new UsageError(`--master must be GROUP=ID@FENCE, got ${m}`);
       masters.push([Number(match[1]), Number(match[2]), Number(match[3])]);
     }
-    const every = intArg("--stats", parsed.values.stats, 0, 2 ** 31 - 1);
+    const groupList = groups === undefined
+      ? []
+      : groups.split(",").map((g) => intArg("--groups", g.trim(), 0, 255));
+    if (endpoint === undefined && (groupList.length > 0 || parsed.booleans.has("members"))) {
+      throw new UsageError("--groups and --members need --registry ADDR");
+    }
+    const every = intArg("--print-stats", parsed.values["print-stats"], 0, 2 ** 31 - 1);
+    if (parsed.booleans.has("stats")) options.stats = { remote: true };
+    const trust = await networkOptions(parsed, true);
+    for (const key of ["tls", "auth", "authorize", "introspect", "protectedMode"] as const) {
+      if (trust[key] !== undefined) (options as Record<string, unknown>)[key] = trust[key];
+    }
+    if (trust.maxConnections !== undefined) options.maxConnections = trust.maxConnections;
+    if (trust.maxConnectionsPerAddress !== undefined) {
+      options.maxConnectionsPerAddress = trust.maxConnectionsPerAddress;
+    }
+    if (parsed.values.policy !== undefined) options.policy = await policyArg(parsed.values.policy);
+    const registry = endpoint === undefined
+      ? undefined
+      : openRegistry(endpoint, parsed.values.namespace, trust);
+    if (registry !== undefined) {
+      const onError = () => {};
+      if (groupList.length > 0) {
+        options.masters = registryMasters(registry, { groups: groupList, onError });
+      }
+      if (parsed.booleans.has("members")) options.members = registryMembers(registry, { onError });
+    }
     let node: Router;
     try {
       node = new Router(options);
       for (const [group, id, fence] of masters) node.setMaster(group, id, fence);
     } catch (error) {
+      await registry?.close();
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }
-    for (const address of listen) {
-      const listener = await node.listen(address.startsWith(":") ? `0.0.0.0${address}` : address);
-      console.log(`listening ${formatAddress(listener.address)}`);
+    try {
+      for (const address of listen) {
+        const listener = await node.listen(address);
+        const bound = formatAddress(listener.address);
+        if (registry !== undefined) await registerRouter(registry, bound);
+        console.log(`listening ${bound}`);
+      }
+    } catch (error) {
+      await node.close();
+      await registry?.close();
+      throw error;
     }
     const timer = every === 0
       ? undefined
@@ -86,6 +155,23 @@ export const router: Subcommand = subcommand({
     await new Promise<void>((resolve) => onInterrupt(resolve));
     if (timer !== undefined) clearInterval(timer);
     await node.close();
+    await registry?.close();
     return 0;
   },
 });
+
+/** A `--policy` file as a router policy. */
+async function policyArg(path: string): Promise<RouterPolicy> {
+  let rules: Record<string, RouterRule>;
+  try {
+    const fs = await import("node:fs/promises");
+    rules = JSON.parse(await fs.readFile(path, "utf8"));
+  } catch (error) {
+    throw new UsageError(`--policy ${path}: cannot read it as JSON (${(error as Error).message})`);
+  }
+  try {
+    return routerPolicy(rules);
+  } catch (error) {
+    throw new UsageError(`--policy ${path}: ${(error as Error).message}`);
+  }
+}

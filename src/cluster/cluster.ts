@@ -5,7 +5,13 @@
  * @module
  */
 
-import { type AbortSignalLike, startRefTimer, stopTimer, type TimerHandle } from "../_platform.ts";
+import {
+  type AbortSignalLike,
+  now,
+  startRefTimer,
+  stopTimer,
+  type TimerHandle,
+} from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { DeadlineQueue } from "../session/deadline_queue.ts";
 import { parseAddress } from "../transport/address.ts";
@@ -16,14 +22,16 @@ import type { ChannelHost } from "../connection/channel_host.ts";
 import { Peer, type PeerState, peerState } from "../connection/peer.ts";
 import { Reaper } from "../connection/reaper.ts";
 import { AcceptGate } from "./accept_gate.ts";
-import { connectFailed } from "./_fail.ts";
+import { connectFailed, timeoutOptionError } from "./_fail.ts";
 import type { CallOptions, ContextHost } from "./call_context.ts";
 import { Calls } from "./calls.ts";
 import { HandlerRunner } from "./handler_runner.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
+import { withMayHaveRun } from "./call_helpers.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { connectTls, listenTls } from "./security.ts";
 import * as recorder from "./stats_recorder.ts";
+import { clusterInfo, type InfoProvider, type InfoService } from "./info.ts";
 import { createTracing } from "./tracing_hook.ts";
 import { waitFor } from "./_wait.ts";
 
@@ -101,8 +109,10 @@ export class Cluster implements ContextHost {
     onSoftLimit: (channel, bodyLength, out) => this.#onSoftLimit(channel, bodyLength, out),
     onRefused: (_channel, message) => this.#o.logger.warn(message),
     onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
-    statsReply: () => recorder.statsReply(this.#stats),
+    onInfo: (channel, session, payload) => this.#info.answer(channel, session, payload),
   };
+  /** INFO: what this node says about itself, and asking a peer (info.ts). */
+  readonly #info: InfoService;
 
   /**
    * Creates a cluster node (silly's `serve`).
@@ -137,6 +147,74 @@ export class Cluster implements ContextHost {
       tracing,
     );
     this.#handlers = new HandlerRunner(this.#o, this, this.#stats, tracing);
+    this.#info = clusterInfo({
+      options,
+      protocol: this.#o.protocol,
+      nodeId: this.#o.nodeId,
+      nodeName: this.#o.nodeName,
+      authorize: this.#o.security.authorize,
+      faults: this.#o.faults,
+      logger: this.#o.logger,
+      remoteStats: this.#stats?.remote ?? false,
+      stats: () => this.stats(),
+      listening: () => [...this.#listeners].map((l) => l.address),
+      connections: () => this.#channels.size,
+      now,
+    });
+  }
+
+  /**
+   * Adds what a layer above (a router, named nodes) answers to the INFO
+   * requests of `kind` (`describe`, `stats`, or its own): its fields are
+   * merged over the cluster's own answer. See `info.ts`.
+   *
+   * @throws {TypeError} For a bad kind or provider.
+   */
+  provideInfo(kind: string, provider: InfoProvider | undefined): void {
+    this.#info.provide(kind, provider);
+  }
+
+  /**
+   * This node's own answer to INFO `kind`, under the same rules a peer
+   * meets (`introspect`, `stats.remote`, and `authorize` for `peer` if
+   * given): for layers that carry INFO another way (a routed service).
+   *
+   * @throws {WeftError} `forbidden`, `unknown command`.
+   */
+  localInfo(kind: string, peer?: Peer): unknown {
+    return this.#info.local(kind, peer);
+  }
+
+  /**
+   * Asks `peer` about itself (modes that can, weft): INFO of `kind`
+   * (`describe`, `stats`, or a kind its layer answers). Connects if needed.
+   *
+   * @returns The answer (JSON).
+   * @throws {WeftError} (as a rejection) `remote` with `remote.code`
+   *   `forbidden` (not allowed) or `unknown command`; `timeout`, `closed`,
+   *   `connect failed`, `protocol` (silly mode, or not a weft node).
+   */
+  async info(
+    peer: Peer,
+    kind: string,
+    options: Omit<CallOptions, "service" | "command"> = {},
+  ): Promise<unknown> {
+    if (!this.#o.mode.can.info) throw new WeftError("protocol", "Info requests need weft mode");
+    const timeout = options.timeout ?? this.#o.timeout;
+    if (typeof timeout !== "number" || !(timeout > 0)) throw timeoutOptionError(timeout);
+    const deadline = timeout === Infinity ? Infinity : now() + timeout;
+    const signal = options.signal;
+    const state = peerState<Channel>(peer);
+    if (state.closed || this.#shut) throw this.#peerClosed(peer);
+    let channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
+    // The handshake first (and any backpressure), as a call waits.
+    while (channel.congested) {
+      const message = `Info from ${peer} timed out`;
+      await waitFor(this.#deadlines, channel.drained(), deadline, signal, message);
+      if (state.closed) throw this.#peerClosed(peer);
+      channel = state.channel ?? await this.#ensureChannel(peer, state, deadline, signal);
+    }
+    return await this.#info.ask(channel, kind, deadline, signal);
   }
 
   /** This node's numbers (`@weft/cluster/stats`), or undefined without the `stats` option. */
@@ -330,6 +408,7 @@ export class Cluster implements ContextHost {
       initiator,
       maxInflight: this.#o.maxInflightPerConnection,
       maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
+      soloTurnTime: this.#o.soloTurnTime,
     });
     this.#reaper.track(channel);
     state.channel = channel;
@@ -416,7 +495,15 @@ export class Cluster implements ContextHost {
         : new WeftError("closed", `Connection to ${peer} lost while waiting: ${error.message}`, {
           cause: error,
         });
-      for (const call of calls) call.reject(reason);
+      // Calls whose request was written may have run; the others never
+      // left this node (one error per group, not per call).
+      let ran: WeftError | undefined;
+      let unsent: WeftError | undefined;
+      for (const call of calls) {
+        if (call.written) {
+          call.reject(ran ??= reason.mayHaveRun ? reason : withMayHaveRun(reason, true));
+        } else call.reject(unsent ??= withMayHaveRun(reason, false));
+      }
     }
     for (const context of channel.serving.values()) context.abort(error);
     channel.serving.clear();
@@ -479,6 +566,6 @@ export class Cluster implements ContextHost {
   }
 
   #clusterClosed(): WeftError {
-    return new WeftError("peer closed", "Cluster closed");
+    return new WeftError("peer closed", "Cluster closed", { mayHaveRun: false });
   }
 }

@@ -35,7 +35,7 @@
  * @module
  */
 
-import { startRefTimer, stopTimer, strictUtf8Decoder } from "../_platform.ts";
+import { startRefTimer, stopTimer, strictUtf8Decoder, utf8Encoder } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import { defaultTransport } from "../transport/detect.ts";
 import type { Connection, Transport } from "../transport/types.ts";
@@ -44,11 +44,15 @@ import { FrameDecoder } from "../wire/frame_decoder.ts";
 import { FrameEncoder } from "../wire/frame_encoder.ts";
 import {
   ControlCmd,
+  decodeErrorInfo,
   HELLO_PAYLOAD,
   helloVersion,
   isHello,
+  ResponseStatus,
   WEFT_VERSION,
 } from "../protocol/weft/protocol.ts";
+
+const STATS_KIND = utf8Encoder.encode("stats");
 
 /** Upper bounds of the latency buckets, in milliseconds (a last bucket holds the rest). */
 export const LATENCY_BUCKETS_MS: readonly number[] = [
@@ -74,8 +78,8 @@ export const LATENCY_BUCKETS_MS: readonly number[] = [
 /** The `stats` option of a cluster. */
 export interface StatsOptions {
   /**
-   * Answer weft-mode STATS control requests (`fetchStats`, `weft stats`)
-   * with this node's stats. Off by default: the numbers name commands and
+   * Answer peers' `stats` INFO requests (`fetchStats`, `weft stats`, the
+   * dashboard) with this node's stats, as `authorize` allows. Off by default: the numbers name commands and
    * traffic, which a peer need not see.
    *
    * @default {false}
@@ -237,8 +241,10 @@ export function prometheusText(
   return lines.join("\n") + "\n";
 }
 
-// ---- fetchStats: one weft-mode STATS request on a connection of its own
-// (no cluster needed): HELLO, STATS, wait for HELLO_ACK and STATS_REPLY, close.
+// ---- fetchStats: one weft-mode INFO request (kind stats) on a connection of
+// its own (no cluster needed): HELLO, INFO, wait for HELLO_ACK and the
+// response, close. Plain TCP without key authentication; the `weft`
+// command, which needs TLS and keys, asks through a cluster (`cluster.info`).
 
 /** Options of {@linkcode fetchStats}. */
 export interface FetchStatsOptions {
@@ -257,7 +263,7 @@ export interface FetchStatsOptions {
  * its own. The node must allow it (`stats: { remote: true }`).
  *
  * @throws {WeftError} `connect failed` family, `timeout`, `closed`, `protocol` (not a weft node),
- *   `remote` (the node does not allow it).
+ *   `remote` (the node does not allow it: `remote.code` is `forbidden`).
  */
 export async function fetchStats(
   address: string,
@@ -275,8 +281,8 @@ export async function fetchStats(
   const answer = Promise.withResolvers<StatsSnapshot>();
   let acked = false;
   const onFrame = (frame: Frame) => {
-    if (frame.kind !== "request") return;
     if (!acked) {
+      if (frame.kind !== "request") return;
       if (frame.cmd !== ControlCmd.HelloAck || !isHello(frame.payload)) {
         throw new WeftError("protocol", `${address} did not answer weft's HELLO: not in weft mode`);
       }
@@ -286,11 +292,14 @@ export async function fetchStats(
       acked = true;
       return;
     }
-    if (frame.cmd !== ControlCmd.StatsReply || frame.session !== 1) return;
-    const reply = JSON.parse(strictUtf8Decoder.decode(frame.payload));
-    if (typeof reply?.error === "string") {
-      answer.reject(new WeftError("remote", `${address}: ${reply.error}`));
-    } else answer.resolve(reply as StatsSnapshot);
+    // INFO is answered by an ordinary weft response: a status byte, then JSON.
+    if (frame.kind !== "response" || frame.session !== 1) return;
+    const body = frame.payload.subarray(1);
+    if (frame.payload[0] === ResponseStatus.Error) {
+      answer.reject(decodeErrorInfo(body, "stats"));
+    } else if (frame.payload[0] === ResponseStatus.Ok) {
+      answer.resolve(JSON.parse(strictUtf8Decoder.decode(body)) as StatsSnapshot);
+    } else throw new WeftError("protocol", `Bad stats answer from ${address}`);
   };
   const timer = startRefTimer(
     () => answer.reject(new WeftError("timeout", `No stats from ${address} in ${timeout} ms`)),
@@ -321,8 +330,8 @@ export async function fetchStats(
   const header = { session: 0, cmd: ControlCmd.Hello as number, traceHi: 0, traceLo: 0 };
   encoder.request(header, HELLO_PAYLOAD);
   header.session = 1;
-  header.cmd = ControlCmd.Stats;
-  encoder.request(header);
+  header.cmd = ControlCmd.Info;
+  encoder.request(header, STATS_KIND);
   conn.write(encoder.take());
   try {
     return await answer.promise;

@@ -3,7 +3,7 @@
 // pending calls, the handler wrapper, the connection byte counters, and the
 // STATS_REPLY payload.
 
-import { now, utf8Encoder } from "../_platform.ts";
+import { now } from "../_platform.ts";
 import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
 import type { PartialBudget } from "../protocol/weft/parts.ts";
@@ -198,22 +198,17 @@ function outcomeOf(error: unknown): string {
   return typeof code === "string" ? code : "error";
 }
 
-/** How long a remote STATS answer is reused, so a peer asking often costs little. */
-const REMOTE_CACHE_MS = 250;
-
 /** A cluster's stats recorder; made by {@linkcode createStats}. */
 export class ClusterStats {
   readonly #created = now();
   readonly #out: Direction;
   readonly #in: Direction;
-  /** True if remote STATS requests are answered. */
+  /** True if peers' `stats` INFO requests are answered (see info.ts). */
   readonly remote: boolean;
   #open = 0;
   #opened = 0;
   #bytesIn = 0;
   #bytesOut = 0;
-  #cached: Uint8Array | undefined;
-  #cachedAt = -Infinity;
   readonly #partials: PartialBudget | undefined;
 
   /**
@@ -304,26 +299,6 @@ export class ClusterStats {
       },
     };
   }
-
-  /** The STATS_REPLY payload: the snapshot as UTF-8 JSON (reused for 250 ms). */
-  remoteReply(): Uint8Array {
-    const t = now();
-    if (this.#cached === undefined || t - this.#cachedAt >= REMOTE_CACHE_MS) {
-      this.#cached = utf8Encoder.encode(JSON.stringify(this.snapshot()));
-      this.#cachedAt = t;
-    }
-    return this.#cached;
-  }
-}
-
-/** The STATS_REPLY payload of a node that does not answer STATS. */
-export const STATS_REFUSED: Uint8Array = utf8Encoder.encode(
-  JSON.stringify({ error: "stats not allowed: this node does not have stats: { remote: true }" }),
-);
-
-/** The STATS_REPLY payload for `stats` (undefined: stats off). */
-export function statsReply(stats: ClusterStats | undefined): Uint8Array {
-  return stats?.remote ? stats.remoteReply() : STATS_REFUSED;
 }
 
 /**

@@ -55,8 +55,10 @@ export interface AdmissionHost<C> {
 export interface AdmissionOptions {
   /** Requests whose handlers may run at once; see `maxInflightPerConnection`. */
   readonly maxInflight: number;
-  /** Requests run per read turn; see `maxRequestsPerTurn`. */
+  /** Requests run per read turn while other connections are read; see `maxRequestsPerTurn`. */
   readonly maxRequestsPerTurn?: number | undefined;
+  /** Milliseconds a turn of a connection read alone lasts; see `soloTurnTime`. */
+  readonly soloTurnTime?: number | undefined;
   /** Bytes of waiting requests over which reading pauses. */
   readonly highWaterMark: number;
   /** Refuse a request whose session is already being served (a mode whose sessions are unique does). */
@@ -142,7 +144,7 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     this.#backlogLimit = options.keepReading === true
       ? PROBE_LIMIT * options.highWaterMark
       : Infinity;
-    this.turn = new ReadTurn(options.maxRequestsPerTurn);
+    this.turn = new ReadTurn(options.maxRequestsPerTurn, options.soloTurnTime);
   }
 
   /** Requests are handled or wait for a slot. */
@@ -234,9 +236,9 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     return this.serving.waiting > 0 && this.serving.dropWaiting(session);
   }
 
-  /** A new read: a new turn. */
-  newTurn(): void {
-    this.turn.reset();
+  /** A new read, at `t` (ms, `now()`): a new turn. */
+  newTurn(t: number): void {
+    this.turn.begin(t);
   }
 
   /** The connection closed: no later turn runs. */
@@ -259,7 +261,7 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
       return;
     }
     if (channel.closed) return;
-    if (serving.waiting > 0 && this.turn.used >= this.turn.budget) {
+    if (serving.waiting > 0 && this.turn.over) {
       this.turn.schedule(this.#nextTurn);
       return;
     }

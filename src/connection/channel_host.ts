@@ -34,8 +34,11 @@ export interface ChannelHost<C> {
    * closed it on purpose (`close(peer)`, the cluster's close).
    */
   onClosed(channel: C, error: WeftError, local: boolean): void;
-  /** This node's stats, for a peer that asked (modes that serve stats). */
-  statsReply(): Uint8Array;
+  /**
+   * The peer asked about this node (modes that can `info`; `payload`:
+   * what it asked): answer with a response to `session`, or nothing.
+   */
+  onInfo(channel: C, session: number, payload: Uint8Array): void;
 }
 
 /** Options of {@linkcode Channel}. */
@@ -54,4 +57,6 @@ export interface ChannelOptions {
   maxInflight: number;
   /** Requests run per read turn before reading pauses for a macrotask; see `maxRequestsPerTurn`. */
   maxRequestsPerTurn?: number;
+  /** Milliseconds a connection read alone runs before it yields; see `soloTurnTime`. */
+  soloTurnTime?: number;
 }

@@ -644,6 +644,14 @@ export async function serveRegistry(
     ...json({ commands: COMMANDS }),
     call: (_peer, cmd, body, context) => host.handle(cmd, body, context),
   });
+  // What `weft ls` and the dashboard learn of a registry node (INFO describe).
+  cluster.provideInfo("describe", () => ({
+    kind: "registry",
+    keys: host.store.keys.size,
+    leases: host.store.leases.size,
+    revision: String(host.store.revision),
+    watches: host.waiting,
+  }));
   let listening;
   try {
     listening = await cluster.listen(address, caps);

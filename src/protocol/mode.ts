@@ -125,8 +125,12 @@ export interface ModeAbilities {
   readonly names: boolean;
   /** A request can carry W3C trace context. */
   readonly traceContext: boolean;
-  /** A peer can ask a node for its stats. */
-  readonly stats: boolean;
+  /**
+   * A peer can ask a node about itself (what it is, serves, its numbers:
+   * src/cluster/info.ts) with {@linkcode ModeControl.askInfo}, answered by
+   * an ordinary response.
+   */
+  readonly info: boolean;
 }
 
 /** How a mode's requests use their session ids. */
@@ -323,8 +327,11 @@ export interface ModeLink {
   pong(seq: number): void;
   /** The peer took `bytes` of parts: the window opens by as much. */
   partsAcked(bytes: number): void;
-  /** This node's stats, for a peer that asked. */
-  statsReply(): Uint8Array;
+  /**
+   * The peer asked about this node (`payload`: what it asked, in the
+   * mode's bytes); the node answers with an ordinary response to `session`.
+   */
+  info(session: number, payload: Uint8Array): void;
 }
 
 /** A mode's framing: how bytes become frames and back. */
@@ -359,6 +366,13 @@ export interface ModeControl {
   cancel(session: number): void;
   /** Writes a heartbeat `seq` (only if `can.heartbeats`). */
   ping(seq: number): void;
+  /**
+   * Writes a request about the peer itself (`payload`, see `can.info`)
+   * under `session`; its answer is an ordinary response to that session.
+   *
+   * @throws {WeftError} `protocol` if the mode cannot (`can.info` false).
+   */
+  askInfo(session: number, payload: Uint8Array): void;
   /**
    * The mode's own deadlines, checked by the cluster's sweep at time `t`
    * (monotonic ms; weft: the next part of a half-sent message). `paused`:

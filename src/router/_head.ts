@@ -75,3 +75,12 @@ export function u32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>>
     0;
 }
+
+/**
+ * The cmd of an INFO request carried through a router to a service
+ * (`service.info(route, kind)`): its body is the kind, its answer the
+ * service's (JSON), under the same rules as a direct INFO request
+ * (`introspect`, `stats.remote`). The service's `authorize` sees it as
+ * this cmd from the router that forwarded it.
+ */
+export const ROUTED_INFO_CMD = 0xfffffefe;

@@ -15,6 +15,9 @@
  * `--stats MS` (print the router's counters every MS), `--exit-after MS`
  * (close and exit, e.g. for `node --cpu-prof`). Prints `listening
  * HOST:PORT` for each address once it listens, then routes until killed.
+ * Bad arguments exit 2 naming the argument; an address it cannot listen on
+ * (taken: `address in use`) exits 1 with one line giving the code. `weft
+ * router` (src/cli/router.ts) is the same router with the command's flags.
  *
  * @module
  */
@@ -42,6 +45,9 @@ for (let i = 0; i < args.length; i++) {
   const value = args[++i];
   if (value === undefined) usage(`Missing value after ${flag}`);
   const number = Number(value);
+  if (flag !== "--listen" && flag !== "--master" && !(Number.isInteger(number) && number >= 0)) {
+    usage(`${flag} must be a whole number, got ${value}`);
+  }
   switch (flag) {
     case "--listen":
       listen.push(value);
@@ -84,8 +90,16 @@ try {
   usage(error instanceof Error ? error.message : String(error));
 }
 for (const address of listen) {
-  const listener = await router.listen(address);
-  console.log(`listening ${formatAddress(listener.address)}`);
+  try {
+    const listener = await router.listen(address);
+    console.log(`listening ${formatAddress(listener.address)}`);
+  } catch (error) {
+    // One line with the code (a taken port: address in use), no stack; exit 1.
+    const e = error as { code?: string; message?: string };
+    console.error(`router: ${e.code ?? "error"}: ${e.message ?? error}`);
+    await router.close();
+    process.exit(1);
+  }
 }
 if (exitAfter > 0) {
   // For profilers that write their profile at a normal exit.

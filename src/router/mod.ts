@@ -46,3 +46,4 @@ export { DEFAULT_MAX_DEAD_SLOTS, DEFAULT_SLOT_GRACE } from "./slots.ts";
 export * from "./service.ts";
 export * from "./registry_masters.ts";
 export * from "./registry_members.ts";
+export type { GroupStats, RouterDescription } from "./router_stats.ts";

@@ -107,6 +107,28 @@ export function registerService<R>(
   return registry.register({ id: serviceInstanceId(id), address }, options);
 }
 
+/** The registry prefix routers register under (operators' tools find them there). */
+export const ROUTER_PREFIX = "routers/";
+
+/**
+ * Registers a router listening at `address` in `registry` as
+ * `routers/<host:port>`, under a lease kept alive until the registration
+ * is closed, so operators' tools (`weft dashboard`, `weft top`) find it.
+ * Routing does not need it: services are given their routers' addresses.
+ *
+ * @param registry A discovery registry.
+ * @param address Where the router listens, `host:port`.
+ * @param options The lease's `ttl` (default: the registry's).
+ * @returns The registry's registration (close it to leave).
+ */
+export function registerRouter<R>(
+  registry: ServiceRegistrar<R>,
+  address: string,
+  options?: { ttl?: number; signal?: AbortSignal },
+): Promise<R> {
+  return registry.register({ id: `${ROUTER_PREFIX}${address}`, address }, options);
+}
+
 /**
  * A member source that follows the services registered in `registry`
  * (every `svc/<group>/<index>`). The router applies the registry's

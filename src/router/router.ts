@@ -32,11 +32,22 @@ import {
 import { describeIdentity, type TrustOptions } from "../cluster/security.ts";
 import { RemoteError, WeftError } from "../errors.ts";
 import type { Transport } from "../transport/types.ts";
-import { Flag, HEAD_SIZE, HEAD_VERSION, Mode, Outcome, Reply, u32 } from "./_head.ts";
+import {
+  Flag,
+  HEAD_SIZE,
+  HEAD_VERSION,
+  Mode,
+  Outcome,
+  Reply,
+  ROUTED_INFO_CMD,
+  u32,
+} from "./_head.ts";
 import { rendezvousOwner } from "./hash.ts";
 import type { RouterPolicy } from "./policy.ts";
 import { DEFAULT_MAX_DEAD_SLOTS, DEFAULT_SLOT_GRACE, lowerBound, SlotTable } from "./slots.ts";
 import { formatServiceId, MAX_GROUP, MAX_SERVICE_ID } from "./service_id.ts";
+import type { StatsOptions } from "../cluster/stats.ts";
+import { describeRouter, RouterGroupStats } from "./router_stats.ts";
 
 /** A group's master as a router knows it. */
 export interface MasterInfo {
@@ -211,6 +222,23 @@ export interface RouterOptions extends TrustOptions, ProtectedModeOptions {
   /** Where to report failures. */
   logger?: Logger;
   /**
+   * Keep numbers: the router's cluster's (`@weft/cluster/stats`) and per
+   * group (forwards, refusals, drops, failed calls, the latency of
+   * forwarded calls; see router_stats.ts). With `{ remote: true }` peers
+   * may read them with a `stats` INFO request (`weft stats`, the
+   * dashboard), as `authorize` allows.
+   *
+   * @default {false}
+   */
+  stats?: boolean | StatsOptions;
+  /**
+   * Answer INFO requests (`weft ls`, `weft describe`, the dashboard): the
+   * router's groups, their members and masters. See the cluster option.
+   *
+   * @default {true}
+   */
+  introspect?: boolean;
+  /**
    * Lines per kind per second for what services do wrong that the router
    * can only log: one-way sends dropped (nobody to deliver them to, the
    * target lost) and connections closed for a malformed routing head on a
@@ -324,6 +352,8 @@ export class Router {
   readonly #maxDeadSlots: number;
   /** True with a master source: claims must match what it elected. */
   readonly #sourcedMasters: boolean;
+  /** Per-group numbers, with the `stats` option. */
+  readonly #groupStats: RouterGroupStats | undefined;
   #lent: Lent = { bytes: EMPTY, taken: false, release: undefined };
   #options: { context: CallContext } | { context?: CallContext } = {};
 
@@ -428,7 +458,25 @@ export class Router {
         ? {}
         : { heartbeatMisses: options.heartbeatMisses }),
       ...(options.highWaterMark === undefined ? {} : { highWaterMark: options.highWaterMark }),
+      ...(options.stats === undefined ? {} : { stats: options.stats }),
+      ...(options.introspect === undefined ? {} : { introspect: options.introspect }),
     });
+    const stats = options.stats;
+    if (stats !== undefined && stats !== false) {
+      this.#groupStats = new RouterGroupStats(stats === true ? undefined : stats.timeEvery);
+    }
+    this.#cluster.provideInfo("describe", () => describeRouter(this.#groups, this.#idOf.values()));
+    this.#cluster.provideInfo("stats", () => ({
+      router: {
+        ...this.#stats,
+        groups: this.#groupStats?.snapshot() ?? [],
+        // Its members now, per group, beside the counters (a stats reader needs no describe).
+        members: describeRouter(this.#groups, []).groups.map(({ group, members }) => ({
+          group,
+          members,
+        })),
+      },
+    }));
     const masters = options.masters;
     if (masters !== undefined) {
       if (masters === null || typeof masters.watch !== "function") {
@@ -579,9 +627,9 @@ export class Router {
       }
       const target = this.#byId.get(to);
       if (target === undefined || this.#listed?.has(to) === false) {
-        return this.#unreachable(context, `no live service ${formatServiceId(to)}`);
+        return this.#unreachable(context, `no live service ${formatServiceId(to)}`, to >>> 16);
       }
-      return this.#forward(peer, target, cmd, payload, context);
+      return this.#forward(peer, target, cmd, payload, context, to >>> 16);
     }
     if (to > MAX_GROUP) return this.#bad(peer, context, `group ${to} is out of range`);
     const group = this.#groups[to];
@@ -589,10 +637,10 @@ export class Router {
       case Mode.Random: {
         const live = group?.live;
         if (live === undefined || live.length === 0) {
-          return this.#unreachable(context, `group ${to} has no live member`);
+          return this.#unreachable(context, `group ${to} has no live member`, to);
         }
         const id = live[Math.floor(Math.random() * live.length)]!;
-        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
+        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context, to);
       }
       case Mode.Hash: {
         const k = u32(payload, 12);
@@ -601,29 +649,33 @@ export class Router {
           : (flags & Flag.Slots) !== 0
           ? group.slots.owner(k, group.live)
           : rendezvousOwner(k, group.live);
-        if (id === undefined) return this.#unreachable(context, `group ${to} has no live member`);
-        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context);
+        if (id === undefined) {
+          return this.#unreachable(context, `group ${to} has no live member`, to);
+        }
+        return this.#forward(peer, this.#byId.get(id)!, cmd, payload, context, to);
       }
       case Mode.Master: {
         const master = group?.master;
         if (master === undefined || master.id < 0) {
-          return this.#unreachable(context, `group ${to} has no master`);
+          return this.#unreachable(context, `group ${to} has no master`, to);
         }
         const target = this.#byId.get(master.id);
         if (target === undefined) {
           return this.#unreachable(
             context,
             `master ${formatServiceId(master.id)} of group ${to} is not connected`,
+            to,
           );
         }
-        return this.#forward(peer, target, cmd, payload, context);
+        return this.#forward(peer, target, cmd, payload, context, to);
       }
       case Mode.Broadcast: {
         const all = (flags & Flag.IncludeSelf) !== 0;
         const ids = (group?.live ?? []).filter((id) => all || id !== self);
         if (ids.length === 0) {
-          return this.#unreachable(context, `group ${to} has no live member to broadcast to`);
+          return this.#unreachable(context, `group ${to} has no live member to broadcast to`, to);
         }
+        this.#groupStats?.forwarded(to, ids.length);
         return this.#broadcast(peer, ids, cmd, payload, context);
       }
       case Mode.Claim: {
@@ -649,11 +701,15 @@ export class Router {
     cmd: number,
     payload: Uint8Array,
     context: CallContext,
+    group: number,
   ): PromiseLike<unknown> | undefined {
     this.#stats.forwarded++;
+    // INFO asked through the router (the dashboard polling services) is not the group's traffic.
+    const stats = cmd === ROUTED_INFO_CMD ? undefined : this.#groupStats;
+    const start = stats === undefined ? -1 : stats.forwarded(group, 1, !context.oneWay);
     // The fast path: written now, answered from the target's read callback
     // (no promise, no signal, no copy of the request).
-    const relay = context.oneWay ? undefined : new Relay();
+    const relay = context.oneWay ? undefined : new Relay(stats, group, start);
     if (forwardRaw(target, cmd, payload, context, relay ?? NO_SINK, this.#cluster.nodeId)) {
       return relay;
     }
@@ -673,7 +729,10 @@ export class Router {
       lent.bytes = payload.slice();
       this.#block(caller, lent, call);
     }
-    if (!context.oneWay) return call;
+    if (!context.oneWay) {
+      stats?.track(call, group, start);
+      return call;
+    }
     call.catch((error) => this.#dropped(target, error));
     return undefined;
   }
@@ -725,6 +784,8 @@ export class Router {
 
   #dropped(target: Peer, error: unknown): void {
     this.#stats.dropped++;
+    const id = this.#idOf.get(target);
+    if (id !== undefined) this.#groupStats?.dropped(id >>> 16);
     this.#faults.report(
       "dropped",
       () =>
@@ -813,8 +874,9 @@ export class Router {
     return undefined;
   }
 
-  #unreachable(context: CallContext, detail: string): undefined {
+  #unreachable(context: CallContext, detail: string, group: number): undefined {
     this.#stats.refused++;
+    this.#groupStats?.refused(group, context.oneWay);
     if (!context.oneWay) throw peerFault("unreachable", `Unreachable: ${detail}`);
     // A send has nobody to answer: count it, and log it within the limit
     // (no error object per send: a flood of them costs no stacks).
@@ -844,6 +906,7 @@ export class Router {
     const holder = this.#byId.get(id);
     if (holder !== undefined && !holder.isClosed) {
       this.#stats.refused++;
+      this.#groupStats?.refused(id >>> 16, false);
       throw peerFault(
         "duplicate id",
         `Service id ${formatServiceId(id)} is held by another live service`,
@@ -932,6 +995,16 @@ const scratch = new Uint8Array(SCRATCH_MAX);
 class Relay implements ForwardSink, PromiseLike<unknown> {
   #ok: ((value: unknown) => void) | undefined = undefined;
   #fail: ((reason: unknown) => void) | undefined = undefined;
+  /** With stats on: where the answer is counted, the target's group, the start of a timed call (else -1). */
+  readonly #stats: RouterGroupStats | undefined;
+  readonly #group: number;
+  readonly #start: number;
+
+  constructor(stats: RouterGroupStats | undefined, group: number, start: number) {
+    this.#stats = stats;
+    this.#group = group;
+    this.#start = start;
+  }
 
   then<A = unknown, B = never>(
     ok?: ((value: unknown) => A | PromiseLike<A>) | null,
@@ -943,6 +1016,7 @@ class Relay implements ForwardSink, PromiseLike<unknown> {
   }
 
   response(bytes: Uint8Array | undefined): void {
+    this.#stats?.answered(this.#group, this.#start, true);
     if (bytes === undefined) return void this.#ok?.(undefined);
     // The reply a service reads: [Reply.Single][the target's bytes].
     const size = bytes.length + 1;
@@ -955,6 +1029,7 @@ class Relay implements ForwardSink, PromiseLike<unknown> {
   }
 
   error(reason: unknown): void {
+    this.#stats?.answered(this.#group, this.#start, false);
     this.#fail?.(reason);
   }
 }

@@ -14,7 +14,7 @@ import type { ClusterOptions } from "../cluster/options.ts";
 import type { Peer } from "../connection/peer.ts";
 import type { Marshal, Unmarshal } from "../codec/types.ts";
 import { type ErrorCode, RemoteError, type RemoteErrorInfo, WeftError } from "../errors.ts";
-import { HEAD_SIZE, Mode, Outcome, Reply, u32, writeHead } from "./_head.ts";
+import { HEAD_SIZE, Mode, Outcome, Reply, ROUTED_INFO_CMD, u32, writeHead } from "./_head.ts";
 import { type BroadcastOutcome, Route, target } from "./route.ts";
 import { checkServiceId, formatServiceId } from "./service_id.ts";
 import { registerService, type ServiceRegistrar } from "./registry_members.ts";
@@ -65,6 +65,8 @@ export interface ServiceOptions extends Omit<ClusterOptions, "call" | "accept" |
 
 /** Default milliseconds between attempts to reach a router that is down. */
 export const DEFAULT_RETRY_INTERVAL = 1000;
+
+export { ROUTED_INFO_CMD } from "./_head.ts";
 
 /** The cmd of the service's own control calls (register, claim); never on the wire. */
 const CONTROL = "\u0000weft router control";
@@ -212,6 +214,7 @@ export class Service {
       unmarshal: (type, cmd, bytes) => this.#unmarshalHook(type, cmd, bytes),
       call: (_peer, cmd, body, context) => {
         const incoming = body as Incoming;
+        if (cmd === ROUTED_INFO_CMD) return this.#cluster.localInfo(incoming.body as string);
         if (call === undefined) {
           throw new WeftError(
             "protocol",
@@ -222,6 +225,12 @@ export class Service {
       },
       close: (peer) => this.#lost(peer),
     });
+    this.#cluster.provideInfo("describe", () => ({
+      kind: "service",
+      id: this.#id,
+      routers: this.#links.map((link) => ({ address: link.address, alive: link.alive })),
+      router: this.#current?.address ?? null,
+    }));
     this.#links = routers.map((address) => {
       const peer = this.#cluster.connect(address);
       const link: Link = {
@@ -363,6 +372,21 @@ export class Service {
   }
 
   /**
+   * Asks the service(s) `to` names, through the router in use, about
+   * themselves: INFO of `kind` (`describe`, `stats`), answered as a direct
+   * INFO request would be (see `cluster.info`).
+   *
+   * @returns The answer; for a broadcast, one {@linkcode BroadcastOutcome} per member.
+   * @throws {WeftError} As `call`; a refusal is a `RemoteError` whose `remote.code` is `forbidden`.
+   */
+  info(to: Route | number, kind: string, options?: CallOptions): Promise<unknown> {
+    if (typeof kind !== "string" || kind.length === 0 || kind.length > 64) {
+      return Promise.reject(new TypeError(`Invalid info kind: ${String(kind)}`));
+    }
+    return this.#request(to, ROUTED_INFO_CMD, kind, options, true);
+  }
+
+  /**
    * Claims mastership of this service's group at every router it is
    * registered with (luabus's lease heartbeat): each router applies it only
    * if `fence` is higher than the fencing number of the master it has.
@@ -477,6 +501,15 @@ export class Service {
     cmd: string | number,
     body: unknown,
   ): readonly [number, Uint8Array | string] | undefined {
+    if (cmd === ROUTED_INFO_CMD) {
+      if (type === "response") return [cmd, JSON.stringify(body)];
+      const { route, body: kind } = body as Outgoing;
+      const bytes = utf8.encode(kind as string);
+      const out = new Uint8Array(HEAD_SIZE + bytes.length);
+      out.set(bytes, HEAD_SIZE);
+      writeHead(out, route.mode, route.flags, this.#id, route.to, route.key);
+      return [cmd, out];
+    }
     if (type === "response") return this.#marshal(type, cmd, body);
     const { route, body: inner } = body as Outgoing;
     if (cmd === CONTROL) {
@@ -510,12 +543,15 @@ export class Service {
       if (bytes.length < HEAD_SIZE) {
         return new WeftError("bad route", `Request without a routing head (${bytes.length} bytes)`);
       }
-      const body = this.#unmarshal("request", cmd, bytes.subarray(HEAD_SIZE));
+      const body = cmd === ROUTED_INFO_CMD
+        ? utf8Decoder.decode(bytes.subarray(HEAD_SIZE))
+        : this.#unmarshal("request", cmd, bytes.subarray(HEAD_SIZE));
       if (body instanceof Error) return body;
       return { source: u32(bytes, 4), body } satisfies Incoming;
     }
     switch (bytes[0]) {
       case Reply.Single:
+        if (cmd === ROUTED_INFO_CMD) return JSON.parse(utf8Decoder.decode(bytes.subarray(1)));
         return this.#unmarshal("response", cmd, bytes.subarray(1));
       case Reply.Control:
         return bytes[1] === 1;
@@ -541,7 +577,9 @@ export class Service {
         outcomes.push({ id, ok: true, value: undefined });
       } else if (status === Outcome.Ok) {
         try {
-          const value = this.#unmarshal("response", cmd, part);
+          const value = cmd === ROUTED_INFO_CMD
+            ? JSON.parse(utf8Decoder.decode(part))
+            : this.#unmarshal("response", cmd, part);
           if (value instanceof Error) throw value;
           outcomes.push({ id, ok: true, value });
         } catch (error) {

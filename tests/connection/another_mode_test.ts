@@ -160,7 +160,7 @@ const TOY_INFO: ModeInfo = {
     parts: false,
     names: false,
     traceContext: false,
-    stats: false,
+    info: false,
   },
   sessions: { lowest: 1, unique: false },
   hardLimit: 0xffff,
@@ -180,6 +180,9 @@ function toyConnection(_link: ModeLink, initiator: boolean): ModeConnection {
     control: () => false,
     cancel() {},
     ping() {},
+    askInfo() {
+      throw new WeftError("protocol", "the toy mode has no INFO");
+    },
     firstReservedCmd: Infinity,
     requestHead: (oneWay) => oneWay ? PUSH : undefined,
     traceHead: (head) => head,
@@ -229,7 +232,7 @@ function host(seen: Frame[], closed: WeftError[]): ChannelHost<Channel> {
     onRefused() {},
     onCancel() {},
     onClosed: (_channel, error) => void closed.push(error),
-    statsReply: () => new Uint8Array(0),
+    onInfo() {},
   };
 }
 

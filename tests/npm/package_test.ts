@@ -180,6 +180,29 @@ Deno.test("npm package: pack, install, README quick start on Node oldest + 24 an
           const weftErr = await weft.stop();
           assert.equal(weftCode, 0, `weft call exited ${weftCode}:\n${weft.stdout()}\n${weftErr}`);
           assert.deepEqual(JSON.parse(weft.stdout()), { sum: 7 });
+          // The dashboard from the installed package: its page, uPlot, and the node in its view.
+          const dash = await spawnScript(run.runtime, `${app}/node_modules/.bin/weft`, [
+            "dashboard",
+            "--peer",
+            `127.0.0.1:${port}`,
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "200",
+          ], bin);
+          try {
+            const url = (await dash.waitFor(/^dashboard (http:\S+)$/m, 20_000))[1]!;
+            assert.match(await (await fetch(url)).text(), /<title>weft dashboard<\/title>/);
+            assert.match(await (await fetch(`${url}uplot.js`)).text(), /uPlot/);
+            let view: { nodes: { id: string; up: boolean }[] } = { nodes: [] };
+            for (let i = 0; i < 50 && !view.nodes.some((n) => n.up); i++) {
+              await new Promise((r) => setTimeout(r, 100));
+              view = await (await fetch(`${url}api/view`)).json();
+            }
+            assert.ok(view.nodes.some((n) => n.id === `peer:127.0.0.1:${port}` && n.up));
+          } finally {
+            await dash.stop();
+          }
         } finally {
           await srv.stop();
         }

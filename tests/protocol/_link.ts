@@ -21,7 +21,7 @@ export class RecordingLink implements ModeLink {
   readonly cancels: number[] = [];
   readonly pongs: number[] = [];
   readonly acked: number[] = [];
-  stats = new Uint8Array(0);
+  readonly infos: [number, Uint8Array][] = [];
 
   flush(): void {
     this.flushes++;
@@ -61,7 +61,7 @@ export class RecordingLink implements ModeLink {
   partsAcked(bytes: number): void {
     this.acked.push(bytes);
   }
-  statsReply(): Uint8Array {
-    return this.stats;
+  info(session: number, payload: Uint8Array): void {
+    this.infos.push([session, payload]);
   }
 }

@@ -49,8 +49,12 @@ function request(cmd: number, payload: Uint8Array, session = 1): Frame {
 Deno.test("`checkProtocol` and `MODES`: the modes by name, their abilities and defaults", () => {
   assert.equal(checkProtocol(undefined), "weft");
   assert.equal(checkProtocol("silly"), "silly");
-  assert.throws(() => checkProtocol("skynet"), TypeError);
-  assert.throws(() => checkProtocol(1), /expected "weft" or "silly", got 1/);
+  assert.equal(checkProtocol("skynet"), "skynet");
+  assert.throws(() => checkProtocol("lua"), TypeError);
+  assert.throws(() => checkProtocol(1), /expected "weft" or "silly" or "skynet", got 1/);
+  assert.equal(MODES.skynet.can.errors, true);
+  assert.equal(MODES.skynet.can.handshake, false);
+  assert.equal(MODES.skynet.sessions.lowest, 1, "session 0 is skynet's push");
   assert.equal(MODES.silly.can.errors, false);
   assert.equal(MODES.weft.can.errors, true);
   assert.equal(MODES.weft.hardLimit, 4 * 1024 * 1024);
@@ -165,18 +169,24 @@ Deno.test("weft mode: response statuses and error bodies", () => {
 Deno.test("weft mode: control frames call back into the connection, and answer what needs an answer", () => {
   const { connection, link } = open("weft");
   const weft = connection as WeftConnection;
-  link.stats = new TextEncoder().encode("{}");
   assert.ok(connection.control(request(ControlCmd.Ping, new Uint8Array(0), 5)));
-  assert.ok(connection.control(request(ControlCmd.Stats, new Uint8Array(0), 6)));
+  assert.ok(connection.control(request(ControlCmd.Info, new TextEncoder().encode("describe"), 6)));
   assert.ok(connection.control(request(ControlCmd.Cancel, new Uint8Array(0), 7)));
   assert.ok(connection.control(request(ControlCmd.Pong, new Uint8Array(0), 8)));
   assert.ok(connection.control(request(ControlCmd.PartAck, new Uint8Array(0), 300)));
   const answers = written(weft.writer);
   assert.deepEqual(answers.map((f) => [f.cmd, f.session]), [
     [ControlCmd.Pong, 5],
-    [ControlCmd.StatsReply, 6],
   ]);
-  assert.equal(new TextDecoder().decode(answers[1]!.payload), "{}");
+  // INFO goes up to the node, which answers with an ordinary response.
+  assert.deepEqual(
+    link.infos.map(([session, payload]) => [session, new TextDecoder().decode(payload)]),
+    [[6, "describe"]],
+  );
+  weft.askInfo(9, new TextEncoder().encode("stats"));
+  const asked = written(weft.writer);
+  assert.deepEqual(asked.map((f) => [f.cmd, f.session]), [[ControlCmd.Info, 9]]);
+  assert.equal(new TextDecoder().decode(asked[0]!.payload), "stats");
   assert.deepEqual(link.cancels, [7]);
   assert.deepEqual(link.pongs, [8]);
   assert.deepEqual(link.acked, [300]);

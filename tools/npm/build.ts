@@ -60,6 +60,13 @@ export function npmExports(
 export const OPTIONAL_PEERS: readonly string[] = ["@opentelemetry/api"];
 
 /**
+ * npm packages of the import map the package does not depend on: `uplot`
+ * is embedded in src/cli/dashboard/_uplot.ts (tools/dashboard_assets.ts),
+ * `playwright-core` drives the dashboard's browser test.
+ */
+export const NOT_SHIPPED: readonly string[] = ["uplot", "playwright-core"];
+
+/**
  * deno.json's `"name": "npm:name@1.2.3"` imports as npm dependencies (or,
  * with `peers`, those of {@linkcode OPTIONAL_PEERS}).
  */
@@ -71,6 +78,7 @@ export function npmDependencies(
   for (const target of Object.values(imports)) {
     const match = /^npm:(@?[^@]+)@(.+)$/.exec(target);
     if (match === null) throw new Error(`deno.json import ${target} is not a pinned npm: import`);
+    if (NOT_SHIPPED.includes(match[1]!)) continue;
     if (OPTIONAL_PEERS.includes(match[1]!) === peers) out[match[1]!] = match[2]!;
   }
   return out;

@@ -55,7 +55,7 @@ export const SILLY: ModeInfo = {
     parts: false,
     names: false,
     traceContext: false,
-    stats: false,
+    info: false,
   },
   sessions: { lowest: 0, unique: false },
   hardLimit: DEFAULT_HARD_LIMIT,
@@ -157,6 +157,15 @@ export class SillyConnection implements ModeConnection {
 
   /** silly has no heartbeats. */
   ping(_seq: number): void {}
+
+  /**
+   * silly has no way to ask a node about itself.
+   *
+   * @throws {WeftError} `protocol`, always.
+   */
+  askInfo(_session: number, _payload: Uint8Array): void {
+    throw new WeftError("protocol", "Info requests need weft mode");
+  }
 
   /**
    * No head; names cannot travel.

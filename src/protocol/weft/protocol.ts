@@ -4,7 +4,8 @@
  * a peer that does not know them still stays in sync and can report them.
  *
  * - Control frames are requests whose cmd is in the reserved range
- *   `0xFFFFFF00`-`0xFFFFFFFF`: HELLO, HELLO_ACK, CANCEL, PING, PONG.
+ *   `0xFFFFFF00`-`0xFFFFFFFF`: HELLO, HELLO_ACK, CANCEL, PING, PONG, AUTH,
+ *   PART, PART_ACK, INFO.
  * - In weft mode a request's payload starts with a 5-byte head (flags and
  *   the remaining time of the call) and a response's payload with a 1-byte
  *   status (ok, error, ok without a body).
@@ -36,10 +37,13 @@ export const ControlCmd = {
    * or the accepting side's refusal (empty payload) just before it closes.
    */
   Auth: 0xffffff05,
-  /** Asks for the node's stats (`fetchStats`); its session is echoed in the reply. */
-  Stats: 0xffffff10,
-  /** Answer to STATS: UTF-8 JSON, the stats or `{ "error": ... }`. */
-  StatsReply: 0xffffff11,
+  /**
+   * INFO: asks the node about itself (see info.ts); the payload is the
+   * kind's name (empty: `stats`). Answered by an ordinary weft response to
+   * its session: UTF-8 JSON, or an error. (Was STATS, answered by a
+   * STATS_REPLY control frame, `0xFFFFFF11`, now retired.)
+   */
+  Info: 0xffffff10,
   /** One part of a message sent in parts (see parts.ts). */
   Part: 0xffffff06,
   /** The receiver took a part; its session is the part's payload bytes (the sender's credit). */

@@ -12,7 +12,7 @@
  * - this file: a connection in weft mode, which puts them to work.
  *
  * Control frames (requests with a cmd of `0xFFFFFF00` and up) carry what
- * is not a call: CANCEL, PING / PONG, STATS, PART / PART_ACK, and the
+ * is not a call: CANCEL, PING / PONG, INFO, PART / PART_ACK, and the
  * handshake's. See docs/PROTOCOL_EXTENSIONS.md for the tables.
  *
  * @module
@@ -77,7 +77,7 @@ export const WEFT: ModeInfo = {
     parts: true,
     names: true,
     traceContext: true,
-    stats: true,
+    info: true,
   },
   sessions: { lowest: 0, unique: true },
   hardLimit: DEFAULT_WEFT_HARD_LIMIT,
@@ -223,8 +223,9 @@ export class WeftConnection implements ModeConnection, ControlWriter {
           "authentication failed",
           `Authentication failed: ${link.peer} refused this node's key`,
         );
-      case ControlCmd.Stats:
-        this.writeControl(ControlCmd.StatsReply, frame.session, link.statsReply());
+      case ControlCmd.Info:
+        // Answered by the node with an ordinary response to this session.
+        link.info(frame.session, frame.payload);
         return true;
       case ControlCmd.Part: {
         this.#reassembler ??= new Reassembler(this.parts);
@@ -255,6 +256,11 @@ export class WeftConnection implements ModeConnection, ControlWriter {
   /** PING with sequence number `seq`. */
   ping(seq: number): void {
     this.writeControl(ControlCmd.Ping, seq, EMPTY);
+  }
+
+  /** INFO under `session` (`payload`: the kind's name). */
+  askInfo(session: number, payload: Uint8Array): void {
+    this.writeControl(ControlCmd.Info, session, payload);
   }
 
   /**
