@@ -52,6 +52,7 @@
  * | `bad config` | named nodes: a config that does not parse or validate (the table in force stays) |
  * | `reload in progress` | named nodes: `reload()` while another reload runs |
  * | `not master` | a router refused a master claim its master source did not elect (another member, or another fence) |
+ * | `over budget` | a node-wide budget is spent (bytes of half-sent messages): the connection whose input would go over it is closed |
  * | `protected mode` | a router, registry node or named node without credentials was asked to listen on an address other than loopback |
  */
 export const ErrorCode = {
@@ -96,6 +97,7 @@ export const ErrorCode = {
   ReloadInProgress: "reload in progress",
   NotMaster: "not master",
   ProtectedMode: "protected mode",
+  OverBudget: "over budget",
 } as const;
 
 /** The union of every {@linkcode ErrorCode} value. */

@@ -124,8 +124,16 @@ export class Cluster implements ContextHost {
   constructor(options: ClusterOptions) {
     this.#o = resolveOptions(options);
     this.#transport = this.#o.transport;
-    this.#reaper = new Reaper({ ...this.#o, handshake: this.#o.mode.can.handshake });
-    this.#stats = recorder.createStats(options.stats);
+    const mode = this.#o.mode;
+    this.#reaper = new Reaper({
+      ...this.#o,
+      handshake: mode.can.handshake,
+      modeTimeout: mode.can.parts ? this.#o.parts.partTimeout : Infinity,
+    });
+    this.#stats = recorder.createStats(
+      options.stats,
+      mode.can.parts ? this.#o.parts.budget : undefined,
+    );
     const tracing = createTracing(options.tracing, this.#o);
     this.#calls = new Calls(
       this.#o,

@@ -130,8 +130,11 @@ export class FaultLog {
    * @param kind The fault's kind.
    * @param message One line, without a stack, or a function that makes it
    *   (called only if the line is written: a suppressed fault costs no formatting).
+   * @param detail What the line carries instead of `{ code: kind }`: the error
+   *   of a local handler that a peer's input made throw, whose stack the
+   *   operator needs (at most `limit` of them per second then).
    */
-  report(kind: string, message: string | (() => string)): void {
+  report(kind: string, message: string | (() => string), detail?: unknown): void {
     if (this.#limit === 0) return;
     const t = this.#clock();
     let window = this.#windows.get(kind);
@@ -157,6 +160,6 @@ export class FaultLog {
       message += ` (and ${window.suppressed} more ${kind} faults not logged)`;
       window.suppressed = 0;
     }
-    this.#sink.error(message.replaceAll("\n", " "), window.detail);
+    this.#sink.error(message.replaceAll("\n", " "), detail ?? window.detail);
   }
 }

@@ -328,7 +328,13 @@ export class HandlerRunner {
     if (isPeerFault(error)) return answerFault(this.#o, channel, request, error);
     // silly logs and answers nothing (the caller times out); weft answers with the error.
     const cmd = this.#o.cmdName(request.cmd);
-    this.#o.logger.error(`Handler for cmd ${cmd} from ${channel.peer} threw`, error);
+    // A peer's input can make a handler throw on every request: rate-limited
+    // per kind (with its stack, at most faultLogLimit a second), counted.
+    this.#o.faults.report(
+      "handler threw",
+      () => `Handler for cmd ${cmd} from ${channel.peer} threw`,
+      error,
+    );
     this.#sendError(channel, request, error);
   }
 

@@ -26,7 +26,7 @@ import type { StatsOptions } from "./stats.ts";
 import type { Tracing } from "./tracing.ts";
 import type { RemoteErrorInfo, WeftError } from "../errors.ts";
 import { type ResolvedSecurity, resolveSecurity, type TrustOptions } from "./security.ts";
-import { type PartOptions, resolvePartOptions } from "../protocol/weft/parts.ts";
+import { type PartLimits, type PartOptions, resolvePartOptions } from "../protocol/weft/parts.ts";
 import { nodeHelloFields } from "../protocol/weft/names.ts";
 import { DEFAULT_WEFT_HARD_LIMIT } from "../protocol/weft/weft_mode.ts";
 
@@ -359,6 +359,8 @@ export interface ResolvedOptions {
   protocol: Protocol;
   /** The protocol mode, configured: what every connection opens. */
   mode: ProtocolMode;
+  /** Large messages in parts (weft mode): sizes, bounds, `partTimeout`, the node's budget. */
+  parts: PartLimits;
   heartbeatInterval: number;
   heartbeatMisses: number;
   errorInfo: (error: unknown) => RemoteErrorInfo;
@@ -520,6 +522,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   }
   const framing = checkFraming(options.framing);
   const security = resolveSecurity(options.tls, options.auth, options.authorize, info.can.keys);
+  const parts = resolvePartOptions({ ...options, hardLimit });
   return {
     marshal,
     unmarshal,
@@ -547,10 +550,11 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       hardLimit,
       softLimit,
       helloFields: nodeHelloFields(options.nodeName),
-      parts: resolvePartOptions({ ...options, hardLimit }),
+      parts,
       keys: security.keys,
       tls: security.tls === undefined ? undefined : { clientCert: security.tls.cert !== undefined },
     }),
+    parts,
     heartbeatInterval: duration(
       options.heartbeatInterval,
       "heartbeatInterval",

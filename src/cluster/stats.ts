@@ -133,6 +133,21 @@ export interface StatsSnapshot {
   out: CommandStats[];
   /** Requests this node's handler served, per command (weft and silly mode). */
   in: CommandStats[];
+  /**
+   * The node-wide budgets against a hostile peer (see the README's "Limits
+   * against a hostile peer"): what is held now, and what was refused for
+   * going over one (by kind: `partial bytes` over `maxPartialBytesPerNode`,
+   * `part timeout` past `partTimeout`). Absent in a snapshot from an older node.
+   */
+  limits?: StatsLimits;
+}
+
+/** What {@linkcode StatsSnapshot.limits} holds. */
+export interface StatsLimits {
+  /** Bytes received of half-sent messages, held on every connection together. */
+  partialBytes: number;
+  /** Connections or requests refused for a node-wide budget, by kind. */
+  refused: Record<string, number>;
 }
 
 /** One cluster's stats in a Prometheus exposition of several, and the labels that tell it apart. */
@@ -147,7 +162,7 @@ export interface StatsSource {
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /** Labels weft sets itself, which `labels` may not use. */
-const OWN_LABELS = new Set(["direction", "cmd", "outcome", "le"]);
+const OWN_LABELS = new Set(["direction", "cmd", "outcome", "le", "kind"]);
 
 function labelValue(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -193,7 +208,7 @@ function labelPairs(labels: Record<string, string>): string[] {
  * @param snapshot From `cluster.stats()` or `fetchStats`; or an array of {@linkcode StatsSource}.
  * @param labels Extra labels on every series of a single snapshot, e.g. `{ node: "a" }`.
  * @throws {TypeError} For a label name Prometheus refuses or weft uses (`direction`, `cmd`,
- *   `outcome`, `le`), or two sources with the same labels.
+ *   `outcome`, `le`, `kind`), or two sources with the same labels.
  */
 export function prometheusText(snapshot: StatsSnapshot, labels?: Record<string, string>): string;
 /**
@@ -270,6 +285,29 @@ export function prometheusText(
     "Bytes sent on every connection.",
     ({ stats, l }) => lines.push(`weft_sent_bytes_total${l()} ${stats.bytes.out}`),
   );
+  // The node-wide budgets (absent in a snapshot from an older node).
+  if (sources.some((s) => s.stats.limits !== undefined)) {
+    family(
+      "weft_partial_message_bytes",
+      "gauge",
+      "Bytes held of half-sent messages.",
+      ({ stats, l }) => {
+        if (stats.limits === undefined) return;
+        lines.push(`weft_partial_message_bytes${l()} ${stats.limits.partialBytes}`);
+      },
+    );
+    family(
+      "weft_budget_refusals_total",
+      "counter",
+      "Refusals for a node-wide budget, by kind.",
+      ({ stats, l }) => {
+        if (stats.limits === undefined) return;
+        for (const [kind, n] of Object.entries(stats.limits.refused)) {
+          lines.push(`weft_budget_refusals_total${l(`kind="${labelValue(kind)}"`)} ${n}`);
+        }
+      },
+    );
+  }
   family(
     "weft_requests_total",
     "counter",

@@ -6,6 +6,7 @@
 import { microtask, now } from "../_platform.ts";
 import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
+import type { PartialBudget } from "../protocol/weft/parts.ts";
 import type { CallContext } from "./call_context.ts";
 import {
   type CommandStats,
@@ -253,10 +254,15 @@ export class ClusterStats {
   #opened = 0;
   #bytesIn = 0;
   #bytesOut = 0;
+  readonly #partials: PartialBudget | undefined;
 
-  /** @param options The validated options. */
-  constructor(options: Required<StatsOptions>) {
+  /**
+   * @param options The validated options.
+   * @param partials The node's budget of half-sent messages (weft mode).
+   */
+  constructor(options: Required<StatsOptions>, partials?: PartialBudget) {
     this.remote = options.remote;
+    this.#partials = partials;
     this.#out = new Direction(options.maxCommands, this.#clock);
     this.#in = new Direction(options.maxCommands, this.#clock);
   }
@@ -336,6 +342,13 @@ export class ClusterStats {
       bytes: { in: this.#bytesIn, out: this.#bytesOut },
       out: this.#out.snapshot(),
       in: this.#in.snapshot(),
+      limits: {
+        partialBytes: this.#partials?.held ?? 0,
+        refused: {
+          "partial bytes": this.#partials?.refused ?? 0,
+          "part timeout": this.#partials?.timedOut ?? 0,
+        },
+      },
     };
   }
 }
@@ -346,14 +359,20 @@ export class ClusterStats {
  * @throws {TypeError} Naming the option, for a wrong type.
  * @throws {RangeError} For `maxCommands` out of range.
  */
-export function createStats(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
-  return statsFor(option);
+export function createStats(
+  option: boolean | StatsOptions | undefined,
+  partials?: PartialBudget,
+): ClusterStats | undefined {
+  return statsFor(option, partials);
 }
 
-function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | undefined {
+function statsFor(
+  option: boolean | StatsOptions | undefined,
+  partials?: PartialBudget,
+): ClusterStats | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) {
-    return new ClusterStats({ remote: false, maxCommands: 256 });
+    return new ClusterStats({ remote: false, maxCommands: 256 }, partials);
   }
   if (option === null || typeof option !== "object") {
     throw new TypeError(`Invalid option stats: expected a boolean or an object, got ${option}`);
@@ -373,5 +392,5 @@ function statsFor(option: boolean | StatsOptions | undefined): ClusterStats | un
       "Invalid option stats.timeEvery: removed; every call is timed now (histogram counts and sums are exact)",
     );
   }
-  return new ClusterStats({ remote, maxCommands });
+  return new ClusterStats({ remote, maxCommands }, partials);
 }

@@ -2,8 +2,9 @@
  * {@linkcode Admission}: what becomes of each request read from one
  * connection. It runs at once if a slot is free (the per-connection
  * in-flight limit) and this read turn's budget lasts; else it waits, in
- * order, for a slot or for a later turn, and reading pauses while the
- * waiting ones hold too much; or, past every bound, it is refused (with an
+ * order, for a slot or for a later turn (a channel keeps reading meanwhile,
+ * `keepReading`: what lies behind them, CANCELs and a hang-up, must be
+ * read); or, past every bound, it is refused (with an
  * error if the mode can say one, else dropped), and the refusal is logged
  * at most once a second with a count of the rest.
  *
@@ -62,6 +63,15 @@ export interface AdmissionOptions {
   readonly highWaterMark: number;
   /** Refuse a request whose session is already being served (a mode whose sessions are unique does). */
   readonly refuseReused: boolean;
+  /**
+   * Never stop reading for waiting requests, so that what lies behind them
+   * is always read: the peer's CANCELs and pings (weft), and its hang-up
+   * (which aborts the handlers of a connection that is gone); past
+   * {@linkcode PROBE_LIMIT} high-water marks of them, a request is refused
+   * (`busy` where the mode can answer, else dropped) instead of kept.
+   * Without it, reading pauses at one high-water mark of waiting requests.
+   */
+  readonly keepReading?: boolean;
 }
 
 /**
@@ -80,6 +90,8 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
   readonly #maxInflight: number;
   readonly #highWaterMark: number;
   readonly #refuseReused: boolean;
+  /** Bytes of waiting requests past which a request is refused (keepReading), else Infinity. */
+  readonly #backlogLimit: number;
   #refusedLoggedAt = -Infinity;
   #refusedUnlogged = 0;
 
@@ -98,6 +110,9 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     this.#maxInflight = options.maxInflight;
     this.#highWaterMark = options.highWaterMark;
     this.#refuseReused = options.refuseReused;
+    this.#backlogLimit = options.keepReading === true
+      ? PROBE_LIMIT * options.highWaterMark
+      : Infinity;
     this.turn = new ReadTurn(options.maxRequestsPerTurn, options.soloTurnTime);
   }
 
@@ -131,6 +146,17 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
           frame,
           "busy",
           `${serving.size} requests in flight, calls of this node waiting`,
+        );
+      }
+    } else if (this.#backlogLimit !== Infinity) {
+      // A peer that can cancel is always read: the CANCELs of its timed-out
+      // calls lie behind its requests, and must free the slots they hold.
+      if (serving.waitingBytes < this.#backlogLimit) serving.defer(frame);
+      else {
+        this.#refuse(
+          frame,
+          "busy",
+          `${serving.size} requests in flight and ${serving.waitingBytes} bytes of requests waiting`,
         );
       }
     } else {
@@ -208,7 +234,9 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
       this.turn.schedule(this.#nextTurn);
       return;
     }
-    if (serving.waitingBytes >= this.#highWaterMark) this.#flow.pause(Pause.Inflight);
+    if (serving.waitingBytes >= this.#highWaterMark && this.#backlogLimit === Infinity) {
+      this.#flow.pause(Pause.Inflight);
+    }
     this.#flow.resume(Pause.Turn);
   };
 

@@ -9,8 +9,13 @@
  * @module
  */
 
-/** CANCEL frames held while the connection is congested; more are dropped. */
-export const MAX_QUEUED_CANCELS = 1024;
+/**
+ * CANCEL frames held while the connection is congested; more are dropped.
+ * Each is a call this node made and gave up on (a number, a few bytes), so
+ * the bound is generous: a dropped CANCEL leaves the peer's handler holding
+ * one of its slots for this connection until it ends on its own.
+ */
+export const MAX_QUEUED_CANCELS = 1 << 18;
 
 /**
  * One connection's CANCELs held back by congestion.

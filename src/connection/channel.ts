@@ -141,6 +141,10 @@ export class Channel implements Watched {
       soloTurnTime: options.soloTurnTime,
       highWaterMark: options.highWaterMark,
       refuseReused: mode.sessions.unique,
+      // Every connection is read whatever its backlog: weft's CANCELs lie
+      // behind the requests, and in either mode so does a hang-up, which
+      // must abort the handlers of a connection that is gone.
+      keepReading: true,
     });
     const protocol = mode.open(this.#link(), options.initiator);
     this.protocol = protocol;
@@ -200,6 +204,11 @@ export class Channel implements Watched {
   /** A sentence naming a likely framing mismatch, from the first bytes; or "". */
   framingHint(): string {
     return this.#first === null ? "" : this.protocol.framingHint(this.#first);
+  }
+
+  /** The mode's own deadlines at time `t` (see `ModeControl.sweep`). */
+  modeDeadline(t: number): WeftError | null {
+    return this.protocol.sweep?.(t, this.readPaused) ?? null;
   }
 
   /** The error for a handshake not complete within `limit` ms. */

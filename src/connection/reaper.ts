@@ -46,6 +46,8 @@ export interface Watched {
   readonly busy: boolean;
   /** Reads once more if it stopped reading only for its busy handlers (to notice a hang-up). */
   probe(): void;
+  /** The mode's own deadlines at time `t` (weft: the next part of a half-sent message). */
+  modeDeadline(t: number): WeftError | null;
   /** Appended to a deadline's error when the first bytes suggest a framing mismatch. */
   framingHint(): string;
   /** Closes it (not local: the peer is at fault). */
@@ -66,6 +68,8 @@ export interface ReaperOptions {
   frameTimeout: number;
   /** Whether the connections' mode has a handshake. */
   handshake: boolean;
+  /** The shortest of the mode's own deadlines (weft: `partTimeout`), for the sweep interval. */
+  modeTimeout: number;
 }
 
 /**
@@ -91,6 +95,7 @@ export class Reaper {
       options.handshake ? options.connectTimeout : Infinity,
       options.idleTimeout,
       options.frameTimeout,
+      options.modeTimeout,
     );
     this.#interval = shortest === Infinity
       ? Infinity
@@ -159,6 +164,8 @@ export class Reaper {
     } else {
       w.seenFrames = -1;
     }
+    const mode = channel.modeDeadline(t);
+    if (mode !== null) return mode;
     if (channel.accepted && o.idleTimeout !== Infinity) {
       if (channel.busy || channel.partialFrame || w.activity !== w.seenActivity) {
         w.seenActivity = w.activity;

@@ -38,9 +38,11 @@ export class Serving {
   readonly #bySession = new SessionSlots<ServedRequest>();
   /** Silly mode: requests whose session was already being served. */
   #duplicates: Set<ServedRequest> | null = null;
-  /** Requests read but not dispatched yet, oldest first (copies). */
-  #waiting: Frame[] = [];
+  /** Requests read but not dispatched yet, oldest first (copies; null: dropped). */
+  #waiting: (Frame | null)[] = [];
   #head = 0;
+  /** Entries of `#waiting` past `#head` that were dropped. */
+  #dropped = 0;
   /** About the memory the waiting requests hold, in bytes. */
   waitingBytes = 0;
 
@@ -51,7 +53,7 @@ export class Serving {
 
   /** Requests read and waiting for a slot. */
   get waiting(): number {
-    return this.#waiting.length - this.#head;
+    return this.#waiting.length - this.#head - this.#dropped;
   }
 
   /** True if a request under `session` is being handled. */
@@ -90,6 +92,7 @@ export class Serving {
     this.#duplicates = null;
     this.#waiting = [];
     this.#head = 0;
+    this.#dropped = 0;
     this.waitingBytes = 0;
   }
 
@@ -101,24 +104,45 @@ export class Serving {
 
   /** The oldest waiting request, removed. */
   shift(): Frame | undefined {
-    if (this.#head >= this.#waiting.length) return undefined;
-    const frame = this.#waiting[this.#head]!;
-    this.#waiting[this.#head++] = undefined as unknown as Frame;
-    this.waitingBytes -= frame.payload.length + FRAME_COST;
-    if (this.#head === this.#waiting.length) {
+    const waiting = this.#waiting;
+    let frame: Frame | null = null;
+    while (frame === null && this.#head < waiting.length) {
+      frame = waiting[this.#head]!;
+      waiting[this.#head++] = null;
+      if (frame === null) this.#dropped--;
+    }
+    if (this.#head === waiting.length) {
       this.#waiting = [];
       this.#head = 0;
     }
+    if (frame === null) return undefined;
+    this.waitingBytes -= frame.payload.length + FRAME_COST;
     return frame;
   }
 
-  /** Drops a waiting request (its caller cancelled); true if there was one. */
+  /**
+   * Drops a waiting request (its caller cancelled); true if there was one.
+   * Its place is left empty rather than spliced out: a storm of cancels
+   * for the oldest waiting requests costs one step each, not a move of the
+   * whole queue.
+   */
   dropWaiting(session: number): boolean {
-    for (let i = this.#head; i < this.#waiting.length; i++) {
-      const frame = this.#waiting[i]!;
-      if (frame.session === session) {
-        this.#waiting.splice(i, 1);
+    const waiting = this.#waiting;
+    for (let i = this.#head; i < waiting.length; i++) {
+      const frame = waiting[i];
+      if (frame != null && frame.session === session) {
+        waiting[i] = null;
+        this.#dropped++;
         this.waitingBytes -= frame.payload.length + FRAME_COST;
+        // The oldest went: step past the empty places, so the next scan starts at a request.
+        while (this.#head < waiting.length && waiting[this.#head] === null) {
+          this.#head++;
+          this.#dropped--;
+        }
+        if (this.#head === waiting.length) {
+          this.#waiting = [];
+          this.#head = 0;
+        }
         return true;
       }
     }

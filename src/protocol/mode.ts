@@ -397,6 +397,14 @@ export interface ModeControl {
    * @throws {WeftError} `protocol` if the mode cannot (`can.info` false).
    */
   askInfo(session: number, payload: Uint8Array): void;
+  /**
+   * The mode's own deadlines, checked by the cluster's sweep at time `t`
+   * (monotonic ms; weft: the next part of a half-sent message). `paused`:
+   * this side stopped reading, so a stall is not the peer's.
+   *
+   * @returns The error to close the connection with, or null.
+   */
+  sweep?(t: number, paused: boolean): WeftError | null;
 }
 
 /** A mode's request head: written before a request's body, read back on the other side. */

@@ -196,6 +196,68 @@ Deno.test("Reassembler: a hostile peer cannot exceed the byte, count and size li
   assert.throws(() => resolvePartOptions({ maxPartialBytes: "1" as never }), TypeError);
 });
 
+Deno.test("Reassembler: a message holds only the bytes that arrived, within the node's budget; a stalled one times out", () => {
+  const limits = resolvePartOptions({ maxPartialBytesPerNode: 3000, partTimeout: 100 });
+  // A message's whole buffer once an eighth of it arrived: the budget sees it.
+  const whole = new Reassembler(resolvePartOptions({ maxPartialBytesPerNode: 1 << 20 }));
+  const eighth = { ...message(8000 - 5), stream: 5 };
+  whole.accept(5, nextPart(eighth, 999));
+  assert.equal(whole.held, 999);
+  whole.accept(5, nextPart(eighth, 1));
+  assert.equal(whole.held, 8000);
+  let done;
+  while (eighth.sent < 8000) done = whole.accept(5, nextPart(eighth, 3000));
+  assert.deepEqual(done?.payload.subarray(5), eighth.body);
+  assert.equal(whole.held, 0);
+  const budget = limits.budget;
+  const a = new Reassembler(limits);
+  const b = new Reassembler(limits);
+  // A first part announcing 4 MiB with 1000 bytes: 1000 bytes held, node-wide too.
+  const big = { ...message(4 * 1024 * 1024 - 5), stream: 1 };
+  a.accept(1, nextPart(big, 1000));
+  assert.equal(a.bytes, 4 * 1024 * 1024);
+  assert.equal(a.held, 1000);
+  assert.equal(budget.held, 1000);
+  // Another connection's parts count against the same budget: copies of its
+  // parts until an eighth of it arrived, then its whole buffer, charged in full.
+  const m = { ...message(16_000 - 5), stream: 2 };
+  b.accept(2, nextPart(m, 1000));
+  assert.equal(b.held, 1000);
+  assert.equal(budget.held, 2000);
+  throwsCode(
+    () => b.accept(2, nextPart(m, 1000)),
+    "over budget",
+    /maxPartialBytesPerNode 3000/,
+  );
+  assert.equal(budget.refused, 1);
+  assert.equal(budget.held, 2000);
+  b.clear();
+  assert.equal(budget.held, 1000);
+  // The deadline of the next part: marked at the first sweep, stalled after partTimeout,
+  // not while this side does not read.
+  assert.equal(a.sweep(0, false), null);
+  assert.equal(a.sweep(150, true), null);
+  assert.equal(a.sweep(200, false), null);
+  a.accept(1, nextPart(big, 1000));
+  assert.equal(a.sweep(350, false), null);
+  const stalled = a.sweep(450, false);
+  assert.equal(stalled?.code, "timeout");
+  assert.match(stalled!.message, /partTimeout/);
+  assert.equal(budget.timedOut, 1);
+  a.clear();
+  assert.equal(budget.held, 0);
+  // A complete message gives its bytes back to the budget.
+  const c = new Reassembler(limits);
+  const small = { ...message(2000), stream: 3 };
+  let frame;
+  while (small.sent < 2005) frame = c.accept(3, nextPart(small, 700));
+  assert.deepEqual(frame?.payload.subarray(5), small.body);
+  assert.equal(budget.held, 0);
+  assert.throws(() => resolvePartOptions({ partTimeout: 0 }), /partTimeout/);
+  assert.throws(() => resolvePartOptions({ partTimeout: "1" as never }), TypeError);
+  assert.throws(() => resolvePartOptions({ maxPartialBytesPerNode: 0 }), /maxPartialBytesPerNode/);
+});
+
 async function pair(
   serverOptions: Partial<ConstructorParameters<typeof Cluster>[0]>,
   clientOptions: Partial<ConstructorParameters<typeof Cluster>[0]>,

@@ -18,6 +18,7 @@ function setup(
     soloTurnTime?: number;
     highWaterMark?: number;
     errors?: boolean;
+    keepReading?: boolean;
   } = {},
 ) {
   const ran: number[] = [];
@@ -73,6 +74,7 @@ function setup(
     soloTurnTime: options.soloTurnTime ?? 0,
     highWaterMark: options.highWaterMark ?? 1 << 20,
     refuseReused: options.errors !== false,
+    keepReading: options.keepReading ?? false,
   });
   const start = (session: number) => admission.request(frame(session));
   return {
@@ -212,4 +214,36 @@ Deno.test("`Admission.finished()`: a waiting request whose handling throws close
   t.admission.finished(t.served(1));
   assert.equal(t.closedWith.length, 1);
   assert.equal(t.closedWith[0]!.code, "protocol");
+});
+
+Deno.test("`Admission` with keepReading (a peer that can cancel) never pauses for waiting requests; past PROBE_LIMIT high-water marks it refuses them busy", () => {
+  const t = setup({ maxInflight: 1, highWaterMark: 100, keepReading: true });
+  t.start(1);
+  let session = 10;
+  while (t.answered.length === 0 && session < 1000) {
+    t.admission.request(frame(session++, new Uint8Array(100)));
+    assert.equal(t.flow.paused, 0, "still reading: the peer's CANCELs lie behind these");
+  }
+  const kept = t.admission.serving.waiting;
+  assert.equal(kept, session - 11, "all but the last one wait");
+  assert.ok(kept >= 2 && t.admission.serving.waitingBytes >= PROBE_LIMIT * 100);
+  assert.deepEqual(t.answered.map((a) => [a.session, a.body]), [[session - 1, "busy"]]);
+  // CANCELs of the oldest waiting ones, in order: the queue shrinks.
+  for (let i = 0; i < kept - 1; i++) assert.equal(t.admission.dropWaiting(10 + i), true);
+  assert.equal(t.admission.serving.waiting, 1);
+  t.admission.finished(t.served(1));
+  assert.deepEqual(t.ran, [1, 10 + kept - 1]);
+});
+
+Deno.test("`Admission.dropWaiting()` out of order leaves the rest in order", () => {
+  const t = setup({ maxInflight: 1 });
+  for (const session of [1, 2, 3, 4, 5]) t.start(session);
+  assert.equal(t.admission.dropWaiting(3), true);
+  assert.equal(t.admission.dropWaiting(2), true);
+  assert.equal(t.admission.serving.waiting, 2);
+  t.admission.finished(t.served(1));
+  t.admission.finished(t.served(4));
+  assert.deepEqual(t.ran, [1, 4, 5]);
+  assert.equal(t.admission.serving.waiting, 0);
+  assert.equal(t.admission.serving.waitingBytes, 0);
 });

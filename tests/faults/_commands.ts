@@ -40,4 +40,6 @@ export interface Stats {
   echoed: number;
   /** The most echo requests handled in one macrotask (between two immediates). */
   maxRun: number;
+  /** The cluster's node-wide budgets (`stats().limits`), when the server keeps stats. */
+  limits?: { partialBytes: number; refused: Record<string, number> };
 }

@@ -14,7 +14,9 @@
  * `--max-connections=N`, `--max-per-address=N`, `--state=BYTES` (memory each `hold` keeps while it
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
- * `--fault-log-limit=N`, `--stderr-log` (the cluster's default logger, to
+ * `--fault-log-limit=N`, `--part-timeout=MS`, `--max-partial-node=BYTES`
+ * (`maxPartialBytesPerNode`; either turns on the cluster's stats, whose
+ * `limits` the `stats` command then carries), `--stderr-log` (the cluster's default logger, to
  * stderr, in place of the stdout lines below). Prints `listening HOST:PORT`,
  * then serves until killed. Commands:
  *
@@ -194,8 +196,11 @@ const limits = {
   handshakeTimeout: num("handshake"),
   frameTimeout: num("frame-timeout"),
   maxRequestsPerTurn: num("per-turn"),
+  partTimeout: num("part-timeout"),
+  maxPartialBytesPerNode: num("max-partial-node"),
   soloTurnTime: num("solo-turn-time"),
 };
+const nodeStats = flags.has("part-timeout") || flags.has("max-partial-node");
 const framing = flags.get("framing") === "v1" ? "v1" : "v2";
 const faultLogLimit = num("fault-log-limit");
 const codecName = flags.get("codec") ?? "raw";
@@ -224,6 +229,7 @@ const cluster = new Cluster({
   ...(hardLimit === undefined ? {} : { hardLimit }),
   ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
   framing,
+  ...(nodeStats ? { stats: true } : {}),
   accept() {
     stats.accepted++;
     stats.open++;
@@ -250,6 +256,8 @@ const cluster = new Cluster({
         stats.refused = listener.refused;
         stats.connections = listener.connections;
         stats.peakRss = peakRss();
+        const limits = cluster.stats()?.limits;
+        if (limits !== undefined) stats.limits = limits;
         return structured ? { ...stats } : JSON.stringify(stats);
       }
       case CMD.size:

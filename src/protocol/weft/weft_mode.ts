@@ -370,6 +370,12 @@ export class WeftConnection implements ModeConnection, ControlWriter {
     return part.length;
   }
 
+  /** The deadline of a half-sent message's next part (`partTimeout`). */
+  sweep(t: number, paused: boolean): WeftError | null {
+    const reassembler = this.#reassembler;
+    return reassembler === null || reassembler.size === 0 ? null : reassembler.sweep(t, paused);
+  }
+
   /** Drops the messages half put back together. */
   close(): void {
     this.#reassembler?.clear();

@@ -1,0 +1,271 @@
+/**
+ * Node-wide budgets against a hostile peer (issue 22), from a separate
+ * process: the fault server runs under Deno, Bun and Node in turn, the
+ * attackers are raw sockets in this Deno process, and a well-behaved client
+ * calls beside them. Every wait is bounded; every child is stopped in
+ * `finally`.
+ */
+
+import assert from "node:assert/strict";
+import type { Cluster } from "../../src/cluster/cluster.ts";
+import { parseAddress } from "../../src/transport/address.ts";
+import { concat } from "../wire/_util.ts";
+import { delay, type ServerChild, startServer } from "./_child.ts";
+import { CMD } from "./_commands.ts";
+import {
+  client,
+  codes,
+  enc,
+  HELLO,
+  outcome,
+  rawPeer,
+  requestFrame,
+  RUNTIMES,
+  settleAll,
+  sourced,
+  type SourcedSocket,
+  stats,
+  untilStats,
+  weftRequest,
+  wellBehaved,
+} from "./_helpers.ts";
+
+/** weft's PART control cmd. */
+const PART = 0xffffff06;
+/** PART flags: the first part. */
+const FIRST = 1;
+
+/** A first PART of `stream` announcing a request of `total` bytes, carrying `data` bytes of it. */
+function firstPart(stream: number, total: number, data: number): Uint8Array {
+  const payload = new Uint8Array(21 + data);
+  const view = new DataView(payload.buffer);
+  payload[0] = FIRST;
+  view.setUint32(1, total, true);
+  view.setUint32(5, stream, true);
+  view.setUint32(9, 1, true);
+  return requestFrame(stream, PART, payload.fill(7, 21));
+}
+
+/** The weft default hard limit, so the largest message a peer may announce. */
+const MAX_MESSAGE = 4 * 1024 * 1024;
+const CONNECTIONS = 100;
+const PARTIALS = 4;
+/** The node-wide budget the server runs with: 2 MiB. */
+const BUDGET = 2 * 1024 * 1024;
+
+/** Opens `CONNECTIONS` raw connections, each HELLO then four first parts carrying `data` bytes. */
+async function openPartials(port: number, data: number): Promise<SourcedSocket[]> {
+  const bytes = concat([
+    HELLO,
+    ...Array.from({ length: PARTIALS }, (_, i) => firstPart(i + 1, MAX_MESSAGE, data)),
+  ]);
+  const sockets: SourcedSocket[] = [];
+  for (let i = 0; i < CONNECTIONS; i++) sockets.push(await sourced(port, "127.0.0.1", bytes));
+  return sockets;
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): half-sent messages hold only the bytes that arrived, within maxPartialBytesPerNode, and are closed at partTimeout; a good client keeps working`, async () => {
+    const { cluster } = client();
+    let server: ServerChild | undefined;
+    let calls: ReturnType<typeof wellBehaved> | undefined;
+    const sockets: SourcedSocket[] = [];
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", [
+        "--heartbeat=600000",
+        `--max-partial-node=${BUDGET}`,
+        "--part-timeout=2000",
+      ]);
+      const port = parseAddress(server.address).port;
+      calls = wellBehaved(cluster, server.address);
+      const before = await stats(cluster, server.address);
+
+      // 1. First parts announcing the largest message and carrying nothing:
+      // 100 connections x 4 x 4 MiB = 1.6 GiB announced, nothing allocated.
+      const announcing = await openPartials(port, 0);
+      sockets.push(...announcing);
+      // HELLO_ACK and four PART_ACKs each (20 bytes at least each): all taken.
+      for (const s of announcing) {
+        await s.until(() => s.received >= 5 * 20 || s.ended, 20_000, "the parts acknowledged");
+      }
+      const held = await stats(cluster, server.address);
+      assert.equal(held.limits?.partialBytes, 0, "an announced size is never allocated");
+      assert.ok(
+        held.rss - before.rss < 256 * 1024 * 1024,
+        `rss grew ${held.rss - before.rss} bytes for 1.6 GiB announced`,
+      );
+      // Each is closed by its deadline for the next part, none by the budget.
+      for (const s of announcing) await s.until(() => s.ended, 30_000, "partTimeout closing it");
+      const timedOut = await stats(cluster, server.address);
+      assert.ok(
+        (timedOut.limits?.refused["part timeout"] ?? 0) >= CONNECTIONS,
+        JSON.stringify(timedOut.limits),
+      );
+      assert.equal(timedOut.limits?.refused["partial bytes"], 0);
+
+      // 2. Unfinished parts carrying 16 KiB each: 6.4 MiB attempted against
+      // a 2 MiB budget. What the node holds never passes the budget; the
+      // connections over it are closed (`over budget`), the rest at partTimeout.
+      const filling = await openPartials(port, 16 * 1024);
+      sockets.push(...filling);
+      let peak = 0;
+      const end = Date.now() + 30_000;
+      for (let i = 0; i < 10_000 && Date.now() < end && filling.some((s) => !s.ended); i++) {
+        const s = await stats(cluster, server.address);
+        peak = Math.max(peak, s.limits!.partialBytes);
+        assert.ok(s.limits!.partialBytes <= BUDGET, `${s.limits!.partialBytes} bytes held`);
+        await delay(10);
+      }
+      assert.ok(filling.every((s) => s.ended), "every attacker closed");
+      const after = await stats(cluster, server.address);
+      assert.equal(after.limits?.partialBytes, 0, "nothing held once they are closed");
+      assert.ok((after.limits?.refused["partial bytes"] ?? 0) >= 1, JSON.stringify(after.limits));
+      assert.ok(peak > 0, "the node held parts at some point");
+
+      await calls.stop();
+      assert.deepEqual(calls.failures, []);
+      assert.ok(calls.ok > 0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await calls?.stop();
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 20,000 calls timing out after 5 ms against held handlers: their CANCELs arrive, the handlers end, and the next calls on the same connection succeed`, async () => {
+    let closes = 0;
+    const { cluster } = client({ close: () => void closes++ });
+    let server: ServerChild | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0");
+      const peer = cluster.connect(server.address);
+      await cluster.call(peer, CMD.echo, enc.encode("warm"), { timeout: 5000 });
+      const storm = await settleAll(
+        Array.from(
+          { length: 20_000 },
+          () => outcome(cluster.call(peer, CMD.hold, undefined, { timeout: 5 })),
+        ),
+        60_000,
+      );
+      assert.deepEqual(codes(storm), new Map([["timeout", 20_000]]));
+      // The next calls on the same connection: answered, none lost.
+      const next = await settleAll(
+        Array.from(
+          { length: 100 },
+          (_, i) => outcome(cluster.call(peer, CMD.echo, enc.encode(`n${i}`), { timeout: 20_000 })),
+        ),
+        30_000,
+      );
+      assert.deepEqual(codes(next), new Map([["ok", 100]]));
+      // Every held handler was cancelled.
+      await untilStats(
+        cluster,
+        server.address,
+        (s) => s.running === 0,
+        "every handler cancelled",
+        30_000,
+      );
+      assert.equal(closes, 0, "the connection was never lost");
+    } finally {
+      await cluster.close();
+      await server?.stop();
+    }
+  });
+}
+
+/** `count` request frames of `cmd`, sessions from 1, with weft's request head or silly's bare body. */
+function pipelined(count: number, weft: boolean, cmd: number): Uint8Array {
+  const empty = new Uint8Array(0);
+  return concat(
+    Array.from(
+      { length: count },
+      (_, i) => weft ? weftRequest(i + 1, cmd, empty) : requestFrame(i + 1, cmd, empty),
+    ),
+  );
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 5 rounds of pipelining held requests past the in-flight cap, then hanging up, leave no handler running, in both modes`, async () => {
+    const servers: ServerChild[] = [];
+    const clients: Cluster[] = [];
+    let calls: ReturnType<typeof wellBehaved> | undefined;
+    try {
+      for (const protocol of ["weft", "silly"] as const) {
+        const weft = protocol === "weft";
+        const server = await startServer(runtime, "127.0.0.1:0", [
+          `--protocol=${protocol}`,
+          "--heartbeat=600000",
+        ]);
+        servers.push(server);
+        const { cluster: good } = client({ protocol });
+        clients.push(good);
+        calls = wellBehaved(good, server.address);
+        // 20,000 held requests (about 1.7 MB waiting, past what a connection may queue).
+        const flood = pipelined(20_000, weft, CMD.hold);
+        for (let round = 1; round <= 5; round++) {
+          const attacker = await rawPeer(server.address);
+          if (weft) await attacker.write(HELLO);
+          await attacker.write(flood);
+          await untilStats(
+            good,
+            server.address,
+            (s) => s.running === 1024,
+            `round ${round}: the cap`,
+          );
+          await attacker.close();
+          const after = await untilStats(
+            good,
+            server.address,
+            (s) => s.running === 0,
+            `${protocol} round ${round}: every handler aborted`,
+            30_000,
+          );
+          assert.equal(after.started, 1024 * round, `${protocol} round ${round}`);
+        }
+        await calls.stop();
+        assert.deepEqual(calls.failures, []);
+        assert.ok(calls.ok > 0);
+      }
+    } finally {
+      await calls?.stop();
+      for (const c of clients) await c.close();
+      for (const s of servers) await s.stop();
+    }
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 20,000 requests that make the handler throw are all answered, and logged at most faultLogLimit lines a second with a count`, async () => {
+    const { cluster: good } = client();
+    let server: ServerChild | undefined;
+    let calls: ReturnType<typeof wellBehaved> | undefined;
+    try {
+      server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=600000"]);
+      calls = wellBehaved(good, server.address);
+      const attacker = await rawPeer(server.address);
+      await attacker.write(HELLO);
+      // cmd 99: the fault server's handler throws a RangeError for it.
+      await attacker.write(pipelined(20_000, true, 99));
+      await attacker.until(
+        () => attacker.frames.length >= 20_001,
+        60_000,
+        "every request answered",
+      );
+      assert.ok(attacker.frames.slice(1).every((f) => f.payload[0] === 1), "error responses");
+      await attacker.close();
+      const lines = server.lines(/threw/);
+      // Before: one line with its stack per request (20,000). Now at most 10
+      // a second for the few seconds the flood takes, the rest counted.
+      assert.ok(lines.length >= 1 && lines.length <= 400, `${lines.length} lines`);
+      await calls.stop();
+      assert.deepEqual(calls.failures, []);
+    } finally {
+      await calls?.stop();
+      await good.close();
+      await server?.stop();
+    }
+  });
+}
