@@ -22,7 +22,8 @@
  *   opens and closes.
  *
  * `--exit-after=MS` exits normally after MS (so `--cpu-prof` writes its
- * profile). `--per-turn=N` sets `maxRequestsPerTurn` (a number or `Infinity`). `--tls=DIR` serves over TLS with the test certificates in DIR
+ * profile). `--per-turn=N` sets `maxRequestsPerTurn` (a number or `Infinity`),
+ * `--solo-turn-time=MS` sets `soloTurnTime`. `--tls=DIR` serves over TLS with the test certificates in DIR
  * (tests/security/_certs.ts). `--codec=pass` swaps the raw codec (whose `unmarshal` copies the payload)
  * for hooks that lend the payload view through, to see what the copy costs.
  *
@@ -60,6 +61,7 @@ let accepted = 0;
 
 const hwm = flags.get("hwm");
 const perTurn = flags.get("per-turn");
+const soloTurnTime = flags.get("solo-turn-time");
 const tlsDir = flags.get("tls");
 const certs = tlsDir === undefined ? undefined : readCerts(tlsDir);
 const cluster = new Cluster({
@@ -68,6 +70,7 @@ const cluster = new Cluster({
   timeout: 60_000,
   ...(hwm === undefined ? {} : { highWaterMark: Number(hwm) }),
   ...(perTurn === undefined ? {} : { maxRequestsPerTurn: Number(perTurn) }),
+  ...(soloTurnTime === undefined ? {} : { soloTurnTime: Number(soloTurnTime) }),
   accept() {
     open++;
     accepted++;

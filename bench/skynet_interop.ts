@@ -1,15 +1,12 @@
 /**
  * skynet cluster calls/s on loopback, one table: skynet→skynet (skynet's
- * own clustersender and clusteragent, the baseline), and weft's skynet
- * ends (src/session/skynet_link.ts) over plain Deno sockets in both
- * directions: weft→skynet (`SkynetSender`) and skynet→weft
- * (`SkynetAgent`), at 1 and 100 calls in flight, each pair of rows run
- * alternately `--rounds` times (default 3) and the median kept.
- *
- * These weft rows measure the protocol ends, not the skynet protocol mode
- * (which will put them inside weft's connection, with its writer, parts
- * scheduler and backpressure: see docs/SKYNET_MODE.md). Rerun this once
- * the mode exists, with the mode's rows beside these.
+ * own clustersender and clusteragent, the baseline); weft's skynet
+ * protocol mode (a `Cluster` with `protocol: "skynet"`, the whole
+ * connection: writer, parts queue, backpressure) in both directions,
+ * weft→skynet and skynet→weft; and, for comparison, the bare sans-I/O
+ * ends (src/session/skynet_link.ts) over plain Deno sockets. At 1 and 100
+ * calls in flight, the rows run alternately `--rounds` times (default 3)
+ * and the median kept.
  *
  * ```sh
  * SKYNET=/path/to/skynet deno run -A bench/skynet_interop.ts [--calls=20000] [--rounds=3]
@@ -20,7 +17,8 @@
  * @module
  */
 
-import { packValues, unpackValues } from "../src/codec/skynet.ts";
+import { packValues, skynet, unpackValues } from "../src/codec/skynet.ts";
+import { Cluster } from "../src/cluster/cluster.ts";
 import { SkynetAgent, SkynetSender } from "../src/session/skynet_link.ts";
 import { freePort, SkynetProcess, skynetRoot, writeConfig } from "../tests/skynet/capture.ts";
 import { pumpSocket, socketWriter } from "../tests/skynet/_sockets.ts";
@@ -135,8 +133,49 @@ async function skynetToWeft(inflight: number): Promise<number> {
   }
 }
 
+/** weft's skynet mode calling skynet: a Cluster with protocol "skynet". */
+async function modeToSkynet(inflight: number): Promise<number> {
+  const db = await startDb();
+  const client = new Cluster({ ...skynet(), protocol: "skynet" });
+  const peer = client.connect(`127.0.0.1:${db.port}`);
+  const options = { service: "@sdb", command: "GET" };
+  const run = async (calls: number) => {
+    let left = calls;
+    await Promise.all(
+      Array.from({ length: inflight }, async () => {
+        while (left > 0) {
+          left--;
+          await client.call(peer, 0, "a", options);
+        }
+      }),
+    );
+  };
+  try {
+    await run(Math.min(CALLS, 2000));
+    const start = performance.now();
+    await run(CALLS);
+    return CALLS / ((performance.now() - start) / 1000);
+  } finally {
+    await client.close();
+    await db.proc.stop();
+  }
+}
+
+/** skynet calling weft's skynet mode: a Cluster listening with protocol "skynet". */
+async function skynetToMode(inflight: number): Promise<number> {
+  const server = new Cluster({ ...skynet(), protocol: "skynet", call: () => "foobar" });
+  const listener = await server.listen("127.0.0.1:0");
+  try {
+    return await skynetClient(listener.address.port, inflight);
+  } finally {
+    await server.close();
+  }
+}
+
 const rows: [string, (inflight: number) => Promise<number>][] = [
   ["skynet → skynet (skynet's cluster, the baseline)", skynetToSkynet],
+  ["weft → skynet (skynet mode: Cluster)", modeToSkynet],
+  ["skynet → weft (skynet mode: Cluster)", skynetToMode],
   ["weft → skynet (SkynetSender, plain Deno socket)", weftToSkynet],
   ["skynet → weft (SkynetAgent, plain Deno socket)", skynetToWeft],
 ];

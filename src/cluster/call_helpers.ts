@@ -14,8 +14,18 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === "function";
 }
 
-export function abortedError(signal: AbortSignalLike): WeftError {
-  return new WeftError("aborted", "Call aborted", { cause: signal.reason });
+export function abortedError(signal: AbortSignalLike, mayHaveRun = false): WeftError {
+  return new WeftError("aborted", "Call aborted", { cause: signal.reason, mayHaveRun });
+}
+
+/** `error` saying whether its call may have run (a copy when it said otherwise). */
+export function withMayHaveRun<E>(error: E, mayHaveRun: boolean): E {
+  if (!(error instanceof WeftError) || error.mayHaveRun === mayHaveRun) return error;
+  if (error.code === "remote") return error; // the peer answered: it said what ran
+  return new WeftError(error.code, error.message, {
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    mayHaveRun,
+  }) as E;
 }
 
 export function marshalError(cmd: string | number, error: unknown, what = "request"): Error {

@@ -18,7 +18,13 @@ import type { Channel } from "../connection/channel.ts";
 import { Peer, type PeerState, peerState } from "../connection/peer.ts";
 import { ResponseStatus } from "../protocol/mode.ts";
 import type { CallOptions } from "./call_context.ts";
-import { abortedError, isCmd, marshalError, unmarshalError } from "./call_helpers.ts";
+import {
+  abortedError,
+  isCmd,
+  marshalError,
+  unmarshalError,
+  withMayHaveRun,
+} from "./call_helpers.ts";
 import { timeoutOptionError } from "./_fail.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { ClusterStats } from "./stats_recorder.ts";
@@ -107,7 +113,9 @@ export class Calls {
         deadline = context.deadline;
         if (deadline <= start) {
           return Promise.reject(
-            new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`),
+            new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`, {
+              mayHaveRun: false,
+            }),
           );
         }
       }
@@ -115,7 +123,9 @@ export class Calls {
     }
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     const state = peerState<Channel>(peer);
-    if (state.closed || this.shut) return Promise.reject(this.#host.peerClosed(peer));
+    if (state.closed || this.shut) {
+      return Promise.reject(withMayHaveRun(this.#host.peerClosed(peer), false));
+    }
     const channel = state.channel;
     if (channel !== null && !channel.congested) {
       return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
@@ -135,19 +145,26 @@ export class Calls {
     expectResponse: boolean,
   ): Promise<unknown> {
     let channel = state.channel;
-    if (channel === null) channel = await this.#host.ensureChannel(peer, state, deadline, signal);
-    // Backpressure: wait for the connection to drain rather than queue more.
-    while (channel.congested) {
-      const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
-      await waitFor(
-        this.#deadlines,
-        channel.drained(),
-        deadline,
-        signal,
-        `Call to ${peer} timed out${why}`,
-      );
-      if (state.closed) throw this.#host.peerClosed(peer);
-      channel = state.channel ?? await this.#host.ensureChannel(peer, state, deadline, signal);
+    try {
+      if (channel === null) {
+        channel = await this.#host.ensureChannel(peer, state, deadline, signal);
+      }
+      // Backpressure: wait for the connection to drain rather than queue more.
+      while (channel.congested) {
+        const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
+        await waitFor(
+          this.#deadlines,
+          channel.drained(),
+          deadline,
+          signal,
+          `Call to ${peer} timed out${why}`,
+        );
+        if (state.closed) throw this.#host.peerClosed(peer);
+        channel = state.channel ?? await this.#host.ensureChannel(peer, state, deadline, signal);
+      }
+    } catch (error) {
+      // Connecting, the handshake, a congested connection: nothing was sent yet.
+      throw withMayHaveRun(error, false);
     }
     return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
   }
@@ -198,7 +215,7 @@ export class Calls {
         typeof bytes === "string" ? bytes.length * 3 : bytes.length,
       );
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(withMayHaveRun(error, false));
     }
     const span = this.#tracing?.call(cmd, marshalled[0], channel, !expectResponse, options, trace);
     if (span?.context !== undefined) head = protocol.traceHead(head, span.context);
@@ -237,7 +254,7 @@ export class Calls {
       const onAbort = () => {
         const session = call.session;
         if (call.table?.remove(call)) {
-          call.reject(abortedError(signal));
+          call.reject(abortedError(signal, call.written));
           channel.cancel(session);
         }
       };
@@ -291,7 +308,9 @@ export class Calls {
   /** A call's deadline passed. */
   onTimeout(channel: Channel, call: PendingCall): void {
     call.reject(
-      new WeftError("timeout", `Call ${String(call.cmd)} timed out: no response in time`),
+      new WeftError("timeout", `Call ${String(call.cmd)} timed out: no response in time`, {
+        mayHaveRun: call.written,
+      }),
     );
     channel.cancel(call.session);
   }

@@ -27,6 +27,7 @@ import type { CallOptions, ContextHost } from "./call_context.ts";
 import { Calls } from "./calls.ts";
 import { HandlerRunner } from "./handler_runner.ts";
 import { ClusterListener, type ClusterListenOptions } from "./listener.ts";
+import { withMayHaveRun } from "./call_helpers.ts";
 import { type ClusterOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { connectTls, listenTls } from "./security.ts";
 import * as recorder from "./stats_recorder.ts";
@@ -399,6 +400,7 @@ export class Cluster implements ContextHost {
       initiator,
       maxInflight: this.#o.maxInflightPerConnection,
       maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
+      soloTurnTime: this.#o.soloTurnTime,
     });
     this.#reaper.track(channel);
     state.channel = channel;
@@ -485,7 +487,15 @@ export class Cluster implements ContextHost {
         : new WeftError("closed", `Connection to ${peer} lost while waiting: ${error.message}`, {
           cause: error,
         });
-      for (const call of calls) call.reject(reason);
+      // Calls whose request was written may have run; the others never
+      // left this node (one error per group, not per call).
+      let ran: WeftError | undefined;
+      let unsent: WeftError | undefined;
+      for (const call of calls) {
+        if (call.written) {
+          call.reject(ran ??= reason.mayHaveRun ? reason : withMayHaveRun(reason, true));
+        } else call.reject(unsent ??= withMayHaveRun(reason, false));
+      }
     }
     for (const context of channel.serving.values()) context.abort(error);
     channel.serving.clear();
@@ -548,6 +558,6 @@ export class Cluster implements ContextHost {
   }
 
   #clusterClosed(): WeftError {
-    return new WeftError("peer closed", "Cluster closed");
+    return new WeftError("peer closed", "Cluster closed", { mayHaveRun: false });
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { checkMaxRequestsPerTurn } from "../connection/read_turn.ts";
+import { checkMaxRequestsPerTurn, checkSoloTurnTime } from "../connection/read_turn.ts";
 import type { Logger } from "./logger.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
@@ -49,16 +49,18 @@ export const DEFAULT_MAX_INFLIGHT = 1024;
 /** Default handshake deadline (weft mode), in milliseconds. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 5000;
 
-/** Default idle timeout of accepted connections, by mode: weft mode 5 minutes, silly mode off. */
+/** Default idle timeout of accepted connections, by mode: weft mode 5 minutes, silly and skynet mode off. */
 export const DEFAULT_IDLE_TIMEOUT: Readonly<Record<Protocol, number>> = {
   weft: MODES.weft.idleTimeout,
   silly: MODES.silly.idleTimeout,
+  skynet: MODES.skynet.idleTimeout,
 };
 
-/** Default frame-completion deadline, by mode: weft mode 30 s, silly mode 60 s. */
+/** Default frame-completion deadline, by mode: weft mode 30 s, silly and skynet mode 60 s. */
 export const DEFAULT_FRAME_TIMEOUT: Readonly<Record<Protocol, number>> = {
   weft: MODES.weft.frameTimeout,
   silly: MODES.silly.frameTimeout,
+  skynet: MODES.skynet.frameTimeout,
 };
 
 /**
@@ -197,6 +199,9 @@ export interface ClusterOptions extends PartOptions, TrustOptions {
    * cancellation, deadlines, heartbeats); both ends must speak it.
    * `"silly"`: byte-exact with silly.net.cluster, for silly nodes. A
    * mismatched pair fails at once with a `protocol` error naming it.
+   * `"skynet"`: skynet's cluster protocol, byte for byte, for skynet nodes
+   * (give the `skynet()` codec of `@weft/cluster/skynet`; see the README's
+   * skynet section).
    *
    * @default {"weft"}
    */
@@ -238,16 +243,34 @@ export interface ClusterOptions extends PartOptions, TrustOptions {
    */
   maxInflightPerConnection?: number;
   /**
-   * Fairness between connections: requests one connection runs from what
-   * one read delivered; past it the rest wait (in order), reading from that
-   * connection pauses, and the next batch runs on a later macrotask, after
-   * other connections' reads. One peer's pipelined flood then delays another
-   * peer's call by at most one batch. `Infinity`: a read's requests all run
-   * at once.
+   * Fairness between connections, while another connection of this process
+   * is being read (one read within the last second): requests one
+   * connection runs from what one read delivered; past it the rest wait (in
+   * order), reading from that connection pauses, and the next batch runs on
+   * a later macrotask, after other connections' reads. One peer's pipelined
+   * flood then delays another peer's call by at most one batch. A
+   * connection read alone is not counted but timed (`soloTurnTime`), the
+   * clock read every `maxRequestsPerTurn` requests. `Infinity`: no
+   * fairness, a read's requests all run at once.
    *
    * @default {32}
    */
   maxRequestsPerTurn?: number;
+  /**
+   * Milliseconds a connection read alone (no other connection of this
+   * process read within the last second) runs the requests of one read, or
+   * of one later turn, before it yields to the event loop; checked every
+   * `maxRequestsPerTurn` requests. A lone client's pipelined batch then
+   * runs whole and is answered in one write, instead of being cut every 32
+   * requests for nobody's benefit; a lone flood still yields every
+   * `soloTurnTime`, so that the event loop sees its other sockets, and from
+   * the first read of another connection on, turns are counted again. `0`:
+   * always counted, alone too (the behaviour before this option).
+   * `Infinity`: a lone connection never yields.
+   *
+   * @default {1}
+   */
+  soloTurnTime?: number;
   /**
    * Weft mode: milliseconds an accepted connection has to complete weft's
    * handshake (send HELLO; not TLS's, see `tls`); then it is closed. `Infinity` turns it off.
@@ -322,6 +345,7 @@ export interface ResolvedOptions {
   security: ResolvedSecurity;
   maxInflightPerConnection: number;
   maxRequestsPerTurn: number;
+  soloTurnTime: number;
   handshakeTimeout: number;
   idleTimeout: number;
   frameTimeout: number;
@@ -514,6 +538,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     security,
     maxInflightPerConnection: inflight,
     maxRequestsPerTurn: checkMaxRequestsPerTurn(options.maxRequestsPerTurn),
+    soloTurnTime: checkSoloTurnTime(options.soloTurnTime),
     handshakeTimeout: duration(
       options.handshakeTimeout,
       "handshakeTimeout",

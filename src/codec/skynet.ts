@@ -773,6 +773,41 @@ export function unpackValues(bytes: Uint8Array, options: SkynetUnpackOptions = {
   return values;
 }
 
+/**
+ * The first value of a packed message and where it ends: how the skynet
+ * protocol mode reads a request's command (the first value, by skynet's
+ * `skynet.call(addr, "lua", cmd, ...)` convention) without unpacking the
+ * rest.
+ *
+ * @param bytes The packed bytes (not kept).
+ * @param options How strings decode, and the limits.
+ * @returns The value (`undefined` for an empty message) and the offset after it.
+ * @throws {WeftError} `unmarshal failed` for malformed bytes.
+ */
+export function unpackFirst(
+  bytes: Uint8Array,
+  options: SkynetUnpackOptions = {},
+): { value: unknown; end: number } {
+  if (bytes.length === 0) return { value: undefined, end: 0 };
+  const unpacker = new Unpacker(
+    bytes,
+    options.strings ?? "auto",
+    options.keepFloats === true,
+    positiveLimit(options.maxDepth, "maxDepth", DEFAULT_SKYNET_MAX_DEPTH),
+    positiveLimit(options.maxElements, "maxElements", DEFAULT_SKYNET_MAX_ELEMENTS),
+  );
+  try {
+    const value = unpacker.value(0);
+    return { value, end: unpacker.at };
+  } catch (error) {
+    throw new WeftError(
+      "unmarshal failed",
+      `Cannot unpack skynet values: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 /** Options of {@linkcode skynet}. */
 export interface SkynetCodecOptions<T extends CommandTable = CommandTable>
   extends SkynetUnpackOptions {

@@ -54,8 +54,10 @@ export interface AdmissionHost<C> {
 export interface AdmissionOptions {
   /** Requests whose handlers may run at once; see `maxInflightPerConnection`. */
   readonly maxInflight: number;
-  /** Requests run per read turn; see `maxRequestsPerTurn`. */
+  /** Requests run per read turn while other connections are read; see `maxRequestsPerTurn`. */
   readonly maxRequestsPerTurn?: number | undefined;
+  /** Milliseconds a turn of a connection read alone lasts; see `soloTurnTime`. */
+  readonly soloTurnTime?: number | undefined;
   /** Bytes of waiting requests over which reading pauses. */
   readonly highWaterMark: number;
   /** Refuse a request whose session is already being served (a mode whose sessions are unique does). */
@@ -127,7 +129,7 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     this.#maxInflight = options.maxInflight;
     this.#highWaterMark = options.highWaterMark;
     this.#refuseReused = options.refuseReused;
-    this.turn = new ReadTurn(options.maxRequestsPerTurn);
+    this.turn = new ReadTurn(options.maxRequestsPerTurn, options.soloTurnTime);
   }
 
   /** Requests are handled or wait for a slot. */
@@ -208,9 +210,9 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     return this.serving.waiting > 0 && this.serving.dropWaiting(session);
   }
 
-  /** A new read: a new turn. */
-  newTurn(): void {
-    this.turn.reset();
+  /** A new read, at `t` (ms, `now()`): a new turn. */
+  newTurn(t: number): void {
+    this.turn.begin(t);
   }
 
   /** The connection closed: no later turn runs. */
@@ -233,7 +235,7 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
       return;
     }
     if (channel.closed) return;
-    if (serving.waiting > 0 && this.turn.used >= this.turn.budget) {
+    if (serving.waiting > 0 && this.turn.over) {
       this.turn.schedule(this.#nextTurn);
       return;
     }

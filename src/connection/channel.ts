@@ -88,6 +88,8 @@ export class Channel implements Watched {
   readonly #heartbeats: boolean;
   /** Scratch header reused for every request written. */
   readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
+  /** Calls whose request is in the batch not yet written (marked `written` when it is). */
+  readonly #batched: PendingCall[] = [];
   /** What arrived before the first frame; null once a frame was decoded. */
   #first: FirstBytes | null = new FirstBytes();
   /** A request was handled since `receivedAt` was read: read the clock again. */
@@ -132,6 +134,7 @@ export class Channel implements Watched {
     this.#admission = new Admission<Channel>(this, host, this.#flow, {
       maxInflight: options.maxInflight,
       maxRequestsPerTurn: options.maxRequestsPerTurn,
+      soloTurnTime: options.soloTurnTime,
       highWaterMark: options.highWaterMark,
       refuseReused: mode.sessions.unique,
     });
@@ -229,17 +232,21 @@ export class Channel implements Watched {
     deadline: number,
     head: Uint8Array = EMPTY,
   ): void {
-    if (this.closed) throw new WeftError("closed", "Cannot send: the connection is closed");
+    if (this.closed) {
+      throw new WeftError("closed", "Cannot send: the connection is closed", { mayHaveRun: false });
+    }
     const header = this.#header;
     header.session = this.pending.nextSession();
     header.cmd = cmd;
     header.traceHi = traceHi;
     header.traceLo = traceLo;
     const large = this.#parts.large(bytes, head);
-    if (large === null) this.#sent(this.#writer.request(header, bytes, head));
-    else {
+    if (large === null) {
+      this.#sent(this.#writer.request(header, bytes, head));
+      if (call !== null) this.#batched.push(call);
+    } else {
       this.watch.activity++;
-      this.#parts.add(false, header.session, cmd, traceHi, traceLo, head, large);
+      this.#parts.add(false, header.session, cmd, traceHi, traceLo, head, large, call);
     }
     if (call !== null) {
       this.pending.add(call, header.session, deadline);
@@ -370,8 +377,10 @@ export class Channel implements Watched {
   #flush(): void {
     this.#flushQueued = false;
     const writer = this.#writer;
+    const batched = this.#batched;
     if (writer.length === 0 || this.#closed) {
       writer.clear();
+      batched.length = 0;
       if (this.#parts.pending) this.#parts.pump();
       return;
     }
@@ -381,8 +390,15 @@ export class Channel implements Watched {
       ok = this.connection.write(bytes);
     } catch {
       // The connection closed under us; its close event settles everything.
+      batched.length = 0;
       return;
     }
+    // A transport the peer already ended drops what it is given: those
+    // requests never left (the close event is on its way).
+    if (!this.connection.isClosed) {
+      for (let i = 0; i < batched.length; i++) batched[i]!.written = true;
+    }
+    batched.length = 0;
     if (!ok) this.#flow.congest(this.pending.size > 0);
     // Parts go after the small frames of this turn; a small frame written
     // later waits behind at most the part window.
@@ -426,10 +442,11 @@ export class Channel implements Watched {
     if (this.#closing !== null) return;
     const first = this.#first;
     if (first !== null) first.note(chunk);
-    this.receivedAt = now();
+    const t = now();
+    this.receivedAt = t;
     this.#liveness.heard = true;
     this.#clockStale = false;
-    this.#admission.newTurn();
+    this.#admission.newTurn(t);
     try {
       this.#reader.decode(chunk, this.#onFrame);
     } catch (error) {

@@ -57,4 +57,6 @@ export interface ChannelOptions {
   maxInflight: number;
   /** Requests run per read turn before reading pauses for a macrotask; see `maxRequestsPerTurn`. */
   maxRequestsPerTurn?: number;
+  /** Milliseconds a connection read alone runs before it yields; see `soloTurnTime`. */
+  soloTurnTime?: number;
 }

@@ -23,6 +23,12 @@ import { startRefTimer, stopTimer, type TimerHandle, utf8Encoder } from "../_pla
 import { WeftError } from "../errors.ts";
 import type { ModeFraming, ModeParts, OutgoingMessage, PartWindow } from "../protocol/mode.ts";
 import { type FlowControl, Pause } from "./flow_control.ts";
+import type { PendingCall } from "../session/pending_calls.ts";
+
+/** A queued message, and the call waiting for its answer (marked `written` with its first part). */
+interface Queued extends OutgoingMessage {
+  call: PendingCall | null;
+}
 
 /** Parts written per turn before yielding to the event loop. */
 export const PARTS_PER_TURN = 64;
@@ -36,7 +42,7 @@ export interface PartsChannel {
   /** The mode: it writes each part into its writer. */
   readonly protocol: Pick<ModeParts, "writePart"> & Pick<ModeFraming, "writer">;
   /** The transport: it takes the parts (false when its buffer is full; throws once closed). */
-  readonly connection: { write(bytes: Uint8Array): boolean };
+  readonly connection: { write(bytes: Uint8Array): boolean; readonly isClosed?: boolean };
 }
 
 /** What bounds the queue. */
@@ -93,7 +99,7 @@ export class LargeMessages {
   readonly #flow: FlowControl;
   readonly #window: PartWindow | undefined;
   readonly #highWaterMark: number;
-  readonly #queue: OutgoingMessage[] = [];
+  readonly #queue: Queued[] = [];
   #stream = 0;
   /** The transport's buffer is full: parts wait for it to drain. */
   #blocked = false;
@@ -165,6 +171,7 @@ export class LargeMessages {
     traceLo: number,
     head: Uint8Array,
     body: Uint8Array,
+    call: PendingCall | null = null,
   ): void {
     this.#stream = this.#stream === 0x7fffffff ? 1 : this.#stream + 1;
     this.#queue.push({
@@ -178,6 +185,7 @@ export class LargeMessages {
       body,
       sent: 0,
       aborted: false,
+      call,
     });
     this.#bytes += head.length + body.length;
     // Inbound backpressure, as for a congested socket: a peer whose answers
@@ -228,6 +236,11 @@ export class LargeMessages {
         ok = channel.connection.write(protocol.writer.take());
       } catch {
         return;
+      }
+      // Its first part is with the transport: the peer may run the request.
+      if (message.call !== null && !channel.connection.isClosed) {
+        message.call.written = true;
+        message.call = null;
       }
       if (!ok) this.#blocked = true;
     }

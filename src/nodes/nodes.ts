@@ -33,6 +33,7 @@ import type { Peer } from "../connection/peer.ts";
 import type { Codec } from "../codec/types.ts";
 import { SessionSlots } from "../session/session_slots.ts";
 import { json } from "../codec/json.ts";
+import { skynet } from "../codec/skynet.ts";
 import {
   configFromObject,
   loadConfig,
@@ -47,6 +48,9 @@ export const SYSTEM_CMD = 0xfffffeff;
 
 /** The service every node answers, for `query` and reload's probe. */
 export const SYSTEM_SERVICE = "$node";
+
+/** skynet's clusteragent's answer to a `cluster.query` for a name it does not have. */
+const SKYNET_NAME_NOT_FOUND = "name not found";
 
 /** Options of {@linkcode Nodes}. */
 export interface NodesOptions extends
@@ -87,6 +91,15 @@ export interface NodesOptions extends
    * @default {the `connectTimeout` option, else 5000}
    */
   probeTimeout?: number;
+  /**
+   * The nodes that are skynet nodes: calls to them speak skynet's cluster
+   * protocol (`protocol: "skynet"`), bodies in skynet's values (see the
+   * README's skynet section). A list of node names, or a predicate.
+   * Listeners speak it when opened with `open(name, { protocol: "skynet" })`.
+   *
+   * @default {none}
+   */
+  skynet?: readonly string[] | ((node: string) => boolean);
   /**
    * Connections a listener of this node (`open`) holds at once; over it new
    * ones are closed at once.
@@ -165,8 +178,24 @@ export interface ReloadOptions {
 export interface ServiceInfo {
   /** The service's name. */
   readonly name: string;
-  /** The commands it answers. */
+  /** The commands it answers (a skynet node does not say: empty). */
   readonly commands: readonly string[];
+  /** A skynet node's handle of the service (`cluster.query`'s answer), for calls by number. */
+  readonly address?: number;
+}
+
+/** Options of `nodes.open()`. */
+export interface OpenOptions {
+  /** Where to listen instead of the configured address (say `127.0.0.1:0`). */
+  address?: string;
+  /**
+   * The protocol the listener speaks: `"weft"`, or `"skynet"` for skynet
+   * nodes calling this one (`cluster.call(node, "@name", ...)` reaches the
+   * service registered as `name`). A listener speaks one.
+   *
+   * @default {"weft"}
+   */
+  protocol?: "weft" | "skynet";
 }
 
 /** What a named node says about itself (`describe` INFO), over its cluster's answer. */
@@ -231,6 +260,9 @@ export type ServiceProxy<A = unknown> = unknown extends A
 interface Route {
   readonly node: string;
   readonly address: string;
+  /** The cluster the route's connection is on (the skynet one for a skynet node). */
+  readonly cluster: Cluster;
+  readonly skynet: boolean;
   readonly peer: Peer;
   /**
    * The calls in flight on this route, by a number of the route's own (a
@@ -260,7 +292,9 @@ interface Service {
 }
 
 /**
- * Named nodes and services on a {@linkcode Cluster} (weft mode).
+ * Named nodes and services on a {@linkcode Cluster}: weft's protocol
+ * between weft nodes, skynet's with the nodes the `skynet` option marks and
+ * on listeners opened with `protocol: "skynet"`.
  *
  * Errors (each a {@linkcode WeftError} naming the node): `unknown node`
  * (absent, at once with `nowaiting` or at the call's deadline), `node down`
@@ -297,6 +331,13 @@ export class Nodes {
   /** Requests for services or commands this node lacks: the caller's mistake, logged within the limit. */
   readonly #faults: FaultLog;
   #cluster: Cluster | undefined;
+  /** The cluster of skynet connections (both ways), made on first use. */
+  #skynetCluster: Cluster | undefined;
+  readonly #isSkynet: (node: string) => boolean;
+  /** Handles of registered services, as skynet's `cluster.query` answers them. */
+  readonly #handles = new Map<string, number>();
+  readonly #byHandle = new Map<number, string>();
+  #nextHandle = 1;
   #name: string | undefined;
   #table: NodeTable = { nodes: new Map(), nowaiting: false };
   readonly #routes = new Map<string, Route>();
@@ -340,6 +381,15 @@ export class Nodes {
       this.#name = options.name;
     }
     if (options.config !== undefined) this.#table = toTable(options.config);
+    const marked = options.skynet;
+    if (marked === undefined) this.#isSkynet = () => false;
+    else if (typeof marked === "function") this.#isSkynet = marked;
+    else if (Array.isArray(marked) && marked.every((n) => typeof n === "string")) {
+      const set = new Set(marked);
+      this.#isSkynet = (node) => set.has(node);
+    } else {
+      throw new TypeError("Invalid option skynet: expected node names or a predicate");
+    }
   }
 
   /** This node's name (from the options or `open(name)`), if it has one. */
@@ -367,14 +417,20 @@ export class Nodes {
    *   `Cluster.listen` raises.
    * @throws {TypeError} If the cluster was made (by a call) under another name.
    */
-  async open(node: string | number, options: { address?: string } = {}): Promise<ClusterListener> {
+  async open(node: string | number, options: OpenOptions = {}): Promise<ClusterListener> {
     if (this.#closed !== null) throw new WeftError("peer closed", "Nodes closed: cannot open");
+    const protocol = options.protocol ?? "weft";
+    if (protocol !== "weft" && protocol !== "skynet") {
+      throw new TypeError(
+        `Invalid option protocol: expected "weft" or "skynet", got ${String(protocol)}`,
+      );
+    }
     let address = options.address;
     if (typeof node === "number") {
       address ??= `0.0.0.0:${node}`;
     } else {
       nameBytes(node, "node name");
-      if (this.#cluster !== undefined && this.#name === undefined) {
+      if (protocol === "weft" && this.#cluster !== undefined && this.#name === undefined) {
         throw new TypeError(
           `Cannot open as "${node}": this node already connected as an unnamed node; give the name to the constructor (option name) or open before calling`,
         );
@@ -395,7 +451,8 @@ export class Nodes {
       }
     }
     refuseUnprotected(address, this.#options, this.#protectedMode, "named node");
-    return await this.#getCluster().listen(address, this.#caps);
+    const cluster = protocol === "skynet" ? this.#getSkynetCluster() : this.#getCluster();
+    return await cluster.listen(address, this.#caps);
   }
 
   /** True if `node` is in the config with an address (false for absent or down nodes). */
@@ -450,6 +507,13 @@ export class Nodes {
       }
     }
     this.#services.set(name, { commands, target: handlers });
+    // A handle for skynet peers (cluster.query, calls by number): one per
+    // name for the process's life, as skynet's handles are per service.
+    if (!this.#handles.has(name)) {
+      const handle = this.#nextHandle++;
+      this.#handles.set(name, handle);
+      this.#byHandle.set(handle, name);
+    }
   }
 
   /** Removes a service of this node. Returns false if there was none. */
@@ -474,6 +538,16 @@ export class Nodes {
     options?: NodeCallOptions,
   ): Promise<ServiceInfo | undefined> {
     nameBytes(name, "service name");
+    if (this.#isSkynet(node)) {
+      // skynet's cluster.query: address 0, the name packed; the handle back.
+      try {
+        const handle = await this.#request(node, 0, 0, name, options, true);
+        return { name, commands: [], address: handle as number };
+      } catch (error) {
+        if (error instanceof WeftError && error.code === "unknown service") return undefined;
+        throw error;
+      }
+    }
     const info = await this.#request(
       node,
       SYSTEM_SERVICE,
@@ -489,7 +563,8 @@ export class Nodes {
    * Calls command `cmd` of service `service` on node `node`.
    *
    * @param node A node of the config.
-   * @param service A service registered on that node.
+   * @param service A service registered on that node (a skynet node: a
+   *   name, `"@sdb"` or `"sdb"`, or a numeric handle).
    * @param cmd A command name (it travels as a name), or a number.
    * @param body The request body (encoded by the codec).
    * @param options Every `Cluster.call` option (timeout, signal, context,
@@ -499,7 +574,7 @@ export class Nodes {
    */
   call(
     node: string,
-    service: string,
+    service: string | number,
     cmd: string | number,
     body?: unknown,
     options?: NodeCallOptions,
@@ -517,7 +592,7 @@ export class Nodes {
    */
   send(
     node: string,
-    service: string,
+    service: string | number,
     cmd: string | number,
     body?: unknown,
     options?: NodeCallOptions,
@@ -632,7 +707,7 @@ export class Nodes {
           }),
         );
       }
-      await this.#cluster?.close(options);
+      await Promise.all([this.#cluster?.close(options), this.#skynetCluster?.close(options)]);
     })();
     return this.#closed;
   }
@@ -652,6 +727,68 @@ export class Nodes {
     return this.#cluster;
   }
 
+  #getSkynetCluster(): Cluster {
+    this.#skynetCluster ??= this.#newSkynetCluster();
+    return this.#skynetCluster;
+  }
+
+  /**
+   * The cluster of skynet connections: skynet's protocol and values, no
+   * handshake (so no node name and no key authentication travel).
+   */
+  #newSkynetCluster(): Cluster {
+    const {
+      name: _name,
+      config: _config,
+      codec: _codec,
+      probeTimeout: _probe,
+      luaConfig: _luaConfig,
+      skynet: _skynet,
+      protectedMode: _protected,
+      maxConnections: _max,
+      maxConnectionsPerAddress: _perAddress,
+      auth: _auth,
+      tls: _tls,
+      ...rest
+    } = this.#options;
+    return new Cluster({
+      ...rest,
+      ...skynet(),
+      protocol: "skynet",
+      call: (_peer, cmd, body, context) => this.#dispatchSkynet(cmd, body, context),
+    });
+  }
+
+  /**
+   * A request from a skynet node, as skynet's clusteragent serves it:
+   * address 0 is `cluster.query` (the handle, or "name not found"); a name
+   * (`@sdb`, arriving as `sdb`) or a handle is a service, the first value
+   * its command.
+   */
+  #dispatchSkynet(cmd: number, body: unknown, context: CallContext): unknown {
+    let service = context.service;
+    if (service === undefined) {
+      if (cmd === 0) {
+        const handle = typeof body === "string" ? this.#handles.get(body) : undefined;
+        if (handle === undefined || !this.#services.has(body as string)) {
+          throw peerFault("unknown service", SKYNET_NAME_NOT_FOUND);
+        }
+        return handle;
+      }
+      service = this.#byHandle.get(cmd);
+      if (service === undefined) return this.#refuse(context, "unknown service", `:${cmd}`, "");
+    }
+    const found = this.#services.get(service);
+    if (found === undefined) return this.#refuse(context, "unknown service", service, "");
+    const command = context.command;
+    if (command === undefined) {
+      throw peerFault("unknown command", "Invalid command: the first value is not a string");
+    }
+    const handler = found.commands.get(command);
+    if (handler === undefined) return this.#refuse(context, "unknown command", service, command);
+    return handler.call(found.target, body, context);
+  }
+
   /** A cluster speaking this layer's requests, under `nodeName` (or unnamed). */
   #newCluster(nodeName: string | undefined): Cluster {
     const codec = this.#codec;
@@ -661,6 +798,7 @@ export class Nodes {
       codec: _codec,
       probeTimeout: _probe,
       luaConfig: _luaConfig,
+      skynet: _skynet,
       ...clusterOptions
     } = this.#options;
     const {
@@ -760,7 +898,7 @@ export class Nodes {
 
   #request(
     node: string,
-    service: string,
+    service: string | number,
     cmd: string | number,
     body: unknown,
     options: NodeCallOptions | undefined,
@@ -768,7 +906,17 @@ export class Nodes {
   ): Promise<unknown> {
     try {
       nameBytes(node, "node name");
-      nameBytes(service, "service name");
+      if (typeof service === "number") {
+        // A numeric handle: skynet nodes only (address 0 is skynet's cluster.query).
+        if (!this.#isSkynet(node)) {
+          throw new TypeError(
+            `Invalid service ${service}: a number addresses a skynet node's service only`,
+          );
+        }
+        if (!Number.isInteger(service) || service < 0 || service > 0xffffffff) {
+          throw new TypeError(`Invalid service ${service}: expected a u32 handle`);
+        }
+      } else nameBytes(service, "service name");
       if (typeof cmd === "string") nameBytes(cmd, "command name");
       else if (typeof cmd !== "number") {
         throw new TypeError("Invalid cmd: expected a name or a number");
@@ -795,7 +943,7 @@ export class Nodes {
 
   async #waitThenRequest(
     node: string,
-    service: string,
+    service: string | number,
     cmd: string | number,
     body: unknown,
     options: NodeCallOptions | undefined,
@@ -824,11 +972,15 @@ export class Nodes {
     if (address === false) {
       return new WeftError("node down", `Node ${node} is down (config)`, { mayHaveRun: false });
     }
-    const peer = this.#getCluster().connect(address);
+    const skynet = this.#isSkynet(node);
+    const cluster = skynet ? this.#getSkynetCluster() : this.#getCluster();
+    const peer = cluster.connect(address);
     this.#peerUsers.set(peer, (this.#peerUsers.get(peer) ?? 0) + 1);
     const route: Route = {
       node,
       address,
+      cluster,
+      skynet,
       peer,
       calls: new SessionSlots(),
       draining: false,
@@ -839,20 +991,21 @@ export class Nodes {
 
   #requestOn(
     route: Route,
-    service: string,
+    service: string | number,
     cmd: string | number,
     body: unknown,
     options: NodeCallOptions | undefined,
     expectResponse: boolean,
   ): Promise<unknown> {
     const inner = callOn(
-      this.#getCluster(),
+      route.cluster,
       route.peer,
       service,
       cmd,
       body,
       options,
       expectResponse,
+      route.skynet,
     );
     return new Promise<unknown>((resolve, reject) => {
       const call: InFlight = { session: route.calls.nextId(), fail: reject };
@@ -907,7 +1060,7 @@ export class Nodes {
       return;
     }
     this.#peerUsers.delete(route.peer);
-    this.#cluster?.close(route.peer).catch(() => {});
+    route.cluster.close(route.peer).catch(() => {});
   }
 
   #waitForNode(node: string, timeout: number, signal: CallOptions["signal"]): Promise<Route> {
@@ -971,6 +1124,18 @@ export class Nodes {
   /** Connects to `node` and asks its name; the error if it does not answer as `node`. */
   async #probe(node: string): Promise<WeftError | undefined> {
     const timeout = this.#options.probeTimeout ?? this.#options.connectTimeout ?? 5000;
+    if (this.#isSkynet(node)) {
+      // skynet has no ping: a cluster.query answered either way is a skynet node there.
+      try {
+        await this.#request(node, 0, 0, "$probe", { timeout, nowaiting: true }, true);
+        return undefined;
+      } catch (error) {
+        if (error instanceof WeftError && error.code === "unknown service") return undefined;
+        return error instanceof WeftError
+          ? error
+          : new WeftError("closed", `Node ${node}: probe failed: ${String(error)}`);
+      }
+    }
     try {
       const answer = await this.#ping(node, timeout) as
         | { node?: unknown; names?: unknown }
@@ -1025,20 +1190,31 @@ export class Nodes {
   }
 }
 
-/** One request of this layer on `cluster`: the service and a named command travel with it. */
+/**
+ * One request of this layer on `cluster`: the service and a named command
+ * travel with it. To a skynet node (`skynet`), a name (`"@sdb"`, `"sdb"`)
+ * or a handle (a number: the request's address), the command as the first
+ * packed value (a numeric `cmd` packs none).
+ */
 function callOn(
   cluster: Cluster,
   peer: Peer,
-  service: string,
+  service: string | number,
   cmd: string | number,
   body: unknown,
   options: NodeCallOptions | undefined,
   expectResponse: boolean,
+  skynet = false,
 ): Promise<unknown> {
   const named = typeof cmd === "string";
   const { nowaiting: _nowaiting, ...rest } = options ?? {};
-  const callOptions: CallOptions = { ...rest, service, ...(named ? { command: cmd } : {}) };
-  const wire = named ? 0 : cmd;
+  const byHandle = skynet && typeof service === "number";
+  const callOptions: CallOptions = {
+    ...rest,
+    ...(byHandle ? {} : { service: String(service) }),
+    ...(named ? { command: cmd } : {}),
+  };
+  const wire = skynet ? (byHandle ? service as number : 0) : named ? 0 : cmd;
   return expectResponse
     ? cluster.call(peer, wire, body, callOptions)
     : cluster.send(peer, wire, body, callOptions);
@@ -1073,7 +1249,7 @@ function toTable(config: NodesConfig | NodeTable | string): NodeTable {
  * Puts the node (and service) into an error's message, keeping its code and
  * `mayHaveRun`; an unknown service or command gets its own code.
  */
-function translate(error: unknown, node: string, service: string): unknown {
+function translate(error: unknown, node: string, service: string | number): unknown {
   if (error instanceof RemoteError) {
     const code = error.remote.code;
     if (code === "unknown service" || code === "unknown command") {

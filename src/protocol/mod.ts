@@ -6,6 +6,7 @@
  *
  * - `silly` (./silly/): silly.net.cluster's frames, byte for byte.
  * - `weft` (./weft/): silly's frames plus weft's extensions.
+ * - `skynet` (./skynet/): skynet's cluster protocol, byte for byte.
  *
  * A new mode is a folder beside these, one entry in {@linkcode MODES} and
  * one case in {@linkcode createMode}; see docs/CONNECTION.md.
@@ -18,6 +19,7 @@ import type { ModeInfo, ProtocolMode } from "./mode.ts";
 import type { PartLimits } from "./weft/parts.ts";
 import { SILLY, sillyMode } from "./silly/silly_mode.ts";
 import { WEFT, weftMode } from "./weft/weft_mode.ts";
+import { SKYNET, skynetMode } from "./skynet/skynet_mode.ts";
 import type { Framing } from "../wire/frame.ts";
 
 /**
@@ -26,14 +28,21 @@ import type { Framing } from "../wire/frame.ts";
  * - `"weft"`: silly's frames plus weft's extensions (errors that travel
  *   back, cancellation, deadlines, heartbeats). Both ends must be weft.
  * - `"silly"`: byte-exact with silly.net.cluster, for talking to silly nodes.
+ * - `"skynet"`: byte-exact with skynet's cluster (`cluster.call`/`send`), for
+ *   talking to skynet nodes; bodies are skynet's values (use the `skynet()`
+ *   codec of `@weft/cluster/skynet`).
  */
-export type Protocol = "weft" | "silly";
+export type Protocol = "weft" | "silly" | "skynet";
 
 /** The default protocol. */
 export const DEFAULT_PROTOCOL: Protocol = "weft";
 
 /** Every mode's fixed info, by name. */
-export const MODES: Readonly<Record<Protocol, ModeInfo>> = { weft: WEFT, silly: SILLY };
+export const MODES: Readonly<Record<Protocol, ModeInfo>> = {
+  weft: WEFT,
+  silly: SILLY,
+  skynet: SKYNET,
+};
 
 /**
  * Validates the `protocol` option.
@@ -75,5 +84,12 @@ export interface ModeSettings {
  * @param settings What the cluster's options say.
  */
 export function createMode(protocol: Protocol, settings: ModeSettings): ProtocolMode {
-  return protocol === "weft" ? weftMode(settings) : sillyMode(settings);
+  switch (protocol) {
+    case "weft":
+      return weftMode(settings);
+    case "skynet":
+      return skynetMode(settings);
+    default:
+      return sillyMode(settings);
+  }
 }

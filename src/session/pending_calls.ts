@@ -44,6 +44,13 @@ export class PendingCall implements Deadline {
   slot: number = -1;
   /** Another (the stats recorder: where the start time of a timed call is kept, or -1). */
   mark: number = -1;
+  /**
+   * The request's frame (or its first part) was handed to the transport:
+   * the peer may have run it. A call failing before that (timed out
+   * waiting for backpressure, its connection lost with the frame still in
+   * the batch) never ran, and says so (`mayHaveRun` false).
+   */
+  written = false;
   readonly #resolve: (value: unknown) => void;
   readonly #reject: (reason: unknown) => void;
   /**

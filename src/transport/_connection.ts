@@ -23,6 +23,12 @@ export interface SocketDriver {
   /** Bytes accepted by `write` and not yet handed to the operating system. */
   buffered(): number;
   /**
+   * True once the socket is torn down though its end is not yet reported
+   * (Node destroys a socket on a write error before its 'close' event):
+   * writes then would be dropped silently, so they are refused.
+   */
+  gone?(): boolean;
+  /**
    * Closes the socket, flushing queued bytes first if possible (within
    * {@linkcode CLOSE_FLUSH_TIMEOUT}), then calls `events.end()`.
    */
@@ -125,7 +131,7 @@ class SocketConnection implements Connection {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(`Invalid bytes: expected a Uint8Array, got ${typeof bytes}`);
     }
-    if (this.isClosed) throw closedError();
+    if (this.isClosed || this.#driver.gone?.() === true) throw closedError();
     if (bytes.length > 0) this.#driver.write(bytes);
     if (this.#ended !== undefined) return false;
     if (this.#driver.buffered() > this.#highWaterMark) {
@@ -136,7 +142,7 @@ class SocketConnection implements Connection {
   }
 
   drained(): Promise<void> {
-    if (this.isClosed) return Promise.reject(closedError());
+    if (this.isClosed || this.#driver.gone?.() === true) return Promise.reject(closedError());
     if (this.#driver.buffered() <= this.#highWaterMark) return Promise.resolve();
     this.#needDrain = true;
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));

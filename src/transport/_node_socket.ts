@@ -56,6 +56,7 @@ export function wrap(
       if (!socket.destroyed && socket.writable) socket.write(bytes, progress);
     },
     buffered: () => socket.writableLength,
+    gone: () => socket.destroyed,
     close() {
       closing = true;
       socket.pause();

@@ -69,6 +69,15 @@ Deno.test("Cluster refuses hardLimit below softLimit when both are given, and in
   );
   new Cluster({ codec, maxRequestsPerTurn: Infinity });
   new Cluster({ codec, maxRequestsPerTurn: 1 });
+  assert.throws(() => new Cluster({ codec, soloTurnTime: -1 }), rangeError(/soloTurnTime/));
+  assert.throws(() => new Cluster({ codec, soloTurnTime: NaN }), rangeError(/soloTurnTime/));
+  assert.throws(
+    () => new Cluster({ codec, soloTurnTime: "1" as unknown as number }),
+    typeError(/soloTurnTime/),
+  );
+  new Cluster({ codec, soloTurnTime: 0 });
+  new Cluster({ codec, soloTurnTime: 2.5 });
+  new Cluster({ codec, soloTurnTime: Infinity });
   assert.throws(
     () => new Cluster({ codec, commands: {} as unknown as CommandNames }),
     typeError(/commands/),

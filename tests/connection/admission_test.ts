@@ -12,8 +12,13 @@ function frame(session: number, payload = new Uint8Array(0)): Frame {
 
 /** A connection stand-in, the cluster's side (runs, refusals), and a served request per session. */
 function setup(
-  options: { maxInflight?: number; perTurn?: number; highWaterMark?: number; errors?: boolean } =
-    {},
+  options: {
+    maxInflight?: number;
+    perTurn?: number;
+    soloTurnTime?: number;
+    highWaterMark?: number;
+    errors?: boolean;
+  } = {},
 ) {
   const ran: number[] = [];
   const refused: string[] = [];
@@ -64,6 +69,8 @@ function setup(
   const admission = new Admission(channel, host, flow, {
     maxInflight: options.maxInflight ?? 2,
     maxRequestsPerTurn: options.perTurn ?? Infinity,
+    // Counted turns, whoever else this process reads, unless a test says.
+    soloTurnTime: options.soloTurnTime ?? 0,
     highWaterMark: options.highWaterMark ?? 1 << 20,
     refuseReused: options.errors !== false,
   });
@@ -162,6 +169,21 @@ Deno.test("`Admission`: past a turn's budget requests wait for a later turn, rea
   assert.deepEqual(t.ran, [1, 2, 3, 4, 5], "two more per turn, in order");
   assert.equal(t.flow.has(Pause.Turn), false, "reading again");
   t.admission.stop();
+});
+
+Deno.test("`Admission`: a connection read alone runs a whole read past the turn's count, never pausing for a turn", () => {
+  const t = setup({ maxInflight: 100, perTurn: 2, soloTurnTime: 60_000 });
+  const at = performance.now();
+  t.admission.newTurn(at);
+  // The same connection read again a window later: nobody else read in
+  // between, so it is alone (whoever the process read before this test).
+  t.admission.newTurn(at + 1001);
+  assert.equal(t.admission.turn.contended, false);
+  for (let session = 1; session <= 50; session++) t.admission.request(frame(session));
+  assert.equal(t.ran.length, 50, "not cut every 2");
+  assert.equal(t.flow.has(Pause.Turn), false);
+  assert.equal(t.admission.turn.scheduled, false);
+  assert.equal(t.admission.turn.throttled, 0);
 });
 
 Deno.test("`Admission.stop()` cancels a scheduled turn", async () => {

@@ -10,6 +10,7 @@ export const CMD = {
   busy: 6,
   size: 7,
   held: 8,
+  runs: 9,
 } as const;
 
 /** What `stats` answers. */

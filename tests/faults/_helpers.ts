@@ -283,7 +283,7 @@ export interface RawPeer {
   readonly frames: Frame[];
   /** True once the node closed the connection (EOF or reset). */
   readonly ended: boolean;
-  /** Writes bytes; false if the connection is gone. */
+  /** Writes all the bytes (a `Deno.Conn` write may take part); false if the connection is gone. */
   write(bytes: Uint8Array): Promise<boolean>;
   /** Waits until `check()` holds; throws after `limitMs`. */
   until(check: () => boolean, limitMs: number, what: string): Promise<void>;
@@ -319,7 +319,9 @@ export async function rawPeer(address: string): Promise<RawPeer> {
     },
     async write(bytes) {
       try {
-        await conn.write(bytes);
+        for (let at = 0, i = 0; at < bytes.length && i < 1_000_000; i++) {
+          at += await conn.write(bytes.subarray(at));
+        }
         return true;
       } catch {
         return false;

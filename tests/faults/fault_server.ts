@@ -10,6 +10,7 @@
  * Options: `--protocol=weft|silly`, `--heartbeat=MS`, `--misses=N`,
  * `--hard-limit=BYTES`, `--framing=v1|v2`, `--max-inflight=N`,
  * `--idle=MS`, `--handshake=MS`, `--frame-timeout=MS`, `--per-turn=N`,
+ * `--solo-turn-time=MS`,
  * `--max-connections=N`, `--max-per-address=N`, `--state=BYTES` (memory each `hold` keeps while it
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
@@ -27,7 +28,9 @@
  * - 7 `size`: answers how many values the decoded body holds (a number,
  *   or its text with the raw codec);
  * - 8 `held`: answers the heap in use (bytes) while the decoded body is
- *   still alive, for heap-per-body figures.
+ *   still alive, for heap-per-body figures;
+ * - 9 `runs`: answers `{ echoed, maxRun }` (see {@linkcode Stats}), then
+ *   starts `maxRun` again from 0: what ran per macrotask from here on.
  *
  * `--fake-silly=answer|quiet` runs no cluster: a raw silly v2 node instead
  * (a stand-in for a real silly node, which knows nothing of weft): it
@@ -191,6 +194,7 @@ const limits = {
   handshakeTimeout: num("handshake"),
   frameTimeout: num("frame-timeout"),
   maxRequestsPerTurn: num("per-turn"),
+  soloTurnTime: num("solo-turn-time"),
 };
 const framing = flags.get("framing") === "v1" ? "v1" : "v2";
 const faultLogLimit = num("fault-log-limit");
@@ -253,6 +257,11 @@ const cluster = new Cluster({
       case CMD.held: {
         const m = typeof Deno !== "undefined" ? Deno.memoryUsage() : process.memoryUsage();
         return structured ? m.heapUsed : String(m.heapUsed);
+      }
+      case CMD.runs: {
+        const runs = { echoed: stats.echoed, maxRun: stats.maxRun };
+        stats.maxRun = 0;
+        return structured ? runs : JSON.stringify(runs);
       }
       default:
         throw new RangeError(`Unknown cmd ${cmd}`);

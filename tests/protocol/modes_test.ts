@@ -49,8 +49,12 @@ function request(cmd: number, payload: Uint8Array, session = 1): Frame {
 Deno.test("`checkProtocol` and `MODES`: the modes by name, their abilities and defaults", () => {
   assert.equal(checkProtocol(undefined), "weft");
   assert.equal(checkProtocol("silly"), "silly");
-  assert.throws(() => checkProtocol("skynet"), TypeError);
-  assert.throws(() => checkProtocol(1), /expected "weft" or "silly", got 1/);
+  assert.equal(checkProtocol("skynet"), "skynet");
+  assert.throws(() => checkProtocol("lua"), TypeError);
+  assert.throws(() => checkProtocol(1), /expected "weft" or "silly" or "skynet", got 1/);
+  assert.equal(MODES.skynet.can.errors, true);
+  assert.equal(MODES.skynet.can.handshake, false);
+  assert.equal(MODES.skynet.sessions.lowest, 1, "session 0 is skynet's push");
   assert.equal(MODES.silly.can.errors, false);
   assert.equal(MODES.weft.can.errors, true);
   assert.equal(MODES.weft.hardLimit, 4 * 1024 * 1024);
