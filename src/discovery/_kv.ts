@@ -49,8 +49,9 @@ export interface KvStore {
   range(prefix: string, signal?: AbortSignal): Promise<{ revision: bigint; kvs: KeyValue[] }>;
   /**
    * Changes to keys starting with `prefix` from revision `from` on, until
-   * `signal` aborts (then the iteration ends quietly) or the stream fails
-   * (then it throws).
+   * `signal` aborts (then the iteration ends quietly and promptly, whatever
+   * it was waiting for; a signal aborted before the first `next()` ends it
+   * at once) or the stream fails (then it throws).
    */
   watch(prefix: string, from: bigint, signal: AbortSignal): AsyncIterable<KvWatchBatch>;
   /** Releases what the store holds (connections, timers). */

@@ -437,6 +437,8 @@ export class KvRegistry implements Registry {
             last = revision;
             yield { type: "snapshot", revision, kvs };
           }
+          // Aborted while the caller held the snapshot: no watch to start.
+          if (signal.aborted) break;
           for await (const batch of this.#store.watch(prefix, last + 1n, signal)) {
             attempt = 0;
             if (batch.type === "compacted") {

@@ -198,19 +198,63 @@ function statusError(endpoint: string, path: string, status: number, body: unkno
   );
 }
 
+/**
+ * `work`, or a rejection with `signal`'s reason as soon as it aborts. The
+ * deadline of a request must not depend on the `fetch` in use honouring its
+ * signal (a custom `fetch` option may not; a body read may not see it): the
+ * wait ends on the abort either way, and `work`'s late outcome is dropped.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Cancels a response body without waiting for it longer than `ms` (the stream is done with). */
+async function release(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms: number,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    reader.cancel().catch(() => {}),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}
+
 async function readLimited(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   limit: number,
   endpoint: string,
+  signal: AbortSignal,
 ): Promise<string> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await untilAborted(reader.read(), signal);
     if (done) break;
     size += value.length;
     if (size > limit) {
-      await reader.cancel().catch(() => {});
+      await untilAborted(reader.cancel(), signal).catch(() => {});
       throw malformed(endpoint, `response over maxResponseBytes ${limit}`);
     }
     chunks.push(value);
@@ -296,12 +340,16 @@ class EtcdKv implements KvStore {
       headers.authorization = this.#token;
     }
     try {
-      return await this.#fetch(endpoint + path, {
-        method: "POST",
-        headers,
-        body: JSON.stringify(body),
+      signal.throwIfAborted();
+      return await untilAborted(
+        this.#fetch(endpoint + path, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(body),
+          signal,
+        }),
         signal,
-      });
+      );
     } catch (cause) {
       if (signal.aborted) throw signal.reason;
       throw new WeftError(
@@ -319,6 +367,9 @@ class EtcdKv implements KvStore {
     body: unknown,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
+    // An abort listener added to a signal already aborted never runs: the
+    // request would then go out and wait for its answer after all.
+    if (signal?.aborted) throw signal.reason;
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -331,7 +382,7 @@ class EtcdKv implements KvStore {
       const res = await this.#post(endpoint, path, body, ctl.signal);
       let text: string;
       try {
-        text = await readLimited(res.body!.getReader(), this.#limit, endpoint);
+        text = await readLimited(res.body!.getReader(), this.#limit, endpoint, ctl.signal);
       } catch (cause) {
         if (cause instanceof WeftError) throw cause;
         throw new WeftError(
@@ -506,6 +557,10 @@ class EtcdKv implements KvStore {
   }
 
   async *watch(prefix: string, from: bigint, signal: AbortSignal): AsyncGenerator<KvWatchBatch> {
+    // Aborted already (while the caller handled the snapshot before this
+    // watch): the listener below would never run, and etcd's progress
+    // notifications would keep the stream alive past every idle timeout.
+    if (signal.aborted) return;
     const ctl = new AbortController();
     const onAbort = () => ctl.abort();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -537,7 +592,8 @@ class EtcdKv implements KvStore {
           ctl.signal,
         );
         if (!res.ok) {
-          const text = await readLimited(res.body!.getReader(), this.#limit, ep).catch(() => "");
+          const text = await readLimited(res.body!.getReader(), this.#limit, ep, ctl.signal)
+            .catch(() => "");
           let body: unknown;
           try {
             body = JSON.parse(text);
@@ -554,7 +610,7 @@ class EtcdKv implements KvStore {
       arm();
       let buffer = "";
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await untilAborted(reader.read(), ctl.signal);
         if (done) return;
         arm();
         buffer += decoder.decode(value, { stream: true });
@@ -619,7 +675,7 @@ class EtcdKv implements KvStore {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
       ctl.abort();
-      await reader?.cancel().catch(() => {});
+      if (reader !== undefined) await release(reader, this.#timeout);
     }
   }
 

@@ -31,13 +31,43 @@ export function suspend(registry: Registry, suspended: boolean): void {
   suspendKeepalives(registry, suspended);
 }
 
+/**
+ * How long a stop or close may take before the suite fails naming it instead
+ * of hanging: generous (a loaded machine), and far below any test runner
+ * timeout. The library bounds each of these by its request deadline.
+ */
+export const HANG_LIMIT = 30_000;
+
+/**
+ * `work`, or a rejection naming `what` when it has not settled within `ms`:
+ * a hang guard, so that a wait the library should bound fails the test with
+ * a message rather than hanging the run.
+ */
+export async function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Hang guard: ${what} did not finish within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, guard]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Consumes an async iterable in the background, keeping what it yields. */
 export class Collector<T> {
   readonly items: T[] = [];
   readonly #ctl = new AbortController();
   readonly #wake = new Set<() => void>();
+  readonly #what: string;
   readonly done: Promise<void>;
-  constructor(source: (signal: AbortSignal) => AsyncIterable<T>) {
+  /** @param what Names the iteration in a hang guard's message. */
+  constructor(source: (signal: AbortSignal) => AsyncIterable<T>, what = "an iteration") {
+    this.#what = what;
     this.done = (async () => {
       for await (const item of source(this.#ctl.signal)) {
         this.items.push(item);
@@ -67,10 +97,10 @@ export class Collector<T> {
       poll();
     });
   }
-  /** Ends the iteration and waits for it. */
-  async stop(): Promise<void> {
+  /** Ends the iteration and waits for it, at most `ms` (then it throws, naming the iteration). */
+  async stop(ms = HANG_LIMIT): Promise<void> {
     this.#ctl.abort();
-    await this.done;
+    await bounded(this.done, ms, `${this.#what} after its abort`);
   }
 }
 
@@ -93,12 +123,18 @@ export function table(events: readonly WatchEvent[]): Map<string, Member> {
 
 /** Watches `prefix` on `registry` in the background. */
 export function watcher(registry: Registry, prefix: string): Collector<WatchEvent> {
-  return new Collector((signal) => registry.watch(prefix, { signal }));
+  return new Collector(
+    (signal) => registry.watch(prefix, { signal }),
+    `watch(${JSON.stringify(prefix)})`,
+  );
 }
 
 /** Observes `group` on `registry` in the background. */
 export function observer(registry: Registry, group: string): Collector<Master | null> {
-  return new Collector((signal) => registry.observe(group, { signal }));
+  return new Collector(
+    (signal) => registry.observe(group, { signal }),
+    `observe(${JSON.stringify(group)})`,
+  );
 }
 
 function revisions(events: readonly WatchEvent[]): bigint[] {
@@ -325,7 +361,7 @@ export const cases: DiscoveryCase[] = [
       const theirs = watcher(b, "nodes/");
       await theirs.until((e) => table(e).has("nodes/c"), LIMIT, "nodes/c");
       await a.close();
-      await mine.done; // ends by itself
+      await bounded(mine.done, HANG_LIMIT, "a watch of a closed registry"); // ends by itself
       await theirs.until((e) => !table(e).has("nodes/c"), LIMIT, "delete after close");
       await theirs.stop();
       await assert.rejects(a.register({ id: "x", address: "127.0.0.1:1" }), TypeError);
@@ -360,7 +396,9 @@ export async function runConformance(t: Deno.TestContext, ctx: DiscoveryContext)
       try {
         await c.run(ctx, rs);
       } finally {
-        await Promise.all(rs.map((r) => r.close()));
+        await Promise.all(
+          rs.map((r, i) => bounded(r.close(), HANG_LIMIT, `close() of registry ${"abc"[i]}`)),
+        );
       }
     });
   }

@@ -3,7 +3,7 @@ import { EtcdRegistry } from "../../src/discovery/etcd.ts";
 import { isWeftError } from "../../src/errors.ts";
 import type { Registry } from "../../src/discovery/types.ts";
 import { noEtcd, sayWhyIgnored, startEtcd } from "./_etcd.ts";
-import { runConformance, table, watcher } from "./conformance.ts";
+import { bounded, HANG_LIMIT, runConformance, table, watcher } from "./conformance.ts";
 
 sayWhyIgnored("tests/discovery/etcd_test.ts");
 
@@ -287,4 +287,115 @@ Deno.test("EtcdRegistry refuses an answer over maxResponseBytes as malformed", a
   } finally {
     await big.shutdown();
   }
+});
+
+Deno.test({
+  name: "EtcdRegistry watch() aborted while its consumer holds the snapshot ends at once",
+  ignore: noEtcd,
+  async fn() {
+    // The hang behind the conformance suite's stalls: the abort came before
+    // the watch stream was opened, its listener never ran, and etcd's
+    // progress notifications kept the stream alive past every idle timeout.
+    await using etcd = await startEtcd();
+    await using r = new EtcdRegistry({
+      endpoints: etcd.endpoint,
+      namespace: namespace(),
+      logger: quiet,
+    });
+    const ctl = new AbortController();
+    const seen: string[] = [];
+    await bounded(
+      (async () => {
+        for await (const event of r.watch("", { signal: ctl.signal })) {
+          seen.push(event.type);
+          ctl.abort();
+        }
+      })(),
+      HANG_LIMIT,
+      "a watch aborted while its snapshot was being handled",
+    );
+    assert.deepEqual(seen, ["snapshot"]);
+  },
+});
+
+Deno.test({
+  name:
+    "EtcdRegistry with etcd stopped (SIGSTOP): watches end on abort, requests fail within requestTimeout",
+  ignore: noEtcd,
+  async fn() {
+    await using etcd = await startEtcd();
+    const requestTimeout = 1000;
+    await using r = new EtcdRegistry({
+      endpoints: etcd.endpoint,
+      namespace: namespace(),
+      logger: quiet,
+      retryMin: 20,
+      requestTimeout,
+    });
+    const streaming = watcher(r, "");
+    await streaming.until((e) => e.length === 1, 10_000, "snapshot");
+    const pid = etcd.pid!;
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      // A watch whose stream is open and silent: its read is pending.
+      await streaming.stop();
+      // A watch whose first request (the snapshot's range) gets no answer.
+      const connecting = watcher(r, "");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await connecting.stop();
+      assert.deepEqual(connecting.items, [], "no snapshot from a stopped etcd");
+      // A request: a coded error naming its deadline, not a hang.
+      await bounded(
+        assert.rejects(
+          r.register({ id: "n/1", address: "127.0.0.1:1" }),
+          (err) =>
+            isWeftError(err, "registry unreachable") && err.message.includes(etcd.endpoint) &&
+            err.message.includes(`within ${requestTimeout} ms`),
+        ),
+        HANG_LIMIT,
+        "register() against a stopped etcd",
+      );
+    } finally {
+      Deno.kill(pid, "SIGCONT");
+    }
+    // Resumed, the same registry works again.
+    const again = watcher(r, "");
+    try {
+      const reg = await r.register({ id: "n/2", address: "127.0.0.1:2" }, { ttl: 1000 });
+      await again.until((e) => table(e).has("n/2"), 10_000, "n/2 after SIGCONT");
+      await reg.close();
+    } finally {
+      await again.stop();
+    }
+  },
+});
+
+Deno.test("EtcdRegistry keeps requestTimeout even when its fetch ignores the abort signal", async () => {
+  // A user's `fetch` option that never settles and ignores its signal.
+  let calls = 0;
+  let secondCall = () => {};
+  const second = new Promise<void>((resolve) => (secondCall = resolve));
+  const stuck: typeof fetch = () => {
+    if (++calls === 2) secondCall();
+    return new Promise<Response>(() => {});
+  };
+  await using r = new EtcdRegistry({
+    endpoints: "http://127.0.0.1:9",
+    fetch: stuck,
+    requestTimeout: 200,
+    logger: quiet,
+  });
+  await bounded(
+    assert.rejects(
+      r.register({ id: "n", address: "127.0.0.1:1" }),
+      (err) => isWeftError(err, "registry unreachable") && /within 200 ms/.test(err.message),
+    ),
+    HANG_LIMIT,
+    "register() over a fetch that never settles",
+  );
+  // A watch whose first request is stuck the same way ends on its abort.
+  const w = watcher(r, "");
+  await bounded(second, HANG_LIMIT, "the watch's first request");
+  await w.stop();
+  assert.deepEqual(w.items, []);
 });
