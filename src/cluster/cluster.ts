@@ -245,7 +245,7 @@ export class Cluster implements ContextHost {
     const raw = await transport.listen(address, (conn) => gate.admit(conn, this.#accept), {
       ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
       highWaterMark: this.#o.highWaterMark,
-      ...listenTls(this.#o.security.tls, this.#o.logger),
+      ...listenTls(this.#o.security.tls, this.#o.warnings),
     });
     const listener = new ClusterListener(raw, (l) => this.#listeners.delete(l), gate);
     if (this.#closing !== null) {

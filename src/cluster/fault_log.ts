@@ -35,6 +35,14 @@ export interface FaultSink {
   error(message: string, detail?: unknown): void;
 }
 
+/**
+ * A sink that writes fault lines as warnings: for the layers (routers,
+ * named nodes) whose refusals are routine, not the node's errors.
+ */
+export function warningSink(logger: { warn(message: string, detail?: unknown): void }): FaultSink {
+  return { error: (message, detail) => logger.warn(message, detail) };
+}
+
 interface Window {
   start: number;
   logged: number;

@@ -20,6 +20,7 @@ import {
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
   type PeerFault,
+  warningSink,
 } from "./fault_log.ts";
 import type { Peer } from "../connection/peer.ts";
 import type { StatsOptions } from "./stats.ts";
@@ -373,6 +374,8 @@ export interface ResolvedOptions {
   frameTimeout: number;
   /** Where a peer's faults are logged (rate-limited, stackless). */
   faults: FaultLog;
+  /** The same for routine refusals logged as warnings (a failed TLS handshake). */
+  warnings: FaultLog;
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;
   /** The command table that names commands (option `commands`, or the codec's), if any. */
@@ -523,6 +526,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   const framing = checkFraming(options.framing);
   const security = resolveSecurity(options.tls, options.auth, options.authorize, info.can.keys);
   const parts = resolvePartOptions({ ...options, hardLimit });
+  const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
   return {
     marshal,
     unmarshal,
@@ -574,10 +578,8 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     ),
     idleTimeout: duration(options.idleTimeout, "idleTimeout", info.idleTimeout),
     frameTimeout: duration(options.frameTimeout, "frameTimeout", info.frameTimeout),
-    faults: new FaultLog(
-      logger,
-      checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
-    ),
+    faults: new FaultLog(logger, faultLogLimit),
+    warnings: new FaultLog(warningSink(logger), faultLogLimit),
     commands: names,
     cmdName: names === undefined ? String : (cmd) => {
       const name = names.nameOf(cmd);

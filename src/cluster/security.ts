@@ -11,7 +11,6 @@ import { WeftError } from "../errors.ts";
 import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
 import { type AuthOptions, KeyRing } from "../protocol/weft/handshake_auth.ts";
 import type { Peer, PeerIdentity } from "../connection/peer.ts";
-import type { Logger } from "./logger.ts";
 import { quoteForLog } from "./fault_log.ts";
 
 /**
@@ -127,17 +126,19 @@ export function resolveSecurity(
 
 /**
  * The TLS settings a listener gets (the server side of each setting), and
- * the hook that logs refused connections as warnings.
+ * the hook that reports refused connections (a failed handshake is the
+ * peer's doing: as a warning, through a rate-limited fault log).
  */
 export function listenTls(
   tls: ClusterTlsOptions | undefined,
-  logger: Logger,
+  faults: RefusalLog["faults"],
 ): { tls?: TlsListenOptions; onRefused?: (error: WeftError) => void } {
   if (tls === undefined) return {};
   const { serverName: _, ...rest } = tls;
   return {
     tls: rest,
-    onRefused: (error) => logger.warn(`Refused a connection: ${error.message}`, error),
+    onRefused: (error) =>
+      faults.report("tls refused", () => `Refused a connection: ${error.message}`, error),
   };
 }
 
@@ -150,10 +151,14 @@ export function connectTls(tls: ClusterTlsOptions | undefined): { tls?: TlsConne
 
 /** Where {@linkcode refusal} reports: the node's logger, and its rate-limited fault log. */
 export interface RefusalLog {
-  /** For the hook's own failures (a bug of this node: with its stack). */
-  readonly logger: Logger;
-  /** For refusals (the peer's doing: at most `faultLogLimit` lines a second). */
-  readonly faults: { report(kind: string, message: string | (() => string)): void };
+  /**
+   * For refusals and the hook's own failures (a peer's request can make a
+   * faulty hook throw on every request: at most `faultLogLimit` lines a
+   * second, the hook's error with its stack).
+   */
+  readonly faults: {
+    report(kind: string, message: string | (() => string), detail?: unknown): void;
+  };
 }
 
 /**
@@ -182,7 +187,7 @@ export function refusal(
       ...(command === undefined ? {} : { command }),
     }) === true;
   } catch (error) {
-    log.logger.error("authorize hook threw; request refused", error);
+    log.faults.report("authorize threw", "authorize hook threw; request refused", error);
     allowed = false;
   }
   if (allowed) return undefined;

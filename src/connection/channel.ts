@@ -90,11 +90,7 @@ export class Channel implements Watched {
   readonly #header: RequestHeader = { session: 0, cmd: 0, traceHi: 0, traceLo: 0 };
   /** Calls whose request is in the batch not yet written (marked `written` when it is). */
   readonly #batched: PendingCall[] = [];
-  /**
-   * What arrived before the first frame (before the handshake completed,
-   * for a mode with one), for the mode to name a peer that is not one of
-   * its own; null after.
-   */
+  /** The first bytes (until the first frame, or the handshake, is done): to name a foreign peer. */
   #first: FirstBytes | null = new FirstBytes();
   /** A request was handled since `receivedAt` was read: read the clock again. */
   #clockStale = false;

@@ -22,6 +22,7 @@ import {
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
   quoteForLog,
+  warningSink,
 } from "../cluster/fault_log.ts";
 import { peerFault } from "../cluster/fault_reply.ts";
 import {
@@ -369,7 +370,7 @@ export class Nodes {
     });
     const logger = options.logger ?? defaultLogger;
     this.#faults = new FaultLog(
-      { error: (message, detail) => logger.warn(message, detail) },
+      warningSink(logger),
       checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT),
     );
     this.#codec = options.codec ?? json();

@@ -17,6 +17,7 @@ import {
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
   quoteForLog,
+  warningSink,
 } from "../cluster/fault_log.ts";
 import { peerFault } from "../cluster/fault_reply.ts";
 import { forwardRaw, type ForwardSink, type RawRequest } from "../cluster/forward.ts";
@@ -406,7 +407,7 @@ export class Router {
     this.#sourcedMasters = options.masters !== undefined;
     this.#logger = logger;
     const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
-    this.#faults = new FaultLog({ error: (message) => logger.warn(message) }, faultLogLimit);
+    this.#faults = new FaultLog(warningSink(logger), faultLogLimit);
     this.#cluster = new Cluster({
       marshal: (type, cmd, body) => {
         if (type === "request") {
