@@ -135,7 +135,7 @@ export class Calls {
       return Promise.reject(withMayHaveRun(this.#host.peerClosed(peer), false));
     }
     const channel = state.channel;
-    if (channel !== null && !channel.congested) {
+    if (channel !== null && !channel.congested && channel.writeWaiters === 0) {
       return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
     }
     return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
@@ -153,20 +153,29 @@ export class Calls {
     expectResponse: boolean,
   ): Promise<unknown> {
     let channel = state.channel;
+    let counted = false;
     try {
       if (channel === null) {
         channel = await this.#host.ensureChannel(peer, state, deadline, signal);
       }
-      // Backpressure: wait for the connection to drain rather than queue more.
-      while (channel.congested) {
+      // Backpressure: wait for the connection to drain rather than queue more
+      // (in order: counted, so that no later request overtakes this one).
+      while (channel.congested || (channel.writeWaiters > 0 && !counted)) {
         const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
-        await waitFor(
-          this.#deadlines,
-          channel.drained(),
-          deadline,
-          signal,
-          `Call to ${peer} timed out${why}`,
-        );
+        const waitingOn = channel;
+        waitingOn.writeWaiters++;
+        counted = true;
+        try {
+          await waitFor(
+            this.#deadlines,
+            channel.drained(),
+            deadline,
+            signal,
+            `Call to ${peer} timed out${why}`,
+          );
+        } finally {
+          waitingOn.writeWaiters--;
+        }
         if (state.closed) throw this.#host.peerClosed(peer);
         channel = state.channel ?? await this.#host.ensureChannel(peer, state, deadline, signal);
       }

@@ -162,6 +162,9 @@ export class Channel implements Watched {
     return this.#admission.serving;
   }
 
+  /** Requests waiting out congestion (the cluster counts them): later ones queue behind. */
+  writeWaiters = 0;
+
   /**
    * True while the transport's send buffer is over its high-water mark, the
    * frames batched for this turn already reach it, the handshake is not
@@ -281,11 +284,7 @@ export class Channel implements Watched {
     if ((this.#flow.paused & Pause.Inflight) !== 0) this.#flow.resume(Pause.Inflight);
   }
 
-  /**
-   * Queues a response frame (`head`: the mode's response head).
-   *
-   * @throws {WeftError} `frame too large` (nothing written).
-   */
+  /** Queues a response frame (`head`: the mode's response head). @throws {WeftError} `frame too large`. */
   response(session: number, bytes: Uint8Array | string, head: Uint8Array = EMPTY): void {
     if (this.closed) return;
     const large = this.#parts.large(bytes, head);
@@ -333,10 +332,7 @@ export class Channel implements Watched {
     return tick !== DEAD;
   }
 
-  /**
-   * Resolves when the connection is no longer congested (at once if it is
-   * not); rejects with `closed` if it closes first.
-   */
+  /** Resolves when the connection is no longer congested (at once if not); rejects `closed` if it closes. */
   drained(): Promise<void> {
     if (this.#handshake !== null) return this.#readiness.wait();
     // Large messages queued behind the one going out: wait for them.
