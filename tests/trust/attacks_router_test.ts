@@ -213,12 +213,17 @@ for (const runtime of RUNTIMES) {
       // its own group). The per-address cap holds 256 of them; a new good
       // service from this address still gets in.
       const floods = { none: "127.0.0.2", intruder: "127.0.0.3" } as Record<string, string>;
+      // What the keyless flood saw refused at once: each is a refusal the
+      // router's listener counted (compared below, whatever the machine's
+      // load let the attackers open).
+      let closedAtOnce = 0;
       await attack(
         "1,000 connections",
         (key) => ["flood", "KEY", address, "1000", floods[key]!],
         (key, counts) => {
           if (key === "none") {
-            assert.ok((counts["closed at once"] ?? 0) >= 700, JSON.stringify(counts));
+            closedAtOnce = counts["closed at once"] ?? 0;
+            assert.ok(closedAtOnce >= 700, JSON.stringify(counts));
             assert.ok((counts["failed authentication"] ?? 0) >= 100, JSON.stringify(counts));
           } else {
             // The per-address cap: at most 256 of its connections held at once.
@@ -245,7 +250,10 @@ for (const runtime of RUNTIMES) {
         },
       );
       const s = lastStats(router);
-      assert.ok(s.listenerRefused >= 1400, `refused ${s.listenerRefused}`);
+      assert.ok(
+        s.listenerRefused >= closedAtOnce,
+        `refused ${s.listenerRefused}, the keyless flood saw ${closedAtOnce} closed at once`,
+      );
 
       // Id churn: 2,000 ids announced one after another.
       await attack(
