@@ -17,7 +17,6 @@ import type { FaultLog } from "./fault_log.ts";
 import { defaultErrorInfo } from "./options.ts";
 import type { ModeConnection } from "../protocol/mode.ts";
 import type { RemoteErrorInfo } from "../errors.ts";
-import type { Logger } from "./logger.ts";
 
 /**
  * The request an error answers: what a `CallContext` carries, or
@@ -195,7 +194,7 @@ export function refuseUndecodable(
  * limit goes as a short `frame too large` one.
  */
 export function sendError(
-  o: { readonly errorInfo: (error: unknown) => RemoteErrorInfo; readonly logger: Logger },
+  o: { readonly errorInfo: (error: unknown) => RemoteErrorInfo; readonly faults: FaultLog },
   channel: Channel,
   context: RequestRef,
   error: unknown,
@@ -207,14 +206,19 @@ export function sendError(
   try {
     info = o.errorInfo(error);
   } catch (hookError) {
-    o.logger.error("errorInfo hook threw", hookError);
+    // Once per failing request a peer sends: through the fault log, rate-limited.
+    o.faults.report("errorInfo threw", "errorInfo hook threw", hookError);
     info = { name: "Error", message: "Handler failed (errorInfo hook threw)" };
   }
   try {
     channel.response(context.session, protocol.encodeError(info), errorHead);
   } catch (sendError) {
     // An error too large for the hard limit: send a short one instead.
-    o.logger.error(`Cannot send error response to cmd ${context.cmd}`, sendError);
+    o.faults.report(
+      "send failed",
+      () => `Cannot send error response to cmd ${context.cmd}`,
+      sendError,
+    );
     channel.response(
       context.session,
       protocol.encodeError({

@@ -234,8 +234,10 @@ export class HandlerRunner {
 
   /** No `call` hook: the request is logged and refused. */
   #noHandler(channel: Channel, request: HandledRef): void {
-    this.#o.logger.error(
-      `No call handler: request cmd ${request.cmd} from ${channel.peer} dropped`,
+    // Every request a peer sends can land here: rate-limited like any peer fault.
+    this.#o.faults.report(
+      "no handler",
+      () => `No call handler: request cmd ${request.cmd} from ${channel.peer} dropped`,
     );
     this.#sendError(
       channel,
@@ -294,7 +296,8 @@ export class HandlerRunner {
     try {
       marshalled = this.#o.marshal("response", cmd, value);
     } catch (error) {
-      this.#o.logger.error(`Cannot marshal response to cmd ${cmd}`, error);
+      // A peer's input can make every answer unmarshalable: rate-limited, counted.
+      this.#o.faults.report("marshal failed", () => `Cannot marshal response to cmd ${cmd}`, error);
       this.#sendError(channel, request, marshalError(cmd, error, "response"));
       return;
     }
@@ -310,7 +313,11 @@ export class HandlerRunner {
     try {
       channel.response(request.session, bytes, head);
     } catch (error) {
-      this.#o.logger.error(`Cannot send response to cmd ${request.cmd}`, error);
+      this.#o.faults.report(
+        "send failed",
+        () => `Cannot send response to cmd ${request.cmd}`,
+        error,
+      );
       this.#sendError(channel, request, error);
     }
   }
