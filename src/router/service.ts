@@ -32,7 +32,14 @@ export type ServiceHandler = (
   context: CallContext,
 ) => unknown;
 
-/** Options of {@linkcode Service}: a cluster's options plus the service's id and routers. */
+/**
+ * Options of {@linkcode Service}: a cluster's options plus the service's id
+ * and routers. The trust options a `Cluster` takes (`tls`, `auth`,
+ * `authorize`, see {@linkcode ClusterOptions}) apply to every router
+ * connection the service makes: give the routers' CA (and a client
+ * certificate for mutual TLS) in `tls`, and the key the routers expect in
+ * `auth`; `authorize` governs what a router may ask of this service.
+ */
 export interface ServiceOptions extends Omit<ClusterOptions, "call" | "accept" | "close"> {
   /** This service's id, `(group << 16) | index`. */
   id: number;
