@@ -135,7 +135,7 @@ export class Calls {
       return Promise.reject(withMayHaveRun(this.#host.peerClosed(peer), false));
     }
     const channel = state.channel;
-    if (channel !== null && !channel.congested && channel.writeWaiters === 0) {
+    if (channel !== null && !channel.congested && channel.writeLine.size === 0) {
       return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
     }
     return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
@@ -153,30 +153,43 @@ export class Calls {
     expectResponse: boolean,
   ): Promise<unknown> {
     let channel = state.channel;
-    let counted = false;
     try {
       if (channel === null) {
         channel = await this.#host.ensureChannel(peer, state, deadline, signal);
       }
-      // Backpressure: wait for the connection to drain rather than queue more
-      // (in order: counted, so that no later request overtakes this one).
-      while (channel.congested || (channel.writeWaiters > 0 && !counted)) {
-        const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
-        const waitingOn = channel;
-        waitingOn.writeWaiters++;
-        counted = true;
+      // Backpressure: wait for the connection to drain rather than queue
+      // more, in line (see WriteLine): no later request overtakes this one,
+      // and this one writes before the next in line resumes.
+      while (channel.congested || channel.writeLine.size > 0) {
+        const line = channel.writeLine;
+        const ticket = line.enter();
         try {
           await waitFor(
             this.#deadlines,
-            channel.drained(),
+            ticket.turn,
             deadline,
             signal,
-            `Call to ${peer} timed out${why}`,
+            `Call to ${peer} timed out`,
           );
+          while (channel.congested) {
+            const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
+            await waitFor(
+              this.#deadlines,
+              channel.drained(),
+              deadline,
+              signal,
+              `Call to ${peer} timed out${why}`,
+            );
+          }
+          if (state.closed) throw this.#host.peerClosed(peer);
+          if (state.channel === channel) {
+            // This request's turn: write it now, then the next one's turn.
+            return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+          }
         } finally {
-          waitingOn.writeWaiters--;
+          line.leave(ticket);
         }
-        if (state.closed) throw this.#host.peerClosed(peer);
+        // Reconnected while waiting: wait again on the new connection.
         channel = state.channel ?? await this.#host.ensureChannel(peer, state, deadline, signal);
       }
     } catch (error) {

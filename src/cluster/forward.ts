@@ -106,7 +106,7 @@ function readyChannel(peer: Peer): Channel | null {
   const channel = state.channel;
   if (
     state.closed || channel === null || channel.closed || channel.congested ||
-    channel.writeWaiters > 0 || channel.protocol.errorHead === null
+    channel.writeLine.size > 0 || channel.protocol.errorHead === null
   ) {
     return null;
   }

@@ -46,6 +46,7 @@ import { type Peer, provedCertificate, provedKey, saidHello } from "./peer.ts";
 import { Readiness } from "./readiness.ts";
 import { Watch, type Watched } from "./reaper.ts";
 import type { ServedRequest, Serving } from "./serving.ts";
+import { WriteLine } from "./write_line.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -162,8 +163,8 @@ export class Channel implements Watched {
     return this.#admission.serving;
   }
 
-  /** Requests waiting out congestion (the cluster counts them): later ones queue behind. */
-  writeWaiters = 0;
+  /** Requests waiting out congestion, in order: while any wait, later ones join the line. */
+  readonly writeLine: WriteLine = new WriteLine();
 
   /**
    * True while the transport's send buffer is over its high-water mark, the

@@ -2,9 +2,11 @@
  * The examples of modules the package does not export (a doc example
  * imports the package by name, and these are not in it), run as tests:
  * src/connection/admission.ts, cancels.ts, flow_control.ts,
- * large_messages.ts, liveness.ts, read_turn.ts, readers.ts and readiness.ts.
+ * large_messages.ts, liveness.ts, read_turn.ts, readers.ts, readiness.ts and
+ * write_line.ts.
  */
 
+import assert from "node:assert/strict";
 import { Admission } from "../../src/connection/admission.ts";
 import { FlowControl, Pause } from "../../src/connection/flow_control.ts";
 import type { Frame } from "../../src/wire/frame.ts";
@@ -16,6 +18,7 @@ import { ALIVE, DEAD, Liveness } from "../../src/connection/liveness.ts";
 import { ReadTurn } from "../../src/connection/read_turn.ts";
 import { Readers } from "../../src/connection/readers.ts";
 import { Readiness } from "../../src/connection/readiness.ts";
+import { WriteLine } from "../../src/connection/write_line.ts";
 
 Deno.test("Admission (src/connection/admission.ts): The in-flight limit: the second request waits for the first", () => {
   const ran: number[] = [];
@@ -144,4 +147,22 @@ Deno.test("Readiness (src/connection/readiness.ts): A waiter is released when th
   const waiting = readiness.wait();
   readiness.ready();
   await waiting;
+});
+
+Deno.test("WriteLine (src/connection/write_line.ts): requests write in the order they joined", async () => {
+  const line = new WriteLine();
+  const first = line.enter();
+  const second = line.enter();
+  const order: string[] = [];
+  const b = second.turn.then(() => {
+    order.push("second");
+    line.leave(second);
+  });
+  const a = first.turn.then(() => {
+    order.push("first");
+    line.leave(first);
+  });
+  await Promise.all([a, b]);
+  assert.deepEqual(order, ["first", "second"]);
+  assert.equal(line.size, 0);
 });

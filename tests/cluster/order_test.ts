@@ -1,0 +1,34 @@
+// Requests keep their order through congestion, on Deno, Bun and Node over
+// loopback (a child process per runtime, tests/cluster/_order_child.ts):
+// calls and sends made in one synchronous run with a small high-water mark
+// find the connection congested part of the way; those that wait, and those
+// made after them, must arrive in the order they were made. Before the
+// write line (src/connection/write_line.ts), on Bun and Node every tenth
+// call or so was overtaken by the one after it: the waiter's drain flushed
+// the batch, and a request made next saw an uncongested connection (or a
+// waiter resumed to find it congested again and those behind it went first).
+
+import assert from "node:assert/strict";
+import { runScript } from "../_runtimes.ts";
+
+const CHILD = new URL("./_order_child.ts", import.meta.url).pathname;
+
+for (const runtime of ["deno", "bun", "node"] as const) {
+  Deno.test(`order (${runtime}): calls and sends made at once through a congested connection arrive in the order made`, async () => {
+    for (const [size, highWaterMark] of [[100, 1024], [50, 512], [300, 4096]]) {
+      const result = await runScript(
+        runtime,
+        CHILD,
+        ["500", String(size), String(highWaterMark)],
+        120_000,
+      );
+      assert.equal(result.code, 0, result.stderr);
+      const line = result.stdout.trim().split("\n").at(-1)!;
+      assert.deepEqual(
+        JSON.parse(line),
+        { arrived: 500, overtaken: 0 },
+        `${size} B bodies, highWaterMark ${highWaterMark}`,
+      );
+    }
+  });
+}
