@@ -8,17 +8,7 @@ import { Cluster } from "../../src/cluster/cluster.ts";
 import { isPeerFault, peerFault } from "../../src/cluster/fault_reply.ts";
 import { raw } from "../../src/codec/raw.ts";
 import { RemoteError, WeftError } from "../../src/errors.ts";
-
-function counting() {
-  const lines: string[] = [];
-  return {
-    lines,
-    logger: {
-      error: (message: string) => lines.push(`error ${message}`),
-      warn: (message: string) => lines.push(`warn ${message}`),
-    },
-  };
-}
+import { counting } from "./_log_lines.ts";
 
 Deno.test("peerFault() makes a stackless WeftError the cluster knows; other errors are not faults", () => {
   const fault = peerFault("unreachable", "no live service 5.1");
