@@ -5,6 +5,11 @@
  */
 
 import { checkMaxRequestsPerTurn, checkSoloTurnTime } from "../connection/read_turn.ts";
+import {
+  createRequestBudget,
+  type RequestBudget,
+  type RequestBudgetOptions,
+} from "../connection/request_budget.ts";
 import type { Logger } from "./logger.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
@@ -101,7 +106,7 @@ export interface ContextStorage {
 }
 
 /** Options of {@linkcode Cluster}. */
-export interface ClusterOptions extends PartOptions, TrustOptions {
+export interface ClusterOptions extends PartOptions, RequestBudgetOptions, TrustOptions {
   /**
    * Weft mode: this node's name, sent in the handshake; the other end sees
    * it as `peer.nodeName`. At most 255 UTF-8 bytes.
@@ -362,6 +367,8 @@ export interface ResolvedOptions {
   mode: ProtocolMode;
   /** Large messages in parts (weft mode): sizes, bounds, `partTimeout`, the node's budget. */
   parts: PartLimits;
+  /** The node's handlers running and requests waiting (`maxHandlersPerNode`, `maxWaitingBytesPerNode`). */
+  requests: RequestBudget;
   heartbeatInterval: number;
   heartbeatMisses: number;
   errorInfo: (error: unknown) => RemoteErrorInfo;
@@ -527,6 +534,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   const security = resolveSecurity(options.tls, options.auth, options.authorize, info.can.keys);
   const parts = resolvePartOptions({ ...options, hardLimit });
   const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
+  const requests = createRequestBudget(options);
   return {
     marshal,
     unmarshal,
@@ -559,6 +567,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       tls: security.tls === undefined ? undefined : { clientCert: security.tls.cert !== undefined },
     }),
     parts,
+    requests,
     heartbeatInterval: duration(
       options.heartbeatInterval,
       "heartbeatInterval",
