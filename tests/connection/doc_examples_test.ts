@@ -16,6 +16,7 @@ import { ALIVE, DEAD, Liveness } from "../../src/connection/liveness.ts";
 import { ReadTurn } from "../../src/connection/read_turn.ts";
 import { Readers } from "../../src/connection/readers.ts";
 import { Readiness } from "../../src/connection/readiness.ts";
+import { RequestBudget } from "../../src/connection/request_budget.ts";
 
 Deno.test("Admission (src/connection/admission.ts): The in-flight limit: the second request waits for the first", () => {
   const ran: number[] = [];
@@ -49,6 +50,16 @@ Deno.test("Admission (src/connection/admission.ts): The in-flight limit: the sec
   if (ran.join() !== "1" || admission.serving.waiting !== 1) throw new Error("2 should wait");
   admission.finished(first);
   if (ran.join() !== "1,2") throw new Error(ran.join());
+});
+
+Deno.test("RequestBudget (src/connection/request_budget.ts): A freed slot goes to the connection waiting first", () => {
+  const budget = new RequestBudget(1, Infinity);
+  const served: string[] = [];
+  budget.began(); // one handler runs: the node is at its cap
+  budget.wait({ serveOne: () => (served.push("a"), false) });
+  budget.wait({ serveOne: () => (served.push("b"), false) });
+  budget.ended(); // its slot goes to "a", then (nothing ran) to "b"
+  if (served.join() !== "a,b") throw new Error(served.join());
 });
 
 Deno.test("HeldCancels (src/connection/cancels.ts): Held while congested, sent once drained", () => {
