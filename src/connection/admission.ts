@@ -152,7 +152,10 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
     const serving = this.serving;
     const node = this.#node;
     if (this.turn.scheduled || !this.turn.take()) {
-      // This read's budget is spent: the rest wait, in order, for a later turn.
+      // This read's budget is spent: the rest wait, in order, for a later
+      // turn (within the bounds on waiting requests: one read of small
+      // frames can hold more than it carried).
+      if (this.#channel.pending.size === 0 && this.#refusedWaiting(frame)) return;
       serving.defer(frame);
       this.#flow.pause(Pause.Turn);
       this.turn.schedule(this.#nextTurn);
@@ -169,39 +172,50 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
           `${serving.size} requests in flight, calls of this node waiting`,
         );
       }
-    } else if (this.#backlogLimit !== Infinity) {
-      // A peer that can cancel is always read: the CANCELs of its timed-out
-      // calls lie behind its requests, and must free the slots they hold.
-      if (serving.waitingBytes >= this.#backlogLimit) {
-        this.#refuse(
-          frame,
-          "busy",
-          `${serving.size} requests in flight and ${serving.waitingBytes} bytes of requests waiting`,
-        );
-      } else if (this.#overNodeBacklog(frame)) {
-        node.refusedWaiting++;
-        this.#refuse(
-          frame,
-          "busy",
-          `${node.waitingBytes} bytes of requests waiting on this node, maxWaitingBytesPerNode ${node.maxWaitingBytes}`,
-        );
-      } else this.#wait(frame);
-    } else {
+    } else if (!this.#refusedWaiting(frame)) {
       this.#wait(frame);
-      if (serving.waitingBytes >= this.#highWaterMark) this.#flow.pause(Pause.Inflight);
+      // Without keepReading, reading pauses at one high-water mark instead.
+      if (this.#backlogLimit === Infinity && serving.waitingBytes >= this.#highWaterMark) {
+        this.#flow.pause(Pause.Inflight);
+      }
     }
   }
 
   /**
-   * True if `frame` would take the node's waiting requests over its budget.
-   * A connection with none waiting may always queue one: a client making
-   * one call at a time is not refused because other peers filled the budget
-   * (all connections together go over by at most one request each).
+   * Refuses `frame` (true) if it would wait past a bound: the connection's
+   * (keepReading: {@linkcode PROBE_LIMIT} high-water marks) or the node's
+   * (`maxWaitingBytesPerNode`). A connection with none waiting may always
+   * queue one past the node's: a client making one call at a time is not
+   * refused because other peers filled the budget (all connections together
+   * go over by at most one request each).
    */
-  #overNodeBacklog(frame: Frame): boolean {
+  #refusedWaiting(frame: Frame): boolean {
+    const serving = this.serving;
     const node = this.#node;
-    return this.serving.waiting > 0 &&
-      node.waitingBytes + frame.payload.length + FRAME_COST > node.maxWaitingBytes;
+    if (serving.waitingBytes >= this.#backlogLimit) {
+      // A peer that can cancel is always read (the CANCELs of its timed-out
+      // calls lie behind its requests, and must free the slots they hold),
+      // so what it may queue is bounded here.
+      this.#refuse(
+        frame,
+        "busy",
+        `${serving.size} requests in flight and ${serving.waitingBytes} bytes of requests waiting`,
+      );
+      return true;
+    }
+    if (
+      serving.waiting > 0 &&
+      node.waitingBytes + frame.payload.length + FRAME_COST > node.maxWaitingBytes
+    ) {
+      node.refusedWaiting++;
+      this.#refuse(
+        frame,
+        "busy",
+        `${node.waitingBytes} bytes of requests waiting on this node, maxWaitingBytesPerNode ${node.maxWaitingBytes}`,
+      );
+      return true;
+    }
+    return false;
   }
 
   /**
