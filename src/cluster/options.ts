@@ -254,15 +254,16 @@ export interface ClusterOptions extends PartOptions, RequestBudgetOptions, Trust
    */
   errorInfo?: (error: unknown) => RemoteErrorInfo;
   /**
-   * Requests of one connection whose (async) handlers may run at once.
-   * Past it, requests read wait in order and, once they hold
-   * `highWaterMark` bytes, the node stops reading from that connection (TCP
-   * flow control then slows the sender) until handlers finish. While calls
-   * of this node wait for responses on that same connection it keeps
-   * reading and runs requests over the limit at once (they may be the peer
-   * calling back: holding them could deadlock the two nodes), up to twice
-   * the limit; beyond that it refuses them (weft mode: a `remote` error with
-   * code `busy`; silly mode: dropped and logged).
+   * Requests of one connection whose (async) handlers may run at once (and
+   * at most `maxHandlersPerNode` on all connections together). Past it,
+   * requests read wait in order; the node keeps reading (the peer's CANCELs
+   * and its hang-up lie behind them), and past 16 `highWaterMark`s of
+   * waiting requests refuses them (weft mode: a `remote` error with code
+   * `busy`; silly mode: dropped), logged through the rate-limited fault log.
+   * While calls of this node wait for responses on that same connection it
+   * runs requests over the limit at once (they may be the peer calling
+   * back: holding them could deadlock the two nodes), up to twice the
+   * limit, whatever the node's cap; beyond that it refuses them the same way.
    *
    * @default {1024}
    */
