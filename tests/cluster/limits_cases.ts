@@ -113,6 +113,75 @@ export const limitCases: Case[] = [
     },
   },
   {
+    name:
+      "maxHandlersPerNode: handlers of several connections together never exceed it; every call is answered; stats count them",
+    fn: async (env) => {
+      let running = 0;
+      let most = 0;
+      const s = node(env, {
+        maxHandlersPerNode: 4,
+        stats: true,
+        call: async (_p, _c, body) => {
+          running++;
+          most = Math.max(most, running);
+          await delay(2);
+          running--;
+          return body;
+        },
+      });
+      const clients = Array.from({ length: 3 }, () => node(env));
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const replies = await Promise.all(
+          clients.flatMap((c, k) => {
+            const peer = c.connect(hostPort(env, listener.address.port));
+            return Array.from({ length: 20 }, (_, i) => c.call(peer, 1, k * 100 + i));
+          }),
+        );
+        assert.deepEqual(
+          replies,
+          [0, 100, 200].flatMap((k) => Array.from({ length: 20 }, (_, i) => k + i)),
+        );
+        assert.equal(most, 4);
+        const limits = s.stats()!.limits!;
+        assert.equal(limits.handlers, 0);
+        assert.equal(limits.waitingBytes, 0);
+        assert.ok(limits.handlerWaits! > 0, JSON.stringify(limits));
+        assert.equal(limits.refused["waiting bytes"], 0);
+      } finally {
+        for (const c of clients) await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name: "two nodes calling each other back, with maxHandlersPerNode 1 on both, do not deadlock",
+    fn: async (env) => {
+      const s: Cluster = node(env, {
+        maxHandlersPerNode: 1,
+        call: (peer: Peer, cmd, body) => {
+          if (cmd === 1) return s.call(peer, 2, body).then((r) => `s(${r})`);
+          return Promise.resolve(`leaf(${body})`);
+        },
+      });
+      const c: Cluster = node(env, {
+        maxHandlersPerNode: 1,
+        call: async (peer: Peer, _cmd, body) => `c(${await c.call(peer, 3, body)})`,
+      });
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peer = c.connect(hostPort(env, listener.address.port));
+        const replies = await Promise.all(
+          Array.from({ length: 3 }, (_, i) => c.call(peer, 1, `n${i}`, { timeout: 5000 })),
+        );
+        assert.deepEqual(replies, ["s(c(leaf(n0)))", "s(c(leaf(n1)))", "s(c(leaf(n2)))"]);
+      } finally {
+        await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
     name: "the soft-limit warning is logged by the sender (as silly does) and by the receiver",
     fn: async (env) => {
       const serverLog = new MemoryLogger();
@@ -148,6 +217,14 @@ export const limitCases: Case[] = [
         () => node(env, { maxInflightPerConnection: "9" as unknown as number }),
         named("maxInflightPerConnection"),
       );
+      for (const option of ["maxHandlersPerNode", "maxWaitingBytesPerNode"]) {
+        for (const bad of [0, 1.5, -1]) {
+          assert.throws(() => node(env, { [option]: bad }), RangeError);
+          assert.throws(() => node(env, { [option]: bad }), named(option));
+        }
+        assert.throws(() => node(env, { [option]: "9" }), TypeError);
+        assert.throws(() => node(env, { [option]: "9" }), named(option));
+      }
       for (const option of ["handshakeTimeout", "idleTimeout", "frameTimeout"]) {
         assert.throws(() => node(env, { [option]: 0 }), named(option));
         assert.throws(() => node(env, { [option]: "1" }), named(option));
