@@ -11,6 +11,7 @@ import type { ClusterOptions } from "../../src/cluster/options.ts";
 import type { Peer } from "../../src/connection/peer.ts";
 import { ControlCmd, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
 import { json } from "../../src/codec/json.ts";
+import { isWeftError, RemoteError } from "../../src/errors.ts";
 import type { Connection } from "../../src/transport/types.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
@@ -149,6 +150,65 @@ export const limitCases: Case[] = [
         assert.ok(limits.handlerWaits! > 0, JSON.stringify(limits));
         assert.equal(limits.refused["waiting bytes"], 0);
       } finally {
+        for (const c of clients) await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name:
+      "maxWaitingBytesPerNode: past it requests are refused busy (weft) or dropped (silly), counted, and logged through the node's fault log, not once per connection",
+    fn: async (env) => {
+      const log = new MemoryLogger();
+      const release = Promise.withResolvers<void>();
+      const s = node(env, {
+        logger: log,
+        stats: true,
+        maxHandlersPerNode: 1,
+        maxWaitingBytesPerNode: 1,
+        call: () => release.promise.then(() => "done"),
+      });
+      const clients = Array.from({ length: 30 }, () => node(env));
+      const weft = env.protocol === "weft";
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peers = clients.map((c) => c.connect(hostPort(env, listener.address.port)));
+        // The one slot, held until the end.
+        const first = clients[0]!.call(peers[0]!, 1, "first");
+        await until(() => s.stats()!.limits!.handlers === 1, 10_000, "the slot taken");
+        const began = performance.now();
+        const waiting: Promise<unknown>[] = [];
+        const refused: Promise<unknown>[] = [];
+        clients.forEach((c, i) => {
+          // Each connection may queue one request past the budget; the next is refused.
+          waiting.push(c.call(peers[i]!, 1, "a"));
+          refused.push(c.call(peers[i]!, 1, "b", { timeout: weft ? 60_000 : 300 }).catch((e) => e));
+        });
+        await until(
+          () => s.stats()!.limits!.refused["waiting bytes"] === clients.length,
+          20_000,
+          "every second request refused",
+        );
+        const seconds = (performance.now() - began) / 1000;
+        for (const error of await Promise.all(refused)) {
+          if (weft) {
+            assert.ok(error instanceof RemoteError, String(error));
+            assert.equal(error.remote.code, "busy");
+            assert.match(error.message, /maxWaitingBytesPerNode 1/);
+          } else assert.ok(isWeftError(error, "timeout"), String(error));
+        }
+        const lines = log.warnings.filter((line) => / refused: /.test(line));
+        // The fault log's limit, node-wide: 10 lines a second per kind, not one per connection.
+        assert.ok(
+          lines.length >= 1 && lines.length <= 10 * (Math.ceil(seconds) + 1) &&
+            lines.length < clients.length,
+          `${lines.length} lines in ${seconds} s`,
+        );
+        release.resolve();
+        assert.deepEqual(await Promise.all([first, ...waiting]), Array(31).fill("done"));
+        assert.equal(s.stats()!.limits!.waitingBytes, 0);
+      } finally {
+        release.resolve();
         for (const c of clients) await c.close();
         await s.close();
       }
