@@ -211,7 +211,8 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
       this.#refuse(
         frame,
         "busy",
-        `${node.waitingBytes} bytes of requests waiting on this node, maxWaitingBytesPerNode ${node.maxWaitingBytes}`,
+        // Not how much waits: that is other peers' business.
+        `the requests waiting on this node are over maxWaitingBytesPerNode ${node.maxWaitingBytes}`,
       );
       return true;
     }
