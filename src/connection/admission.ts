@@ -228,8 +228,11 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
     const serving = this.serving;
     serving.defer(frame);
     if (serving.size < this.#maxInflight) {
-      this.#node.waited++;
-      this.#node.wait(this);
+      const node = this.#node;
+      node.waited++;
+      node.wait(this);
+      // A slot free after all (nothing should wait then): served at once, in turn.
+      if (node.running < node.maxHandlers) node.serve();
     }
   }
 
