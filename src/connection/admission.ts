@@ -153,9 +153,11 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
     const node = this.#node;
     if (this.turn.scheduled || !this.turn.take()) {
       // This read's budget is spent: the rest wait, in order, for a later
-      // turn (within the bounds on waiting requests: one read of small
-      // frames can hold more than it carried).
-      if (this.#channel.pending.size === 0 && this.#refusedWaiting(frame)) return;
+      // turn (reading pauses meanwhile: one read's worth, whatever the
+      // connection's backlog bound), within the node's budget (one read of
+      // small frames on each of many connections can hold more than they
+      // carried).
+      if (this.#channel.pending.size === 0 && this.#overNodeBudget(frame)) return;
       serving.defer(frame);
       this.#flow.pause(Pause.Turn);
       this.turn.schedule(this.#nextTurn);
@@ -184,14 +186,10 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
   /**
    * Refuses `frame` (true) if it would wait past a bound: the connection's
    * (keepReading: {@linkcode PROBE_LIMIT} high-water marks) or the node's
-   * (`maxWaitingBytesPerNode`). A connection with none waiting may always
-   * queue one past the node's: a client making one call at a time is not
-   * refused because other peers filled the budget (all connections together
-   * go over by at most one request each).
+   * (see `#overNodeBudget`).
    */
   #refusedWaiting(frame: Frame): boolean {
     const serving = this.serving;
-    const node = this.#node;
     if (serving.waitingBytes >= this.#backlogLimit) {
       // A peer that can cancel is always read (the CANCELs of its timed-out
       // calls lie behind its requests, and must free the slots they hold),
@@ -203,8 +201,20 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
       );
       return true;
     }
+    return this.#overNodeBudget(frame);
+  }
+
+  /**
+   * Refuses `frame` (true) if it would take the node's waiting requests
+   * past `maxWaitingBytesPerNode`. A connection with none waiting may always
+   * queue one: a client making one call at a time is not refused because
+   * other peers filled the budget (all connections together go over by at
+   * most one request each).
+   */
+  #overNodeBudget(frame: Frame): boolean {
+    const node = this.#node;
     if (
-      serving.waiting > 0 &&
+      this.serving.waiting > 0 &&
       node.waitingBytes + frame.payload.length + FRAME_COST > node.maxWaitingBytes
     ) {
       node.refusedWaiting++;
