@@ -63,6 +63,11 @@ export {
   type PartOptions,
 } from "./src/protocol/weft/parts.ts";
 export {
+  DEFAULT_MAX_HANDLERS_PER_NODE,
+  DEFAULT_MAX_WAITING_BYTES_PER_NODE,
+  type RequestBudgetOptions,
+} from "./src/connection/request_budget.ts";
+export {
   allowList,
   type AllowRule,
   type Authorize,

@@ -107,7 +107,9 @@ export class Cluster implements ContextHost {
     onTimeout: (channel, call) => this.#calls.onTimeout(channel, call),
     onCancel: (channel, session) => this.#handlers.onCancel(channel, session),
     onSoftLimit: (channel, bodyLength, out) => this.#onSoftLimit(channel, bodyLength, out),
-    onRefused: (_channel, message) => this.#o.logger.warn(message),
+    // Routine load shedding, as warnings: one node-wide rate limit per kind,
+    // however many connections refuse.
+    onRefused: (_channel, kind, message) => this.#o.warnings.report(kind, message),
     onClosed: (channel, error, local) => this.#onClosed(channel, error, local),
     onInfo: (channel, session, payload) => this.#info.answer(channel, session, payload),
   };
@@ -133,6 +135,7 @@ export class Cluster implements ContextHost {
     this.#stats = recorder.createStats(
       options.stats,
       mode.can.parts ? this.#o.parts.budget : undefined,
+      this.#o.requests,
     );
     const tracing = createTracing(options.tracing, this.#o);
     this.#calls = new Calls(
@@ -409,6 +412,7 @@ export class Cluster implements ContextHost {
       maxInflight: this.#o.maxInflightPerConnection,
       maxRequestsPerTurn: this.#o.maxRequestsPerTurn,
       soloTurnTime: this.#o.soloTurnTime,
+      budget: this.#o.requests,
     });
     this.#reaper.track(channel);
     state.channel = channel;

@@ -15,6 +15,7 @@ import { WeftError } from "../errors.ts";
 import type { Frame } from "../wire/frame.ts";
 import type { Channel } from "../connection/channel.ts";
 import type { Peer } from "../connection/peer.ts";
+import type { RequestBudget } from "../connection/request_budget.ts";
 import type { ServedRequest } from "../connection/serving.ts";
 import { CallContext, type ContextHost } from "./call_context.ts";
 import { isThenable, marshalError } from "./call_helpers.ts";
@@ -70,8 +71,11 @@ export class HandlerRunner {
   readonly #contexts: ContextHost;
   readonly #stats: ClusterStats | undefined;
   readonly #tracing: ReturnType<typeof createTracing>;
-  /** Requests whose handlers are running. */
-  #running = 0;
+  /**
+   * Handlers running (async ones and forwards), node-wide: the slots of
+   * `maxHandlersPerNode`, shared with every connection's admission.
+   */
+  readonly #budget: RequestBudget;
   #idle: PromiseWithResolvers<void> | null = null;
   /**
    * Every request gets a {@linkcode CallContext}: the handler declares a
@@ -105,6 +109,7 @@ export class HandlerRunner {
     this.#contexts = contexts;
     this.#stats = stats;
     this.#tracing = tracing;
+    this.#budget = o.requests;
     this.#withContext = needsContext(o, stats, tracing);
     const length = o.call?.length ?? 4;
     this.#handlerTakesContext = length === 0 || length >= 4;
@@ -114,7 +119,7 @@ export class HandlerRunner {
 
   /** Handlers still running (async ones). */
   get running(): number {
-    return this.#running;
+    return this.#budget.running;
   }
 
   /** Resolves once no handler runs, or after `grace` ms (a graceful close). */
@@ -253,7 +258,7 @@ export class HandlerRunner {
    */
   #track(channel: Channel, context: CallContext, result: PromiseLike<unknown>): void {
     channel.serving.add(context);
-    this.#running++;
+    this.#budget.began();
     result.then(
       (value) => {
         this.#finished(channel, context);
@@ -275,10 +280,17 @@ export class HandlerRunner {
     return ref;
   }
 
-  /** An async handler (or a forward) finished, either way: forget it, and tell a drain waiting for the last one. */
+  /**
+   * An async handler (or a forward) finished, either way: forget it (its
+   * connection runs what waits behind it, unless the node is at its cap),
+   * free its node-wide slot (to the next connection waiting for one), and
+   * tell a drain waiting for the last one.
+   */
   #finished(channel: Channel, request: ServedRequest): void {
     channel.finished(request);
-    if (--this.#running === 0 && this.#idle !== null) this.#idle.resolve();
+    const budget = this.#budget;
+    budget.ended();
+    if (budget.running === 0 && this.#idle !== null) this.#idle.resolve();
   }
 
   #respond(channel: Channel, request: HandledRef, value: unknown): void {
@@ -355,7 +367,7 @@ export class HandlerRunner {
   /** A forward began: it counts as a running handler (drain, in-flight limit, cancel, close). */
   forwardBegan(channel: Channel, forward: ServedRequest): void {
     channel.serving.add(forward);
-    this.#running++;
+    this.#budget.began();
   }
 
   /** A forward's target answered `bytes` (or nothing: undefined); `head` is the answer's head. */

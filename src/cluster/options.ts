@@ -5,6 +5,11 @@
  */
 
 import { checkMaxRequestsPerTurn, checkSoloTurnTime } from "../connection/read_turn.ts";
+import {
+  createRequestBudget,
+  type RequestBudget,
+  type RequestBudgetOptions,
+} from "../connection/request_budget.ts";
 import type { Logger } from "./logger.ts";
 import { defaultConsole } from "../_platform.ts";
 import type { Codec, Marshal, Unmarshal } from "../codec/types.ts";
@@ -101,7 +106,7 @@ export interface ContextStorage {
 }
 
 /** Options of {@linkcode Cluster}. */
-export interface ClusterOptions extends PartOptions, TrustOptions {
+export interface ClusterOptions extends PartOptions, RequestBudgetOptions, TrustOptions {
   /**
    * Weft mode: this node's name, sent in the handshake; the other end sees
    * it as `peer.nodeName`. At most 255 UTF-8 bytes.
@@ -249,15 +254,16 @@ export interface ClusterOptions extends PartOptions, TrustOptions {
    */
   errorInfo?: (error: unknown) => RemoteErrorInfo;
   /**
-   * Requests of one connection whose (async) handlers may run at once.
-   * Past it, requests read wait in order and, once they hold
-   * `highWaterMark` bytes, the node stops reading from that connection (TCP
-   * flow control then slows the sender) until handlers finish. While calls
-   * of this node wait for responses on that same connection it keeps
-   * reading and runs requests over the limit at once (they may be the peer
-   * calling back: holding them could deadlock the two nodes), up to twice
-   * the limit; beyond that it refuses them (weft mode: a `remote` error with
-   * code `busy`; silly mode: dropped and logged).
+   * Requests of one connection whose (async) handlers may run at once (and
+   * at most `maxHandlersPerNode` on all connections together). Past it,
+   * requests read wait in order; the node keeps reading (the peer's CANCELs
+   * and its hang-up lie behind them), and past 16 `highWaterMark`s of
+   * waiting requests refuses them (weft mode: a `remote` error with code
+   * `busy`; silly mode: dropped), logged through the rate-limited fault log.
+   * While calls of this node wait for responses on that same connection it
+   * runs requests over the limit at once (they may be the peer calling
+   * back: holding them could deadlock the two nodes), up to twice the
+   * limit, whatever the node's cap; beyond that it refuses them the same way.
    *
    * @default {1024}
    */
@@ -362,6 +368,8 @@ export interface ResolvedOptions {
   mode: ProtocolMode;
   /** Large messages in parts (weft mode): sizes, bounds, `partTimeout`, the node's budget. */
   parts: PartLimits;
+  /** The node's handlers running and requests waiting (`maxHandlersPerNode`, `maxWaitingBytesPerNode`). */
+  requests: RequestBudget;
   heartbeatInterval: number;
   heartbeatMisses: number;
   errorInfo: (error: unknown) => RemoteErrorInfo;
@@ -527,6 +535,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
   const security = resolveSecurity(options.tls, options.auth, options.authorize, info.can.keys);
   const parts = resolvePartOptions({ ...options, hardLimit });
   const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
+  const requests = createRequestBudget(options);
   return {
     marshal,
     unmarshal,
@@ -559,6 +568,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
       tls: security.tls === undefined ? undefined : { clientCert: security.tls.cert !== undefined },
     }),
     parts,
+    requests,
     heartbeatInterval: duration(
       options.heartbeatInterval,
       "heartbeatInterval",

@@ -137,7 +137,8 @@ export interface StatsSnapshot {
    * The node-wide budgets against a hostile peer (see the README's "Limits
    * against a hostile peer"): what is held now, and what was refused for
    * going over one (by kind: `partial bytes` over `maxPartialBytesPerNode`,
-   * `part timeout` past `partTimeout`). Absent in a snapshot from an older node.
+   * `part timeout` past `partTimeout`, `waiting bytes` over
+   * `maxWaitingBytesPerNode`). Absent in a snapshot from an older node.
    */
   limits?: StatsLimits;
 }
@@ -146,6 +147,22 @@ export interface StatsSnapshot {
 export interface StatsLimits {
   /** Bytes received of half-sent messages, held on every connection together. */
   partialBytes: number;
+  /**
+   * Handlers running now (async ones and raw forwards) on every connection
+   * together, against `maxHandlersPerNode`. Absent from an older node.
+   */
+  handlers?: number;
+  /**
+   * Requests that had to wait for a node-wide handler slot (their
+   * connection's own limit would have run them). Absent from an older node.
+   */
+  handlerWaits?: number;
+  /**
+   * Bytes of requests waiting for a handler slot (payloads plus 64 bytes
+   * each) on every connection together, against `maxWaitingBytesPerNode`.
+   * Absent from an older node.
+   */
+  waitingBytes?: number;
   /** Connections or requests refused for a node-wide budget, by kind. */
   refused: Record<string, number>;
 }
@@ -294,6 +311,33 @@ export function prometheusText(
       ({ stats, l }) => {
         if (stats.limits === undefined) return;
         lines.push(`weft_partial_message_bytes${l()} ${stats.limits.partialBytes}`);
+      },
+    );
+    family(
+      "weft_running_handlers",
+      "gauge",
+      "Handlers running (async ones and raw forwards) on every connection.",
+      ({ stats, l }) => {
+        const n = stats.limits?.handlers;
+        if (n !== undefined) lines.push(`weft_running_handlers${l()} ${n}`);
+      },
+    );
+    family(
+      "weft_handler_slot_waits_total",
+      "counter",
+      "Requests that waited for a node-wide handler slot.",
+      ({ stats, l }) => {
+        const n = stats.limits?.handlerWaits;
+        if (n !== undefined) lines.push(`weft_handler_slot_waits_total${l()} ${n}`);
+      },
+    );
+    family(
+      "weft_waiting_request_bytes",
+      "gauge",
+      "Bytes of requests waiting for a handler slot on every connection.",
+      ({ stats, l }) => {
+        const n = stats.limits?.waitingBytes;
+        if (n !== undefined) lines.push(`weft_waiting_request_bytes${l()} ${n}`);
       },
     );
     family(

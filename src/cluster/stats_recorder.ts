@@ -7,6 +7,7 @@ import { microtask, now } from "../_platform.ts";
 import type { CallObserver, PendingCall } from "../session/pending_calls.ts";
 import type { Connection, ConnectionHandler } from "../transport/types.ts";
 import type { PartialBudget } from "../protocol/weft/parts.ts";
+import type { RequestBudget } from "../connection/request_budget.ts";
 import type { CallContext } from "./call_context.ts";
 import {
   type CommandStats,
@@ -255,14 +256,21 @@ export class ClusterStats {
   #bytesIn = 0;
   #bytesOut = 0;
   readonly #partials: PartialBudget | undefined;
+  readonly #requests: RequestBudget | undefined;
 
   /**
    * @param options The validated options.
    * @param partials The node's budget of half-sent messages (weft mode).
+   * @param requests The node's handlers running and requests waiting.
    */
-  constructor(options: Required<StatsOptions>, partials?: PartialBudget) {
+  constructor(
+    options: Required<StatsOptions>,
+    partials?: PartialBudget,
+    requests?: RequestBudget,
+  ) {
     this.remote = options.remote;
     this.#partials = partials;
+    this.#requests = requests;
     this.#out = new Direction(options.maxCommands, this.#clock);
     this.#in = new Direction(options.maxCommands, this.#clock);
   }
@@ -344,9 +352,13 @@ export class ClusterStats {
       in: this.#in.snapshot(),
       limits: {
         partialBytes: this.#partials?.held ?? 0,
+        handlers: this.#requests?.running ?? 0,
+        handlerWaits: this.#requests?.waited ?? 0,
+        waitingBytes: this.#requests?.waitingBytes ?? 0,
         refused: {
           "partial bytes": this.#partials?.refused ?? 0,
           "part timeout": this.#partials?.timedOut ?? 0,
+          "waiting bytes": this.#requests?.refusedWaiting ?? 0,
         },
       },
     };
@@ -362,17 +374,19 @@ export class ClusterStats {
 export function createStats(
   option: boolean | StatsOptions | undefined,
   partials?: PartialBudget,
+  requests?: RequestBudget,
 ): ClusterStats | undefined {
-  return statsFor(option, partials);
+  return statsFor(option, partials, requests);
 }
 
 function statsFor(
   option: boolean | StatsOptions | undefined,
   partials?: PartialBudget,
+  requests?: RequestBudget,
 ): ClusterStats | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) {
-    return new ClusterStats({ remote: false, maxCommands: 256 }, partials);
+    return new ClusterStats({ remote: false, maxCommands: 256 }, partials, requests);
   }
   if (option === null || typeof option !== "object") {
     throw new TypeError(`Invalid option stats: expected a boolean or an object, got ${option}`);
@@ -392,5 +406,5 @@ function statsFor(
       "Invalid option stats.timeEvery: removed; every call is timed now (histogram counts and sums are exact)",
     );
   }
-  return new ClusterStats({ remote, maxCommands }, partials);
+  return new ClusterStats({ remote, maxCommands }, partials, requests);
 }

@@ -5,19 +5,26 @@
  * order, for a slot or for a later turn (a channel keeps reading meanwhile,
  * `keepReading`: what lies behind them, CANCELs and a hang-up, must be
  * read); or, past every bound, it is refused (with an
- * error if the mode can say one, else dropped), and the refusal is logged
- * at most once a second with a count of the rest.
+ * error if the mode can say one, else dropped), and the refusal goes to the
+ * host (the cluster's rate-limited fault log: one node-wide limit, however
+ * many connections refuse).
+ *
+ * The slots are the connection's own (`maxInflightPerConnection`) and the
+ * node's ({@linkcode RequestBudget}, request_budget.ts: handlers running
+ * and bytes waiting on every connection together). A request its own limit
+ * would run waits while the node is at its cap; the node hands each freed
+ * slot to the waiting connections in turn.
  *
  * @module
  */
 
-import { now } from "../_platform.ts";
 import { WeftError } from "../errors.ts";
 import type { Frame } from "../wire/frame.ts";
 import type { ModeRequests, ModeResponses } from "../protocol/mode.ts";
 import { type FlowControl, Pause } from "./flow_control.ts";
 import { ReadTurn } from "./read_turn.ts";
-import { type ServedRequest, Serving } from "./serving.ts";
+import { RequestBudget, type SlotWaiter } from "./request_budget.ts";
+import { FRAME_COST, type ServedRequest, Serving } from "./serving.ts";
 
 /**
  * While requests waiting for a slot hold under this many high-water marks, a
@@ -47,8 +54,12 @@ export interface AdmissionChannel {
 export interface AdmissionHost<C> {
   /** Runs a request (the frame is valid only during the call). */
   onRequest(channel: C, frame: Frame): void;
-  /** Logs a refusal (already rate-limited). */
-  onRefused(channel: C, message: string): void;
+  /**
+   * A request was refused (`kind`: the code it was answered with, `busy` or
+   * `protocol`). The host rate-limits the log line; `message` makes it (called
+   * only if the line is written).
+   */
+  onRefused(channel: C, kind: string, message: () => string): void;
 }
 
 /** The bounds of admission. */
@@ -72,6 +83,11 @@ export interface AdmissionOptions {
    * Without it, reading pauses at one high-water mark of waiting requests.
    */
   readonly keepReading?: boolean;
+  /**
+   * The node-wide account shared by every connection of the node (handlers
+   * running, bytes waiting); by default one of this connection's own, without caps.
+   */
+  readonly budget?: RequestBudget | undefined;
 }
 
 /**
@@ -79,9 +95,9 @@ export interface AdmissionOptions {
  *
  * Its example runs as a test in tests/connection/doc_examples_test.ts.
  */
-export class Admission<C extends AdmissionChannel = AdmissionChannel> {
+export class Admission<C extends AdmissionChannel = AdmissionChannel> implements SlotWaiter {
   /** Requests being handled, and those waiting for a slot. */
-  readonly serving: Serving = new Serving();
+  readonly serving: Serving;
   /** Requests run in this read turn (fairness between connections). */
   readonly turn: ReadTurn;
   readonly #channel: C;
@@ -92,8 +108,8 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
   readonly #refuseReused: boolean;
   /** Bytes of waiting requests past which a request is refused (keepReading), else Infinity. */
   readonly #backlogLimit: number;
-  #refusedLoggedAt = -Infinity;
-  #refusedUnlogged = 0;
+  /** The node's handlers and waiting bytes. */
+  readonly #node: RequestBudget;
 
   /**
    * Admission for one connection.
@@ -110,6 +126,8 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     this.#maxInflight = options.maxInflight;
     this.#highWaterMark = options.highWaterMark;
     this.#refuseReused = options.refuseReused;
+    this.#node = options.budget ?? new RequestBudget(Infinity, Infinity);
+    this.serving = new Serving(this.#node);
     this.#backlogLimit = options.keepReading === true
       ? PROBE_LIMIT * options.highWaterMark
       : Infinity;
@@ -128,16 +146,24 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
    * While calls of ours wait on this connection, a request may be what they
    * wait for (the peer calling back while handling our call): holding it
    * could deadlock the two nodes, so it runs at once, up to twice the
-   * limit; beyond that it is refused.
+   * limit, whatever the node's cap; beyond that it is refused.
    */
   request(frame: Frame): void {
     const serving = this.serving;
+    const node = this.#node;
     if (this.turn.scheduled || !this.turn.take()) {
-      // This read's budget is spent: the rest wait, in order, for a later turn.
+      // This read's budget is spent: the rest wait, in order, for a later
+      // turn (reading pauses meanwhile: one read's worth, whatever the
+      // connection's backlog bound), within the node's budget (one read of
+      // small frames on each of many connections can hold more than they
+      // carried).
+      if (this.#channel.pending.size === 0 && this.#overNodeBudget(frame)) return;
       serving.defer(frame);
       this.#flow.pause(Pause.Turn);
       this.turn.schedule(this.#nextTurn);
-    } else if (serving.waiting === 0 && serving.size < this.#maxInflight) {
+    } else if (
+      serving.waiting === 0 && serving.size < this.#maxInflight && node.running < node.maxHandlers
+    ) {
       this.#dispatch(frame);
     } else if (this.#channel.pending.size > 0) {
       if (serving.size < 2 * this.#maxInflight) this.#dispatch(frame);
@@ -148,20 +174,75 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
           `${serving.size} requests in flight, calls of this node waiting`,
         );
       }
-    } else if (this.#backlogLimit !== Infinity) {
-      // A peer that can cancel is always read: the CANCELs of its timed-out
-      // calls lie behind its requests, and must free the slots they hold.
-      if (serving.waitingBytes < this.#backlogLimit) serving.defer(frame);
-      else {
-        this.#refuse(
-          frame,
-          "busy",
-          `${serving.size} requests in flight and ${serving.waitingBytes} bytes of requests waiting`,
-        );
+    } else if (!this.#refusedWaiting(frame)) {
+      this.#wait(frame);
+      // Without keepReading, reading pauses at one high-water mark instead.
+      if (this.#backlogLimit === Infinity && serving.waitingBytes >= this.#highWaterMark) {
+        this.#flow.pause(Pause.Inflight);
       }
-    } else {
-      serving.defer(frame);
-      if (serving.waitingBytes >= this.#highWaterMark) this.#flow.pause(Pause.Inflight);
+    }
+  }
+
+  /**
+   * Refuses `frame` (true) if it would wait past a bound: the connection's
+   * (keepReading: {@linkcode PROBE_LIMIT} high-water marks) or the node's
+   * (see `#overNodeBudget`).
+   */
+  #refusedWaiting(frame: Frame): boolean {
+    const serving = this.serving;
+    if (serving.waitingBytes >= this.#backlogLimit) {
+      // A peer that can cancel is always read (the CANCELs of its timed-out
+      // calls lie behind its requests, and must free the slots they hold),
+      // so what it may queue is bounded here.
+      this.#refuse(
+        frame,
+        "busy",
+        `${serving.size} requests in flight and ${serving.waitingBytes} bytes of requests waiting`,
+      );
+      return true;
+    }
+    return this.#overNodeBudget(frame);
+  }
+
+  /**
+   * Refuses `frame` (true) if it would take the node's waiting requests
+   * past `maxWaitingBytesPerNode`. A connection with none waiting may always
+   * queue one: a client making one call at a time is not refused because
+   * other peers filled the budget (all connections together go over by at
+   * most one request each).
+   */
+  #overNodeBudget(frame: Frame): boolean {
+    const node = this.#node;
+    if (
+      this.serving.waiting > 0 &&
+      node.waitingBytes + frame.payload.length + FRAME_COST > node.maxWaitingBytes
+    ) {
+      node.refusedWaiting++;
+      this.#refuse(
+        frame,
+        "busy",
+        // Not how much waits: that is other peers' business.
+        `the requests waiting on this node are over maxWaitingBytesPerNode ${node.maxWaitingBytes}`,
+      );
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * `frame` waits, in order. If only the node's cap holds it back (its
+   * connection has a slot), the connection queues for the next node-wide
+   * slot.
+   */
+  #wait(frame: Frame): void {
+    const serving = this.serving;
+    serving.defer(frame);
+    if (serving.size < this.#maxInflight) {
+      const node = this.#node;
+      node.waited++;
+      node.wait(this);
+      // A slot free after all (nothing should wait then): served at once, in turn.
+      if (node.running < node.maxHandlers) node.serve();
     }
   }
 
@@ -173,8 +254,16 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     const serving = this.serving;
     serving.delete(request);
     if (serving.waiting === 0) return;
+    const node = this.#node;
     try {
       while (serving.waiting > 0 && serving.size < this.#maxInflight && !this.#channel.closed) {
+        // The node is at its cap: wait for a slot in turn with the other
+        // connections (the host tells the node this handler ended after
+        // this: its slot goes to whoever is next, maybe this connection).
+        if (node.running >= node.maxHandlers) {
+          node.wait(this);
+          return;
+        }
         this.#dispatch(serving.shift()!);
       }
     } catch (error) {
@@ -182,6 +271,28 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
       return;
     }
     if (serving.waiting === 0) this.#flow.resume(Pause.Inflight);
+  }
+
+  /**
+   * A node-wide slot is this connection's turn (see {@linkcode RequestBudget}):
+   * runs its oldest waiting request if its own limit allows. True if it has
+   * more to run in a later turn.
+   */
+  serveOne(): boolean {
+    const serving = this.serving;
+    const channel = this.#channel;
+    if (channel.closed || serving.waiting === 0 || serving.size >= this.#maxInflight) return false;
+    try {
+      this.#dispatch(serving.shift()!);
+    } catch (error) {
+      channel.close(asProtocolError(error), false);
+      return false;
+    }
+    if (serving.waiting === 0) {
+      this.#flow.resume(Pause.Inflight);
+      return false;
+    }
+    return !channel.closed && serving.size < this.#maxInflight;
   }
 
   /**
@@ -210,9 +321,10 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     this.turn.begin(t);
   }
 
-  /** The connection closed: no later turn runs. */
+  /** The connection closed: no later turn runs, and it no longer waits for a node-wide slot. */
   stop(): void {
     this.turn.stop();
+    this.#node.forget(this);
   }
 
   /** A later turn: runs the next batch of waiting requests, then reads again. */
@@ -220,9 +332,18 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
     const serving = this.serving;
     const channel = this.#channel;
     if (channel.closed) return;
-    const limit = channel.pending.size > 0 ? 2 * this.#maxInflight : this.#maxInflight;
+    // Calls of ours waiting: the peer's requests may be what they wait for
+    // (see request()), so they run up to twice the limit, whatever the node's cap.
+    const callsWaiting = channel.pending.size > 0;
+    const limit = callsWaiting ? 2 * this.#maxInflight : this.#maxInflight;
+    const node = this.#node;
     try {
       while (serving.waiting > 0 && serving.size < limit && !channel.closed && this.turn.take()) {
+        if (!callsWaiting && node.running >= node.maxHandlers) {
+          // The node is at its cap: wait for a slot in turn.
+          node.wait(this);
+          break;
+        }
         this.#dispatch(serving.shift()!);
       }
     } catch (error) {
@@ -255,24 +376,20 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> {
    */
   #refuse(frame: Frame, code: string, why: string): void {
     const channel = this.#channel;
-    const message =
-      `Request cmd ${frame.cmd} session ${frame.session} from ${channel.peer} refused: ${why}`;
-    // Logged at most once a second per connection, with a count of the rest.
-    const t = now();
-    if (t - this.#refusedLoggedAt >= 1000) {
-      const more = this.#refusedUnlogged;
-      this.#host.onRefused(channel, more > 0 ? `${message} (and ${more} more before)` : message);
-      this.#refusedLoggedAt = t;
-      this.#refusedUnlogged = 0;
-    } else {
-      this.#refusedUnlogged++;
-    }
+    const cmd = frame.cmd;
+    const session = frame.session;
+    let message: string | undefined;
+    // Made once, if the answer or the log line needs it.
+    const say = () =>
+      message ??= `Request cmd ${cmd} session ${session} from ${channel.peer} refused: ${why}`;
+    // The host rate-limits the line node-wide (it calls `say` only for a line it writes).
+    this.#host.onRefused(channel, code, say);
     const protocol = channel.protocol;
     const errorHead = protocol.errorHead;
     if (errorHead === null || protocol.oneWay(frame.payload)) return;
     channel.response(
-      frame.session,
-      protocol.encodeError({ name: "WeftError", code, message }),
+      session,
+      protocol.encodeError({ name: "WeftError", code, message: say() }),
       errorHead,
     );
   }

@@ -142,6 +142,7 @@ export class Channel implements Watched {
       // behind the requests, and in either mode so does a hang-up, which
       // must abort the handlers of a connection that is gone.
       keepReading: true,
+      budget: options.budget,
     });
     const protocol = mode.open(this.#link(), options.initiator);
     this.protocol = protocol;
@@ -546,6 +547,8 @@ export class Channel implements Watched {
     if (this.#settled) return;
     this.#settled = true;
     this.#parts.clear(error);
+    // No later turn, and no node-wide slot waited for.
+    this.#admission.stop();
     this.protocol.close();
     this.#flow.end(error);
     this.#cancels.clear();

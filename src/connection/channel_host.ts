@@ -8,6 +8,7 @@
 
 import type { WeftError } from "../errors.ts";
 import type { ProtocolMode } from "../protocol/mode.ts";
+import type { RequestBudget } from "./request_budget.ts";
 import type { DeadlineQueue } from "../session/deadline_queue.ts";
 import type { PendingCall } from "../session/pending_calls.ts";
 import type { Frame } from "../wire/frame.ts";
@@ -25,8 +26,12 @@ export interface ChannelHost<C> {
   onTimeout(channel: C, call: PendingCall): void;
   /** A frame over the soft limit arrived, or (`outgoing`) is being sent. */
   onSoftLimit(channel: C, bodyLength: number, outgoing: boolean): void;
-  /** A request was refused or dropped without running (over the limits, a reused session). */
-  onRefused(channel: C, message: string): void;
+  /**
+   * A request was refused or dropped without running (over the limits, a
+   * reused session); `kind` is its code (`busy`, `protocol`). The host
+   * rate-limits the line node-wide; `message` makes it (only if written).
+   */
+  onRefused(channel: C, kind: string, message: () => string): void;
   /** The peer cancelled the request it sent under `session` (modes that can cancel). */
   onCancel(channel: C, session: number): void;
   /**
@@ -59,4 +64,10 @@ export interface ChannelOptions {
   maxRequestsPerTurn?: number;
   /** Milliseconds a connection read alone runs before it yields; see `soloTurnTime`. */
   soloTurnTime?: number;
+  /**
+   * The node's account of handlers running and bytes of requests waiting,
+   * shared by its connections (`maxHandlersPerNode`, `maxWaitingBytesPerNode`);
+   * by default the connection's own, without caps.
+   */
+  budget?: RequestBudget;
 }

@@ -22,7 +22,13 @@ export interface ServedRequest {
 }
 
 /** What a waiting request costs besides its payload (the frame object), roughly. */
-const FRAME_COST = 64;
+export const FRAME_COST = 64;
+
+/** Where the bytes of waiting requests are also counted: the node's (`RequestBudget`). */
+export interface WaitingAccount {
+  /** Bytes of requests waiting, on every connection that shares the account. */
+  waitingBytes: number;
+}
 
 /**
  * Requests being handled on one connection (async handlers still running),
@@ -45,6 +51,17 @@ export class Serving {
   #dropped = 0;
   /** About the memory the waiting requests hold, in bytes. */
   waitingBytes = 0;
+  /** The node's account, which counts these bytes too. */
+  readonly #account: WaitingAccount;
+
+  /**
+   * The requests of one connection.
+   *
+   * @param account Where waiting bytes are also counted (the node's; a private one by default).
+   */
+  constructor(account: WaitingAccount = { waitingBytes: 0 }) {
+    this.#account = account;
+  }
 
   /** Requests being handled. */
   get size(): number {
@@ -93,13 +110,16 @@ export class Serving {
     this.#waiting = [];
     this.#head = 0;
     this.#dropped = 0;
+    this.#account.waitingBytes -= this.waitingBytes;
     this.waitingBytes = 0;
   }
 
   /** Queues a copy of `frame` (its payload is only valid during the callback). */
   defer(frame: Frame): void {
     this.#waiting.push({ ...frame, payload: frame.payload.slice() });
-    this.waitingBytes += frame.payload.length + FRAME_COST;
+    const cost = frame.payload.length + FRAME_COST;
+    this.waitingBytes += cost;
+    this.#account.waitingBytes += cost;
   }
 
   /** The oldest waiting request, removed. */
@@ -116,7 +136,7 @@ export class Serving {
       this.#head = 0;
     }
     if (frame === null) return undefined;
-    this.waitingBytes -= frame.payload.length + FRAME_COST;
+    this.#unwait(frame);
     return frame;
   }
 
@@ -133,7 +153,7 @@ export class Serving {
       if (frame != null && frame.session === session) {
         waiting[i] = null;
         this.#dropped++;
-        this.waitingBytes -= frame.payload.length + FRAME_COST;
+        this.#unwait(frame);
         // The oldest went: step past the empty places, so the next scan starts at a request.
         while (this.#head < waiting.length && waiting[this.#head] === null) {
           this.#head++;
@@ -147,5 +167,12 @@ export class Serving {
       }
     }
     return false;
+  }
+
+  /** `frame` no longer waits: its bytes are no longer counted. */
+  #unwait(frame: Frame): void {
+    const cost = frame.payload.length + FRAME_COST;
+    this.waitingBytes -= cost;
+    this.#account.waitingBytes -= cost;
   }
 }

@@ -161,6 +161,24 @@ export interface RouterOptions extends TrustOptions, ProtectedModeOptions {
    * @default {256}
    */
   maxRequestsPerTurn?: number;
+  /**
+   * Forwards (and handlers) waiting for their target's answer at once, on
+   * all of the router's connections together; past it a service's requests
+   * wait in its connection, and each forward that ends hands its slot to
+   * the next waiting connection in turn. See the cluster's option of that
+   * name.
+   *
+   * @default {8192}
+   */
+  maxHandlersPerNode?: number;
+  /**
+   * Bytes of requests waiting for a slot on all of the router's connections
+   * together; past it a request is refused with a `remote` error of code
+   * `busy`. See the cluster's option of that name.
+   *
+   * @default {67108864}
+   */
+  maxWaitingBytesPerNode?: number;
   /** A pluggable source of masters; see {@linkcode MasterSource}. */
   masters?: MasterSource;
   /**
@@ -444,6 +462,12 @@ export class Router {
       },
       hardLimit: options.hardLimit ?? DEFAULT_ROUTER_HARD_LIMIT,
       maxRequestsPerTurn: options.maxRequestsPerTurn ?? DEFAULT_ROUTER_REQUESTS_PER_TURN,
+      ...(options.maxHandlersPerNode === undefined
+        ? {}
+        : { maxHandlersPerNode: options.maxHandlersPerNode }),
+      ...(options.maxWaitingBytesPerNode === undefined
+        ? {}
+        : { maxWaitingBytesPerNode: options.maxWaitingBytesPerNode }),
       faultLogLimit,
       timeout: Infinity,
       ...(options.tls === undefined ? {} : { tls: options.tls }),

@@ -11,6 +11,7 @@ import type { ClusterOptions } from "../../src/cluster/options.ts";
 import type { Peer } from "../../src/connection/peer.ts";
 import { ControlCmd, HELLO_PAYLOAD } from "../../src/protocol/weft/protocol.ts";
 import { json } from "../../src/codec/json.ts";
+import { isWeftError, RemoteError } from "../../src/errors.ts";
 import type { Connection } from "../../src/transport/types.ts";
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import { FrameEncoder } from "../../src/wire/frame_encoder.ts";
@@ -113,6 +114,134 @@ export const limitCases: Case[] = [
     },
   },
   {
+    name:
+      "maxHandlersPerNode: handlers of several connections together never exceed it; every call is answered; stats count them",
+    fn: async (env) => {
+      let running = 0;
+      let most = 0;
+      const s = node(env, {
+        maxHandlersPerNode: 4,
+        stats: true,
+        call: async (_p, _c, body) => {
+          running++;
+          most = Math.max(most, running);
+          await delay(2);
+          running--;
+          return body;
+        },
+      });
+      const clients = Array.from({ length: 3 }, () => node(env));
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const replies = await Promise.all(
+          clients.flatMap((c, k) => {
+            const peer = c.connect(hostPort(env, listener.address.port));
+            return Array.from({ length: 20 }, (_, i) => c.call(peer, 1, k * 100 + i));
+          }),
+        );
+        assert.deepEqual(
+          replies,
+          [0, 100, 200].flatMap((k) => Array.from({ length: 20 }, (_, i) => k + i)),
+        );
+        assert.equal(most, 4);
+        const limits = s.stats()!.limits!;
+        assert.equal(limits.handlers, 0);
+        assert.equal(limits.waitingBytes, 0);
+        assert.ok(limits.handlerWaits! > 0, JSON.stringify(limits));
+        assert.equal(limits.refused["waiting bytes"], 0);
+      } finally {
+        for (const c of clients) await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name:
+      "maxWaitingBytesPerNode: past it requests are refused busy (weft) or dropped (silly), counted, and logged through the node's fault log, not once per connection",
+    fn: async (env) => {
+      const log = new MemoryLogger();
+      const release = Promise.withResolvers<void>();
+      const s = node(env, {
+        logger: log,
+        stats: true,
+        maxHandlersPerNode: 1,
+        maxWaitingBytesPerNode: 1,
+        call: () => release.promise.then(() => "done"),
+      });
+      const clients = Array.from({ length: 30 }, () => node(env));
+      const weft = env.protocol === "weft";
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peers = clients.map((c) => c.connect(hostPort(env, listener.address.port)));
+        // The one slot, held until the end.
+        const first = clients[0]!.call(peers[0]!, 1, "first");
+        await until(() => s.stats()!.limits!.handlers === 1, 10_000, "the slot taken");
+        const began = performance.now();
+        const waiting: Promise<unknown>[] = [];
+        const refused: Promise<unknown>[] = [];
+        clients.forEach((c, i) => {
+          // Each connection may queue one request past the budget; the next is refused.
+          waiting.push(c.call(peers[i]!, 1, "a"));
+          refused.push(c.call(peers[i]!, 1, "b", { timeout: weft ? 60_000 : 300 }).catch((e) => e));
+        });
+        await until(
+          () => s.stats()!.limits!.refused["waiting bytes"] === clients.length,
+          20_000,
+          "every second request refused",
+        );
+        const seconds = (performance.now() - began) / 1000;
+        for (const error of await Promise.all(refused)) {
+          if (weft) {
+            assert.ok(error instanceof RemoteError, String(error));
+            assert.equal(error.remote.code, "busy");
+            assert.match(error.message, /maxWaitingBytesPerNode 1/);
+          } else assert.ok(isWeftError(error, "timeout"), String(error));
+        }
+        const lines = log.warnings.filter((line) => / refused: /.test(line));
+        // The fault log's limit, node-wide: 10 lines a second per kind, not one per connection.
+        assert.ok(
+          lines.length >= 1 && lines.length <= 10 * (Math.ceil(seconds) + 1) &&
+            lines.length < clients.length,
+          `${lines.length} lines in ${seconds} s`,
+        );
+        release.resolve();
+        assert.deepEqual(await Promise.all([first, ...waiting]), Array(31).fill("done"));
+        assert.equal(s.stats()!.limits!.waitingBytes, 0);
+      } finally {
+        release.resolve();
+        for (const c of clients) await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
+    name: "two nodes calling each other back, with maxHandlersPerNode 1 on both, do not deadlock",
+    fn: async (env) => {
+      const s: Cluster = node(env, {
+        maxHandlersPerNode: 1,
+        call: (peer: Peer, cmd, body) => {
+          if (cmd === 1) return s.call(peer, 2, body).then((r) => `s(${r})`);
+          return Promise.resolve(`leaf(${body})`);
+        },
+      });
+      const c: Cluster = node(env, {
+        maxHandlersPerNode: 1,
+        call: async (peer: Peer, _cmd, body) => `c(${await c.call(peer, 3, body)})`,
+      });
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peer = c.connect(hostPort(env, listener.address.port));
+        const replies = await Promise.all(
+          Array.from({ length: 3 }, (_, i) => c.call(peer, 1, `n${i}`, { timeout: 5000 })),
+        );
+        assert.deepEqual(replies, ["s(c(leaf(n0)))", "s(c(leaf(n1)))", "s(c(leaf(n2)))"]);
+      } finally {
+        await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
     name: "the soft-limit warning is logged by the sender (as silly does) and by the receiver",
     fn: async (env) => {
       const serverLog = new MemoryLogger();
@@ -148,6 +277,14 @@ export const limitCases: Case[] = [
         () => node(env, { maxInflightPerConnection: "9" as unknown as number }),
         named("maxInflightPerConnection"),
       );
+      for (const option of ["maxHandlersPerNode", "maxWaitingBytesPerNode"]) {
+        for (const bad of [0, 1.5, -1]) {
+          assert.throws(() => node(env, { [option]: bad }), RangeError);
+          assert.throws(() => node(env, { [option]: bad }), named(option));
+        }
+        assert.throws(() => node(env, { [option]: "9" }), TypeError);
+        assert.throws(() => node(env, { [option]: "9" }), named(option));
+      }
       for (const option of ["handshakeTimeout", "idleTimeout", "frameTimeout"]) {
         assert.throws(() => node(env, { [option]: 0 }), named(option));
         assert.throws(() => node(env, { [option]: "1" }), named(option));

@@ -63,8 +63,8 @@ function setup(
           : served(f.session),
       );
     },
-    onRefused(_channel: unknown, message: string) {
-      refused.push(message);
+    onRefused(_channel: unknown, kind: string, message: () => string) {
+      refused.push(`${kind}: ${message()}`);
     },
   };
   const admission = new Admission(channel, host, flow, {
@@ -135,7 +135,10 @@ Deno.test("`Admission`: while calls of ours wait, requests run up to twice the l
   assert.deepEqual(t.ran, [1, 2], "the second runs at once: it may be what our call waits for");
   assert.deepEqual(t.answered, [{ session: 3, body: "busy" }]);
   assert.equal(t.refused.length, 1);
-  assert.match(t.refused[0]!, /Request cmd 9 session 3 from a peer refused: 2 requests in flight/);
+  assert.match(
+    t.refused[0]!,
+    /^busy: Request cmd 9 session 3 from a peer refused: 2 requests in flight/,
+  );
 });
 
 Deno.test("`Admission` refuses a reused session when the mode can say so, keeps both when it cannot", () => {
@@ -151,13 +154,13 @@ Deno.test("`Admission` refuses a reused session when the mode can say so, keeps 
   assert.deepEqual(silly.answered, []);
 });
 
-Deno.test("`Admission` logs refusals at most once a second, with a count of the rest; one-way ones get no answer", () => {
+Deno.test("`Admission` hands every refusal to its host (which rate-limits the log node-wide); one-way ones get no answer", () => {
   const t = setup({ maxInflight: 1 });
   t.channel.pending.size = 1;
   t.start(1);
   t.start(2);
   for (let i = 0; i < 5; i++) t.admission.request(frame(100 + i, Uint8Array.of(1)));
-  assert.equal(t.refused.length, 1, "the first logged, the next four counted");
+  assert.equal(t.refused.length, 5, "each refusal reaches the host's fault log");
   assert.deepEqual(t.answered, [], "one-way requests want no answer");
 });
 

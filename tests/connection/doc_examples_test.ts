@@ -2,8 +2,8 @@
  * The examples of modules the package does not export (a doc example
  * imports the package by name, and these are not in it), run as tests:
  * src/connection/admission.ts, cancels.ts, flow_control.ts,
- * large_messages.ts, liveness.ts, read_turn.ts, readers.ts, readiness.ts and
- * write_line.ts.
+ * large_messages.ts, liveness.ts, read_turn.ts, readers.ts, readiness.ts,
+ * request_budget.ts and write_line.ts.
  */
 
 import assert from "node:assert/strict";
@@ -18,6 +18,7 @@ import { ALIVE, DEAD, Liveness } from "../../src/connection/liveness.ts";
 import { ReadTurn } from "../../src/connection/read_turn.ts";
 import { Readers } from "../../src/connection/readers.ts";
 import { Readiness } from "../../src/connection/readiness.ts";
+import { RequestBudget } from "../../src/connection/request_budget.ts";
 import { WriteLine } from "../../src/connection/write_line.ts";
 
 Deno.test("Admission (src/connection/admission.ts): The in-flight limit: the second request waits for the first", () => {
@@ -52,6 +53,16 @@ Deno.test("Admission (src/connection/admission.ts): The in-flight limit: the sec
   if (ran.join() !== "1" || admission.serving.waiting !== 1) throw new Error("2 should wait");
   admission.finished(first);
   if (ran.join() !== "1,2") throw new Error(ran.join());
+});
+
+Deno.test("RequestBudget (src/connection/request_budget.ts): A freed slot goes to the connection waiting first", () => {
+  const budget = new RequestBudget(1, Infinity);
+  const served: string[] = [];
+  budget.began(); // one handler runs: the node is at its cap
+  budget.wait({ serveOne: () => (served.push("a"), false) });
+  budget.wait({ serveOne: () => (served.push("b"), false) });
+  budget.ended(); // its slot goes to "a", then (nothing ran) to "b"
+  if (served.join() !== "a,b") throw new Error(served.join());
 });
 
 Deno.test("HeldCancels (src/connection/cancels.ts): Held while congested, sent once drained", () => {

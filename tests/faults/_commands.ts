@@ -25,6 +25,8 @@ export interface Stats {
   aborted: Record<string, number>;
   /** Handlers running now (slow and hold). */
   running: number;
+  /** The most handlers (slow and hold) that ran at once so far. */
+  peakRunning: number;
   /** Lines logged at level error. */
   errors: number;
   /** Connections the listener closed at once for being over `maxConnections`. */
@@ -41,5 +43,11 @@ export interface Stats {
   /** The most echo requests handled in one macrotask (between two immediates). */
   maxRun: number;
   /** The cluster's node-wide budgets (`stats().limits`), when the server keeps stats. */
-  limits?: { partialBytes: number; refused: Record<string, number> };
+  limits?: {
+    partialBytes: number;
+    handlers?: number;
+    handlerWaits?: number;
+    waitingBytes?: number;
+    refused: Record<string, number>;
+  };
 }

@@ -15,8 +15,9 @@
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
  * `--fault-log-limit=N`, `--part-timeout=MS`, `--max-partial-node=BYTES`
- * (`maxPartialBytesPerNode`; either turns on the cluster's stats, whose
- * `limits` the `stats` command then carries), `--stderr-log` (the cluster's default logger, to
+ * (`maxPartialBytesPerNode`), `--max-handlers-node=N` (`maxHandlersPerNode`),
+ * `--max-waiting-node=BYTES` (`maxWaitingBytesPerNode`) (each turns on the
+ * cluster's stats, whose `limits` the `stats` command then carries), `--stderr-log` (the cluster's default logger, to
  * stderr, in place of the stdout lines below). Prints `listening HOST:PORT`,
  * then serves until killed. Commands:
  *
@@ -85,6 +86,7 @@ const stats: Stats = {
   started: 0,
   aborted: {},
   running: 0,
+  peakRunning: 0,
   errors: 0,
   refused: 0,
   connections: 0,
@@ -126,7 +128,7 @@ const held = new Set<Uint8Array>();
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
 function wait(ms: number, signal: AbortSignalLike, cmd: number): Promise<Uint8Array> {
   stats.started++;
-  stats.running++;
+  if (++stats.running > stats.peakRunning) stats.peakRunning = stats.running;
   // Per-request state, held until the handler ends (a handler that keeps some).
   const state = stateBytes > 0 ? new Uint8Array(stateBytes).fill(1) : undefined;
   if (state !== undefined) held.add(state);
@@ -198,9 +200,12 @@ const limits = {
   maxRequestsPerTurn: num("per-turn"),
   partTimeout: num("part-timeout"),
   maxPartialBytesPerNode: num("max-partial-node"),
+  maxHandlersPerNode: num("max-handlers-node"),
+  maxWaitingBytesPerNode: num("max-waiting-node"),
   soloTurnTime: num("solo-turn-time"),
 };
-const nodeStats = flags.has("part-timeout") || flags.has("max-partial-node");
+const nodeStats = ["part-timeout", "max-partial-node", "max-handlers-node", "max-waiting-node"]
+  .some((flag) => flags.has(flag));
 const framing = flags.get("framing") === "v1" ? "v1" : "v2";
 const faultLogLimit = num("fault-log-limit");
 const codecName = flags.get("codec") ?? "raw";

@@ -93,9 +93,11 @@ for (const runtime of RUNTIMES) {
           const refusal = errorOf(attacker.frames.find((f) => errorOf(f) !== null)!)!;
           assert.equal(refusal.code, "protocol");
           assert.match(refusal.message, /session 7 is already being served/);
-          // Logged, but not once per refusal: at most once a second.
+          // Logged, but not once per refusal: through the node's fault log,
+          // at most faultLogLimit (10) lines a second per kind, for the
+          // second or two the 999 refusals take.
           const logged = server.lines(/^log warn .*refused/).length;
-          assert.ok(logged >= 1 && logged <= 5, `${logged} refusal lines logged`);
+          assert.ok(logged >= 1 && logged <= 30, `${logged} refusal lines logged`);
         }
         const expected = weft ? 1 : 1000;
         const held = await untilStats(
