@@ -138,7 +138,8 @@ export interface StatsSnapshot {
    * against a hostile peer"): what is held now, and what was refused for
    * going over one (by kind: `partial bytes` over `maxPartialBytesPerNode`,
    * `part timeout` past `partTimeout`, `waiting bytes` over
-   * `maxWaitingBytesPerNode`). Absent in a snapshot from an older node.
+   * `maxWaitingBytesPerNode`, `connection backlog` over a connection's own
+   * bound of waiting requests). Absent in a snapshot from an older node.
    */
   limits?: StatsLimits;
 }

@@ -359,6 +359,7 @@ export class ClusterStats {
           "partial bytes": this.#partials?.refused ?? 0,
           "part timeout": this.#partials?.timedOut ?? 0,
           "waiting bytes": this.#requests?.refusedWaiting ?? 0,
+          "connection backlog": this.#requests?.refusedBacklog ?? 0,
         },
       },
     };

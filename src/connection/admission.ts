@@ -168,6 +168,7 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
     } else if (this.#channel.pending.size > 0) {
       if (serving.size < 2 * this.#maxInflight) this.#dispatch(frame);
       else {
+        this.#node.refusedBacklog++;
         this.#refuse(
           frame,
           "busy",
@@ -194,6 +195,7 @@ export class Admission<C extends AdmissionChannel = AdmissionChannel> implements
       // A peer that can cancel is always read (the CANCELs of its timed-out
       // calls lie behind its requests, and must free the slots they hold),
       // so what it may queue is bounded here.
+      this.#node.refusedBacklog++;
       this.#refuse(
         frame,
         "busy",

@@ -56,6 +56,12 @@ export class RequestBudget {
   waitingBytes = 0;
   /** Requests refused because the waiting bytes were over `maxWaitingBytes`. */
   refusedWaiting = 0;
+  /**
+   * Requests refused for their own connection's bounds: its backlog of
+   * waiting requests, or twice its in-flight limit while this node's calls
+   * wait on it (counted here so that the node's stats show every refusal).
+   */
+  refusedBacklog = 0;
   /** Requests that waited for a node-wide handler slot (their connection's own limit would have run them). */
   waited = 0;
   /** Connections waiting for a slot, in turn (a Set keeps its order; one entry each). */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Admission, PROBE_LIMIT } from "../../src/connection/admission.ts";
+import { RequestBudget } from "../../src/connection/request_budget.ts";
 import { FlowControl, Pause } from "../../src/connection/flow_control.ts";
 import type { WeftError } from "../../src/errors.ts";
 import type { Frame } from "../../src/wire/frame.ts";
@@ -67,6 +68,7 @@ function setup(
       refused.push(`${kind}: ${message()}`);
     },
   };
+  const budget = new RequestBudget(Infinity, Infinity);
   const admission = new Admission(channel, host, flow, {
     maxInflight: options.maxInflight ?? 2,
     maxRequestsPerTurn: options.perTurn ?? Infinity,
@@ -75,10 +77,12 @@ function setup(
     highWaterMark: options.highWaterMark ?? 1 << 20,
     refuseReused: options.errors !== false,
     keepReading: options.keepReading ?? false,
+    budget,
   });
   const start = (session: number) => admission.request(frame(session));
   return {
     admission,
+    budget,
     channel,
     flow,
     ran,
@@ -229,6 +233,9 @@ Deno.test("`Admission` with keepReading (a peer that can cancel) never pauses fo
   }
   const kept = t.admission.serving.waiting;
   assert.equal(kept, session - 11, "all but the last one wait");
+  // Counted for the node's stats (limits.refused["connection backlog"]).
+  assert.equal(t.budget.refusedBacklog, 1);
+  assert.equal(t.budget.refusedWaiting, 0);
   assert.ok(kept >= 2 && t.admission.serving.waitingBytes >= PROBE_LIMIT * 100);
   assert.deepEqual(t.answered.map((a) => [a.session, a.body]), [[session - 1, "busy"]]);
   // CANCELs of the oldest waiting ones, in order: the queue shrinks.
