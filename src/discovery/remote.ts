@@ -120,7 +120,7 @@ export interface RegistryServerOptions extends TrustOptions, ProtectedModeOption
   maxWatchesPerIdentity?: number;
   /** Connections the registry node holds at once; over it new ones are closed at once. @default {1000} */
   maxConnections?: number;
-  /** Connections from one remote address the registry node holds at once. @default {DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS} */
+  /** Connections from one remote address the registry node holds at once. @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS} */
   maxConnectionsPerAddress?: number;
   /**
    * Other options of the registry node's {@linkcode Cluster} (`transport`,
@@ -159,9 +159,6 @@ export const DEFAULT_REGISTRY_MAX_LEASES_PER_IDENTITY = 1000;
 export const DEFAULT_REGISTRY_MAX_KEYS_PER_IDENTITY = 1000;
 /** The default {@linkcode RegistryServerOptions.maxWatchesPerIdentity}: a quarter of `maxWatches`'s default. */
 export const DEFAULT_REGISTRY_MAX_WATCHES_PER_IDENTITY = 1024;
-/** The default {@linkcode RegistryServerOptions.maxConnectionsPerAddress}. */
-export const DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS = 256;
-
 /** Options of {@linkcode RemoteRegistry}. */
 export interface RemoteRegistryOptions extends RegistryOptions, TrustOptions {
   /** The registry node's address, `host:port` (what {@linkcode RegistryServer.address} says). */
@@ -624,8 +621,9 @@ export async function serveRegistry(
   const protectedMode = checkProtectedMode(options.protectedMode);
   const caps = checkConnectionCaps({
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-    maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
-      DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS,
+    ...(options.maxConnectionsPerAddress === undefined
+      ? {}
+      : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
   });
   const host = new Host(options);
   const logger = clusterOptions.logger ?? defaultLogger;

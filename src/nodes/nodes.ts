@@ -112,13 +112,10 @@ export interface NodesOptions extends
    * Connections from one remote address a listener of this node holds at
    * once, so one host cannot take every slot of `maxConnections`.
    *
-   * @default {256}
+   * @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}
    */
   maxConnectionsPerAddress?: number;
 }
-
-/** The default `maxConnectionsPerAddress` of a named node's listeners. */
-export const DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** Options of `nodes.call()` and `nodes.send()`: every `Cluster.call` option, and `nowaiting`. */
 export interface NodeCallOptions extends Omit<CallOptions, "service" | "command"> {
@@ -365,8 +362,9 @@ export class Nodes {
     this.#protectedMode = checkProtectedMode(options.protectedMode);
     this.#caps = checkConnectionCaps({
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
-        DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS,
+      ...(options.maxConnectionsPerAddress === undefined
+        ? {}
+        : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     });
     const logger = options.logger ?? defaultLogger;
     this.#faults = new FaultLog(

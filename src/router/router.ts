@@ -200,7 +200,7 @@ export interface RouterOptions extends TrustOptions, ProtectedModeOptions {
    * at once (the default of `listen`'s own option), so one host cannot take
    * every slot of `maxConnections`.
    *
-   * @default {256}
+   * @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}
    */
   maxConnectionsPerAddress?: number;
   /**
@@ -258,9 +258,6 @@ export const DEFAULT_ROUTER_HARD_LIMIT = 16 * 1024 * 1024;
 
 /** The router's default `maxRequestsPerTurn`: 256 forwards. */
 export const DEFAULT_ROUTER_REQUESTS_PER_TURN = 256;
-
-/** The router's default `maxConnectionsPerAddress`. */
-export const DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** What the router's codec hands to its marshal: bytes lent by the read buffer. */
 interface Lent {
@@ -376,8 +373,9 @@ export class Router {
     this.#protectedMode = checkProtectedMode(options.protectedMode);
     this.#caps = checkConnectionCaps({
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
-        DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS,
+      ...(options.maxConnectionsPerAddress === undefined
+        ? {}
+        : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     });
     const policy = options.policy;
     if (
