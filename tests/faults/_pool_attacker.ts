@@ -54,7 +54,15 @@ if (mode === "idle") {
       all.push(
         cluster.call(cluster.connect(address!), 1, new Uint8Array([1])).then(
           () => void add("served"),
-          (error) => void add((error as { code?: string }).code ?? "?"),
+          (error) => {
+            if (process.argv.includes("--why") && (counts.closed ?? 0) < 3) {
+              console.log(
+                String((error as Error).message),
+                String((error as { cause?: unknown }).cause),
+              );
+            }
+            add((error as { code?: string }).code ?? "?");
+          },
         ),
       );
     }
