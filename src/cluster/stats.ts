@@ -137,7 +137,10 @@ export interface StatsSnapshot {
    * The node-wide budgets against a hostile peer (see the README's "Limits
    * against a hostile peer"): what is held now, and what was refused for
    * going over one (by kind: `partial bytes` over `maxPartialBytesPerNode`,
-   * `part timeout` past `partTimeout`). Absent in a snapshot from an older node.
+   * `part timeout` past `partTimeout`; connections closed at accept,
+   * `connections` over `maxConnections` and `per address` over
+   * `maxConnectionsPerAddress`, and `evicted` for a fuller address when the
+   * pool was full). Absent in a snapshot from an older node.
    */
   limits?: StatsLimits;
 }

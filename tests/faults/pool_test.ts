@@ -135,7 +135,9 @@ for (const runtime of RUNTIMES) {
   Deno.test(`pool (node on ${runtime}): 1,000 idle authenticated connections from one address hold its share only; a fresh client from another address is served at once`, async () => {
     const children: ScriptChild[] = [];
     try {
-      const server = await spawnScript(runtime, HERE("./_pool_server.ts"));
+      // A long handshake deadline: 1,000 niced clients on a loaded machine
+      // may take seconds to send their HELLO (that deadline is not tested here).
+      const server = await spawnScript(runtime, HERE("./_pool_server.ts"), ["--handshake=60000"]);
       children.push(server);
       const address = (await server.waitFor(/^listening (\S+)$/m, HANG_GUARD))[1]!;
       const attacker = await spawnScript(attackerRuntime, HERE("./_pool_attacker.ts"), [
@@ -176,6 +178,7 @@ for (const runtime of RUNTIMES) {
       const server = await spawnScript(runtime, HERE("./_pool_server.ts"), [
         "--max-connections=400",
         "--max-per-address=100",
+        "--handshake=60000",
       ]);
       children.push(server);
       const address = (await server.waitFor(/^listening (\S+)$/m, HANG_GUARD))[1]!;
@@ -229,13 +232,15 @@ for (const runtime of RUNTIMES) {
       );
       // A good TLS client from 127.0.0.2, beside the stalled ones.
       assert.equal(await goodCall(address, sourcedTls("127.0.0.2", certs.ca)), "fresh");
-      // The handshake deadline closes every stalled one the node held.
-      const p = await untilProgress(
+      // The handshake deadline closes the stalled ones the node held (some
+      // of the 1,500 may never be accepted at all: past the listen backlog
+      // the kernel drops them, and those that send nothing stay open on the
+      // attacker's side only).
+      await untilProgress(
         attacker,
-        (p) => (p["closed at once"] ?? 0) + (p["closed later"] ?? 0) >= (p.opened ?? 0),
-        "every stalled handshake closed",
+        (p) => (p["closed later"] ?? 0) >= 1,
+        "a stalled handshake closed at its deadline",
       );
-      assert.ok((p["closed later"] ?? 0) >= 1, JSON.stringify(p));
       const end = await untilStats(server, (s) => s.connections === 0, "no connection left");
       assert.ok(end.limits["per address"]! >= 1, JSON.stringify(end));
       // Handshakes in progress counted from accept: never over the share
