@@ -311,7 +311,10 @@ function handlers(
     open(socket) {
       const gate = askGate(admit, remoteOf(socket), () => evict(socket));
       if (gate === null) {
-        socket.terminate();
+        // Plain TCP: a FIN, as a refused connection of the other adapters
+        // (a reset could reach the client before its connect resolves).
+        if (tls === undefined) socket.end();
+        else socket.terminate();
         return;
       }
       if (tls === undefined) {
