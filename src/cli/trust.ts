@@ -14,6 +14,10 @@
 import { allowList, type AllowRule, type Authorize } from "../cluster/security.ts";
 import type { ClusterTlsOptions } from "../cluster/security.ts";
 import type { AuthOptions } from "../protocol/weft/handshake_auth.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+} from "../cluster/listener.ts";
 import type { Parsed } from "./args.ts";
 import { intArg, UsageError } from "./args.ts";
 
@@ -63,8 +67,11 @@ export const SERVE_TRUST_HELP =
                              service names], ...}; identity: a key id, a certificate CN,
                              "name:NODE" or "*" (see allowList); "$info" allows INFO requests
   --no-introspect            refuse INFO requests (weft ls, describe, stats, the dashboard)
-  --max-connections N        connections held at once; more are closed at once
-  --max-connections-per-address N   of those, from one remote address
+  --max-connections N        connections held at once, TLS handshakes included (default
+                             ${DEFAULT_MAX_CONNECTIONS}); more are closed at once
+  --max-connections-per-address N   of those, from one remote address (default
+                             ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}; raise it for many
+                             clients behind one proxy address)
   --no-protected-mode        listen beyond loopback without credentials (keys, or TLS with
                              client certificates): anyone who reaches the port is admitted.
                              Without it such a listen is refused (protected mode). Named

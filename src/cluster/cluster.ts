@@ -21,7 +21,7 @@ import { Channel } from "../connection/channel.ts";
 import type { ChannelHost } from "../connection/channel_host.ts";
 import { Peer, type PeerState, peerState } from "../connection/peer.ts";
 import { Reaper } from "../connection/reaper.ts";
-import { AcceptGate } from "./accept_gate.ts";
+import { AcceptGate, connectionRefusals } from "./accept_gate.ts";
 import { connectFailed, timeoutOptionError } from "./_fail.ts";
 import type { CallOptions, ContextHost } from "./call_context.ts";
 import { Calls } from "./calls.ts";
@@ -88,6 +88,8 @@ export class Cluster implements ContextHost {
   readonly #peers = new Map<string, Peer>();
   readonly #channels = new Set<Channel>();
   readonly #listeners = new Set<ClusterListener>();
+  /** Connections every listener refused or evicted, by kind (`stats().limits.refused`). */
+  readonly #refusals = connectionRefusals();
   readonly #connecting = new Set<Promise<unknown>>();
   #closing: Promise<void> | null = null;
   /** Set once the drain is over: everything is closing or closed. */
@@ -222,7 +224,9 @@ export class Cluster implements ContextHost {
 
   /** This node's numbers (`@weft/cluster/stats`), or undefined without the `stats` option. */
   stats(): recorder.StatsSnapshot | undefined {
-    return this.#stats?.snapshot();
+    const snapshot = this.#stats?.snapshot();
+    if (snapshot?.limits !== undefined) Object.assign(snapshot.limits.refused, this.#refusals);
+    return snapshot;
   }
 
   /** This node's id: the low 16 bits of the trace ids it sends. */
@@ -244,9 +248,10 @@ export class Cluster implements ContextHost {
   async listen(address: string, options: ClusterListenOptions = {}): Promise<ClusterListener> {
     if (this.#closing !== null) throw this.#clusterClosed();
     const transport = await this.#getTransport();
-    const gate = new AcceptGate(options, address, this.#o.logger);
-    const raw = await transport.listen(address, (conn) => gate.admit(conn, this.#accept), {
+    const gate = new AcceptGate(options, address, this.#o.warnings, this.#refusals);
+    const raw = await transport.listen(address, (conn) => gate.accept(conn, this.#accept), {
       ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+      admit: gate.admit,
       highWaterMark: this.#o.highWaterMark,
       ...listenTls(this.#o.security.tls, this.#o.warnings),
     });

@@ -10,6 +10,16 @@ import type { Address, Listener } from "../transport/types.ts";
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 /**
+ * Default cap on connections from one remote address (an IPv6 address's
+ * /64) open at once on one listener: a quarter of
+ * {@linkcode DEFAULT_MAX_CONNECTIONS}, so one host never holds the whole
+ * pool, and far above what a cluster's nodes open to each other (one or a
+ * few connections per pair). Every listener has it: plain clusters, routers,
+ * registry nodes, named nodes and the CLI.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
+
+/**
  * What a listener reads of its accept gate: the connections it holds and
  * those it refused (the gate itself lives in accept_gate.ts, which imports
  * this file's options; this shape keeps the two from importing each other).
@@ -19,6 +29,8 @@ export interface ConnectionCount {
   readonly open: number;
   /** Connections closed at once because the cap was reached. */
   readonly refused: number;
+  /** Connections closed to make room for an address holding fewer. */
+  readonly evicted: number;
 }
 
 /** Options of `cluster.listen`. */
@@ -30,23 +42,28 @@ export interface ClusterListenOptions {
    */
   backlog?: number;
   /**
-   * Connections accepted by this listener that may be open at once. Over
-   * it a new connection is closed at once (counted in
-   * `listener.refused`, logged at most once a second). Keep it under the
-   * process's file limit.
+   * Connections accepted by this listener that may be open at once, TLS
+   * handshakes in progress included (a socket counts from its TCP accept).
+   * When they are all taken, a new connection from an address holding at
+   * least two fewer than the address holding the most closes the newest
+   * connection of that address (counted in `listener.evicted`); otherwise
+   * it is closed at once (counted in `listener.refused` and in
+   * `stats().limits.refused`, logged through the rate-limited fault log).
+   * Keep it under the process's file limit.
    *
    * @default {1000}
    */
   maxConnections?: number;
   /**
-   * Connections from one remote address (IP, without the port) that may be
-   * open at once on this listener. Over it, a new connection from that
-   * address is closed at once (counted in `listener.refused`, logged at
-   * most once a second), while other addresses are still admitted: one host
-   * flooding the port cannot fill `maxConnections` for the rest. Loopback
-   * is an address like any other.
+   * Connections from one remote address (IPv4 address, or IPv6 /64 prefix;
+   * without the port) that may be open at once on this listener, TLS
+   * handshakes included. Over it, a new connection from that address is
+   * closed at once (counted as above), while other addresses are still
+   * admitted: one host cannot fill `maxConnections` for the rest. Loopback
+   * is an address like any other; raise it for many clients behind one
+   * proxy or NAT address.
    *
-   * @default {Infinity}
+   * @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}
    */
   maxConnectionsPerAddress?: number;
 }
@@ -79,14 +96,19 @@ export class ClusterListener {
     this.#gate = gate;
   }
 
-  /** Connections accepted by this listener and still open. */
+  /** Connections accepted by this listener and still open, TLS handshakes in progress included. */
   get connections(): number {
     return this.#gate?.open ?? 0;
   }
 
-  /** Connections closed at once because `maxConnections` were open. */
+  /** Connections closed at once for `maxConnections` or `maxConnectionsPerAddress`. */
   get refused(): number {
     return this.#gate?.refused ?? 0;
+  }
+
+  /** Connections closed to make room for an address holding fewer (the pool full). */
+  get evicted(): number {
+    return this.#gate?.evicted ?? 0;
   }
 
   /** The bound address (the real port when listening on port 0). */

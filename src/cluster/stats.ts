@@ -139,7 +139,10 @@ export interface StatsSnapshot {
    * going over one (by kind: `partial bytes` over `maxPartialBytesPerNode`,
    * `part timeout` past `partTimeout`, `waiting bytes` over
    * `maxWaitingBytesPerNode`, `connection backlog` over a connection's own
-   * bound of waiting requests). Absent in a snapshot from an older node.
+   * bound of waiting requests; connections closed at accept, `connections`
+   * over `maxConnections` and `per address` over
+   * `maxConnectionsPerAddress`, and `evicted` for a fuller address when the
+   * pool was full). Absent in a snapshot from an older node.
    */
   limits?: StatsLimits;
 }

@@ -72,6 +72,7 @@ import type { KeyValue, KvEvent, KvStore, KvWatchBatch, Lease } from "./_kv.ts";
 import { KvRegistry, positive, type RegistryOptions, StoreRegistry } from "./_kv_registry.ts";
 import { MemoryKv, Store, type Watcher } from "./_memory_kv.ts";
 import { DEFAULT_MEMORY_HISTORY } from "./memory.ts";
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../cluster/listener.ts";
 
 export type * from "./types.ts";
 export { DEFAULT_LEASE_TTL } from "./types.ts";
@@ -120,7 +121,7 @@ export interface RegistryServerOptions extends TrustOptions, ProtectedModeOption
   maxWatchesPerIdentity?: number;
   /** Connections the registry node holds at once; over it new ones are closed at once. @default {1000} */
   maxConnections?: number;
-  /** Connections from one remote address the registry node holds at once. @default {DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS} */
+  /** Connections from one remote address the registry node holds at once. @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS} */
   maxConnectionsPerAddress?: number;
   /**
    * Other options of the registry node's {@linkcode Cluster} (`transport`,
@@ -159,9 +160,6 @@ export const DEFAULT_REGISTRY_MAX_LEASES_PER_IDENTITY = 1000;
 export const DEFAULT_REGISTRY_MAX_KEYS_PER_IDENTITY = 1000;
 /** The default {@linkcode RegistryServerOptions.maxWatchesPerIdentity}: a quarter of `maxWatches`'s default. */
 export const DEFAULT_REGISTRY_MAX_WATCHES_PER_IDENTITY = 1024;
-/** The default {@linkcode RegistryServerOptions.maxConnectionsPerAddress}. */
-export const DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS = 256;
-
 /** Options of {@linkcode RemoteRegistry}. */
 export interface RemoteRegistryOptions extends RegistryOptions, TrustOptions {
   /** The registry node's address, `host:port` (what {@linkcode RegistryServer.address} says). */
@@ -624,8 +622,9 @@ export async function serveRegistry(
   const protectedMode = checkProtectedMode(options.protectedMode);
   const caps = checkConnectionCaps({
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-    maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
-      DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS,
+    ...(options.maxConnectionsPerAddress === undefined
+      ? {}
+      : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
   });
   const host = new Host(options);
   const logger = clusterOptions.logger ?? defaultLogger;
@@ -909,3 +908,13 @@ export class RemoteRegistry extends StoreRegistry {
     super(registry);
   }
 }
+
+/**
+ * The default `maxConnectionsPerAddress` of a registry node: every listener's
+ * default now, {@linkcode DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}.
+ *
+ * @deprecated Use `DEFAULT_MAX_CONNECTIONS_PER_ADDRESS` (exported by the
+ * package's main entry); this name stays for code written against it.
+ */
+export const DEFAULT_REGISTRY_MAX_CONNECTIONS_PER_ADDRESS: number =
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;

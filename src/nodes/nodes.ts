@@ -13,7 +13,7 @@ import { now, startRefTimer, stopTimer, type TimerHandle } from "../_platform.ts
 import { type ErrorCode, RemoteError, WeftError } from "../errors.ts";
 import type { CallContext, CallOptions } from "../cluster/call_context.ts";
 import { Cluster, type ClusterCloseOptions } from "../cluster/cluster.ts";
-import type { ClusterListener } from "../cluster/listener.ts";
+import { type ClusterListener, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../cluster/listener.ts";
 import { nameBytes } from "../protocol/weft/names.ts";
 import { type ClusterOptions, defaultLogger } from "../cluster/options.ts";
 import { checkConnectionCaps } from "../cluster/accept_gate.ts";
@@ -112,13 +112,10 @@ export interface NodesOptions extends
    * Connections from one remote address a listener of this node holds at
    * once, so one host cannot take every slot of `maxConnections`.
    *
-   * @default {256}
+   * @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}
    */
   maxConnectionsPerAddress?: number;
 }
-
-/** The default `maxConnectionsPerAddress` of a named node's listeners. */
-export const DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** Options of `nodes.call()` and `nodes.send()`: every `Cluster.call` option, and `nowaiting`. */
 export interface NodeCallOptions extends Omit<CallOptions, "service" | "command"> {
@@ -365,8 +362,9 @@ export class Nodes {
     this.#protectedMode = checkProtectedMode(options.protectedMode);
     this.#caps = checkConnectionCaps({
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
-        DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS,
+      ...(options.maxConnectionsPerAddress === undefined
+        ? {}
+        : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     });
     const logger = options.logger ?? defaultLogger;
     this.#faults = new FaultLog(
@@ -1284,3 +1282,13 @@ function merged(table: NodeTable, given: NodeTable): NodeTable {
     nowaitingGiven: nowaitingGiven || table.nowaitingGiven !== false,
   };
 }
+
+/**
+ * The default `maxConnectionsPerAddress` of a named node's listeners: every listener's
+ * default now, {@linkcode DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}.
+ *
+ * @deprecated Use `DEFAULT_MAX_CONNECTIONS_PER_ADDRESS` (exported by the
+ * package's main entry); this name stays for code written against it.
+ */
+export const DEFAULT_NODES_MAX_CONNECTIONS_PER_ADDRESS: number =
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;

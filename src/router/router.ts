@@ -10,8 +10,11 @@
 
 import { Cluster } from "../cluster/cluster.ts";
 import type { CallContext } from "../cluster/call_context.ts";
-import type { ClusterListenOptions } from "../cluster/listener.ts";
-import type { ClusterListener } from "../cluster/listener.ts";
+import {
+  type ClusterListener,
+  type ClusterListenOptions,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+} from "../cluster/listener.ts";
 import {
   checkFaultLogLimit,
   DEFAULT_FAULT_LOG_LIMIT,
@@ -218,7 +221,7 @@ export interface RouterOptions extends TrustOptions, ProtectedModeOptions {
    * at once (the default of `listen`'s own option), so one host cannot take
    * every slot of `maxConnections`.
    *
-   * @default {256}
+   * @default {DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}
    */
   maxConnectionsPerAddress?: number;
   /**
@@ -276,9 +279,6 @@ export const DEFAULT_ROUTER_HARD_LIMIT = 16 * 1024 * 1024;
 
 /** The router's default `maxRequestsPerTurn`: 256 forwards. */
 export const DEFAULT_ROUTER_REQUESTS_PER_TURN = 256;
-
-/** The router's default `maxConnectionsPerAddress`. */
-export const DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS = 256;
 
 /** What the router's codec hands to its marshal: bytes lent by the read buffer. */
 interface Lent {
@@ -394,8 +394,9 @@ export class Router {
     this.#protectedMode = checkProtectedMode(options.protectedMode);
     this.#caps = checkConnectionCaps({
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-      maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
-        DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS,
+      ...(options.maxConnectionsPerAddress === undefined
+        ? {}
+        : { maxConnectionsPerAddress: options.maxConnectionsPerAddress }),
     });
     const policy = options.policy;
     if (
@@ -1179,3 +1180,13 @@ function encodeOutcomes(ids: number[], outcomes: PromiseSettledResult<unknown>[]
   }
   return out;
 }
+
+/**
+ * The default `maxConnectionsPerAddress` of a router: every listener's
+ * default now, {@linkcode DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}.
+ *
+ * @deprecated Use `DEFAULT_MAX_CONNECTIONS_PER_ADDRESS` (exported by the
+ * package's main entry); this name stays for code written against it.
+ */
+export const DEFAULT_ROUTER_MAX_CONNECTIONS_PER_ADDRESS: number =
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;

@@ -7,7 +7,9 @@
 import { WeftError } from "../errors.ts";
 import { closedError } from "./_errors.ts";
 import type {
+  AcceptHandler,
   Address,
+  AdmitHandler,
   CloseInfo,
   Connection,
   ConnectionHandler,
@@ -265,4 +267,60 @@ class SocketConnection implements Connection {
     }
     this.#resolveClosed(info);
   }
+}
+
+/**
+ * Asks a listener's gate (`admit` of the listen options) about a socket
+ * just accepted from `remote`: its release function (called at most once,
+ * however often the adapter calls it), `null` if the gate refused it (the
+ * caller closes it), `undefined` without a gate.
+ */
+export function askGate(
+  admit: AdmitHandler | undefined,
+  remote: Address,
+  close: () => void,
+): (() => void) | null | undefined {
+  if (admit === undefined) return undefined;
+  const release = admit(remote, close);
+  if (release === undefined) return null;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    release();
+  };
+}
+
+/**
+ * Hands an accepted connection to `onAccept` (closing it if that throws);
+ * `release`, the gate's, runs when it closes.
+ */
+export function handOver(
+  connection: Connection,
+  onAccept: AcceptHandler,
+  release?: () => void,
+): void {
+  if (release !== undefined) connection.closed.then(release, release);
+  try {
+    onAccept(connection);
+  } catch {
+    void connection.close();
+  }
+}
+
+/**
+ * A plain (not TLS) connection just accepted, through the gate to
+ * `onAccept`: refused, it is closed at once; admitted, an eviction closes it.
+ */
+export function acceptPlain(
+  connection: Connection,
+  onAccept: AcceptHandler,
+  admit: AdmitHandler | undefined,
+): void {
+  const release = askGate(admit, connection.remoteAddress, () => void connection.close());
+  if (release === null) {
+    void connection.close();
+    return;
+  }
+  handOver(connection, onAccept, release);
 }

@@ -10,6 +10,7 @@ import {
 } from "./address.ts";
 import type {
   Address,
+  AdmitHandler,
   ConnectOptions,
   ListenOptions,
   TlsConnectOptions,
@@ -35,6 +36,7 @@ export interface ResolvedListenOptions {
   highWaterMark: number;
   tls: ResolvedTls | undefined;
   onRefused: ((error: WeftError, remote: Address | undefined) => void) | undefined;
+  admit: AdmitHandler | undefined;
 }
 
 /** TLS settings, checked, with defaults. */
@@ -264,6 +266,7 @@ export function listenOptions(options: ListenOptions | undefined): ResolvedListe
     ),
     tls: tlsOptions(o.tls as TlsListenOptions | undefined, true),
     onRefused: fn(o.onRefused, "onRefused"),
+    admit: fn(o.admit, "admit"),
   };
 }
 

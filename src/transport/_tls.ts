@@ -12,6 +12,7 @@ import * as tls from "node:tls";
 import { WeftError } from "../errors.ts";
 import { formatAddress } from "./address.ts";
 import { codeOf } from "./_errors.ts";
+import { askGate, handOver } from "./_connection.ts";
 import { listenServer, wrap } from "./_node_socket.ts";
 import {
   clientCertError,
@@ -132,9 +133,17 @@ export function connectTls(
   });
 }
 
+/** The TCP socket under a TLS socket of a `node:tls` server (Node and Deno keep it as `_parent`). */
+function tcpOf(socket: tls.TLSSocket): net.Socket | undefined {
+  return (socket as unknown as { _parent?: net.Socket })._parent;
+}
+
 /**
  * Listens over TLS. Connections reach `onAccept` after their handshake (and
- * client certificate check); refusals go to `onRefused`.
+ * client certificate check); refusals go to `onRefused`. The gate
+ * (`admit`) sees each TCP socket at accept, before its handshake, and is
+ * released when that socket closes (the server destroys every socket whose
+ * handshake fails or times out, which closes its TCP socket).
  */
 export function listenTls(
   target: Address,
@@ -181,15 +190,40 @@ export function listenTls(
       resolved.highWaterMark,
       peerCertificate(socket),
     );
-    try {
-      onAccept(connection);
-    } catch {
-      void connection.close();
-    }
+    const tcp = tcpOf(socket);
+    const gated = tcp === undefined ? undefined : gates.get(tcp);
+    // From here an eviction closes the connection as any close does.
+    if (gated !== undefined) gated.close = () => void connection.close();
+    handOver(connection, onAccept);
   });
+  /** The sockets the gate admitted, and how an eviction closes each. */
+  const gates = new WeakMap<net.Socket, { close: () => void }>();
+  /** The sockets the gate refused: their reset is not a handshake failure. */
+  const refusedByGate = new WeakSet<net.Socket>();
+  if (resolved.admit !== undefined) {
+    const admit = resolved.admit;
+    // Before the TLS server's own listener wraps the socket.
+    server.prependListener("connection", (tcp: net.Socket) => {
+      const gated = { close: () => void tcp.destroy() };
+      const release = askGate(
+        admit,
+        remoteOf(tcp) ?? { hostname: "", port: 0 },
+        () => gated.close(),
+      );
+      if (release === null || release === undefined) {
+        refusedByGate.add(tcp);
+        tcp.destroy();
+        return;
+      }
+      gates.set(tcp, gated);
+      tcp.once("close", release);
+    });
+  }
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     const remote = remoteOf(socket);
     socket.destroy();
+    const tcp = tcpOf(socket);
+    if (tcp !== undefined && refusedByGate.has(tcp)) return;
     refused(
       handshakeError(remote === undefined ? "a client" : formatAddress(remote), error),
       remote,

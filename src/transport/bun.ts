@@ -37,9 +37,11 @@
  */
 
 import {
+  askGate,
   CLOSE_FLUSH_TIMEOUT,
   type ConnectionEvents,
   createConnection,
+  handOver,
   type SocketDriver,
 } from "./_connection.ts";
 import { ioError, isReset, mapError, resetError } from "./_errors.ts";
@@ -63,6 +65,7 @@ import type { WeftError } from "../errors.ts";
 import type {
   AcceptHandler,
   Address,
+  AdmitHandler,
   Connection,
   ConnectOptions,
   Listener,
@@ -274,20 +277,51 @@ function handshakeRefusal(
 function handlers(
   noDelay: boolean,
   highWaterMark: number,
-  onOpen: (connection: Connection) => void,
+  onOpen: (connection: Connection, release?: () => void) => void,
   tls?: TlsSide,
+  admit?: AdmitHandler,
 ): BunHandlers {
   const handshaking = new WeakMap<BunSocket, Handshaking>();
+  /** The gate's release of each socket in its TLS handshake. */
+  const gates = new WeakMap<BunSocket, () => void>();
+  /** Ends a handshake without a connection: the gate is released here (a terminated TLS socket may never report its close). */
+  const release = (socket: BunSocket): void => {
+    gates.get(socket)?.();
+    gates.delete(socket);
+  };
   const fail = (socket: BunSocket, error: WeftError): void => {
     socket.terminate();
+    release(socket);
     tls!.fail(error, remoteOf(socket));
+  };
+  /** An eviction by the gate: a connection closes as any close does; a handshake ends at once. */
+  const evict = (socket: BunSocket): void => {
+    const state = socket.data;
+    if (state !== undefined) {
+      void state.connection.close();
+      return;
+    }
+    const pending = handshaking.get(socket);
+    if (pending !== undefined) clearTimeout(pending.timer);
+    handshaking.delete(socket);
+    socket.terminate();
+    release(socket);
   };
   return {
     open(socket) {
-      if (tls === undefined) {
-        onOpen(wrap(socket, noDelay, highWaterMark).connection);
+      const gate = askGate(admit, remoteOf(socket), () => evict(socket));
+      if (gate === null) {
+        // Plain TCP: a FIN, as a refused connection of the other adapters
+        // (a reset could reach the client before its connect resolves).
+        if (tls === undefined) socket.end();
+        else socket.terminate();
         return;
       }
+      if (tls === undefined) {
+        onOpen(wrap(socket, noDelay, highWaterMark).connection, gate);
+        return;
+      }
+      if (gate !== undefined) gates.set(socket, gate);
       // TLS: the connection exists once the handshake is done (and verified).
       const timer = setTimeout(() => {
         handshaking.delete(socket);
@@ -309,7 +343,9 @@ function handlers(
         return;
       }
       const raw = socket.getPeerCertificate?.();
-      onOpen(wrap(socket, noDelay, highWaterMark, toPeerCertificate(raw), true).connection);
+      const gate = gates.get(socket);
+      gates.delete(socket);
+      onOpen(wrap(socket, noDelay, highWaterMark, toPeerCertificate(raw), true).connection, gate);
     },
     data(socket, data) {
       socket.data?.events.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
@@ -339,6 +375,7 @@ function handlers(
         // Closed inside the TLS handshake.
         handshaking.delete(socket);
         clearTimeout(pending.timer);
+        release(socket);
         tls!.fail(
           handshakeError(
             formatAddress(remoteOf(socket)),
@@ -460,13 +497,7 @@ export function listen(
       socket: handlers(
         resolved.noDelay,
         resolved.highWaterMark,
-        (connection) => {
-          try {
-            onAccept(connection);
-          } catch {
-            void connection.close();
-          }
-        },
+        (connection, release) => handOver(connection, onAccept, release),
         t === undefined ? undefined : {
           tls: t,
           server: true,
@@ -476,6 +507,7 @@ export function listen(
             } catch { /* a hook's failure must not stop the listener */ }
           },
         },
+        resolved.admit,
       ),
     });
   } catch (error) {
@@ -510,6 +542,7 @@ export const transport: Transport = { name: "bun", connect, listen };
 export type {
   AcceptHandler,
   Address,
+  AdmitHandler,
   CloseInfo,
   CloseReason,
   Connection,

@@ -32,7 +32,12 @@
  * @module
  */
 
-import { CLOSE_FLUSH_TIMEOUT, createConnection, type SocketDriver } from "./_connection.ts";
+import {
+  acceptPlain,
+  CLOSE_FLUSH_TIMEOUT,
+  createConnection,
+  type SocketDriver,
+} from "./_connection.ts";
 import { ioError, isReset, mapError, resetError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { WriteQueue } from "./_write_queue.ts";
@@ -274,12 +279,7 @@ export function listen(
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
-      const connection = wrap(conn, resolved.noDelay, resolved.highWaterMark);
-      try {
-        onAccept(connection);
-      } catch {
-        void connection.close();
-      }
+      acceptPlain(wrap(conn, resolved.noDelay, resolved.highWaterMark), onAccept, resolved.admit);
     }
   })();
   let closing: Promise<void> | undefined;
@@ -316,6 +316,7 @@ export const transport: Transport = { name: "deno", connect, listen };
 export type {
   AcceptHandler,
   Address,
+  AdmitHandler,
   CloseInfo,
   CloseReason,
   Connection,

@@ -63,6 +63,7 @@ import { DEFAULT_HIGH_WATER_MARK, formatAddress, parseAddress } from "./address.
 import type {
   AcceptHandler,
   Address,
+  AdmitHandler,
   CloseInfo,
   Connection,
   ConnectionHandler,
@@ -387,11 +388,19 @@ class MemoryListener implements Listener {
   readonly #highWaterMark: number;
   #closed = false;
 
-  constructor(address: Address, onAccept: AcceptHandler, highWaterMark: number) {
+  readonly #admit: AdmitHandler | undefined;
+
+  constructor(
+    address: Address,
+    onAccept: AcceptHandler,
+    highWaterMark: number,
+    admit: AdmitHandler | undefined,
+  ) {
     this.address = address;
     this.#key = keyOf(address.hostname, address.port);
     this.#onAccept = onAccept;
     this.#highWaterMark = highWaterMark;
+    this.#admit = admit;
   }
 
   accept(client: Address, clientHighWaterMark: number): MemoryConnection {
@@ -401,6 +410,18 @@ class MemoryListener implements Listener {
       clientHighWaterMark,
       this.#highWaterMark,
     );
+    if (this.#admit !== undefined) {
+      const release = this.#admit(client, () => void serverEnd.close());
+      if (release === undefined) {
+        serverEnd.close();
+        return clientEnd;
+      }
+      let released = false;
+      serverEnd.closed.then(() => {
+        if (!released) release();
+        released = true;
+      });
+    }
     try {
       this.#onAccept(serverEnd);
     } catch (error) {
@@ -571,6 +592,10 @@ export async function listen(
   }
   checkNoDelay(options.noDelay);
   const highWaterMark = checkHighWaterMark(options.highWaterMark);
+  const admit = options.admit;
+  if (admit !== undefined && typeof admit !== "function") {
+    throw new TypeError(`Invalid option admit: expected a function, got ${typeof admit}`);
+  }
   const requested = parseAddress(address);
   await Promise.resolve();
   let hostname = requested.hostname.toLowerCase();
@@ -583,7 +608,7 @@ export async function listen(
       `Cannot listen on ${address}: address already in use in the memory network`,
     );
   }
-  const listener = new MemoryListener({ hostname, port }, onAccept, highWaterMark);
+  const listener = new MemoryListener({ hostname, port }, onAccept, highWaterMark, admit);
   listeners.set(keyOf(hostname, port), listener);
   boundPorts.set(port, (boundPorts.get(port) ?? 0) + 1);
   return listener;

@@ -32,6 +32,7 @@
  */
 
 import * as net from "node:net";
+import { acceptPlain } from "./_connection.ts";
 import { mapError } from "./_errors.ts";
 import { connectWithin, listenArgs, type ResolvedListenOptions } from "./_options.ts";
 import { listenServer, wrap } from "./_node_socket.ts";
@@ -112,12 +113,7 @@ export function listen(
   }
   if (resolved.tls !== undefined) return listenTls(target, address, onAccept, resolved);
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
-    const connection = wrap(socket, resolved.noDelay, resolved.highWaterMark);
-    try {
-      onAccept(connection);
-    } catch {
-      void connection.close();
-    }
+    acceptPlain(wrap(socket, resolved.noDelay, resolved.highWaterMark), onAccept, resolved.admit);
   });
   return listenServer(server, target, resolved.backlog).catch((error) => {
     throw mapError(error, "listen on", address);
@@ -140,6 +136,7 @@ export const transport: Transport = { name: "node", connect, listen };
 export type {
   AcceptHandler,
   Address,
+  AdmitHandler,
   CloseInfo,
   CloseReason,
   Connection,

@@ -263,6 +263,17 @@ export interface ListenOptions {
    * certificate. The connection is already closed.
    */
   onRefused?: (error: WeftError, remote: Address | undefined) => void;
+  /**
+   * The listener's gate, asked at each TCP accept, before any TLS handshake
+   * and before `onAccept`: it returns `undefined` to refuse (the socket is
+   * closed at once and reaches neither `onAccept` nor `onRefused`), or a
+   * release function, which the transport calls exactly once when that
+   * socket closes, whatever the stage: a failed or timed-out handshake, or
+   * the end of the connection `onAccept` got. `close` closes the socket at
+   * any stage (a gate may evict a connection it admitted). A connection in
+   * its TLS handshake thus counts as much as an open one.
+   */
+  admit?: AdmitHandler;
 }
 
 /** A listening socket. */
@@ -280,6 +291,16 @@ export interface Listener {
 
 /** Called with each accepted connection, in accept order. */
 export type AcceptHandler = (connection: Connection) => void;
+
+/**
+ * A listener's gate (see {@linkcode ListenOptions.admit}): given the remote
+ * address of a socket just accepted and a function that closes it, returns
+ * a release function, or `undefined` to refuse the socket.
+ */
+export type AdmitHandler = (
+  remote: Address,
+  close: () => void,
+) => (() => void) | undefined;
 
 /**
  * A way to make and accept byte-stream connections.

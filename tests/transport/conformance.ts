@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { isWeftError, type WeftError } from "../../src/errors.ts";
 import { waitLimit } from "../_wait.ts";
 import type {
+  Address,
   CloseInfo,
   Connection,
   ConnectOptions,
@@ -613,7 +614,70 @@ export const cases: ConformanceCase[] = [
       }
     },
   },
+  {
+    name:
+      "admit: asked at accept; a refused socket closes unseen by onAccept; release runs once at close; close evicts",
+    async run({ transport: t }) {
+      const asked: Address[] = [];
+      let released = 0;
+      let refuse = true;
+      let evict: (() => void) | undefined;
+      // Started at once, as a cluster does: an unstarted connection reads nothing, its close included.
+      const accepted: Peer[] = [];
+      const listener = await t.listen("127.0.0.1:0", (conn) => accepted.push(new Peer(conn)), {
+        admit: (remote, close) => {
+          asked.push(remote);
+          if (refuse) return undefined;
+          evict = close;
+          return () => released++;
+        },
+      });
+      const address = `127.0.0.1:${listener.address.port}`;
+      const peers: Peer[] = [];
+      try {
+        // Refused: the client sees the close (at once or at its first
+        // write, over TLS as its handshake fails); onAccept never runs.
+        const refused = await t.connect(address).then((conn) => new Peer(conn), () => undefined);
+        if (refused !== undefined) {
+          peers.push(refused);
+          await refused.seenClose();
+        }
+        assert.equal(asked.length, 1);
+        assert.equal(asked[0]!.hostname.replace(/^::ffff:/, ""), "127.0.0.1");
+        assert.equal(accepted.length, 0);
+        // Admitted: released once when it closes.
+        refuse = false;
+        const one = new Peer(await t.connect(address));
+        peers.push(one);
+        await waitUntil(() => accepted.length === 1, "the admitted connection accepted");
+        await one.conn.close();
+        await waitUntil(() => released === 1, "the release at close");
+        // Evicted through the gate's close: the client sees it end, released once.
+        const two = new Peer(await t.connect(address));
+        peers.push(two);
+        await waitUntil(() => accepted.length === 2, "the second accepted");
+        evict!();
+        await two.seenClose();
+        await waitUntil(() => released === 2, "the release after the eviction");
+        await sleep(20);
+        assert.equal(released, 2);
+      } finally {
+        for (const p of peers) await within(p.conn.close(), 10_000, "close() resolves");
+        for (const c of accepted) await within(c.conn.close(), 10_000, "close() resolves");
+        await within(listener.close(), 10_000, "listener close() resolves");
+      }
+    },
+  },
 ];
+
+/** Polls `check` until true, under the hang guard. */
+async function waitUntil(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + waitLimit(10_000);
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
 
 /** Whether a case can run in `ctx`. */
 export function applicable(c: ConformanceCase, ctx: ConformanceContext): boolean {
