@@ -14,7 +14,7 @@
  * `--max-connections=N`, `--max-per-address=N`, `--state=BYTES` (memory each `hold` keeps while it
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
- * `--fault-log-limit=N`, `--part-timeout=MS`, `--max-partial-node=BYTES`
+ * `--fault-log-limit=N`, `--forbid=CMD` (an `authorize` hook refusing that cmd), `--part-timeout=MS`, `--max-partial-node=BYTES`
  * (`maxPartialBytesPerNode`; either turns on the cluster's stats, whose
  * `limits` the `stats` command then carries), `--stderr-log` (the cluster's default logger, to
  * stderr, in place of the stdout lines below). Prints `listening HOST:PORT`,
@@ -212,6 +212,7 @@ const codec = codecName === "json"
   ? msgpack(codecLimits)
   : raw();
 const structured = codecName !== "raw";
+const forbidden = num("forbid");
 const count = (v: unknown): number =>
   Array.isArray(v)
     ? v.reduce((n: number, x) => n + count(x), 1)
@@ -230,6 +231,7 @@ const cluster = new Cluster({
   ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
   framing,
   ...(nodeStats ? { stats: true } : {}),
+  ...(forbidden === undefined ? {} : { authorize: ({ cmd }) => cmd !== forbidden }),
   accept() {
     stats.accepted++;
     stats.open++;
