@@ -29,6 +29,8 @@
 //   silly).
 // - lockout: 1,000 connections from 127.0.0.1 that complete HELLO and answer
 //   pings; then a fresh client from 127.0.0.2: served, and how soon.
+// - handlers: `--handler-conns` (50) connections each pipelining 2,000
+//   `hold` requests: handlers running at once node-wide, RSS growth.
 //
 // The other issue 22 attacks (unfinished parts, announced sizes, refusals
 // and handler exceptions in the log) are in bench/attack_body.ts.
@@ -47,7 +49,7 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { raw } from "../src/codec/raw.ts";
 import { transport } from "../src/transport/deno.ts";
-import { delay, type ServerChild, startServer } from "../tests/faults/_child.ts";
+import { delay, rssOf, type ServerChild, startServer } from "../tests/faults/_child.ts";
 import { CMD, type Stats } from "../tests/faults/_commands.ts";
 import { HELLO, requestFrame, weftRequest } from "../tests/faults/_helpers.ts";
 import { parseAddress } from "../src/transport/address.ts";
@@ -82,14 +84,14 @@ const probe = new Cluster({
   codec: raw(),
   transport,
   logger: { error() {}, warn() {} },
-  timeout: 5000,
+  timeout: 30_000,
 });
 const sillyProbe = new Cluster({
   codec: raw(),
   transport,
   protocol: "silly",
   logger: { error() {}, warn() {} },
-  timeout: 5000,
+  timeout: 30_000,
 });
 
 async function stats(server: ServerChild, silly: boolean): Promise<Stats> {
@@ -417,6 +419,57 @@ async function lockout(runtime: RuntimeName): Promise<Row[]> {
   }
 }
 
+/**
+ * Node-wide handlers: `--handler-conns` (50) connections, each pipelining
+ * 2,000 `hold` requests (past the 1,024 per connection): how many handlers
+ * the node runs at once, and its RSS growth, with a good client beside.
+ */
+async function handlers(runtime: RuntimeName): Promise<Row[]> {
+  const server = await startServer(runtime, "127.0.0.1:0");
+  let good: GoodClient | undefined;
+  const conns: Deno.Conn[] = [];
+  try {
+    good = await goodClient(server.address);
+    await stats(server, false);
+    const rss0 = await rssOf(server.pid);
+    const alone = await good.window(ALONE);
+    const t0 = good.mark();
+    const flood = concat([HELLO, frames(2000, false, (i) => i + 1)]);
+    for (let i = 0; i < HANDLER_CONNS; i++) {
+      const conn = await open(server.address);
+      conns.push(conn);
+      writeInBackground(conn, flood);
+    }
+    let peak = 0;
+    const end = Date.now() + 10_000;
+    for (let i = 0; i < 1000 && Date.now() < end; i++) {
+      const s = await stats(server, false);
+      peak = Math.max(peak, s.running);
+      if (s.started >= HANDLER_CONNS * 1024) break;
+      await delay(50);
+    }
+    await delay(1000);
+    const s = await stats(server, false);
+    peak = Math.max(peak, s.running);
+    const rss1 = await rssOf(server.pid);
+    const t1 = good.mark();
+    for (const conn of conns) closeQuietly(conn);
+    const after = await settle(server, false, (x) => x.running === 0, 5000);
+    return [{
+      runtime,
+      [C22.conns]: `${HANDLER_CONNS} × 2,000`,
+      [C22.running]: fmt(peak),
+      [C22.rss]: mib1(rss1 - rss0),
+      [C22.left]: `${after.running}`,
+      [C22.good]: share(await good.rate(t0, t1), alone),
+    }];
+  } finally {
+    for (const conn of conns) closeQuietly(conn);
+    await good?.stop();
+    await server.stop();
+  }
+}
+
 const C22 = {
   storm: "20,000 calls, 5 ms timeout",
   first: "next call on that connection: first success after",
@@ -427,9 +480,14 @@ const C22 = {
   idle: "1,000 idle from 127.0.0.1",
   fresh: "fresh client from 127.0.0.2",
   good: "good client: beside ÷ alone (calls/s)",
+  conns: "connections × held requests",
+  running: "handlers running at once (node-wide)",
+  rss: "server RSS growth",
 };
 const STORM = Number(flags.get("storm") ?? 20_000);
 const IDLE = Number(flags.get("idle") ?? 1000);
+const HANDLER_CONNS = Number(flags.get("handler-conns") ?? 50);
+const mib1 = (n: number) => `${(n / MiB).toFixed(1)} MiB`;
 const RECOVERY_LIMIT = 20_000;
 const LOCKOUT_LIMIT = 10_000;
 
@@ -458,6 +516,13 @@ const ATTACKS: Record<
     columns: ["runtime", "mode", C22.rounds, C22.good],
     keys: ["runtime", "mode"],
   },
+  handlers: {
+    run: handlers,
+    title:
+      `Handlers node-wide: ${HANDLER_CONNS} connections each pipelining 2,000 held requests (past the 1,024 per connection), then hanging up:`,
+    columns: ["runtime", C22.conns, C22.running, C22.rss, C22.left, C22.good],
+    keys: ["runtime"],
+  },
   lockout: {
     run: lockout,
     title:
@@ -466,7 +531,9 @@ const ATTACKS: Record<
     keys: ["runtime"],
   },
 };
-const GROUPS: Record<string, string[]> = { issue22: ["timeouts", "hangups", "lockout"] };
+const GROUPS: Record<string, string[]> = {
+  issue22: ["timeouts", "hangups", "lockout", "handlers"],
+};
 const parts = (flags.get("parts") ?? "issue10,issue22").split(",").flatMap((p) => GROUPS[p] ?? [p]);
 for (const p of parts) if (!(p in ATTACKS)) throw new RangeError(`Unknown part ${p}`);
 

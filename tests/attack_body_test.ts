@@ -49,10 +49,11 @@ Deno.test("`bench/attack_body.ts` and `bench/attack.ts` measure issue 22's attac
     "--parts=issue22",
     "--storm=2000",
     "--idle=20",
+    "--handler-conns=3",
   ], 180_000);
   const context = `exit ${attack.code}\nstdout:\n${attack.stdout}\nstderr:\n${attack.stderr}`;
   assert.equal(attack.code, 0, context);
-  // timeouts, hang-ups (weft, silly), lockout.
+  // timeouts, hang-ups (weft, silly), lockout, handlers.
   const rows = attack.stdout.split("\n").filter((l) => l.startsWith("| deno |"));
-  assert.equal(rows.length, 4, context);
+  assert.equal(rows.length, 5, context);
 });
