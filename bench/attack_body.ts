@@ -8,6 +8,8 @@
  * deno run -A bench/attack_body.ts [--runtimes=deno,bun,node] [--connections=500]
  *   [--body-mib=3] [--duration=3000] [--garbage=200] [--repeat=3]
  *   [--parts=bodies,prefixes,logs,flood] [--lean-flood]
+ * deno run -A bench/attack_body.ts --parts=issue22 [--before=REF] [--json]
+ *   [--partials=100] [--announced=900] [--refusals=100000] [--exceptions=20000]
  * ```
  *
  * 1. Heap per hostile body: the largest body under weft's 4 MiB default,
@@ -26,6 +28,26 @@
  *    flood of valid requests (the control); `--repeat` rounds of alone and
  *    beside, medians (and the range of the ratio).
  *
+ * Issue 22's attacks (`--parts=issue22`, or `partials`, `announced`,
+ * `refusals`), each with a good client in a third process
+ * (bench/_good_client.ts, one echo in flight) whose calls/s during the
+ * attack are divided by its calls/s in the 2 s just before:
+ *
+ * 5. partials: `--partials` connections each opening 4 messages of 4 MiB in
+ *    parts and never finishing them: the server's peak RSS growth, the
+ *    connections it closed.
+ * 6. announced: `--announced` connections each sending 4 first parts that
+ *    announce 4 MiB and nothing after: RSS and virtual size growth.
+ * 7. refusals: `--refusals` requests refused by an `authorize` hook (one
+ *    that returns false, then one that throws), and
+ *    `--exceptions` requests whose handler throws, on one connection each:
+ *    the bytes of log the node wrote (default logger, stderr).
+ *
+ * `--before=REF` runs the issue 22 parts first against REF's library (a
+ * temporary worktree, see bench/_hostile.ts) and prints `before → after`
+ * in each cell; `--json` prints one `report {...}` line. About 1 minute per
+ * runtime for the issue 22 parts.
+ *
  * @module
  */
 
@@ -38,7 +60,27 @@ import { transport } from "../src/transport/deno.ts";
 import { type RuntimeName, spawnScript } from "../examples/_runtimes.ts";
 import { delay, rssOf, startServer, vmSizeOf } from "../tests/faults/_child.ts";
 import { CMD, type Stats } from "../tests/faults/_commands.ts";
-import { randomBytes } from "../tests/faults/_helpers.ts";
+import {
+  HELLO,
+  randomBytes,
+  type RawPeer,
+  rawPeer,
+  requestFrame,
+  weftRequest,
+} from "../tests/faults/_helpers.ts";
+import { concat } from "../tests/wire/_util.ts";
+import {
+  fmt,
+  type GoodClient,
+  goodClient,
+  loadavg,
+  merge,
+  type Report,
+  type Row,
+  runAt,
+  share,
+  table,
+} from "./_hostile.ts";
 import { options } from "./_common.ts";
 
 const { flags } = options(Deno.args);
@@ -50,7 +92,11 @@ const GARBAGE = Number(flags.get("garbage") ?? 200);
 const REPEAT = Number(flags.get("repeat") ?? 3);
 /** `--lean-flood`: the flood process builds no stacks for its rejections (see bench/_flood.ts). */
 const LEAN = flags.has("lean-flood");
-const PARTS = new Set((flags.get("parts") ?? "bodies,prefixes,logs,flood").split(","));
+const PARTS = new Set(
+  (flags.get("parts") ?? "bodies,prefixes,logs,flood").split(",").flatMap((p) =>
+    p === "issue22" ? ["partials", "announced", "refusals"] : [p]
+  ),
+);
 const MiB = 1024 * 1024;
 const FLOOD = new URL("./_flood.ts", import.meta.url).pathname;
 const quiet = { error() {}, warn() {} };
@@ -285,6 +331,303 @@ async function flood(runtime: RuntimeName): Promise<string[]> {
   return rows;
 }
 
+// ---- issue 22: parts, announced sizes, refusals and exceptions ----------------
+
+/** How long the good client is measured alone before each attack, ms. */
+const ALONE = 2000;
+/** weft's PART control cmd, and its flag of the first part. */
+const PART = 0xffffff06;
+const FIRST = 1;
+/** The largest message a weft node takes by default (its hard limit). */
+const MAX_MESSAGE = 4 * MiB;
+const PARTIALS = Number(flags.get("partials") ?? 100);
+const ANNOUNCED = Number(flags.get("announced") ?? 900);
+const REFUSALS = Number(flags.get("refusals") ?? 100_000);
+const EXCEPTIONS = Number(flags.get("exceptions") ?? 20_000);
+
+/** A PART frame of `stream`: the first (announcing `total`) or a later one, carrying `data` bytes. */
+function part(stream: number, first: boolean, total: number, data: number): Uint8Array {
+  const head = first ? 21 : 1;
+  const payload = new Uint8Array(head + data).fill(7, head);
+  const view = new DataView(payload.buffer);
+  payload[0] = first ? FIRST : 0;
+  if (first) {
+    view.setUint32(1, total, true);
+    view.setUint32(5, stream, true);
+    view.setUint32(9, 1, true);
+  }
+  return requestFrame(stream, PART, payload);
+}
+
+/** A raw connection writing `bytes` in the background and reading until the node closes it. */
+interface Hostile {
+  readonly ended: boolean;
+  readonly written: boolean;
+  readonly received: number;
+  close(): void;
+}
+
+async function hostile(port: number, bytes: Uint8Array): Promise<Hostile> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let ended = false;
+  let written = false;
+  let received = 0;
+  let closed = false;
+  (async () => {
+    for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+    written = true;
+  })().catch(() => {});
+  (async () => {
+    const buf = new Uint8Array(16 * 1024);
+    for (let i = 0; i < 10_000_000; i++) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      received += n;
+    }
+  })().catch(() => {}).finally(() => (ended = true));
+  return {
+    get ended() {
+      return ended;
+    },
+    get written() {
+      return written;
+    },
+    get received() {
+      return received;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch { /* closed by the node */ }
+    },
+  };
+}
+
+async function until(check: () => boolean, limitMs: number): Promise<boolean> {
+  const end = Date.now() + limitMs;
+  while (!check() && Date.now() < end) await delay(20);
+  return check();
+}
+
+/**
+ * (a) `--partials` (100) connections, each HELLO then 4 messages announcing
+ * 4 MiB sent in parts up to 1 KiB short of the end, never finished (16 MiB
+ * per connection, 1.6 GiB in all): the server's RSS growth at its peak, and
+ * how many connections it closed.
+ */
+async function partials(runtime: RuntimeName): Promise<Row[]> {
+  // --part-timeout (the default) turns on the server's stats, for the budget's refusals.
+  const server = await startServer(runtime, "127.0.0.1:0", ["--part-timeout=30000"]);
+  const friend = new Cluster({ codec: raw(), transport, logger: quiet });
+  let good: GoodClient | undefined;
+  const conns: Hostile[] = [];
+  try {
+    const port = parseAddress(server.address).port;
+    good = await goodClient(server.address);
+    await structuredRaw(friend, server.address);
+    const rss0 = await rssOf(server.pid);
+    const alone = await good.window(ALONE);
+    const t0 = good.mark();
+    const messages: Uint8Array[] = [];
+    for (let stream = 1; stream <= 4; stream++) {
+      messages.push(part(stream, true, MAX_MESSAGE, MiB));
+      messages.push(part(stream, false, 0, MiB), part(stream, false, 0, MiB));
+      messages.push(part(stream, false, 0, MiB - 1024));
+    }
+    const bytes = concat([HELLO, ...messages]);
+    let peak = 0;
+    const sampling = (async () => {
+      for (let i = 0; i < 100_000 && peak >= 0; i++) {
+        peak = Math.max(peak, await rssOf(server.pid).catch(() => 0));
+        await delay(100);
+      }
+    })();
+    for (let i = 0; i < PARTIALS; i++) conns.push(await hostile(port, bytes));
+    await until(() => conns.every((c) => c.ended || c.written), 60_000);
+    await delay(2000);
+    const closed = conns.filter((c) => c.ended).length;
+    const s = await structuredRaw(friend, server.address);
+    const t1 = good.mark();
+    const top = peak;
+    peak = -1;
+    await sampling;
+    return [{
+      runtime,
+      [B22.sent]: `${PARTIALS} × 4 × ${mib(MAX_MESSAGE - 1024)}`,
+      [B22.rss]: mib(top - rss0),
+      [B22.closed]: `${closed} of ${PARTIALS}${
+        s.limits === undefined ? "" : ` (over budget: ${s.limits.refused["partial bytes"] ?? 0})`
+      }`,
+      [B22.good]: share(await good.rate(t0, t1), alone),
+    }];
+  } finally {
+    for (const c of conns) c.close();
+    await good?.stop();
+    await friend.close();
+    await server.stop();
+  }
+}
+
+/**
+ * (b) `--announced` (900) connections, each HELLO then 4 first parts
+ * announcing 4 MiB and carrying no byte of it: the server's RSS and
+ * virtual size growth once every part was taken.
+ */
+async function announced(runtime: RuntimeName): Promise<Row[]> {
+  const server = await startServer(runtime, "127.0.0.1:0");
+  const friend = new Cluster({ codec: raw(), transport, logger: quiet });
+  let good: GoodClient | undefined;
+  const conns: Hostile[] = [];
+  try {
+    const port = parseAddress(server.address).port;
+    good = await goodClient(server.address);
+    await structuredRaw(friend, server.address);
+    const rss0 = await rssOf(server.pid);
+    const vm0 = await vmSizeOf(server.pid);
+    const alone = await good.window(ALONE);
+    const t0 = good.mark();
+    const bytes = concat([
+      HELLO,
+      ...Array.from({ length: 4 }, (_, i) => part(i + 1, true, MAX_MESSAGE, 0)),
+    ]);
+    for (let i = 0; i < ANNOUNCED; i++) conns.push(await hostile(port, bytes));
+    // HELLO_ACK and four PART_ACKs (20 bytes each at least): every part taken.
+    await until(() => conns.every((c) => c.ended || c.received >= 100), 30_000);
+    await delay(500);
+    const rss1 = await rssOf(server.pid);
+    const vm1 = await vmSizeOf(server.pid);
+    const t1 = good.mark();
+    return [{
+      runtime,
+      [B22.announced]: `${ANNOUNCED} × 4 × 4 MiB (${(ANNOUNCED * 16 / 1024).toFixed(1)} GiB)`,
+      [B22.rss]: mib(rss1 - rss0),
+      [B22.vm]: mib(vm1 - vm0),
+      [B22.good]: share(await good.rate(t0, t1), alone),
+    }];
+  } finally {
+    for (const c of conns) c.close();
+    await good?.stop();
+    await friend.close();
+    await server.stop();
+  }
+}
+
+/**
+ * (f) `--refusals` (100,000) requests an `authorize` hook refuses, and
+ * `--exceptions` (20,000) requests whose handler throws, pipelined on one
+ * connection to a node logging to stderr (default logger and
+ * faultLogLimit): bytes of log, and the good client beside.
+ */
+async function refusals(runtime: RuntimeName): Promise<Row[]> {
+  const rows: Row[] = [];
+  // cmd 10: refused by --forbid; cmd 99: the fault server's handler throws.
+  const runs = [
+    ["authorize refusals (the hook returns false)", 10, REFUSALS, []],
+    ["authorize refusals (the hook throws)", 10, REFUSALS, ["--forbid-throws"]],
+    ["handler exceptions", 99, EXCEPTIONS, []],
+  ] as const;
+  for (const [what, cmd, count, extra] of runs) {
+    const server = await startServer(runtime, "127.0.0.1:0", [
+      "--stderr-log",
+      "--forbid=10",
+      ...extra,
+    ]);
+    let good: GoodClient | undefined;
+    let attacker: RawPeer | undefined;
+    try {
+      good = await goodClient(server.address);
+      const alone = await good.window(ALONE);
+      const t0 = good.mark();
+      const started = performance.now();
+      attacker = await rawPeer(server.address);
+      await attacker.write(HELLO);
+      const empty = new Uint8Array(0);
+      for (let at = 0; at < count; at += 10_000) {
+        const n = Math.min(10_000, count - at);
+        await attacker.write(
+          concat(Array.from({ length: n }, (_, i) => weftRequest(at + i + 1, cmd, empty))),
+        );
+      }
+      const responses = () => attacker!.frames.filter((f) => f.kind === "response").length;
+      await until(() => attacker!.ended || responses() >= count, 120_000);
+      const seconds = (performance.now() - started) / 1000;
+      const answered = responses();
+      const t1 = good.mark();
+      const beside = await good.rate(t0, t1);
+      await attacker.close();
+      await delay(200);
+      const log = await server.stop();
+      const bytes = new TextEncoder().encode(log).length;
+      const lines = log.split("\n").filter((l) => l.length > 0).length;
+      rows.push({
+        runtime,
+        [B22.attack]: `${fmt(count)} ${what}`,
+        [B22.answered]: `${fmt(answered)} in ${seconds.toFixed(1)} s`,
+        [B22.log]: `${fmt(bytes)} B, ${fmt(lines)} lines`,
+        [B22.good]: share(beside, alone),
+      });
+    } finally {
+      await attacker?.close();
+      await good?.stop();
+      await server.stop();
+    }
+  }
+  return rows;
+}
+
+async function structuredRaw(cluster: Cluster, address: string): Promise<Stats> {
+  const bytes = await cluster.call(cluster.connect(address), CMD.stats);
+  return JSON.parse(new TextDecoder().decode(bytes as Uint8Array));
+}
+
+const B22 = {
+  sent: "sent, never finished",
+  announced: "announced, no byte after",
+  rss: "server RSS growth",
+  vm: "virtual size growth",
+  closed: "connections the node closed",
+  attack: "attack",
+  answered: "answered",
+  log: "log written",
+  good: "good client: beside ÷ alone (calls/s)",
+};
+
+const ISSUE22: Record<
+  string,
+  { run: (r: RuntimeName) => Promise<Row[]>; title: string; columns: string[]; keys: string[] }
+> = {
+  partials: {
+    run: partials,
+    title:
+      `(a) ${PARTIALS} connections, each 4 messages of 4 MiB sent in parts up to 1 KiB short of the end, never finished (default limits):`,
+    columns: ["runtime", B22.sent, B22.rss, B22.closed, B22.good],
+    keys: ["runtime"],
+  },
+  announced: {
+    run: announced,
+    title:
+      `(b) ${ANNOUNCED} connections, each 4 first parts announcing 4 MiB with no byte after them:`,
+    columns: ["runtime", B22.announced, B22.rss, B22.vm, B22.good],
+    keys: ["runtime"],
+  },
+  refusals: {
+    run: refusals,
+    title:
+      "(f) Requests refused by `authorize` (a hook that returns false, or throws), and requests whose handler throws, pipelined on one connection (default logger to stderr, faultLogLimit 10):",
+    columns: ["runtime", B22.attack, B22.answered, B22.log, B22.good],
+    keys: ["runtime", B22.attack],
+  },
+};
+
+const report: Report = {};
+let before: { report: Report; label: string } | undefined;
+const ref = flags.get("before");
+if (ref !== undefined) {
+  const args = Deno.args.filter((a) => !a.startsWith("--before"));
+  before = await runAt(ref, "bench/attack_body.ts", args, 30 * 60_000);
+}
 const out: string[] = [];
 if (PARTS.has("bodies")) {
   out.push(
@@ -324,5 +667,25 @@ if (PARTS.has("flood")) {
     "| --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const runtime of RUNTIMES) out.push(...await flood(runtime));
+  out.push("");
 }
-console.log(out.join("\n"));
+for (const [part, { run, title, columns, keys }] of Object.entries(ISSUE22)) {
+  if (!PARTS.has(part)) continue;
+  report[part] = [];
+  for (const runtime of RUNTIMES) {
+    const rows = await run(runtime);
+    console.error(`${part} ${runtime}: ${JSON.stringify(rows)}`);
+    report[part].push(...rows);
+  }
+  const rows = before === undefined
+    ? report[part]
+    : merge(before.report[part] ?? [], report[part], keys);
+  out.push(title, "", ...table(columns, rows), "");
+}
+if (flags.has("json")) {
+  console.log(`report ${JSON.stringify(report)}`);
+} else {
+  const head = before === undefined ? "" : ` (before ${before.label} → after: the working tree)`;
+  console.log(`${new Date().toISOString()}, load ${await loadavg()}${head}\n`);
+  console.log(out.join("\n"));
+}

@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import type { Cluster } from "../../src/cluster/cluster.ts";
 import { parseAddress } from "../../src/transport/address.ts";
 import { concat } from "../wire/_util.ts";
+import { type ScriptChild, spawnScript } from "../_runtimes.ts";
+import { HANG_GUARD } from "../trust/_measure.ts";
+import { lowerPriority } from "../trust/_nice.ts";
 import { delay, type ServerChild, startServer } from "./_child.ts";
 import { CMD } from "./_commands.ts";
 import {
@@ -266,6 +269,104 @@ for (const runtime of RUNTIMES) {
       await calls?.stop();
       await good.close();
       await server?.stop();
+    }
+  });
+}
+
+// ---- the good client keeps at least half its calls/s ------------------------
+
+const ATTACKER = new URL("./_attacker.ts", import.meta.url).pathname;
+/** Paired windows (alone, then beside the attack) at most; the first pair at half passes. */
+const PAIRS = 8;
+/** Pairs always measured before passing (so the report shows a spread). */
+const MIN_PAIRS = 3;
+const WINDOW_MS = 300;
+
+/** Echo calls on `peer`, 4 in flight, for `ms`; each answer checked; how many completed. */
+async function callsIn(cluster: Cluster, address: string, ms: number): Promise<number> {
+  const peer = cluster.connect(address);
+  const end = performance.now() + ms;
+  let done = 0;
+  await Promise.all(Array.from({ length: 4 }, async (_, lane) => {
+    for (let i = 0; i < 1_000_000 && performance.now() < end; i++) {
+      const body = `g${lane}.${i}`;
+      const reply = await cluster.call(peer, CMD.echo, enc.encode(body), { timeout: 30_000 });
+      assert.equal(new TextDecoder().decode(reply as Uint8Array), body, "a correct answer");
+      done++;
+    }
+  }));
+  return done;
+}
+
+/**
+ * The issue's bound on what an attack costs a good client: its calls
+ * completed in a window beside the attack are at least half those of a
+ * window just before, with the attacker stopped (SIGSTOP: its connections
+ * stay, its activity stops). Pairs of adjacent windows, so that a swing in
+ * the machine's load meets both; up to {@linkcode PAIRS} pairs, passing at
+ * the first at half or more once {@linkcode MIN_PAIRS} were measured (a
+ * loaded machine can starve one window; an attack that halves the rate
+ * fails every pair). Counts, not timings: both windows have the same length.
+ */
+async function keepsHalf(
+  cluster: Cluster,
+  address: string,
+  attacker: ScriptChild,
+  what: string,
+): Promise<void> {
+  const seen: string[] = [];
+  const rounds = () => attacker.stdout().match(/^round \d+$/gm)?.length ?? 0;
+  const rounds0 = rounds();
+  let best = 0;
+  for (let i = 0; i < PAIRS && (best < 0.5 || i < MIN_PAIRS); i++) {
+    attacker.signal("SIGSTOP");
+    let alone: number;
+    try {
+      alone = await callsIn(cluster, address, WINDOW_MS);
+    } finally {
+      attacker.signal("SIGCONT");
+    }
+    const beside = await callsIn(cluster, address, WINDOW_MS);
+    // A pair whose alone window completed nothing says nothing (and passes nothing).
+    if (alone > 0) best = Math.max(best, beside / alone);
+    seen.push(`${beside}/${alone}`);
+  }
+  console.log(
+    `${what}: calls beside/alone per ${WINDOW_MS} ms window: ${seen.join(", ")} (${
+      rounds() - rounds0
+    } attack rounds meanwhile)`,
+  );
+  assert.ok(best >= 0.5, `${what}: under half the calls beside the attack: ${seen.join(", ")}`);
+}
+
+const SHARE_ATTACKS = [
+  { kind: "parts", server: ["--max-partial-node=262144", "--part-timeout=2000"] },
+  { kind: "storm", server: [] },
+  { kind: "hangups", server: [] },
+  { kind: "exceptions", server: [] },
+  { kind: "refusals", server: ["--forbid=10"] },
+] as const;
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): a good client keeps at least half its calls/s, with correct answers, beside each attack (unfinished parts, a timeout storm, hang-ups, handler exceptions, authorize refusals; attackers at nice 19)`, async () => {
+    for (const { kind, server: flags } of SHARE_ATTACKS) {
+      const { cluster } = client();
+      let server: ServerChild | undefined;
+      let attacker: ScriptChild | undefined;
+      try {
+        server = await startServer(runtime, "127.0.0.1:0", ["--heartbeat=600000", ...flags]);
+        await callsIn(cluster, server.address, 100); // connected and warm
+        attacker = await spawnScript("deno", ATTACKER, [server.address, kind]);
+        // Started at normal priority (a reniced start-up can take minutes
+        // beside CPU burners), lowered once its first round went out.
+        await attacker.waitFor(/^attacking$/m, HANG_GUARD);
+        await lowerPriority(attacker.pid);
+        await keepsHalf(cluster, server.address, attacker, `${runtime} ${kind}`);
+      } finally {
+        await attacker?.stop();
+        await cluster.close();
+        await server?.stop();
+      }
     }
   });
 }

@@ -14,10 +14,12 @@
  * `--max-connections=N`, `--max-per-address=N`, `--state=BYTES` (memory each `hold` keeps while it
  * runs), `--codec=raw|json|msgpack` (default raw: bodies are bytes),
  * `--max-elements=N` (json, msgpack; `Infinity` for none),
- * `--fault-log-limit=N`, `--part-timeout=MS`, `--max-partial-node=BYTES`
- * (`maxPartialBytesPerNode`), `--max-handlers-node=N` (`maxHandlersPerNode`),
- * `--max-waiting-node=BYTES` (`maxWaitingBytesPerNode`) (each turns on the
- * cluster's stats, whose `limits` the `stats` command then carries), `--stderr-log` (the cluster's default logger, to
+ * `--fault-log-limit=N`, `--forbid=CMD` (an `authorize` hook refusing that
+ * cmd; with `--forbid-throws` the hook throws for it), `--part-timeout=MS`,
+ * `--max-partial-node=BYTES` (`maxPartialBytesPerNode`),
+ * `--max-handlers-node=N` (`maxHandlersPerNode`), `--max-waiting-node=BYTES`
+ * (`maxWaitingBytesPerNode`) (each turns on the cluster's stats, whose
+ * `limits` the `stats` command then carries), `--stderr-log` (the cluster's default logger, to
  * stderr, in place of the stdout lines below). Prints `listening HOST:PORT`,
  * then serves until killed. Commands:
  *
@@ -217,6 +219,13 @@ const codec = codecName === "json"
   ? msgpack(codecLimits)
   : raw();
 const structured = codecName !== "raw";
+const forbidden = num("forbid");
+const forbidThrows = flags.has("forbid-throws");
+function authorize({ cmd }: { cmd: number }): boolean {
+  if (cmd !== forbidden) return true;
+  if (forbidThrows) throw new Error(`cmd ${cmd} is not for you`);
+  return false;
+}
 const count = (v: unknown): number =>
   Array.isArray(v)
     ? v.reduce((n: number, x) => n + count(x), 1)
@@ -235,6 +244,7 @@ const cluster = new Cluster({
   ...Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
   framing,
   ...(nodeStats ? { stats: true } : {}),
+  ...(forbidden === undefined ? {} : { authorize }),
   accept() {
     stats.accepted++;
     stats.open++;
