@@ -171,7 +171,10 @@ export class Calls {
             signal,
             `Call to ${peer} timed out`,
           );
-          while (channel.congested) {
+          // Closed while this one waited in line: drained() rejects with
+          // the reason the one ahead was given (closed, or the handshake's
+          // error), rather than each waiter reconnecting.
+          while (channel.congested || channel.closed) {
             const why = channel.handshaking ? " waiting for weft's HELLO_ACK" : "";
             await waitFor(
               this.#deadlines,
