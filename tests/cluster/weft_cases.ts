@@ -367,6 +367,43 @@ export const weftCases: Case[] = [
       }),
   },
   {
+    name:
+      "weft: a peer whose pong waits unread behind requests this node runs turn by turn is not taken for dead",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        // The server runs 4 requests per read turn (each costs its handler
+        // 5 ms), so 200 pipelined requests keep its reading paused for its
+        // own turns for 250 ms and more, 25 of its heartbeat intervals,
+        // while the client's pong waits unread behind them: a pause of this
+        // node's choosing, no sign of a dead peer.
+        const REQUESTS = 200;
+        const closes: string[] = [];
+        let served = 0;
+        const server = node({
+          heartbeatInterval: 10,
+          heartbeatMisses: 3,
+          maxRequestsPerTurn: 4,
+          soloTurnTime: 0,
+          close: (_p, reason) => closes.push(reason.message),
+          call: () => {
+            const until = performance.now() + 5;
+            while (performance.now() < until) { /* a slow handler */ }
+            return ++served;
+          },
+        });
+        // Only the server's judgement is tested.
+        const client = node({ heartbeatInterval: 600_000 });
+        const peer = client.connect(await serve(env, server));
+        assert.equal(await client.call(peer, 1, null), 1);
+        const calls = Array.from({ length: REQUESTS }, () => client.call(peer, 1, null));
+        const answers = await Promise.allSettled(calls);
+        assert.deepEqual(closes, [], "the server took the client for dead");
+        assert.equal(answers.filter((a) => a.status === "fulfilled").length, REQUESTS);
+        assert.equal(served, REQUESTS + 1);
+        assert.equal(peer.isConnected, true);
+      }),
+  },
+  {
     name: "weft: a healthy idle connection survives many heartbeat intervals",
     fn: (env) =>
       nodes(env, async (node) => {
