@@ -319,11 +319,11 @@ export const weftCases: Case[] = [
       "weft: a peer whose pong is queued behind the megabytes it is sending is not taken for dead",
     fn: (env) =>
       nodes(env, async (node) => {
-        // The client reads slowly (each send costs its handler 2 ms), so the
-        // server's pong waits behind megabytes of sends: 600 ms and more,
-        // twice the client's heartbeat window (300 ms: shorter windows took
-        // a live peer for dead when a loaded machine stalled the process),
-        // while bytes keep arriving.
+        // The client reads slowly (each send costs its handler 4 ms), so the
+        // server's pong waits behind megabytes of sends: 1.2 s and more,
+        // twice the client's heartbeat window (600 ms: 300 ms took a live
+        // peer for dead when a loaded machine left that long between two
+        // of its reads), while bytes keep arriving.
         const SENDS = 300;
         const pad = "p".repeat(32 * 1024);
         let accepted = 0;
@@ -346,11 +346,11 @@ export const weftCases: Case[] = [
         const closes: string[] = [];
         const client = node({
           heartbeatInterval: 50,
-          heartbeatMisses: 6,
+          heartbeatMisses: 12,
           close: (_p, reason) => closes.push(reason.message),
           call: (_p, cmd) => {
             if (cmd !== 2) return undefined;
-            const until = performance.now() + 2;
+            const until = performance.now() + 4;
             while (performance.now() < until) { /* a slow handler */ }
             received++;
             return undefined;
