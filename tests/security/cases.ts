@@ -16,6 +16,7 @@ import { json } from "../../src/codec/json.ts";
 import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
 import type { Address, Connection, Transport } from "../../src/transport/types.ts";
 import { MemoryLogger, rejectsWith, until } from "../cluster/cases.ts";
+import { waitLimit } from "../_wait.ts";
 import type { Certs } from "./_certs.ts";
 
 /** Where a case runs. */
@@ -96,7 +97,8 @@ async function tlsListener(
     accepted.push(conn);
     conn.start({ data: (chunk) => conn.write(chunk.slice()), close: () => {} });
   }, {
-    tls: { ...serverTls(env.certs, requireClientCert), handshakeTimeout: 2000 },
+    // A hang guard (refusals come from the certificates, not the clock).
+    tls: { ...serverTls(env.certs, requireClientCert), handshakeTimeout: 30_000 },
     onRefused: (error: WeftError, _remote: Address | undefined) => refused.push(error),
   });
   return {
@@ -123,7 +125,8 @@ async function knock(
   conn.write(Uint8Array.of(1));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<"echoed">((resolve) =>
-    timer = setTimeout(() => resolve("echoed"), 5000)
+    // A hang guard: a refusal or an echo comes first, however slow the machine.
+    timer = setTimeout(() => resolve("echoed"), waitLimit(5000))
   );
   const outcome = await Promise.race([result, limit]);
   clearTimeout(timer);
@@ -284,7 +287,9 @@ export const securityCases: SecurityCase[] = [
         const plain = await env.transport.connect(`127.0.0.1:${listener.address.port}`);
         const closed = new Promise((resolve) => plain.start({ data: () => {}, close: resolve }));
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const limit = new Promise((resolve) => timer = setTimeout(() => resolve("hung"), 5000));
+        const limit = new Promise((resolve) =>
+          timer = setTimeout(() => resolve("hung"), waitLimit(5000))
+        );
         const outcome = await Promise.race([closed, limit]);
         clearTimeout(timer);
         await plain.close();
