@@ -454,8 +454,9 @@ Deno.test("Nodes: reload merges the keys given as skynet's clusterd does; __nowa
       "added",
     ]]);
     const started = performance.now();
-    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 5000 }), "unknown node");
-    assert.ok(performance.now() - started < 4000, "nowaiting still on: failed at once");
+    await rejectsWith(web.call("ghost", "calc", "add", {}, { timeout: 120_000 }), "unknown node");
+    // Far below the call's timeout (a loaded machine is slow, not waiting).
+    assert.ok(performance.now() - started < 60_000, "nowaiting still on: failed at once");
     // cluster2.lua: `{ db = false, db3 = ... }` marks db down, keeps db2, adds db3.
     const later = await web.reload({ db: false, db3: db.address }, { probe: false });
     assert.deepEqual(later.map((o) => [o.node, o.outcome]), [
