@@ -27,6 +27,16 @@ export function finish(): void {
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits until `condition()` holds, looking every 5 ms, for at most
+ * `limitMs` (generous: a busy machine is slow, not failing; the check that
+ * follows says whether it happened).
+ */
+export async function until(condition: () => boolean, limitMs = 30_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!condition() && Date.now() < end) await sleep(5);
+}
+
 /** The WeftError code a promise rejects with, or "no error". */
 export async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {

@@ -213,7 +213,7 @@ export async function runRouters(
     }
     if (first === undefined) throw new Error("no master of group 1 was elected");
     let clean = 0;
-    for (let i = 0; i < 30 && clean < 3; i++) {
+    for (let i = 0; i < SWITCH_ROUNDS && clean < 3; i++) {
       clean = (await callRound()).ok ? clean + 1 : 0;
       await sleep(ROUND_MS);
     }
@@ -253,7 +253,7 @@ export async function runRouters(
 
     // After both switches, everything must answer again.
     clean = 0;
-    for (let i = 0; i < 50 && clean < 3; i++) {
+    for (let i = 0; i < SWITCH_ROUNDS && clean < 3; i++) {
       clean = (await callRound()).ok ? clean + 1 : 0;
       await sleep(ROUND_MS);
     }

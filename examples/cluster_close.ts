@@ -14,7 +14,7 @@
 
 import { Cluster } from "../src/cluster/cluster.ts";
 import { json } from "../src/codec/json.ts";
-import { check, codeOf, finish, sleep } from "./_check.ts";
+import { check, codeOf, finish, until } from "./_check.ts";
 
 const commands = { test: 0x01 };
 const closed: string[] = [];
@@ -34,7 +34,7 @@ const peer = client.connect(address);
 check((await client.call(peer, "test", { x: 1 }) as { x: number }).x === 1, "the peer works");
 
 await client.close(peer); // actively close the connection
-for (let i = 0; i < 200 && closed.length === 0; i++) await sleep(5);
+await until(() => closed.length > 0);
 console.log(closed.join("\n"));
 check(closed.length === 1 && closed[0]!.startsWith("server:"), "only the other end's hook fires");
 check(await codeOf(client.call(peer, "test", {})) === "peer closed", "no reconnect: peer closed");

@@ -20,7 +20,7 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
 import { isWeftError } from "../src/errors.ts";
-import { check, finish } from "./_check.ts";
+import { check, finish, until } from "./_check.ts";
 
 const commands = new Commands({ notify: 0x10 });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,7 +54,7 @@ try {
     await sleep(10);
   }
   check(sent === 5, "five sends were handed to the socket");
-  for (let i = 0; i < 200 && received.length < 5; i++) await sleep(5);
+  await until(() => received.length >= 5);
   check(
     received.join("|") === [1, 2, 3, 4, 5].map((i) => `Notification #${i}`).join("|"),
     "the server received the five notifications, in order",

@@ -16,7 +16,7 @@ import { Cluster } from "../src/cluster/cluster.ts";
 import type { Peer } from "../src/connection/peer.ts";
 import { Commands } from "../src/codec/commands.ts";
 import { json } from "../src/codec/json.ts";
-import { check, finish } from "./_check.ts";
+import { check, finish, until } from "./_check.ts";
 
 // ping is answered by pong, as silly's marshal turns "ping" into "pong" for responses.
 const commands = new Commands({ ping: { id: 0x01, response: "pong" }, pong: 0x02 });
@@ -56,9 +56,7 @@ try {
   await client.close(peer);
 
   // The server learns of the remote close shortly after.
-  for (let i = 0; i < 200 && closedCode === ""; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await until(() => closedCode !== "");
   check(closedCode === "closed", "the server's close hook saw the client go (code closed)");
 } finally {
   await client.close();

@@ -77,7 +77,10 @@ try {
     return code;
   };
 
-  for (let i = 0; i < 300 && peer === undefined; i++) await sleep(100);
+  // Waits are bounded by time (generous: a busy machine is slow, not
+  // failing) and, as a guard, by count.
+  const electedBy = Date.now() + 60_000;
+  for (let i = 0; i < 6000 && peer === undefined && Date.now() < electedBy; i++) await sleep(10);
   check(master !== undefined, "a master was elected");
   const first = master!;
   for (let i = 0; i < 3; i++) {
@@ -90,7 +93,8 @@ try {
   const killed = Date.now();
   victim.signal("SIGKILL");
   let answered = false;
-  for (let i = 0; i < 100 && !answered; i++) {
+  const switchedBy = killed + 60_000;
+  for (let i = 0; i < 6000 && !answered && Date.now() < switchedBy; i++) {
     const code = await call();
     answered = code === "no error" && master !== first;
     if (!answered) await sleep(100);

@@ -14,7 +14,7 @@
 // Exits 0 only if every check passed; closes everything.
 
 import { Nodes } from "../src/nodes/mod.ts";
-import { check, codeOf, finish, sleep } from "./_check.ts";
+import { check, codeOf, finish, until } from "./_check.ts";
 
 // cluster1.lua: the simpledb service, SET/GET/PING.
 const db = new Nodes({ name: "db" });
@@ -67,7 +67,7 @@ __nowaiting = true -- If you turn this flag off, cluster.call would block when n
   console.log(b);
   check(b === "foobar2", "call db2 sdb GET b");
   await node2.send("db2", "sdb", "PING", "db2:longstring" + largevalue);
-  for (let i = 0; i < 100 && pings.length < 2; i++) await sleep(10);
+  await until(() => pings.length >= 2);
   check(
     pings[0] === "proxy" && pings[1]?.length === 14 + largevalue.length,
     "both PINGs arrived, in order",

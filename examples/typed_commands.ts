@@ -12,7 +12,7 @@
 import { Cluster } from "../src/cluster/cluster.ts";
 import { typed } from "../src/cluster/typed.ts";
 import { json } from "../src/codec/json.ts";
-import { check, finish } from "./_check.ts";
+import { check, finish, until } from "./_check.ts";
 
 // The types: request and response per command. notify has no response: it
 // can be sent, not called.
@@ -48,9 +48,7 @@ try {
   const { msg } = await client.call(peer, "ping", { msg: "hi" }); // msg: string
   check(msg.startsWith("pong to hi"), `ping answered "${msg}"`);
   await client.send(peer, "notify", { text: "hello" });
-  for (let i = 0; i < 200 && notes.length === 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await until(() => notes.length > 0);
   check(notes[0] === "hello", "the notification arrived");
 
   // Each of these is a type error (deno check examples/typed_commands.ts):

@@ -3,7 +3,14 @@
  * binaries is shared with the demo: see examples/_runtimes.ts.
  */
 
-import { type RuntimeName, runtimePath, scriptArgs } from "../examples/_runtimes.ts";
+import {
+  type RuntimeName,
+  runtimePath,
+  scriptArgs,
+  type ScriptChild,
+  spawnScript as spawnExampleScript,
+} from "../examples/_runtimes.ts";
+import { waitLimit } from "./_wait.ts";
 
 export {
   NODE_OLDEST,
@@ -13,8 +20,29 @@ export {
   runtimePathAt,
   scriptArgs,
   type ScriptChild,
-  spawnScript,
 } from "../examples/_runtimes.ts";
+
+/**
+ * examples/_runtimes.ts's `spawnScript` for tests: every wait on the child
+ * (`waitFor`, `until`, `exited`) is a hang guard, so its bound is raised to
+ * tests/_wait.ts's floor. A child that merely starts slowly (a runtime
+ * compiling on a loaded machine) must not fail a test; one that never
+ * prints what is awaited still does, after the floor.
+ */
+export async function spawnScript(
+  name: RuntimeName,
+  script: string,
+  args: string[] = [],
+  bin?: string,
+): Promise<ScriptChild> {
+  const child = await spawnExampleScript(name, script, args, bin);
+  return {
+    ...child,
+    waitFor: (pattern, limitMs) => child.waitFor(pattern, waitLimit(limitMs)),
+    until: (check, limitMs, what) => child.until(check, waitLimit(limitMs), what),
+    exited: (limitMs) => child.exited(waitLimit(limitMs)),
+  };
+}
 
 /** What a finished child process printed. */
 export interface ChildResult {

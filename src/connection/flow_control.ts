@@ -26,6 +26,9 @@ export const Pause = {
   Turn: 32,
 } as const;
 
+/** The reasons to pause that are this node's own choice (see `pausedByChoice`). */
+const BY_CHOICE = Pause.Inflight | Pause.Held | Pause.Turn;
+
 /** One of {@linkcode Pause}'s bits. */
 export type Pause = typeof Pause[keyof typeof Pause];
 
@@ -78,10 +81,11 @@ export class FlowControl {
 
   /**
    * True while reading is paused only by this node's own choice (busy
-   * handlers, a hold): nothing unread then says the peer is dead.
+   * handlers, a hold, a read turn's spent budget: requests already read
+   * still waiting to run): nothing unread then says the peer is dead.
    */
   get pausedByChoice(): boolean {
-    return this.paused !== 0 && (this.paused & ~(Pause.Inflight | Pause.Held)) === 0;
+    return this.paused !== 0 && (this.paused & ~BY_CHOICE) === 0;
   }
 
   /** Stops reading for `why` (the transport is paused when the first reason comes). */

@@ -20,7 +20,7 @@ export interface LivenessState {
   readonly ready: boolean;
   /** An accepted connection (the connecting side waits for a handshake's answer by its own deadline). */
   readonly accepted: boolean;
-  /** Reading is paused only by this node's choice (busy handlers, a hold): an unread pong is no sign of death. */
+  /** Reading is paused only by this node's choice (busy handlers, a hold, its read turns): an unread pong is no sign of death. */
   readonly pausedByChoice: boolean;
 }
 
@@ -55,9 +55,9 @@ export class Liveness {
       return this.#missed <= misses ? ALIVE : DEAD;
     }
     if (this.#outstanding) {
-      // Not reading only because this node's handlers are busy (or it holds
-      // the peer): the pong may be waiting unread, so that is no sign of a
-      // dead peer.
+      // Not reading only because this node's handlers are busy, it holds
+      // the peer, or it still runs requests it read, turn by turn: the pong
+      // may be waiting unread, so that is no sign of a dead peer.
       if (state.pausedByChoice) return ALIVE;
       // Bytes keep coming: the pong is queued behind them (megabytes sent to
       // a node that was stopped, say), and a dead peer sends nothing.

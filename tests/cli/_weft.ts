@@ -28,7 +28,7 @@ export interface WeftOptions {
   env?: Record<string, string>;
   /** Text on stdin. */
   stdin?: string;
-  /** Killed after this long. @default {30000} */
+  /** Killed after this long (a hang guard: a loaded machine starts a runtime slowly). @default {120000} */
   limit?: number;
 }
 
@@ -47,7 +47,7 @@ export async function weft(args: string[], options: WeftOptions = {}): Promise<C
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
-  }, options.limit ?? 30_000);
+  }, options.limit ?? 120_000);
   try {
     if (options.stdin !== undefined) {
       const writer = child.stdin.getWriter();

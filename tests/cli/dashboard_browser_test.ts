@@ -20,6 +20,7 @@ import { json } from "../../src/codec/json.ts";
 import { hash, master, random, Service, serviceId } from "../../src/router/mod.ts";
 import { type RuntimeName, type ScriptChild, spawnScript } from "../_runtimes.ts";
 import { start, type Started } from "./_weft.ts";
+import { waitLimit } from "../_wait.ts";
 
 const PART = new URL("../../examples/_demo_part.ts", import.meta.url).pathname;
 const SCREENSHOT = new URL("../../docs/dashboard.png", import.meta.url).pathname;
@@ -36,8 +37,12 @@ function findChromium(): string | undefined {
 
 const browserPath = findChromium();
 
-/** Polls `check` every 100 ms until it returns a value, for at most `ms`. */
+/**
+ * Polls `check` every 100 ms until it returns a value, for at most `ms`
+ * raised to tests/_wait.ts's floor (a hang guard).
+ */
 async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
+  ms = waitLimit(ms);
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -15,6 +15,7 @@ import { json } from "../../src/codec/json.ts";
 import { Service, serviceId } from "../../src/router/mod.ts";
 import { makeCerts } from "../security/_certs.ts";
 import { expectExit, RUNTIMES, start, weft } from "./_weft.ts";
+import { waitLimit } from "../_wait.ts";
 
 const quiet = { error() {}, warn() {} };
 
@@ -529,7 +530,8 @@ Deno.test("weft: unreachable targets exit 1 with connect failed; top --once and 
         assert.equal(missing.status, 404);
         await missing.body?.cancel();
         let view;
-        for (let i = 0; i < 50; i++) {
+        const end = Date.now() + waitLimit(60_000);
+        for (let i = 0; i < 1000 && Date.now() < end; i++) {
           view = await (await fetch(dash.address + "api/view")).json();
           if (view.nodes.some((n: { id: string; up: boolean }) => n.id === "svc:3.1" && n.up)) {
             break;

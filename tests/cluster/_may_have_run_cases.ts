@@ -11,7 +11,8 @@ import { Cluster } from "../../src/cluster/cluster.ts";
 import { json } from "../../src/codec/json.ts";
 import { WeftError } from "../../src/errors.ts";
 import { defaultTransport } from "../../src/transport/detect.ts";
-import type { Connection, Listener } from "../../src/transport/types.ts";
+import type { Connection, Listener, Transport } from "../../src/transport/types.ts";
+import { until } from "../_wait.ts";
 
 /** A named case. */
 export interface Case {
@@ -45,7 +46,25 @@ function outcome(promise: Promise<unknown>): Promise<WeftError> {
   );
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The default transport, counting the bytes its connections write. */
+async function countingTransport(): Promise<{ transport: Transport; written: () => number }> {
+  const inner = await defaultTransport();
+  let written = 0;
+  const transport: Transport = {
+    name: `counting(${inner.name})`,
+    connect: async (address, options) => {
+      const conn = await inner.connect(address, options);
+      const write = conn.write.bind(conn);
+      conn.write = (bytes: Uint8Array) => {
+        written += bytes.length;
+        return write(bytes);
+      };
+      return conn;
+    },
+    listen: (address, onAccept, options) => inner.listen(address, onAccept, options),
+  };
+  return { transport, written: () => written };
+}
 
 export const cases: Case[] = [
   {
@@ -53,10 +72,12 @@ export const cases: Case[] = [
       "Cluster: a connection lost with calls written and calls held behind backpressure: closed, mayHaveRun true and false",
     async fn() {
       const peer = await deafPeer();
+      const counting = await countingTransport();
       // silly mode: no handshake, the first frame is a call.
       const client = new Cluster({
         ...json(),
         protocol: "silly",
+        transport: counting.transport,
         highWaterMark: 1024,
         timeout: 30_000,
         logger: quiet,
@@ -71,7 +92,8 @@ export const cases: Case[] = [
         const written = large[0]!;
         const held = [1, 2, 3].map((n) => outcome(client.call(to, 1, n)));
         const server = await peer.accepted;
-        await sleep(200);
+        // Lost once the first body is written (not after a guess at how long that takes).
+        await until(() => counting.written() > body.length, 0, "the first body written");
         await server.close();
         const first = await written;
         assert.equal(first.code, "closed");
@@ -100,14 +122,24 @@ export const cases: Case[] = [
       });
       try {
         const to = client.connect(peer.address);
-        const small = await outcome(client.call(to, 1, "a", { timeout: 300 }));
+        // Connected first (a send is handed to the socket), so that the
+        // small call is written at once, long before its timeout, however
+        // slow the machine.
+        await client.send(to, 1, "connect");
+        const small = await outcome(client.call(to, 1, "a", { timeout: 2000 }));
         assert.equal(small.code, "timeout");
         assert.equal(small.mayHaveRun, true, small.message);
-        const big = outcome(client.call(to, 1, "x".repeat(4 * 1024 * 1024), { timeout: 2000 }));
+        // 12 MiB, past what the kernel's buffers take (a 4 MiB send buffer
+        // and the deaf peer's receive buffer): one 4 MiB body could drain
+        // into them within the held call's timeout and let it be written.
+        const bigs = [1, 2, 3].map(() =>
+          outcome(client.call(to, 1, "x".repeat(4 * 1024 * 1024), { timeout: 2000 }))
+        );
         const held = await outcome(client.call(to, 1, "b", { timeout: 300 }));
         assert.equal(held.code, "timeout");
         assert.equal(held.mayHaveRun, false, held.message);
-        assert.equal((await big).mayHaveRun, true);
+        assert.equal((await bigs[0]!).mayHaveRun, true);
+        await Promise.all(bigs);
         await (await peer.accepted).close();
       } finally {
         await client.close();
@@ -120,7 +152,13 @@ export const cases: Case[] = [
       "Cluster: a call aborted after it was written: mayHaveRun true; aborted before it was sent: false",
     async fn() {
       const peer = await deafPeer();
-      const client = new Cluster({ ...json(), protocol: "silly", logger: quiet });
+      const counting = await countingTransport();
+      const client = new Cluster({
+        ...json(),
+        protocol: "silly",
+        transport: counting.transport,
+        logger: quiet,
+      });
       try {
         const to = client.connect(peer.address);
         const early = new AbortController();
@@ -131,7 +169,8 @@ export const cases: Case[] = [
         const late = new AbortController();
         const call = outcome(client.call(to, 1, "b", { signal: late.signal }));
         await peer.accepted;
-        await sleep(200);
+        // Aborted once its request is written (not after a guess at how long that takes).
+        await until(() => counting.written() > 0, 0, "the request written");
         late.abort();
         const after = await call;
         assert.equal(after.code, "aborted");

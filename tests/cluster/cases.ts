@@ -306,14 +306,14 @@ export const cases: Case[] = [
             return new Promise(() => {}); // never answers
           },
         },
-        { timeout: 5000 },
+        { timeout: 120_000 },
         async (s, c, peer) => {
           server = s;
           const started = Date.now();
           const calls = Array.from({ length: 10 }, () => c.call(peer, 1, "wait"));
           const dropper = c.call(peer, 1, "drop");
           for (const call of [...calls, dropper]) await rejectsWith(call, "closed");
-          assert.ok(Date.now() - started < 4000, "rejected long before the timeout");
+          assert.ok(Date.now() - started < 60_000, "rejected long before the timeout");
           await until(() => !peer.isConnected, 2000, "the client to see the close");
           await c.send(peer, 1, "again");
           assert.equal(accepted, 2, "reconnected once");

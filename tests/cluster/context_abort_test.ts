@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import type { Peer } from "../../src/connection/peer.ts";
 import { json } from "../../src/codec/json.ts";
+import { until } from "../_wait.ts";
 
 Deno.test("context.call: 100 calls pending through a context all abort with it, and their handlers too", async () => {
   let stopped = 0;
@@ -42,13 +43,11 @@ Deno.test("context.call: 100 calls pending through a context all abort with it, 
   const call = a.call(a.connect(`127.0.0.1:${bl.address.port}`), 1, {}, {
     signal: controller.signal,
   });
-  for (let i = 0; i < 200 && started < 100; i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => started >= 100, 0, "100 handlers started at C");
   assert.equal(started, 100);
   controller.abort(new Error("enough"));
   assert.equal(((await call.catch((e) => e)) as { code: string }).code, "aborted");
-  for (let i = 0; i < 200 && (stopped < 100 || outcomes.length < 100); i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(() => stopped >= 100 && outcomes.length >= 100, 0, "every handler stopped");
   assert.deepEqual(new Set(outcomes), new Set(["aborted"]));
   assert.equal(outcomes.length, 100);
   assert.equal(stopped, 100, "the cancel reached every handler at C");

@@ -30,7 +30,7 @@ Deno.test("holdReading() stops reading one peer until every hold is released", a
   const first = holdReading(fromA!);
   const second = holdReading(fromA!);
   let answered = false;
-  const waiting = a.call(pa, 1, "a1", { timeout: 5000 }).then((r) => {
+  const waiting = a.call(pa, 1, "a1", { timeout: 120_000 }).then((r) => {
     answered = true;
     return r;
   });

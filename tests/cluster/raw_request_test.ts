@@ -191,8 +191,8 @@ Deno.test("rawRequest: the caller's connection closing cancels the forward; a gr
   await until(() => c.seen.running === 0, 5000, "the back's handler aborted");
   // Nothing runs at the front any more: a graceful close does not wait out its grace.
   const start = Date.now();
-  await c.frontNode.close({ grace: 30_000 });
-  assert.ok(Date.now() - start < 10_000);
+  await c.frontNode.close({ grace: 120_000 });
+  assert.ok(Date.now() - start < 60_000);
 
   // A forward running when the front closes gracefully is waited for.
   await using d = await chain();

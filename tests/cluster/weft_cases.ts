@@ -135,8 +135,8 @@ export const weftCases: Case[] = [
         const client = node();
         const peer = client.connect(address);
         const started = Date.now();
-        const error = await rejectsWith(client.call(peer, 1, null, { timeout: 5000 }), "remote");
-        assert.ok(Date.now() - started < 2000, "rejected at once, not at the timeout");
+        const error = await rejectsWith(client.call(peer, 1, null, { timeout: 120_000 }), "remote");
+        assert.ok(Date.now() - started < 60_000, "rejected at once, not at the timeout");
         const remote = (error as RemoteError).remote;
         assert.equal(remote.name, "RangeError");
         assert.equal(remote.code, "E_BIG");
@@ -267,13 +267,11 @@ export const weftCases: Case[] = [
         });
         const client = node();
         const peer = client.connect(await serve(env, middle));
-        const started = Date.now();
         await rejectsWith(client.call(peer, 1, "top", { timeout: 120 }), "timeout");
         assert.ok(remainingSeen > 0 && remainingSeen <= 120, `remaining ${remainingSeen}`);
         await until(() => middleError !== undefined && leafAborted, 3000, "the chain to stop");
         // The middle's own copy of the deadline, or the caller's CANCEL, whichever came first.
         assert.ok(middleError === "timeout" || middleError === "aborted", middleError);
-        assert.ok(Date.now() - started < 3000);
       }),
   },
   {
@@ -319,11 +317,11 @@ export const weftCases: Case[] = [
       "weft: a peer whose pong is queued behind the megabytes it is sending is not taken for dead",
     fn: (env) =>
       nodes(env, async (node) => {
-        // The client reads slowly (each send costs its handler 2 ms), so the
-        // server's pong waits behind megabytes of sends: 600 ms and more,
-        // twice the client's heartbeat window (300 ms: shorter windows took
-        // a live peer for dead when a loaded machine stalled the process),
-        // while bytes keep arriving.
+        // The client reads slowly (each send costs its handler 4 ms), so the
+        // server's pong waits behind megabytes of sends: 1.2 s and more,
+        // twice the client's heartbeat window (600 ms: 300 ms took a live
+        // peer for dead when a loaded machine left that long between two
+        // of its reads), while bytes keep arriving.
         const SENDS = 300;
         const pad = "p".repeat(32 * 1024);
         let accepted = 0;
@@ -346,11 +344,11 @@ export const weftCases: Case[] = [
         const closes: string[] = [];
         const client = node({
           heartbeatInterval: 50,
-          heartbeatMisses: 6,
+          heartbeatMisses: 12,
           close: (_p, reason) => closes.push(reason.message),
           call: (_p, cmd) => {
             if (cmd !== 2) return undefined;
-            const until = performance.now() + 2;
+            const until = performance.now() + 4;
             while (performance.now() < until) { /* a slow handler */ }
             received++;
             return undefined;
@@ -364,6 +362,43 @@ export const weftCases: Case[] = [
         assert.equal(peer.isConnected, true);
         assert.equal(await client.call(peer, 1, null), "flooding");
         assert.equal(accepted, 1, "one connection throughout");
+      }),
+  },
+  {
+    name:
+      "weft: a peer whose pong waits unread behind requests this node runs turn by turn is not taken for dead",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        // The server runs 4 requests per read turn (each costs its handler
+        // 5 ms), so 200 pipelined requests keep its reading paused for its
+        // own turns for 250 ms and more, 25 of its heartbeat intervals,
+        // while the client's pong waits unread behind them: a pause of this
+        // node's choosing, no sign of a dead peer.
+        const REQUESTS = 200;
+        const closes: string[] = [];
+        let served = 0;
+        const server = node({
+          heartbeatInterval: 10,
+          heartbeatMisses: 3,
+          maxRequestsPerTurn: 4,
+          soloTurnTime: 0,
+          close: (_p, reason) => closes.push(reason.message),
+          call: () => {
+            const until = performance.now() + 5;
+            while (performance.now() < until) { /* a slow handler */ }
+            return ++served;
+          },
+        });
+        // Only the server's judgement is tested.
+        const client = node({ heartbeatInterval: 600_000 });
+        const peer = client.connect(await serve(env, server));
+        assert.equal(await client.call(peer, 1, null), 1);
+        const calls = Array.from({ length: REQUESTS }, () => client.call(peer, 1, null));
+        const answers = await Promise.allSettled(calls);
+        assert.deepEqual(closes, [], "the server took the client for dead");
+        assert.equal(answers.filter((a) => a.status === "fulfilled").length, REQUESTS);
+        assert.equal(served, REQUESTS + 1);
+        assert.equal(peer.isConnected, true);
       }),
   },
   {
@@ -482,11 +517,11 @@ export const weftCases: Case[] = [
         const started = Date.now();
         await rejectsWith(
           sillyClient.call(sillyClient.connect(await serve(env, weftServer)), 1, "x", {
-            timeout: 5000,
+            timeout: 120_000,
           }),
           "closed",
         );
-        assert.ok(Date.now() - started < 2000, "not at the timeout");
+        assert.ok(Date.now() - started < 60_000, "not at the timeout");
         await until(() => weftLog.errors.length > 0, 2000, "the weft side's log");
         assert.match(weftLog.errors.join("\n"), /Protocol mismatch: .*without weft's HELLO/);
       }),

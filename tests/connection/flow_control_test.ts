@@ -52,7 +52,7 @@ Deno.test("`FlowControl` holds are counted; an extra release is harmless", () =>
   assert.deepEqual(t.calls, ["pause", "resume"]);
 });
 
-Deno.test("`FlowControl.pausedByChoice` is true only for busy handlers and holds", () => {
+Deno.test("`FlowControl.pausedByChoice` is true only for busy handlers, holds and read turns", () => {
   const flow = new FlowControl(target().readable);
   assert.equal(flow.pausedByChoice, false, "reading: no choice made");
   flow.pause(Pause.Inflight);
@@ -60,6 +60,11 @@ Deno.test("`FlowControl.pausedByChoice` is true only for busy handlers and holds
   assert.equal(flow.pausedByChoice, true);
   flow.pause(Pause.Congested);
   assert.equal(flow.pausedByChoice, false, "congestion is the peer's doing");
+  const turns = new FlowControl(target().readable);
+  turns.pause(Pause.Turn);
+  assert.equal(turns.pausedByChoice, true, "requests already read wait for this node's next turn");
+  turns.pause(Pause.Parts);
+  assert.equal(turns.pausedByChoice, false, "large answers the peer does not read");
 });
 
 Deno.test("`FlowControl.congest()` stops reading unless calls of ours wait; `drained()` ends it", () => {

@@ -120,7 +120,9 @@ Deno.test("serveRegistry bounds what one client can make it hold: watch calls pe
   await using server = await serveRegistry("127.0.0.1:0", {
     maxWatchesPerConnection: 3,
     maxWatches: 4,
-    maxWatchWait: 200,
+    // Long enough that the watches waiting are still there when the calls
+    // that must be refused for them arrive, however slow the machine.
+    maxWatchWait: 2000,
     maxLeases: 2,
     maxKeys: 2,
     maxKeyBytes: 16,
@@ -148,7 +150,7 @@ Deno.test("serveRegistry bounds what one client can make it hold: watch calls pe
   );
   // Another connection is not affected, up to the total bound (maxWatches 4).
   const otherPeer = other.connect(server.address);
-  const progress = other.call(otherPeer, "watch", { prefix: "", from, wait: 100 }) as Promise<{
+  const progress = other.call(otherPeer, "watch", { prefix: "", from, wait: 2000 }) as Promise<{
     type: string;
     events: unknown[];
   }>;
@@ -159,7 +161,7 @@ Deno.test("serveRegistry bounds what one client can make it hold: watch calls pe
   );
   assert.equal((await progress).type, "events");
   assert.equal((await progress).events.length, 0, "an empty progress batch after the wait");
-  // The 60 s wait asked for is capped by maxWatchWait (200 ms): empty progress batches.
+  // The 60 s wait asked for is capped by maxWatchWait (2 s; calls time out at 5 s): empty progress batches.
   for (const answer of await Promise.all(waiting)) {
     assert.equal(answer.type, "events");
     assert.equal(answer.events.length, 0);

@@ -115,10 +115,15 @@ export function codes(results: unknown[]): Map<string, number> {
   return counts;
 }
 
-/** Starts a server on a fixed address, retrying while the port is still taken (bounded). */
+/**
+ * Starts a server on a fixed address, retrying while the port is still
+ * taken (the killed server's socket may take a while to go on a loaded
+ * machine), for up to tests/_wait.ts's floor.
+ */
 export async function restartOn(runtime: RuntimeName, address: string, options: string[]) {
   let last: unknown;
-  for (let attempt = 0; attempt < 20; attempt++) {
+  const end = Date.now() + waitLimit(0);
+  for (let attempt = 0; attempt < 1000 && (attempt === 0 || Date.now() < end); attempt++) {
     try {
       return await startServer(runtime, address, options);
     } catch (error) {

@@ -14,6 +14,7 @@ import {
 import { FrameDecoder } from "../../src/wire/frame_decoder.ts";
 import type { Frame } from "../../src/wire/frame.ts";
 import { RecordingLink } from "./_link.ts";
+import { waitLimit } from "../_wait.ts";
 
 function control(cmd: number, payload: Uint8Array, session = 0): Frame {
   return { kind: "request", session, cmd, traceHi: 0, traceLo: 0, payload };
@@ -43,11 +44,13 @@ function side(initiator: boolean, keys?: KeyRing, name?: string) {
 
 /**
  * Delivers every control frame each side wrote to the other until both are
- * ready, or one failed and nothing is left to deliver (at most 2 s).
+ * ready, or one failed and nothing is left to deliver (a hang guard of
+ * tests/_wait.ts's floor: WebCrypto's steps are slow on a loaded machine).
  */
 async function exchange(a: ReturnType<typeof side>, b: ReturnType<typeof side>): Promise<void> {
   const settled = (s: ReturnType<typeof side>) => s.link.isReady || s.link.failed !== undefined;
-  for (let round = 0; round < 400; round++) {
+  const end = Date.now() + waitLimit(0);
+  for (let round = 0; round < 100_000 && Date.now() < end; round++) {
     for (const frame of a.sent.splice(0)) if (!b.link.closed) deliver(b, frame);
     for (const frame of b.sent.splice(0)) if (!a.link.closed) deliver(a, frame);
     const quiet = a.sent.length === 0 && b.sent.length === 0;
@@ -70,9 +73,12 @@ function deliver(to: ReturnType<typeof side>, frame: Frame): void {
 
 const KEY = "0123456789abcdef0123456789abcdef";
 
-/** Waits (a few ms at a time, at most 2 s) for `done`. */
+/** Waits (a few ms at a time, at most tests/_wait.ts's floor) for `done`. */
 async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  const end = Date.now() + waitLimit(0);
+  for (let i = 0; i < 100_000 && !done() && Date.now() < end; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   assert.ok(done(), "timed out");
 }
 
@@ -153,7 +159,8 @@ Deno.test("`WeftHandshake`: the accepting side refuses a wrong proof with an emp
     new KeyRing({ keys: { c: KEY.replace("0", "x"), s: good }, keyId: "s" }),
   );
   client.handshake.start();
-  for (let i = 0; i < 400 && server.link.failed === undefined; i++) {
+  const end = Date.now() + waitLimit(0);
+  for (let i = 0; i < 100_000 && server.link.failed === undefined && Date.now() < end; i++) {
     for (const frame of client.sent.splice(0)) deliver(server, frame);
     for (const frame of server.sent.splice(0)) {
       if (frame.cmd === ControlCmd.HelloAck) deliver(client, frame);

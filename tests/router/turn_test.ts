@@ -8,6 +8,7 @@ import { Router } from "../../src/router/router.ts";
 import { target } from "../../src/router/route.ts";
 import { Service } from "../../src/router/service.ts";
 import { closeAll, QUIET, startRouter } from "./_fixture.ts";
+import { until } from "../_wait.ts";
 
 Deno.test("router: a bad maxRequestsPerTurn is refused at construction, naming the option", () => {
   assert.throws(() => new Router({ maxRequestsPerTurn: 0 }), /maxRequestsPerTurn/);
@@ -50,7 +51,7 @@ for (const perTurn of [1, 7, undefined, Infinity]) {
       for (let n = 0; n < 4000; n++) {
         // every fourth a one-way send, in the same stream
         if (n % 4 === 3) await caller.send(to, 1, numbered(n));
-        else calls.push(caller.call(to, 1, numbered(n), { timeout: 30_000 }));
+        else calls.push(caller.call(to, 1, numbered(n), { timeout: 120_000 }));
       }
       const replies = await Promise.all(calls);
       assert.equal(replies.length, 3000);
@@ -60,9 +61,7 @@ for (const perTurn of [1, 7, undefined, Infinity]) {
         assert.equal(got.getUint32(0, true), n, `reply ${i}`);
       });
       // the last sends may still be on their way
-      for (let i = 0; i < 100 && seen.length < 4000; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until(() => seen.length >= 4000, 0, "every send at the target");
       assert.equal(seen.length, 4000);
       assert.deepEqual(seen, Array.from({ length: 4000 }, (_, n) => n));
       assert.equal(router.stats.forwarded, 4000);

@@ -188,6 +188,9 @@ async function generate(): Promise<Certs> {
   return readCerts(dir);
 }
 
+/** {@linkcode withTls}'s handshake timeout, both ends: a hang guard. */
+export const TLS_HANDSHAKE_GUARD = 60_000;
+
 /**
  * `transport` with TLS on every listen and connect (the server certificate
  * of `certs`, trusted through its CA; clients present the node-a
@@ -200,7 +203,14 @@ export function withTls(transport: Transport, certs: Certs): Transport {
     connect: (address, options) =>
       transport.connect(address, {
         ...options,
-        tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+        // A hang guard: hundreds of handshakes at once on a loaded machine
+        // outlast the 10 s default (the transport conformance suite opens 500).
+        tls: {
+          ca: certs.ca,
+          cert: certs.clientCert,
+          key: certs.clientKey,
+          handshakeTimeout: TLS_HANDSHAKE_GUARD,
+        },
       }),
     listen: (address, onAccept, options) =>
       transport.listen(address, onAccept, {
@@ -210,6 +220,7 @@ export function withTls(transport: Transport, certs: Certs): Transport {
           key: certs.serverKey,
           ca: certs.ca,
           requireClientCert: true,
+          handshakeTimeout: TLS_HANDSHAKE_GUARD,
         },
       }),
   };

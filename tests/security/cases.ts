@@ -16,6 +16,7 @@ import { json } from "../../src/codec/json.ts";
 import { isWeftError, type RemoteError, type WeftError } from "../../src/errors.ts";
 import type { Address, Connection, Transport } from "../../src/transport/types.ts";
 import { MemoryLogger, rejectsWith, until } from "../cluster/cases.ts";
+import { waitLimit } from "../_wait.ts";
 import type { Certs } from "./_certs.ts";
 
 /** Where a case runs. */
@@ -96,7 +97,8 @@ async function tlsListener(
     accepted.push(conn);
     conn.start({ data: (chunk) => conn.write(chunk.slice()), close: () => {} });
   }, {
-    tls: { ...serverTls(env.certs, requireClientCert), handshakeTimeout: 2000 },
+    // A hang guard (refusals come from the certificates, not the clock).
+    tls: { ...serverTls(env.certs, requireClientCert), handshakeTimeout: 30_000 },
     onRefused: (error: WeftError, _remote: Address | undefined) => refused.push(error),
   });
   return {
@@ -123,7 +125,8 @@ async function knock(
   conn.write(Uint8Array.of(1));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<"echoed">((resolve) =>
-    timer = setTimeout(() => resolve("echoed"), 5000)
+    // A hang guard: a refusal or an echo comes first, however slow the machine.
+    timer = setTimeout(() => resolve("echoed"), waitLimit(5000))
   );
   const outcome = await Promise.race([result, limit]);
   clearTimeout(timer);
@@ -252,21 +255,27 @@ export const securityCases: SecurityCase[] = [
     name: "plain TCP to a TLS listener: refused with tls, the client's call fails at once",
     async fn(env) {
       let handled = 0;
-      await pair(env, { tls: serverTls(env.certs, false), call: () => void handled++ }, {}, async (
-        { client, peer, serverLog },
-      ) => {
-        const started = Date.now();
-        await assert.rejects(client.call(peer, "echo", {}), (e) => isWeftError(e));
-        assert.ok(Date.now() - started < 8000, "no hang");
-        await until(
-          () => serverLog.warnings.some((w) => w.includes("TLS handshake")),
-          5000,
-          "tls refusal logged",
-        );
-        const refusal = serverLog.warnings.find((w) => w.includes("TLS handshake"))!;
-        assert.match(refusal, /the client does not speak TLS/, "the refusal says why");
-        assert.equal(handled, 0);
-      });
+      const guard = { timeout: 120_000, connectTimeout: 120_000 };
+      await pair(
+        env,
+        { tls: serverTls(env.certs, false), call: () => void handled++ },
+        guard,
+        async (
+          { client, peer, serverLog },
+        ) => {
+          const started = Date.now();
+          await assert.rejects(client.call(peer, "echo", {}), (e) => isWeftError(e));
+          assert.ok(Date.now() - started < 60_000, "no hang");
+          await until(
+            () => serverLog.warnings.some((w) => w.includes("TLS handshake")),
+            5000,
+            "tls refusal logged",
+          );
+          const refusal = serverLog.warnings.find((w) => w.includes("TLS handshake"))!;
+          assert.match(refusal, /the client does not speak TLS/, "the refusal says why");
+          assert.equal(handled, 0);
+        },
+      );
     },
   },
   {
@@ -284,7 +293,9 @@ export const securityCases: SecurityCase[] = [
         const plain = await env.transport.connect(`127.0.0.1:${listener.address.port}`);
         const closed = new Promise((resolve) => plain.start({ data: () => {}, close: resolve }));
         let timer: ReturnType<typeof setTimeout> | undefined;
-        const limit = new Promise((resolve) => timer = setTimeout(() => resolve("hung"), 5000));
+        const limit = new Promise((resolve) =>
+          timer = setTimeout(() => resolve("hung"), waitLimit(5000))
+        );
         const outcome = await Promise.race([closed, limit]);
         clearTimeout(timer);
         await plain.close();
@@ -302,11 +313,14 @@ export const securityCases: SecurityCase[] = [
     async fn(env) {
       await pair(env, { call: () => 1 }, {
         tls: { ca: env.certs.ca, handshakeTimeout: 1000 },
+        // Far off, so that only the handshake timeout can end the attempt.
+        timeout: 120_000,
+        connectTimeout: 120_000,
       }, async ({ client, peer }) => {
         const started = Date.now();
         const error = await rejectsWith(client.call(peer, "echo", {}), "connect failed");
         assert.ok(isWeftError(error.cause, "tls"), `cause: ${String(error.cause)}`);
-        assert.ok(Date.now() - started < 8000, "bounded by the handshake timeout");
+        assert.ok(Date.now() - started < 60_000, "bounded by the handshake timeout");
       });
     },
   },

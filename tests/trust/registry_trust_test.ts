@@ -111,14 +111,14 @@ async function deletedKeysComeBack(
   const onlooker = make();
   const w = watcher(onlooker, "nodes/");
   try {
-    await holder.register({ id: "nodes/a", address: "127.0.0.1:7001" }, { ttl: 10_000 });
+    await holder.register({ id: "nodes/a", address: "127.0.0.1:7001" }, { ttl: 120_000 });
     await w.until((e) => table(e).has("nodes/a"), 5000, "nodes/a");
     const start = Date.now();
     await deleteKey(`${ns}m/nodes/a`);
     await w.until((e) => e.some((x) => x.type === "delete"), 5000, "the delete");
     await w.until((e) => table(e).has("nodes/a"), 5000, "nodes/a written again");
-    // At once: long before the lease (10 s) could have lapsed.
-    assert.ok(Date.now() - start < 5000);
+    // At once: long before the lease (120 s) could have lapsed.
+    assert.ok(Date.now() - start < 60_000);
     // A leader whose candidacy key is deleted learns at once.
     const leadership = await holder.campaign("g", { id: "m/a", address: "127.0.0.1:7001" }, {
       ttl: 10_000,
