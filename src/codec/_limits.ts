@@ -4,6 +4,8 @@
 // empty map is one byte of MessagePack and about 60 bytes of heap.
 
 /** Default largest number of values in one body (containers included). */
+
+import { limitOption } from "../_limit_option.ts";
 export const DEFAULT_MAX_ELEMENTS = 1_000_000;
 
 /** Default deepest nesting of arrays and objects (maps, sets) in one body. */
@@ -13,19 +15,6 @@ export const DEFAULT_MAX_DEPTH = 100;
 export interface BodyLimits {
   readonly maxElements: number;
   readonly maxDepth: number;
-}
-
-function limit(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") {
-    throw new TypeError(`Invalid option ${option}: expected a number, got ${typeof value}`);
-  }
-  if (!(value === Infinity || (Number.isInteger(value) && value >= 1))) {
-    throw new RangeError(
-      `Invalid option ${option}: expected a positive integer or Infinity, got ${value}`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -38,8 +27,8 @@ export function checkBodyLimits(
   options: { maxElements?: number | undefined; maxDepth?: number | undefined },
 ): BodyLimits {
   return {
-    maxElements: limit(options.maxElements, "maxElements", DEFAULT_MAX_ELEMENTS),
-    maxDepth: limit(options.maxDepth, "maxDepth", DEFAULT_MAX_DEPTH),
+    maxElements: limitOption(options.maxElements, "maxElements", DEFAULT_MAX_ELEMENTS),
+    maxDepth: limitOption(options.maxDepth, "maxDepth", DEFAULT_MAX_DEPTH),
   };
 }
 

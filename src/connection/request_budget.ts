@@ -25,6 +25,8 @@
  * @module
  */
 
+import { limitOption } from "../_limit_option.ts";
+
 /** Default `maxHandlersPerNode`: handlers running at once on all connections of a node. */
 export const DEFAULT_MAX_HANDLERS_PER_NODE = 8192;
 
@@ -158,19 +160,6 @@ export interface RequestBudgetOptions {
   maxWaitingBytesPerNode?: number;
 }
 
-function cap(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") {
-    throw new TypeError(`Invalid option ${option}: expected a number, got ${typeof value}`);
-  }
-  if (!(value === Infinity || (Number.isInteger(value) && value >= 1))) {
-    throw new RangeError(
-      `Invalid option ${option}: expected a positive integer or Infinity, got ${value}`,
-    );
-  }
-  return value;
-}
-
 /**
  * Validates `maxHandlersPerNode` and `maxWaitingBytesPerNode` and makes the
  * node's budget (defaults applied).
@@ -180,8 +169,8 @@ function cap(value: unknown, option: string, fallback: number): number {
  */
 export function createRequestBudget(options: RequestBudgetOptions): RequestBudget {
   return new RequestBudget(
-    cap(options.maxHandlersPerNode, "maxHandlersPerNode", DEFAULT_MAX_HANDLERS_PER_NODE),
-    cap(
+    limitOption(options.maxHandlersPerNode, "maxHandlersPerNode", DEFAULT_MAX_HANDLERS_PER_NODE),
+    limitOption(
       options.maxWaitingBytesPerNode,
       "maxWaitingBytesPerNode",
       DEFAULT_MAX_WAITING_BYTES_PER_NODE,
