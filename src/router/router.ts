@@ -515,7 +515,9 @@ export class Router {
             this.#group(group).sourced = { id: id ?? -1, fence };
           }
         } catch (error) {
-          logger.error("Master source delivered a bad master", error);
+          // A registry's entries may come from any member that could write
+          // them: rate-limited like any peer fault.
+          this.#faults.report("bad master", "Master source delivered a bad master", error);
         }
       });
       if (this.#stopMasters instanceof Promise) {
