@@ -145,14 +145,17 @@ for (const runtime of RUNTIMES) {
             args(key).map((a) => a === "KEY" ? key : a),
           );
           children.push(attacker);
-          await lowerPriority(attacker.pid);
           try {
+            // It gets going at normal priority: at nice 19 beside a loaded
+            // machine's other work it can get too little CPU to open its
+            // connections within the hang guard (1,000 services of its own
+            // group did not register 100 in 120 s beside two CPU burners).
             await attacker.until(
               () => started(progress(attacker)),
               HANG_GUARD,
               `${what} (${key}) to get going`,
             );
-            await lowerPriority(attacker.pid); // threads it started since
+            await lowerPriority(attacker.pid);
             await keepsItsRate(
               rate,
               before,
@@ -167,10 +170,17 @@ for (const runtime of RUNTIMES) {
           }
         }
       };
+      // Every attempt fails with the refusal's code. "closed" is allowed
+      // beside it, never instead of it: the router closes a connection whose
+      // peer stops answering (heartbeats every 500 ms here), and an attacker
+      // at nice 19 on a loaded machine can be starved that long in the middle
+      // of an announcement; that gives it nothing either. What must never
+      // appear is "ok" (a forged announcement taken) or any other code.
       const onlyCode =
         (code: (key: string) => string) => (key: string, counts: Record<string, number>) => {
           const want = code(key);
-          assert.deepEqual(Object.keys(counts), [want], `${key}: ${JSON.stringify(counts)}`);
+          const { closed: _, ...others } = counts;
+          assert.deepEqual(Object.keys(others), [want], `${key}: ${JSON.stringify(counts)}`);
         };
       const refusal = (key: string) => key === "none" ? "authentication failed" : "forbidden";
 
@@ -234,8 +244,11 @@ for (const runtime of RUNTIMES) {
         (counts) =>
           counts.opened === undefined
             ? (counts["registered at most"] ?? 0) >= 100
+            // Waits until every count asserted below is reached (a
+            // loaded machine's attacker gets there later, not less).
             : (counts["closed at once"] ?? 0) >= 700 &&
-              (counts["cut at the handshake deadline"] ?? 0) >= 100,
+              (counts["cut at the handshake deadline"] ?? 0) >= 100 &&
+              (counts["failed authentication"] ?? 0) >= 100,
         async (key) => {
           // A new good service (from this address) gets in while flooded.
           const late = new Service({
