@@ -93,8 +93,10 @@ for (const runtime of RUNTIMES) {
             address,
           ]);
           children.push(attacker);
-          await lowerPriority(attacker.pid);
           try {
+            // It gets going at normal priority and is reniced for the
+            // measurement: at nice 19 from the start, beside a loaded
+            // machine's other work, it can starve before it gets going.
             await attacker.until(() => started(progress(attacker)), HANG_GUARD, `${what} (${key})`);
             await lowerPriority(attacker.pid);
             await keepsItsRate(
