@@ -5,6 +5,7 @@
  */
 
 import { found } from "../../examples/_etcd.ts";
+import { until } from "../_wait.ts";
 
 export { type EtcdServer, startEtcd } from "../../examples/_etcd.ts";
 
@@ -18,4 +19,38 @@ export function sayWhyIgnored(file: string): void {
     said = true;
     console.log(`${file}: etcd is not on PATH: etcd tests ignored (apt-get install etcd-server)`);
   }
+}
+
+/**
+ * The state of every thread of process `pid` (Linux: the letter after the
+ * command name in /proc/PID/task/TID/stat, e.g. `S`, `R`, `T`), or
+ * undefined where /proc cannot tell.
+ */
+export function threadStates(pid: number): string[] | undefined {
+  try {
+    const states: string[] = [];
+    for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+      states.push(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+    }
+    return states;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sends SIGSTOP to `pid` and waits until every thread of it is stopped (on
+ * Linux; elsewhere it returns once the signal is sent). A test that checks
+ * what happens while etcd cannot answer must not start before it cannot: a
+ * loaded run of the suite once saw a watch created after the signal get its
+ * snapshot from the etcd it had just stopped.
+ */
+export async function stopProcess(pid: number): Promise<void> {
+  Deno.kill(pid, "SIGSTOP");
+  await until(
+    () => threadStates(pid)?.every((s) => s === "T" || s === "t") ?? true,
+    0,
+    `every thread of ${pid} to stop`,
+  );
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { EtcdRegistry } from "../../src/discovery/etcd.ts";
 import { isWeftError } from "../../src/errors.ts";
 import type { Registry } from "../../src/discovery/types.ts";
-import { noEtcd, sayWhyIgnored, startEtcd } from "./_etcd.ts";
+import { noEtcd, sayWhyIgnored, startEtcd, stopProcess, threadStates } from "./_etcd.ts";
 import { bounded, HANG_LIMIT, runConformance, table, watcher } from "./conformance.ts";
 
 sayWhyIgnored("tests/discovery/etcd_test.ts");
@@ -335,7 +335,7 @@ Deno.test({
     const streaming = watcher(r, "");
     await streaming.until((e) => e.length === 1, 10_000, "snapshot");
     const pid = etcd.pid!;
-    Deno.kill(pid, "SIGSTOP");
+    await stopProcess(pid);
     try {
       // A watch whose stream is open and silent: its read is pending.
       await streaming.stop();
@@ -343,7 +343,13 @@ Deno.test({
       const connecting = watcher(r, "");
       await new Promise((resolve) => setTimeout(resolve, 200));
       await connecting.stop();
-      assert.deepEqual(connecting.items, [], "no snapshot from a stopped etcd");
+      assert.deepEqual(
+        connecting.items,
+        [],
+        `no snapshot from a stopped etcd (its threads: ${
+          threadStates(pid)?.join("") ?? "unknown"
+        })`,
+      );
       // A request: a coded error naming its deadline, not a hang.
       await bounded(
         assert.rejects(
