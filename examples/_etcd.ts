@@ -77,6 +77,11 @@ export async function startEtcd(): Promise<EtcdServer> {
   ];
   let child: Deno.ChildProcess | undefined;
   let log: Deno.FsFile | undefined;
+  // etcd's stderr copied into its log file: stop() waits for the copy to
+  // end, which closes the file, so that no write or open file outlives the
+  // process (a loaded machine can still be writing etcd's last lines when
+  // the process has exited).
+  let logged: Promise<void> = Promise.resolve();
 
   async function start(): Promise<void> {
     if (child) return;
@@ -87,7 +92,7 @@ export async function startEtcd(): Promise<EtcdServer> {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    child.stderr.pipeTo(log.writable).catch(() => {});
+    logged = child.stderr.pipeTo(log.writable).catch(() => {});
     const until = Date.now() + 15_000;
     for (;;) {
       try {
@@ -121,6 +126,7 @@ export async function startEtcd(): Promise<EtcdServer> {
     }, 5000);
     await c.status;
     clearTimeout(timer);
+    await logged;
   }
 
   await start();
