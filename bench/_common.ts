@@ -201,3 +201,11 @@ export async function drive<M = never>(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** The median of the finite values of `xs` (the mean of the middle two for an even count); NaN if none. */
+export function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).toSorted((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}

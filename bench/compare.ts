@@ -75,7 +75,7 @@
  */
 
 import { type RuntimeName, runtimePath } from "../tests/_runtimes.ts";
-import type { LoadResult } from "./_common.ts";
+import { type LoadResult, median } from "./_common.ts";
 import {
   argv,
   Child,
@@ -575,13 +575,6 @@ async function alternate<T>(
 }
 
 // ---- statistics ------------------------------------------------------------
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).toSorted((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /** Per-pair ratios new ÷ old (pairs where both ran). */
 function ratios(old: number[], neu: number[]): number[] {
