@@ -53,3 +53,30 @@ Deno.test({
     assert.match(result.stdout, /^\| deno \| [\d.]+ (B|KiB|MiB), /m, context);
   },
 });
+
+const MIXED = new URL("../bench/mixed.ts", import.meta.url).pathname;
+
+Deno.test({
+  name:
+    "`bench/mixed.ts` runs a heavy and a light client alone and together against one server and reports both rows",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    const result = await runScript("deno", MIXED, [
+      "--runtime=deno",
+      "--heavy=32",
+      "--rounds=1",
+      "--duration=100",
+    ], 120_000);
+    const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+    assert.equal(result.code, 0, context);
+    const rows = result.stdout.split("\n").filter((l) => /^\| (heavy|light) /.test(l));
+    assert.equal(rows.length, 2, context);
+    for (const row of rows) {
+      const cells = row.split("|").map((c) => c.trim()).slice(1, -1);
+      assert.match(cells[1]!, /^\d+$/, context);
+      assert.ok(Number(cells[1]) > 0, `no calls alone: ${context}`);
+      assert.match(cells[3]!, /^\d+\.\d\d$/, context);
+    }
+  },
+});
