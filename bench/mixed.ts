@@ -16,8 +16,8 @@
  * @module
  */
 
-import { runScript, spawnScript } from "../tests/_runtimes.ts";
 import type { RuntimeName } from "../tests/_runtimes.ts";
+import { client as runClient, server as startServer, START_LIMIT } from "./_children.ts";
 import { args, type LoadResult, median, options } from "./_common.ts";
 
 const { flags } = options(args);
@@ -28,25 +28,23 @@ const duration = Math.min(Number(flags.get("duration") ?? 2000), 60_000);
 const rounds = Math.min(Number(flags.get("rounds") ?? 3), 50);
 const SERVER = new URL("./rpc_server.ts", import.meta.url).pathname;
 const CLIENT = new URL("./rpc_client.ts", import.meta.url).pathname;
+const WARMUP = 500;
 
 /** One client's calls/s over the window (after a 500 ms warm-up). */
 async function client(address: string, depth: number): Promise<number> {
-  const out = await runScript("deno", CLIENT, [
-    address,
-    `--depth=${depth}`,
-    "--warmup=500",
-    `--duration=${duration}`,
-  ], duration + 60_000);
-  const line = out.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-  if (out.code !== 0 || line === undefined) {
-    throw new Error(`client (depth ${depth}) failed: ${out.stderr.slice(-500)}`);
-  }
-  return (JSON.parse(line.slice(7)) as LoadResult).callsPerSec;
+  const result = await runClient<LoadResult>(
+    "deno",
+    CLIENT,
+    [address, `--depth=${depth}`, `--warmup=${WARMUP}`, `--duration=${duration}`],
+    null,
+    "RESULT",
+    WARMUP + duration + START_LIMIT,
+  );
+  return result.callsPerSec;
 }
 
-const server = await spawnScript(runtime, SERVER, ["127.0.0.1:0"]);
+const { child: server, address } = await startServer(runtime, SERVER, ["127.0.0.1:0"], null);
 try {
-  const address = (await server.waitFor(/listening (\S+)/, 60_000))[1]!;
   const heavyAlone: number[] = [], lightAlone: number[] = [];
   const heavyBeside: number[] = [], lightBeside: number[] = [];
   for (let round = 0; round < rounds; round++) {
