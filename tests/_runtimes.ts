@@ -51,6 +51,11 @@ export interface ChildResult {
   stderr: string;
 }
 
+/** What a finished child did (exit code, stdout, stderr), for an assertion's message. */
+export function describeResult(result: ChildResult): string {
+  return `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
 /**
  * Runs a TypeScript file under a runtime and waits for it, with a time limit
  * after which the child is killed (so no test can hang on a child).

@@ -4,7 +4,7 @@
 // attacks in bench/attack_body.ts and bench/attack.ts.
 
 import assert from "node:assert/strict";
-import { runScript } from "./_runtimes.ts";
+import { describeResult, runScript } from "./_runtimes.ts";
 
 const SCRIPT = new URL("../bench/attack_body.ts", import.meta.url).pathname;
 const ATTACK = new URL("../bench/attack.ts", import.meta.url).pathname;
@@ -18,7 +18,7 @@ Deno.test("`bench/attack_body.ts` measures bodies, length prefixes, logs and a f
     "--body-mib=1",
     "--repeat=1",
   ], 120_000);
-  const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+  const context = describeResult(result);
   assert.equal(result.code, 0, context);
   const rows = result.stdout.split("\n").filter((l) => l.startsWith("| deno |"));
   // 4 body rows, 1 prefix row, 1 log row, 3 flood rows.
@@ -39,7 +39,7 @@ Deno.test("`bench/attack_body.ts` and `bench/attack.ts` measure issue 22's attac
     "--refusals=2000",
     "--exceptions=1000",
   ], 180_000);
-  const bodyContext = `exit ${body.code}\nstdout:\n${body.stdout}\nstderr:\n${body.stderr}`;
+  const bodyContext = describeResult(body);
   assert.equal(body.code, 0, bodyContext);
   // partials, announced, and three refusal rows (authorize twice, exceptions).
   const bodyRows = body.stdout.split("\n").filter((l) => l.startsWith("| deno |"));
@@ -51,7 +51,7 @@ Deno.test("`bench/attack_body.ts` and `bench/attack.ts` measure issue 22's attac
     "--idle=20",
     "--handler-conns=3",
   ], 180_000);
-  const context = `exit ${attack.code}\nstdout:\n${attack.stdout}\nstderr:\n${attack.stderr}`;
+  const context = describeResult(attack);
   assert.equal(attack.code, 0, context);
   // timeouts, hang-ups (weft, silly), lockout, handlers.
   const rows = attack.stdout.split("\n").filter((l) => l.startsWith("| deno |"));

@@ -6,7 +6,7 @@
 // report has its rows.
 
 import assert from "node:assert/strict";
-import { runScript } from "./_runtimes.ts";
+import { describeResult, runScript } from "./_runtimes.ts";
 
 const COMPARE = new URL("../bench/compare.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -49,7 +49,7 @@ Deno.test("bench:compare --self runs the call cases, the router and a good clien
     "--fairness-duration=100",
     "--flood-depth=64",
   ], 180_000);
-  const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+  const context = describeResult(result);
   assert.equal(result.code, 0, context);
   assert.match(result.stdout, /the working tree again/, context);
   assert.match(result.stdout, CALL_ROW, context);
@@ -83,7 +83,7 @@ Deno.test("bench:compare <ref>... builds each ref in a temporary worktree, runs 
     "--router=false",
     "--fairness=false",
   ], 180_000);
-  const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+  const context = describeResult(result);
   assert.equal(result.code, 0, context);
   const trees = [...result.stderr.matchAll(/worktree at (\S+),/g)].map((m) => m[1]!);
   assert.equal(trees.length, 2, context);

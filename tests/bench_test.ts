@@ -3,7 +3,7 @@
 // figure is asserted, only that the report has its rows.
 
 import assert from "node:assert/strict";
-import { runScript } from "./_runtimes.ts";
+import { describeResult, runScript } from "./_runtimes.ts";
 
 const DRIVER = new URL("../bench/rpc_loopback.ts", import.meta.url).pathname;
 
@@ -27,7 +27,7 @@ Deno.test({
       "--pending=100",
       "--tls=true",
     ], 120_000);
-    const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+    const context = describeResult(result);
     assert.equal(result.code, 0, context);
     assert.match(result.stdout, /^Machine: \d+ CPUs/m, context);
     const rows = result.stdout.split("\n").filter((l) =>
@@ -68,7 +68,7 @@ Deno.test({
       "--rounds=1",
       "--duration=100",
     ], 120_000);
-    const context = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+    const context = describeResult(result);
     assert.equal(result.code, 0, context);
     const rows = result.stdout.split("\n").filter((l) => /^\| (heavy|light) /.test(l));
     assert.equal(rows.length, 2, context);

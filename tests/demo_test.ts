@@ -4,7 +4,7 @@
 // router killed) on the embedded registry, and on etcd when there is one.
 
 import assert from "node:assert/strict";
-import { runScript, spawnScript } from "./_runtimes.ts";
+import { describeResult, runScript, spawnScript } from "./_runtimes.ts";
 import { noEtcd, sayWhyIgnored, startEtcd } from "./discovery/_etcd.ts";
 
 const DEMO = new URL("../examples/demo.ts", import.meta.url).pathname;
@@ -33,9 +33,9 @@ Deno.test("examples/demo.ts: three runtimes call each other, then routers and a 
   }
   checkRouterPart(
     result.stdout,
-    `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`,
+    describeResult(result),
   );
-  const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+  const output = describeResult(result);
   assert.equal(result.code, 0, output);
   // One row per ordered pair: caller, callee, the runtime that answered, replies.
   const rows = [
@@ -63,7 +63,7 @@ Deno.test({
     const etcd = await startEtcd();
     try {
       const result = await runScript("deno", DEMO, ["--etcd", etcd.endpoint], LIMIT_MS);
-      const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+      const output = describeResult(result);
       assert.equal(result.code, 0, output);
       assert.match(result.stdout, /^registry: etcd at /m, output);
       checkRouterPart(result.stdout, output);

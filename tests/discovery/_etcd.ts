@@ -31,7 +31,9 @@ export function threadStates(pid: number): string[] | undefined {
     const states: string[] = [];
     for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
       const stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
-      states.push(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+      // The command name, in parentheses, may hold anything: the state follows its last ")".
+      const state = stat.lastIndexOf(")") + 2;
+      states.push(stat.slice(state, state + 1));
     }
     return states;
   } catch {

@@ -2,7 +2,7 @@
 // sanitizers, and under Bun and Node as child processes (run_cases.ts).
 
 import assert from "node:assert/strict";
-import { runScript } from "../_runtimes.ts";
+import { describeResult, runScript } from "../_runtimes.ts";
 import { transport } from "../../src/transport/deno.ts";
 import { makeCerts } from "./_certs.ts";
 import { securityCases } from "./cases.ts";
@@ -22,7 +22,7 @@ for (const runtime of ["bun", "node"] as const) {
   Deno.test(`security (${runtime}): every case passes on its own adapter`, async () => {
     const runner = new URL("./run_cases.ts", import.meta.url).pathname;
     const result = await runScript(runtime, runner, [certs.dir], 900_000);
-    const output = `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+    const output = describeResult(result);
     assert.equal(result.code, 0, output);
     assert.match(
       result.stdout,
