@@ -478,13 +478,18 @@ export class Cluster implements ContextHost {
 
   // ---- channel host --------------------------------------------------------
 
-  /** A frame over the soft limit arrived. */
+  /**
+   * A frame over the soft limit was sent or arrived. Ours: one line each, as
+   * silly does. A peer's: a peer fault, rate-limited (`faultLogLimit`), so
+   * that a peer sending large frames cannot write a line per frame.
+   */
   #onSoftLimit(channel: Channel, bodyLength: number, outgoing: boolean): void {
-    this.#o.logger.warn(
+    const line = () =>
       `Frame of ${bodyLength} bytes ${
         outgoing ? "to" : "from"
-      } ${channel.peer} is over the soft limit ${this.#o.softLimit}`,
-    );
+      } ${channel.peer} is over the soft limit ${this.#o.softLimit}`;
+    if (outgoing) this.#o.logger.warn(line());
+    else this.#o.warnings.report("soft limit", line);
   }
 
   /** A connection closed. */

@@ -382,7 +382,7 @@ export interface ResolvedOptions {
   frameTimeout: number;
   /** Where a peer's faults are logged (rate-limited, stackless). */
   faults: FaultLog;
-  /** The same for routine refusals logged as warnings (a failed TLS handshake). */
+  /** The same for routine refusals and peer frames logged as warnings (a failed TLS handshake, a frame over the soft limit). */
   warnings: FaultLog;
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;

@@ -266,6 +266,40 @@ export const limitCases: Case[] = [
     },
   },
   {
+    name:
+      "a peer's frames over the soft limit are logged by the receiver as a rate-limited fault (faultLogLimit lines per second), not a line each",
+    fn: async (env) => {
+      const serverLog = new MemoryLogger();
+      const s = node(env, {
+        logger: serverLog,
+        softLimit: 100,
+        faultLogLimit: 2,
+        call: () => "small",
+      });
+      const c = node(env, { logger: new MemoryLogger(), softLimit: 100 });
+      try {
+        const listener = await s.listen(`${env.host}:0`);
+        const peer = c.connect(hostPort(env, listener.address.port));
+        const started = performance.now();
+        const replies = await Promise.all(
+          Array.from({ length: 200 }, () => c.call(peer, 1, "x".repeat(500), { timeout: 30_000 })),
+        );
+        const seconds = (performance.now() - started) / 1000;
+        assert.ok(replies.every((r) => r === "small"));
+        const lines = serverLog.warnings.filter((w) => /soft limit 100/.test(w));
+        assert.ok(lines.length >= 1, "the first one is logged");
+        // At most 2 per second of the run (each window of the rate limit).
+        assert.ok(
+          lines.length <= 2 * (Math.ceil(seconds) + 1),
+          `${lines.length} soft-limit lines for 200 frames in ${seconds.toFixed(1)} s`,
+        );
+      } finally {
+        await c.close();
+        await s.close();
+      }
+    },
+  },
+  {
     name: "bad limit options throw at construction naming the option",
     fn: async (env) => {
       const named = (name: string) => (e: unknown) =>
