@@ -43,6 +43,15 @@ export function warningSink(logger: { warn(message: string, detail?: unknown): v
   return { error: (message, detail) => logger.warn(message, detail) };
 }
 
+/**
+ * A sink that writes lines at info level (nothing if the logger has none):
+ * for routine events a peer can make happen at will (its cancelled calls'
+ * handlers stopping), which are worth a line but not one each.
+ */
+export function infoSink(logger: { info?(message: string, detail?: unknown): void }): FaultSink {
+  return { error: (message, detail) => logger.info?.(message, detail) };
+}
+
 interface Window {
   start: number;
   logged: number;

@@ -1,6 +1,7 @@
 // Lines a peer can make a node write, bounded (real loopback sockets): a
 // request to a node without a `call` hook, an answer the codec cannot
-// marshal, and a throwing `errorInfo` hook each happen once per request a
+// marshal, a throwing `errorInfo` hook and a cancelled call's handler
+// stopping (at info level) each happen once per request a
 // peer sends, so each goes through the node's fault log (at most
 // `faultLogLimit` lines a second per kind, the rest counted), never one
 // line per request.
@@ -9,7 +10,7 @@ import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
 import { json } from "../../src/codec/json.ts";
 import { raw } from "../../src/codec/raw.ts";
-import { RemoteError } from "../../src/errors.ts";
+import { isWeftError, RemoteError } from "../../src/errors.ts";
 import { counting } from "./_log_lines.ts";
 
 const CALLS = 2000;
@@ -40,12 +41,12 @@ async function flood(
 }
 
 /** The lines containing `text`: at least one (the first is logged), at most LIMIT per window. */
-function bounded(lines: string[], text: string, windows: number): number {
+function bounded(lines: string[], text: string, windows: number, requests = CALLS): number {
   const matching = lines.filter((line) => line.includes(text)).length;
   assert.ok(matching >= 1, `no "${text}" line: ${lines.join("\n")}`);
   assert.ok(
     matching <= LIMIT * windows,
-    `${matching} "${text}" lines for ${CALLS} requests in ${windows} windows`,
+    `${matching} "${text}" lines for ${requests} requests in ${windows} windows`,
   );
   return matching;
 }
@@ -86,4 +87,53 @@ Deno.test("a throwing errorInfo hook logs at most faultLogLimit lines a second, 
   const hook = bounded(server.lines, "errorInfo hook threw", windows);
   const threw = bounded(server.lines, "Handler for cmd 1", windows);
   assert.equal(server.lines.length, hook + threw, server.lines.join("\n"));
+});
+
+Deno.test("calls a peer cancels stop their handlers with one coded reason, and log at most faultLogLimit info lines a second", async () => {
+  const CANCELLED = 1000; // within maxInflightPerConnection: every one is running when cancelled
+  const server = counting();
+  const logger = {
+    ...server.logger,
+    info: (message: string) => server.lines.push(`info ${message}`),
+  };
+  const reasons: unknown[] = [];
+  let running = 0;
+  const allRunning = Promise.withResolvers<void>();
+  const allStopped = Promise.withResolvers<void>();
+  await using node = new Cluster({
+    ...raw(),
+    logger,
+    faultLogLimit: LIMIT,
+    call: (_peer, _cmd, _body, context) =>
+      new Promise((_, reject) => {
+        if (++running === CANCELLED) allRunning.resolve();
+        context.signal.addEventListener("abort", () => {
+          reasons.push(context.signal.reason);
+          if (reasons.length === CANCELLED) allStopped.resolve();
+          reject(context.signal.reason);
+        }, { once: true });
+      }),
+  });
+  const started = performance.now();
+  const listener = await node.listen("127.0.0.1:0");
+  await using client = new Cluster({ ...raw(), logger: counting().logger });
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  const controllers = Array.from({ length: CANCELLED }, () => new AbortController());
+  const calls = controllers.map((c) =>
+    client.call(peer, 1, new Uint8Array(1), { signal: c.signal, timeout: 30_000 })
+  );
+  await allRunning.promise;
+  for (const c of controllers) c.abort();
+  const outcomes = await Promise.allSettled(calls);
+  assert.ok(outcomes.every((o) => o.status === "rejected"));
+  await allStopped.promise;
+  const windows = Math.ceil((performance.now() - started) / 1000) + 1;
+  for (const reason of reasons) {
+    assert.ok(isWeftError(reason, "aborted"), String(reason));
+    assert.match((reason as Error).message, /^Call cancelled by inbound 127\.0\.0\.1:\d+$/);
+  }
+  // Beside them, the connection's own lines (accepted, closed): one each.
+  const lines = server.lines.filter((line) => !/^info (Accepted|Closed) /.test(line));
+  assert.equal(lines.length, bounded(lines, "stopped", windows, CANCELLED), lines.join("\n"));
+  assert.ok(lines.every((line) => line.startsWith("info ")), lines.join("\n"));
 });

@@ -128,7 +128,7 @@ const stateBytes = num("state") ?? 0;
 const held = new Set<Uint8Array>();
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts. */
-function wait(ms: number, signal: AbortSignalLike, cmd: number): Promise<Uint8Array> {
+function wait(ms: number, signal: AbortSignalLike): Promise<Uint8Array> {
   stats.started++;
   if (++stats.running > stats.peakRunning) stats.peakRunning = stats.running;
   // Per-request state, held until the handler ends (a handler that keeps some).
@@ -146,8 +146,9 @@ function wait(ms: number, signal: AbortSignalLike, cmd: number): Promise<Uint8Ar
       if (state !== undefined) held.delete(state);
       stats.running--;
       const code = codeOf(signal.reason);
+      // Counted, not printed: a storm of cancels would make a line each
+      // (and a node blocked on its stdout pipe measures the pipe).
       stats.aborted[code] = (stats.aborted[code] ?? 0) + 1;
-      console.log(`aborted ${cmd} ${code}`);
       reject(signal.reason);
     };
     if (signal.aborted) onAbort();
@@ -258,9 +259,9 @@ const cluster = new Cluster({
         countRun();
         return body ?? EMPTY;
       case CMD.slow:
-        return wait(Number(new TextDecoder().decode(body as Uint8Array)), context.signal, cmd);
+        return wait(Number(new TextDecoder().decode(body as Uint8Array)), context.signal);
       case CMD.hold:
-        return wait(Infinity, context.signal, cmd);
+        return wait(Infinity, context.signal);
       case CMD.poke:
         cluster.send(peer, CMD.busy, body).catch(() => {});
         return body ?? EMPTY;
