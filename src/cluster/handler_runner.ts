@@ -21,6 +21,7 @@ import { CallContext, type ContextHost } from "./call_context.ts";
 import { isThenable, marshalError } from "./call_helpers.ts";
 import {
   answerFault,
+  answerRefused,
   decodeRequest,
   isPeerFault,
   refuseUndecodable,
@@ -156,7 +157,7 @@ export class HandlerRunner {
     }
     const refused = refusal(o.security.authorize, peer, cmd, o, head);
     if (refused !== undefined) {
-      return this.#sendError(channel, this.#ref(session, cmd, oneWay), refused);
+      return answerRefused(o, channel, this.#ref(session, cmd, oneWay), "forbidden", refused);
     }
     const raw = o.rawRequest;
     if (raw !== undefined) {
@@ -168,10 +169,7 @@ export class HandlerRunner {
       body = decodeRequest(o.unmarshal, cmd, payload);
     } catch (error) {
       // silly logs and answers nothing (the caller times out); weft answers with the error.
-      const ref = this.#ref(session, cmd, oneWay);
-      const reason = refuseUndecodable(o, channel, ref, cmd, error);
-      if (reason !== undefined) this.#sendError(channel, this.#ref(session, cmd, oneWay), reason);
-      return;
+      return refuseUndecodable(o, channel, this.#ref(session, cmd, oneWay), cmd, error);
     }
     const handler = o.call;
     if (handler === undefined) return this.#noHandler(channel, this.#ref(session, cmd, oneWay));
@@ -212,15 +210,13 @@ export class HandlerRunner {
       return;
     }
     const refused = refusal(o.security.authorize, peer, frame.cmd, o, context);
-    if (refused !== undefined) return this.#sendError(channel, context, refused);
+    if (refused !== undefined) return answerRefused(o, channel, context, "forbidden", refused);
     let body: unknown;
     try {
       body = decodeRequest(o.unmarshal, frame.cmd, payload);
     } catch (error) {
       // silly logs and answers nothing (the caller times out); weft answers with the error.
-      const reason = refuseUndecodable(o, channel, context, frame.cmd, error);
-      if (reason !== undefined) this.#sendError(channel, context, reason);
-      return;
+      return refuseUndecodable(o, channel, context, frame.cmd, error);
     }
     const handler = o.call;
     if (handler === undefined) return this.#noHandler(channel, context);

@@ -171,7 +171,7 @@ export class InfoService {
       }
     }
     const refused = this.#refusal(kind, channel.peer);
-    if (refused !== undefined) return this.#refuse(channel, session, refused.code, refused.message);
+    if (refused !== undefined) return this.#refuse(channel, session, "forbidden", refused);
     let bytes: Uint8Array | undefined;
     try {
       bytes = this.#encoded(kind);
@@ -197,7 +197,7 @@ export class InfoService {
   local(kind: string, peer?: Peer): unknown {
     checkKind(kind);
     const refused = this.#refusal(kind, peer);
-    if (refused !== undefined) throw refused;
+    if (refused !== undefined) throw new WeftError("forbidden", refused);
     const bytes = this.#encoded(kind);
     if (bytes === undefined) {
       throw new WeftError("unknown command", `No info kind "${kind}" on this node`);
@@ -265,16 +265,11 @@ export class InfoService {
     return promise;
   }
 
-  /** Why `peer` may not have `kind`, or undefined. */
-  #refusal(kind: string, peer: Peer | undefined): WeftError | undefined {
-    if (!this.#o.introspect) {
-      return new WeftError("forbidden", "Introspection is off on this node (introspect: false)");
-    }
+  /** Why `peer` may not have `kind` (the message of a `forbidden` error), or undefined. */
+  #refusal(kind: string, peer: Peer | undefined): string | undefined {
+    if (!this.#o.introspect) return "Introspection is off on this node (introspect: false)";
     if (kind === InfoKind.Stats && !this.#o.remoteStats) {
-      return new WeftError(
-        "forbidden",
-        "stats not allowed: this node does not have stats: { remote: true }",
-      );
+      return "stats not allowed: this node does not have stats: { remote: true }";
     }
     if (peer === undefined) return undefined;
     return refusal(this.#o.authorize, peer, ControlCmd.Info, this.#o, {

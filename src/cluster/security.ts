@@ -7,7 +7,7 @@
  * @module
  */
 
-import { WeftError } from "../errors.ts";
+import type { WeftError } from "../errors.ts";
 import type { TlsConnectOptions, TlsListenOptions } from "../transport/types.ts";
 import { type AuthOptions, KeyRing } from "../protocol/weft/handshake_auth.ts";
 import type { Peer, PeerIdentity } from "../connection/peer.ts";
@@ -162,10 +162,13 @@ export interface RefusalLog {
 }
 
 /**
- * Asks the hook (if any) about a request; the `forbidden` error to answer
- * with (logged as a warning, within the fault-log limit), or undefined if
- * it may run. `names` holds the service and command names the request
- * carried (its call context).
+ * Asks the hook (if any) about a request; the message of the `forbidden`
+ * error to answer with (logged as a warning, within the fault-log limit),
+ * or undefined if it may run. `names` holds the service and command names
+ * the request carried (its call context). A message, not an error: a peer
+ * can send refused requests in a flood, and making an `Error` costs about
+ * 3 µs on Deno even without a stack, so the error is made only where an
+ * answer needs one (see `answerRefused`, fault_reply.ts).
  */
 export function refusal(
   authorize: Authorize | undefined,
@@ -173,7 +176,7 @@ export function refusal(
   cmd: number,
   log: RefusalLog,
   names?: { readonly service?: string | undefined; readonly command?: string | undefined },
-): WeftError | undefined {
+): string | undefined {
   if (authorize === undefined) return undefined;
   const service = names?.service;
   const command = names?.command;
@@ -191,12 +194,9 @@ export function refusal(
     allowed = false;
   }
   if (allowed) return undefined;
-  const error = new WeftError(
-    "forbidden",
-    `Not allowed: cmd ${cmd}${service === undefined ? "" : ` of service ${service}`}${
-      command === undefined ? "" : ` (command ${command})`
-    } for ${describeIdentity(peer.identity)}`,
-  );
+  const message = `Not allowed: cmd ${cmd}${service === undefined ? "" : ` of service ${service}`}${
+    command === undefined ? "" : ` (command ${command})`
+  } for ${describeIdentity(peer.identity)}`;
   // The peer chose the names: quoted, and at most faultLogLimit lines a second.
   log.faults.report(
     "forbidden",
@@ -207,7 +207,7 @@ export function refusal(
         quoteForLog(describeIdentity(peer.identity))
       }`,
   );
-  return error;
+  return message;
 }
 
 /**

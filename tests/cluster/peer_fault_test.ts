@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import { Cluster } from "../../src/cluster/cluster.ts";
-import { isPeerFault, peerFault } from "../../src/cluster/fault_reply.ts";
+import { faultBody, isPeerFault, peerFault } from "../../src/cluster/fault_reply.ts";
+import type { ModeConnection } from "../../src/protocol/mode.ts";
+import { encodeErrorInfo } from "../../src/protocol/weft/protocol.ts";
 import { raw } from "../../src/codec/raw.ts";
 import { RemoteError, WeftError } from "../../src/errors.ts";
 import { counting } from "./_log_lines.ts";
@@ -89,5 +91,76 @@ Deno.test("a peerFault is answered through the node's errorInfo hook", async () 
       code: "unreachable",
       message: "routed: nobody there",
     });
+  }
+});
+
+Deno.test("faultBody() encodes each distinct name, code and message once, and never mixes two up", () => {
+  const protocol = { encodeError: encodeErrorInfo } as unknown as ModeConnection;
+  const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes));
+  const first = faultBody(protocol, "forbidden", "Not allowed", "WeftError");
+  assert.equal(faultBody(protocol, "forbidden", "Not allowed", "WeftError"), first, "reused");
+  assert.deepEqual(decode(first), { name: "WeftError", code: "forbidden", message: "Not allowed" });
+  // no code, an empty code, and parts whose joins would read alike stay apart
+  assert.deepEqual(decode(faultBody(protocol, undefined, "m", "Error")), {
+    name: "Error",
+    message: "m",
+  });
+  assert.deepEqual(decode(faultBody(protocol, "", "m", "Error")), {
+    name: "Error",
+    code: "",
+    message: "m",
+  });
+  assert.deepEqual(decode(faultBody(protocol, "b\nc", "d", "a")), {
+    name: "a",
+    code: "b\nc",
+    message: "d",
+  });
+  assert.deepEqual(decode(faultBody(protocol, "b", "c\nd", "a")), {
+    name: "a",
+    code: "b",
+    message: "c\nd",
+  });
+});
+
+Deno.test("an authorize refusal is answered coded, and through a custom errorInfo hook as a WeftError", async () => {
+  const seen: unknown[] = [];
+  const nodes = [
+    new Cluster({ ...raw(), logger: counting().logger, authorize: ({ cmd }) => cmd !== 1 }),
+    new Cluster({
+      ...raw(),
+      logger: counting().logger,
+      authorize: ({ cmd }) => cmd !== 1,
+      errorInfo: (error) => {
+        seen.push(error);
+        return { name: "Custom", code: (error as WeftError).code, message: "custom" };
+      },
+    }),
+  ];
+  await using client = new Cluster({ ...raw(), logger: counting().logger });
+  try {
+    const [plain, custom] = await Promise.all(nodes.map((n) => n.listen("127.0.0.1:0")));
+    const refused = await client.call(
+      client.connect(`127.0.0.1:${plain!.address.port}`),
+      1,
+      new Uint8Array(1),
+    ).catch((e) => e);
+    assert.ok(refused instanceof RemoteError);
+    assert.deepEqual(refused.remote, {
+      name: "WeftError",
+      code: "forbidden",
+      message: "Not allowed: cmd 1 for an unauthenticated peer",
+    });
+    const viaHook = await client.call(
+      client.connect(`127.0.0.1:${custom!.address.port}`),
+      1,
+      new Uint8Array(1),
+    ).catch((e) => e);
+    assert.ok(viaHook instanceof RemoteError);
+    assert.deepEqual(viaHook.remote, { name: "Custom", code: "forbidden", message: "custom" });
+    assert.equal(seen.length, 1);
+    assert.ok(seen[0] instanceof WeftError && seen[0].code === "forbidden", String(seen[0]));
+    assert.equal((seen[0] as Error).message, "Not allowed: cmd 1 for an unauthenticated peer");
+  } finally {
+    for (const node of nodes) await node.close();
   }
 });
