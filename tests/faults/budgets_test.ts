@@ -344,26 +344,26 @@ async function keepsShare(
 }
 
 /**
- * The share of its calls/s the good client must keep beside each attack.
- * Half beside attacks whose cost is what they leave held (half-sent parts,
- * handlers of connections that hung up): the issue's bound. Beside floods of
- * requests the node must read and answer (the timeout storm, handler
- * exceptions, refusals) the node shares its time between the two
- * connections by turns, and the good client keeps 0.1-0.5 of its rate on a
- * quiet machine (7 December 2026: 0.15-0.48 beside exceptions on Deno), so
- * the issue's half is not met there; the test asserts that it is served,
- * correctly, and not starved (an eighth).
+ * The share of its calls/s the good client must keep beside each attack:
+ * half, the issue's bound, beside every attack but handler exceptions.
+ * Beside those the node spends most of each attacker request in the
+ * handler making its `Error` (a stack: about 5 µs on Node; about 8 µs on
+ * Deno, 75% of the node's time there, which no turn size gives back), and
+ * the good client keeps 0.2-0.4 on Deno, 0.3-0.5 on Node, 0.5-0.6 on Bun on
+ * a quiet machine (7 December 2026), so the test asserts that it is served,
+ * correctly, and not starved (an eighth). README: "Limits against a hostile
+ * peer".
  */
 const SHARE_ATTACKS = [
   { kind: "parts", server: ["--max-partial-node=262144", "--part-timeout=2000"], share: 1 / 2 },
-  { kind: "storm", server: [], share: 1 / 8 },
+  { kind: "storm", server: [], share: 1 / 2 },
   { kind: "hangups", server: [], share: 1 / 2 },
   { kind: "exceptions", server: [], share: 1 / 8 },
-  { kind: "refusals", server: ["--forbid=10"], share: 1 / 8 },
+  { kind: "refusals", server: ["--forbid=10"], share: 1 / 2 },
 ] as const;
 
 for (const runtime of RUNTIMES) {
-  Deno.test(`budgets (${runtime}): a good client keeps half its calls/s beside unfinished parts and hang-ups, at least an eighth beside request floods (a timeout storm, handler exceptions, authorize refusals), with correct answers (attackers at nice 19)`, async () => {
+  Deno.test(`budgets (${runtime}): a good client keeps half its calls/s beside unfinished parts, a timeout storm, hang-ups and authorize refusals, at least an eighth beside handler exceptions, with correct answers (attackers at nice 19)`, async () => {
     for (const { kind, server: flags, share } of SHARE_ATTACKS) {
       const { cluster } = client();
       let server: ServerChild | undefined;
