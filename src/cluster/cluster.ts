@@ -454,7 +454,8 @@ export class Cluster implements ContextHost {
     const peer = new Peer(undefined);
     const state = peerState<Channel>(peer);
     const channel = this.#open(peer, state, connection, false);
-    this.#o.logger.info?.(`Accepted ${peer}`);
+    // A peer can connect and hang up in a loop: at most faultLogLimit a second.
+    this.#o.notices.report("accepted", () => `Accepted ${peer}`);
     if (this.#o.accept !== undefined) {
       try {
         this.#o.accept(peer);
@@ -528,7 +529,7 @@ export class Cluster implements ContextHost {
     if (!local) {
       const line = `Closed ${peer}: ${error.message}`;
       if (error.code !== "closed") this.#o.faults.report(error.code, line);
-      else this.#o.logger.info?.(line);
+      else this.#o.notices.report("closed", line);
       if (this.#o.close !== undefined) {
         try {
           this.#o.close(peer, error);

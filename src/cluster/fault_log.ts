@@ -45,8 +45,9 @@ export function warningSink(logger: { warn(message: string, detail?: unknown): v
 
 /**
  * A sink that writes lines at info level (nothing if the logger has none):
- * for routine events a peer can make happen at will (its cancelled calls'
- * handlers stopping), which are worth a line but not one each.
+ * for routine events a peer can make happen at will (connections accepted
+ * and closed, its cancelled calls' handlers stopping), which are worth a
+ * line but not one each.
  */
 export function infoSink(logger: { info?(message: string, detail?: unknown): void }): FaultSink {
   return { error: (message, detail) => logger.info?.(message, detail) };
@@ -120,17 +121,26 @@ export class FaultLog {
   readonly #sink: FaultSink;
   readonly #limit: number;
   readonly #clock: () => number;
+  readonly #noun: string;
   readonly #windows = new Map<string, Window>();
 
   /**
    * @param sink Where lines go (the cluster's logger).
    * @param limit Lines per kind per {@linkcode FAULT_LOG_WINDOW} ms.
    * @param clock Milliseconds, monotonic (tests pass their own).
+   * @param noun What the count of lines held back counts ("3 more protocol
+   *   faults not logged"; "lines" for a log of routine events).
    */
-  constructor(sink: FaultSink, limit: number = DEFAULT_FAULT_LOG_LIMIT, clock: () => number = now) {
+  constructor(
+    sink: FaultSink,
+    limit: number = DEFAULT_FAULT_LOG_LIMIT,
+    clock: () => number = now,
+    noun = "faults",
+  ) {
     this.#sink = sink;
     this.#limit = limit;
     this.#clock = clock;
+    this.#noun = noun;
   }
 
   /** Faults held back so far and not yet reported, over every kind. */
@@ -174,7 +184,7 @@ export class FaultLog {
     window.logged++;
     if (typeof message === "function") message = message();
     if (window.suppressed > 0) {
-      message += ` (and ${window.suppressed} more ${kind} faults not logged)`;
+      message += ` (and ${window.suppressed} more ${kind} ${this.#noun} not logged)`;
       window.suppressed = 0;
     }
     this.#sink.error(message.replaceAll("\n", " "), detail ?? window.detail);

@@ -385,7 +385,7 @@ export interface ResolvedOptions {
   faults: FaultLog;
   /** The same for routine refusals and peer frames logged as warnings (a failed TLS handshake, a frame over the soft limit). */
   warnings: FaultLog;
-  /** The same at info level, for routine events a peer can repeat at will (a cancelled call's handler stopping). */
+  /** The same at info level, for routine events a peer can repeat at will (a connection accepted or closed, a cancelled call's handler stopping). */
   notices: FaultLog;
   /** How log lines name a command: `"ping" (1)`, or the number alone. */
   cmdName: (cmd: number) => string;
@@ -593,7 +593,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     frameTimeout: duration(options.frameTimeout, "frameTimeout", info.frameTimeout),
     faults: new FaultLog(logger, faultLogLimit),
     warnings: new FaultLog(warningSink(logger), faultLogLimit),
-    notices: new FaultLog(infoSink(logger), faultLogLimit),
+    notices: new FaultLog(infoSink(logger), faultLogLimit, undefined, "lines"),
     commands: names,
     cmdName: names === undefined ? String : (cmd) => {
       const name = names.nameOf(cmd);

@@ -46,7 +46,7 @@ function bounded(lines: string[], text: string, windows: number, requests = CALL
   assert.ok(matching >= 1, `no "${text}" line: ${lines.join("\n")}`);
   assert.ok(
     matching <= LIMIT * windows,
-    `${matching} "${text}" lines for ${requests} requests in ${windows} windows`,
+    `${matching} "${text}" lines for ${requests} requests or connections in ${windows} windows`,
   );
   return matching;
 }
@@ -136,4 +136,39 @@ Deno.test("calls a peer cancels stop their handlers with one coded reason, and l
   const lines = server.lines.filter((line) => !/^info (Accepted|Closed) /.test(line));
   assert.equal(lines.length, bounded(lines, "stopped", windows, CANCELLED), lines.join("\n"));
   assert.ok(lines.every((line) => line.startsWith("info ")), lines.join("\n"));
+});
+
+Deno.test("a peer connecting and hanging up in a loop logs at most faultLogLimit info lines a second of each (accepted, closed), the rest counted", async () => {
+  const CONNECTIONS = 300;
+  const server = counting();
+  const logger = {
+    ...server.logger,
+    info: (message: string) => server.lines.push(`info ${message}`),
+  };
+  let closed = 0;
+  const allClosed = Promise.withResolvers<void>();
+  await using node = new Cluster({
+    ...raw(),
+    logger,
+    faultLogLimit: LIMIT,
+    close: () => {
+      if (++closed === CONNECTIONS) allClosed.resolve();
+    },
+  });
+  const started = performance.now();
+  const listener = await node.listen("127.0.0.1:0");
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.address.port });
+    conn.close();
+  }
+  await allClosed.promise;
+  const windows = Math.ceil((performance.now() - started) / 1000) + 1;
+  const accepted = bounded(server.lines, "info Accepted", windows, CONNECTIONS);
+  const closedLines = server.lines.filter((line) => line.startsWith("info Closed")).length;
+  const faults = server.lines.filter((line) => !line.startsWith("info ")).length;
+  // A hang-up before the handshake is the peer's fault (`handshake`), on
+  // the fault log's own budget; a clean close (none here) an info line.
+  assert.ok(closedLines <= LIMIT * windows, server.lines.join("\n"));
+  assert.ok(faults <= LIMIT * windows, server.lines.join("\n"));
+  assert.ok(accepted + closedLines + faults < CONNECTIONS, server.lines.join("\n"));
 });
