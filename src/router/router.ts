@@ -19,6 +19,7 @@ import {
   checkFaultLogLimit,
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
+  infoSink,
   quoteForLog,
   warningSink,
 } from "../cluster/fault_log.ts";
@@ -348,6 +349,8 @@ export class Router {
   readonly #logger: Logger;
   /** Rate-limited warnings about what services send (see `faultLogLimit`). */
   readonly #faults: FaultLog;
+  /** Services registering and leaving, at info level: a service can do both in a loop. */
+  readonly #notices: FaultLog;
   readonly #byId = new Map<number, Peer>();
   readonly #idOf = new Map<Peer, number>();
   readonly #groups: (Group | undefined)[] = new Array(MAX_GROUP + 1);
@@ -427,6 +430,7 @@ export class Router {
     this.#logger = logger;
     const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
     this.#faults = new FaultLog(warningSink(logger), faultLogLimit);
+    this.#notices = new FaultLog(infoSink(logger), faultLogLimit, undefined, "lines");
     this.#cluster = new Cluster({
       marshal: (type, cmd, body) => {
         if (type === "request") {
@@ -989,7 +993,10 @@ export class Router {
     this.#byId.set(id, peer);
     this.#idOf.set(peer, id);
     if (this.#listed?.has(id) !== false) this.#live(id);
-    this.#logger.info?.(`Service ${formatServiceId(id)} registered from ${peer}`);
+    this.#notices.report(
+      "registered",
+      () => `Service ${formatServiceId(id)} registered from ${peer}`,
+    );
     return undefined;
   }
 
@@ -1000,7 +1007,7 @@ export class Router {
     if (this.#byId.get(id) === peer) this.#byId.delete(id);
     // The id keeps its slot (fixed-slot hashing, for slotGrace) and its mastership (by id).
     this.#dead(id);
-    this.#logger.info?.(`Service ${formatServiceId(id)} left`);
+    this.#notices.report("left", () => `Service ${formatServiceId(id)} left`);
   }
 
   /** The member source's change: a service is live while connected and listed. */

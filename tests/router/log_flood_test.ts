@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { Router, serviceId, target } from "../../src/router/mod.ts";
-import { closeAll, makeService } from "./_fixture.ts";
+import { closeAll, makeService, QUIET, startRouter, until } from "./_fixture.ts";
 import { type Child, spawnRouter, stopAll } from "./_children.ts";
 import type { RuntimeName } from "../_runtimes.ts";
 
@@ -68,4 +68,30 @@ Deno.test("router: a bad faultLogLimit is refused at construction, naming the op
     () => new Router({ faultLogLimit: "10" as unknown as number }),
     (error: unknown) => error instanceof TypeError && /faultLogLimit/.test(error.message),
   );
+});
+
+Deno.test("router: a service registering and leaving in a loop logs at most faultLogLimit info lines a second of each", async () => {
+  const ROUNDS = 60;
+  const LIMIT = 3;
+  const lines: string[] = [];
+  const logger = { ...QUIET, info: (message: string) => lines.push(message) };
+  const { router, address } = await startRouter({ logger, faultLogLimit: LIMIT });
+  try {
+    const started = performance.now();
+    for (let i = 0; i < ROUNDS; i++) {
+      const { service } = makeService(serviceId(7, 1), [address]);
+      await service.start();
+      await service.close();
+    }
+    // The last leave is seen once the router reads the hang-up.
+    await until(() => !router.members(7).includes(serviceId(7, 1)), 10_000, "the last leave");
+    const windows = Math.ceil((performance.now() - started) / 1000) + 1;
+    const registered = lines.filter((line) => line.includes("registered from")).length;
+    const left = lines.filter((line) => / left/.test(line)).length;
+    assert.ok(registered >= 1 && registered <= LIMIT * windows, lines.join("\n"));
+    assert.ok(left <= LIMIT * windows, lines.join("\n"));
+    assert.ok(registered < ROUNDS, `${registered} lines for ${ROUNDS} registrations`);
+  } finally {
+    await router.close();
+  }
 });
