@@ -18,6 +18,7 @@ import { CMD } from "./_commands.ts";
 import {
   client,
   codes,
+  dec,
   enc,
   HELLO,
   outcome,
@@ -380,6 +381,60 @@ for (const runtime of RUNTIMES) {
       } finally {
         await attacker?.stop();
         await cluster.close();
+        await server?.stop();
+      }
+    }
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  Deno.test(`budgets (${runtime}): 100,000 requests authorize refuses (the hook saying no, then throwing) are all answered forbidden, and logged at most faultLogLimit lines a second; a good client keeps working`, async () => {
+    const REFUSED = 100_000;
+    for (const hook of ["--forbid=10", "--forbid-throws"]) {
+      const { cluster: good } = client();
+      let server: ServerChild | undefined;
+      let calls: ReturnType<typeof wellBehaved> | undefined;
+      try {
+        server = await startServer(runtime, "127.0.0.1:0", [
+          "--heartbeat=600000",
+          "--forbid=10",
+          ...(hook === "--forbid-throws" ? [hook] : []),
+        ]);
+        calls = wellBehaved(good, server.address);
+        const attacker = await rawPeer(server.address);
+        await attacker.write(HELLO);
+        const started = performance.now();
+        // In ten writes of 10,000 (sessions 1 to 10,000 each time: each batch
+        // is answered before the next goes out).
+        const batch = pipelined(REFUSED / 10, true, 10);
+        let answered = 1; // HELLO_ACK
+        for (let i = 0; i < 10; i++) {
+          await attacker.write(batch);
+          answered += REFUSED / 10;
+          await attacker.until(() => attacker.frames.length >= answered, 60_000, "the answers");
+        }
+        const seconds = (performance.now() - started) / 1000;
+        const answers = attacker.frames.slice(1);
+        assert.equal(answers.length, REFUSED);
+        assert.ok(answers.every((f) => f.payload[0] === 1), "error responses");
+        for (const f of [answers[0]!, answers.at(-1)!]) {
+          assert.equal(JSON.parse(dec.decode(f.payload.subarray(1))).code, "forbidden");
+        }
+        await attacker.close();
+        // Before: a line per refusal (100,000; the throwing hook's with its
+        // stack: ~98 MB). Now at most 10 a second while they came.
+        const what = hook === "--forbid-throws" ? /authorize hook threw/ : /Refused a request/;
+        const lines = server.lines(what);
+        assert.ok(
+          lines.length >= 1 && lines.length <= 10 * (Math.ceil(seconds) + 1),
+          `${lines.length} lines in ${seconds.toFixed(1)} s`,
+        );
+        await calls.stop();
+        assert.deepEqual(calls.failures, []);
+        assert.ok(calls.ok > 0);
+      } finally {
+        await calls?.stop();
+        await good.close();
         await server?.stop();
       }
     }
