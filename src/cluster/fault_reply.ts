@@ -238,7 +238,9 @@ export function sendError(
     // The default hook's info is name, code and message only: encoded once
     // per distinct one (a peer's input can make a handler throw the same
     // error on every request); a custom hook's may carry more (a stack).
-    const body = o.errorInfo === defaultErrorInfo
+    const body = o.errorInfo === defaultErrorInfo && typeof info.name === "string" &&
+        typeof info.message === "string" &&
+        (info.code === undefined || typeof info.code === "string")
       ? faultBody(protocol, info.code, info.message, info.name)
       : protocol.encodeError(info);
     channel.response(context.session, body, errorHead);

@@ -164,3 +164,21 @@ Deno.test("an authorize refusal is answered coded, and through a custom errorInf
     for (const node of nodes) await node.close();
   }
 });
+
+Deno.test("a thrown error with an odd name is answered as it is, not as a failed send", async () => {
+  await using node = new Cluster({
+    ...raw(),
+    logger: counting().logger,
+    call: () => {
+      const error = new Error("odd");
+      (error as { name: unknown }).name = null;
+      throw error;
+    },
+  });
+  const listener = await node.listen("127.0.0.1:0");
+  await using client = new Cluster(raw());
+  const peer = client.connect(`127.0.0.1:${listener.address.port}`);
+  const error = await client.call(peer, 1, new Uint8Array(1)).catch((e) => e);
+  assert.ok(error instanceof RemoteError);
+  assert.deepEqual(error.remote, { name: "null", message: "odd" });
+});
