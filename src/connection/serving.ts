@@ -21,6 +21,11 @@ export interface ServedRequest {
   abort(reason: unknown): void;
 }
 
+/** A request waiting for a slot: a copy of its frame, marked once dropped. */
+interface WaitingFrame extends Frame {
+  dropped: boolean;
+}
+
 /** What a waiting request costs besides its payload (the frame object), roughly. */
 export const FRAME_COST = 64;
 
@@ -44,11 +49,19 @@ export class Serving {
   readonly #bySession = new SessionSlots<ServedRequest>();
   /** Silly mode: requests whose session was already being served. */
   #duplicates: Set<ServedRequest> | null = null;
-  /** Requests read but not dispatched yet, oldest first (copies; null: dropped). */
-  #waiting: (Frame | null)[] = [];
+  /** Requests read but not dispatched yet, oldest first (copies; null: taken). */
+  #waiting: (WaitingFrame | null)[] = [];
   #head = 0;
-  /** Entries of `#waiting` past `#head` that were dropped. */
+  /** Entries of `#waiting` past `#head` that were dropped (still in place, marked). */
   #dropped = 0;
+  /**
+   * The waiting requests by session, oldest first where a session waits more
+   * than once (a peer may reuse one): a cancel finds its request at once,
+   * and a cancel for a session that does not wait costs one lookup, not a
+   * scan of the queue (a peer could send such cancels by the thousand
+   * beside a queue of a quarter of a million requests).
+   */
+  readonly #bySessionWaiting = new Map<number, WaitingFrame | WaitingFrame[]>();
   /** About the memory the waiting requests hold, in bytes. */
   waitingBytes = 0;
   /** The node's account, which counts these bytes too. */
@@ -107,6 +120,7 @@ export class Serving {
   clear(): void {
     this.#bySession.clear();
     this.#duplicates = null;
+    this.#bySessionWaiting.clear();
     this.#waiting = [];
     this.#head = 0;
     this.#dropped = 0;
@@ -116,7 +130,13 @@ export class Serving {
 
   /** Queues a copy of `frame` (its payload is only valid during the callback). */
   defer(frame: Frame): void {
-    this.#waiting.push({ ...frame, payload: frame.payload.slice() });
+    const copy: WaitingFrame = { ...frame, payload: frame.payload.slice(), dropped: false };
+    this.#waiting.push(copy);
+    const index = this.#bySessionWaiting;
+    const earlier = index.get(frame.session);
+    if (earlier === undefined) index.set(frame.session, copy);
+    else if (Array.isArray(earlier)) earlier.push(copy);
+    else index.set(frame.session, [earlier, copy]);
     const cost = frame.payload.length + FRAME_COST;
     this.waitingBytes += cost;
     this.#account.waitingBytes += cost;
@@ -125,48 +145,61 @@ export class Serving {
   /** The oldest waiting request, removed. */
   shift(): Frame | undefined {
     const waiting = this.#waiting;
-    let frame: Frame | null = null;
+    let frame: WaitingFrame | null = null;
     while (frame === null && this.#head < waiting.length) {
       frame = waiting[this.#head]!;
       waiting[this.#head++] = null;
-      if (frame === null) this.#dropped--;
+      if (frame.dropped) {
+        this.#dropped--;
+        frame = null;
+      }
     }
     if (this.#head === waiting.length) {
       this.#waiting = [];
       this.#head = 0;
     }
     if (frame === null) return undefined;
+    this.#unindex(frame.session);
     this.#unwait(frame);
     return frame;
   }
 
   /**
-   * Drops a waiting request (its caller cancelled); true if there was one.
-   * Its place is left empty rather than spliced out: a storm of cancels
-   * for the oldest waiting requests costs one step each, not a move of the
-   * whole queue.
+   * Drops a waiting request (its caller cancelled): the oldest one under
+   * `session`; true if there was one. Its place in the queue is marked
+   * rather than spliced out (a storm of cancels costs one step each, not a
+   * move of the whole queue), and found through the session index.
    */
   dropWaiting(session: number): boolean {
+    const frame = this.#unindex(session);
+    if (frame === undefined) return false;
+    frame.dropped = true;
+    this.#dropped++;
+    this.#unwait(frame);
+    // Step past the dropped places at the head, so the queue empties when nothing waits.
     const waiting = this.#waiting;
-    for (let i = this.#head; i < waiting.length; i++) {
-      const frame = waiting[i];
-      if (frame != null && frame.session === session) {
-        waiting[i] = null;
-        this.#dropped++;
-        this.#unwait(frame);
-        // The oldest went: step past the empty places, so the next scan starts at a request.
-        while (this.#head < waiting.length && waiting[this.#head] === null) {
-          this.#head++;
-          this.#dropped--;
-        }
-        if (this.#head === waiting.length) {
-          this.#waiting = [];
-          this.#head = 0;
-        }
-        return true;
-      }
+    while (this.#head < waiting.length && waiting[this.#head]!.dropped) {
+      waiting[this.#head++] = null;
+      this.#dropped--;
     }
-    return false;
+    if (this.#head === waiting.length) {
+      this.#waiting = [];
+      this.#head = 0;
+    }
+    return true;
+  }
+
+  /** Removes the oldest waiting request of `session` from the index, and returns it. */
+  #unindex(session: number): WaitingFrame | undefined {
+    const index = this.#bySessionWaiting;
+    const entry = index.get(session);
+    if (entry === undefined || !Array.isArray(entry)) {
+      index.delete(session);
+      return entry;
+    }
+    const oldest = entry.shift()!;
+    if (entry.length === 1) index.set(session, entry[0]!);
+    return oldest;
   }
 
   /** `frame` no longer waits: its bytes are no longer counted. */

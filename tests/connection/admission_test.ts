@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Admission, PROBE_LIMIT } from "../../src/connection/admission.ts";
 import { RequestBudget } from "../../src/connection/request_budget.ts";
 import { FlowControl, Pause } from "../../src/connection/flow_control.ts";
+import { FRAME_COST } from "../../src/connection/serving.ts";
 import type { WeftError } from "../../src/errors.ts";
 import type { Frame } from "../../src/wire/frame.ts";
 
@@ -256,4 +257,32 @@ Deno.test("`Admission.dropWaiting()` out of order leaves the rest in order", () 
   assert.deepEqual(t.ran, [1, 4, 5]);
   assert.equal(t.admission.serving.waiting, 0);
   assert.equal(t.admission.serving.waitingBytes, 0);
+});
+
+Deno.test("`Admission.dropWaiting()` finds a waiting request by its session: a reused session's oldest first, an absent one false, the rest run in order", () => {
+  const t = setup({ maxInflight: 1 });
+  // Session 7 waits twice (a peer may reuse one), with payloads told apart by size.
+  t.start(1);
+  t.admission.request(frame(7, new Uint8Array(1)));
+  t.admission.request(frame(8));
+  t.admission.request(frame(7, new Uint8Array(2)));
+  t.admission.request(frame(9));
+  const serving = t.admission.serving;
+  assert.equal(serving.waiting, 4);
+  assert.equal(serving.waitingBytes, 3 + 4 * FRAME_COST);
+  // Sessions that do not wait: nothing changes.
+  assert.equal(t.admission.dropWaiting(1), false, "running, not waiting");
+  assert.equal(t.admission.dropWaiting(42), false);
+  assert.equal(serving.waiting, 4);
+  // The oldest of session 7 (1 byte) goes first; the other stays, in its place.
+  assert.equal(t.admission.dropWaiting(7), true);
+  assert.equal(serving.waitingBytes, 2 + 3 * FRAME_COST);
+  assert.equal(t.admission.dropWaiting(9), true);
+  t.admission.finished(t.served(1));
+  t.admission.finished(t.served(8));
+  assert.deepEqual(t.ran, [1, 8, 7]);
+  // The second 7 ran: nothing of it waits, so a cancel for 7 finds nothing.
+  assert.equal(t.admission.dropWaiting(7), false);
+  assert.equal(serving.waiting, 0);
+  assert.equal(serving.waitingBytes, 0);
 });

@@ -7,7 +7,7 @@
  * `--limit` ms (default 300,000) and 1,000,000 rounds.
  *
  * ```sh
- * deno run -A tests/faults/_attacker.ts HOST:PORT parts|storm|hangups|exceptions|refusals
+ * deno run -A tests/faults/_attacker.ts HOST:PORT parts|storm|hangups|exceptions|refusals|cancels
  * ```
  *
  * - parts: 10 connections, each HELLO then 4 first parts announcing 4 MiB
@@ -16,7 +16,10 @@
  * - hangups: a connection pipelining 20,000 `hold` requests, closed 300 ms later;
  * - exceptions: 1,000 requests whose handler throws (cmd 99), pipelined,
  *   then their answers awaited;
- * - refusals: the same with cmd 10 (the server runs with `--forbid=10`).
+ * - refusals: the same with cmd 10 (the server runs with `--forbid=10`);
+ * - cancels: once, a connection pipelining 200,000 `hold` requests (1,024
+ *   run, the rest wait); then 5,000 CANCELs for sessions that are neither
+ *   running nor waiting and a PING, the PONG awaited, per round.
  *
  * @module
  */
@@ -47,6 +50,11 @@ function firstPart(stream: number, data: number): Uint8Array {
   return requestFrame(stream, 0xffffff06, payload);
 }
 
+/** `count` `hold` requests, sessions from `first`. */
+function pipelinedFrom(first: number, count: number): Uint8Array {
+  return concat(Array.from({ length: count }, (_, i) => weftRequest(first + i, CMD.hold, EMPTY)));
+}
+
 function pipelined(count: number, cmd: number): Uint8Array {
   return concat(Array.from({ length: count }, (_, i) => weftRequest(i + 1, cmd, EMPTY)));
 }
@@ -56,6 +64,12 @@ const HOLDS = concat([HELLO, pipelined(20_000, CMD.hold)]);
 const client = new Cluster({ codec: raw(), transport, logger: { error() {}, warn() {} } });
 const peer = client.connect(address);
 let thrower: RawPeer | undefined;
+let holder: RawPeer | undefined;
+/** 5,000 CANCELs (control cmd 0xffffff02) for sessions never sent, then a PING (0xffffff03). */
+const BOGUS_CANCELS = concat([
+  ...Array.from({ length: 5000 }, (_, i) => requestFrame(0x7fff0000 + i, 0xffffff02, EMPTY)),
+  requestFrame(1, 0xffffff03, EMPTY),
+]);
 
 async function round(): Promise<void> {
   switch (kind) {
@@ -92,6 +106,20 @@ async function round(): Promise<void> {
       t.frames.length = 0;
       return;
     }
+    case "cancels": {
+      if (holder === undefined || holder.ended) {
+        await holder?.close();
+        holder = await rawPeer(address);
+        await holder.write(HELLO);
+        for (let b = 0; b < 10; b++) await holder.write(pipelinedFrom(b * 20_000 + 1, 20_000));
+      }
+      const h = holder;
+      const want = h.frames.length + 1;
+      await h.write(BOGUS_CANCELS);
+      await h.until(() => h.frames.length >= want || h.ended, 60_000, "the PONG");
+      h.frames.length = 0;
+      return;
+    }
     default:
       throw new TypeError(`Unknown attack ${kind}`);
   }
@@ -103,4 +131,5 @@ for (let i = 1; i <= 1_000_000 && Date.now() < end; i++) {
   console.log(`round ${i}`);
 }
 await thrower?.close();
+await holder?.close();
 await client.close();

@@ -328,10 +328,11 @@ const SHARE_ATTACKS = [
   { kind: "hangups", server: [], share: 1 / 2 },
   { kind: "exceptions", server: [], share: 1 / 8 },
   { kind: "refusals", server: ["--forbid=10"], share: 1 / 2 },
+  { kind: "cancels", server: [], share: 1 / 2 },
 ] as const;
 
 for (const runtime of RUNTIMES) {
-  Deno.test(`budgets (${runtime}): a good client keeps half its calls/s beside unfinished parts, a timeout storm, hang-ups and authorize refusals, at least an eighth beside handler exceptions, with correct answers (attackers at nice 19)`, async () => {
+  Deno.test(`budgets (${runtime}): a good client keeps half its calls/s beside unfinished parts, a timeout storm, hang-ups, authorize refusals and CANCELs for sessions that do not wait, at least an eighth beside handler exceptions, with correct answers (attackers at nice 19)`, async () => {
     for (const { kind, server: flags, share } of SHARE_ATTACKS) {
       const { cluster } = client();
       let server: ServerChild | undefined;
