@@ -44,13 +44,22 @@ export function warningSink(logger: { warn(message: string, detail?: unknown): v
 }
 
 /**
- * A sink that writes lines at info level (nothing if the logger has none):
- * for routine events a peer can make happen at will (connections accepted
- * and closed, its cancelled calls' handlers stopping), which are worth a
- * line but not one each.
+ * A rate-limited log at info level (nothing if the logger has none): for
+ * routine events a peer can make happen at will (connections accepted and
+ * closed, its cancelled calls' handlers stopping, a router's services
+ * registering and leaving), which are worth a line but not one each. Its
+ * count of lines held back says "lines", not "faults".
  */
-export function infoSink(logger: { info?(message: string, detail?: unknown): void }): FaultSink {
-  return { error: (message, detail) => logger.info?.(message, detail) };
+export function noticeLog(
+  logger: { info?(message: string, detail?: unknown): void },
+  limit: number,
+): FaultLog {
+  return new FaultLog(
+    { error: (message, detail) => logger.info?.(message, detail) },
+    limit,
+    undefined,
+    "lines",
+  );
 }
 
 interface Window {

@@ -24,7 +24,7 @@ import {
   checkFaultLogLimit,
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
-  infoSink,
+  noticeLog,
   type PeerFault,
   warningSink,
 } from "./fault_log.ts";
@@ -593,7 +593,7 @@ export function resolveOptions(options: ClusterOptions): ResolvedOptions {
     frameTimeout: duration(options.frameTimeout, "frameTimeout", info.frameTimeout),
     faults: new FaultLog(logger, faultLogLimit),
     warnings: new FaultLog(warningSink(logger), faultLogLimit),
-    notices: new FaultLog(infoSink(logger), faultLogLimit, undefined, "lines"),
+    notices: noticeLog(logger, faultLogLimit),
     commands: names,
     cmdName: names === undefined ? String : (cmd) => {
       const name = names.nameOf(cmd);

@@ -19,7 +19,7 @@ import {
   checkFaultLogLimit,
   DEFAULT_FAULT_LOG_LIMIT,
   FaultLog,
-  infoSink,
+  noticeLog,
   quoteForLog,
   warningSink,
 } from "../cluster/fault_log.ts";
@@ -430,7 +430,7 @@ export class Router {
     this.#logger = logger;
     const faultLogLimit = checkFaultLogLimit(options.faultLogLimit, DEFAULT_FAULT_LOG_LIMIT);
     this.#faults = new FaultLog(warningSink(logger), faultLogLimit);
-    this.#notices = new FaultLog(infoSink(logger), faultLogLimit, undefined, "lines");
+    this.#notices = noticeLog(logger, faultLogLimit);
     this.#cluster = new Cluster({
       marshal: (type, cmd, body) => {
         if (type === "request") {
