@@ -13,7 +13,9 @@ import type { Peer } from "../connection/peer.ts";
 export interface CallOptions {
   /**
    * Milliseconds to wait for the response (and for a lazy connect or a
-   * congested connection before it); `Infinity` for none.
+   * congested connection before it); `Infinity` for none. On a ready
+   * connection it counts from when the request is written: at the end of
+   * the current task, with the other frames the task queued.
    *
    * @default {the cluster's `timeout`}
    */

@@ -112,20 +112,20 @@ export class Calls {
       return Promise.reject(timeoutOptionError(timeout));
     }
     let signal = options?.signal;
-    const start = now();
-    let deadline = timeout === Infinity ? Infinity : start + timeout;
+    // The call's deadline is `timeout` ms from when its request is written
+    // (the channel arms it as it writes the turn's batch: one clock read
+    // per batch, not one or two per call), capped by a context's deadline.
+    let cap = Infinity;
     const context = options?.context;
     if (context !== undefined) {
       // A call made for a request ends with it: same deadline, same signal.
-      if (context.deadline < deadline) {
-        deadline = context.deadline;
-        if (deadline <= start) {
-          return Promise.reject(
-            new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`, {
-              mayHaveRun: false,
-            }),
-          );
-        }
+      cap = context.deadline;
+      if (cap !== Infinity && cap <= now()) {
+        return Promise.reject(
+          new WeftError("timeout", `Call ${String(cmd)} timed out: no time left`, {
+            mayHaveRun: false,
+          }),
+        );
       }
       signal = signal === undefined ? context.signal : anySignal([signal, context.signal]);
     }
@@ -136,8 +136,11 @@ export class Calls {
     }
     const channel = state.channel;
     if (channel !== null && !channel.congested && channel.writeLine.size === 0) {
-      return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+      return this.#requestOn(channel, cmd, body, cap, timeout, signal, options, expectResponse);
     }
+    // Connecting or waiting out congestion counts against the call's time:
+    // its deadline is fixed from now.
+    const deadline = timeout === Infinity ? cap : Math.min(cap, now() + timeout);
     return this.#requestSlow(peer, state, cmd, body, deadline, signal, options, expectResponse);
   }
 
@@ -187,7 +190,16 @@ export class Calls {
           if (state.closed) throw this.#host.peerClosed(peer);
           if (state.channel === channel) {
             // This request's turn: write it now, then the next one's turn.
-            return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+            return this.#requestOn(
+              channel,
+              cmd,
+              body,
+              deadline,
+              Infinity,
+              signal,
+              options,
+              expectResponse,
+            );
           }
         } finally {
           line.leave(ticket);
@@ -199,15 +211,20 @@ export class Calls {
       // Connecting, the handshake, a congested connection: nothing was sent yet.
       throw withMayHaveRun(error, false);
     }
-    return this.#requestOn(channel, cmd, body, deadline, signal, options, expectResponse);
+    return this.#requestOn(channel, cmd, body, deadline, Infinity, signal, options, expectResponse);
   }
 
-  /** Marshals, encodes and queues a request on a live channel. */
+  /**
+   * Marshals, encodes and queues a request on a live channel. The call's
+   * deadline is the earlier of `deadline` (monotonic ms) and `timeout` ms
+   * after the request is written.
+   */
   #requestOn(
     channel: Channel,
     cmd: string | number,
     body: unknown,
     deadline: number,
+    timeout: number,
     signal: AbortSignalLike | undefined,
     options: CallOptions | undefined,
     expectResponse: boolean,
@@ -242,7 +259,7 @@ export class Calls {
       const bytes = marshalled[1];
       head = protocol.requestHead(
         !expectResponse,
-        this.#sendsDeadlines ? deadline - now() : Infinity,
+        this.#sendsDeadlines ? remaining(deadline, timeout) : Infinity,
         options?.service,
         options?.command,
         typeof bytes === "string" ? bytes.length * 3 : bytes.length,
@@ -277,6 +294,7 @@ export class Calls {
         call,
         deadline,
         head,
+        timeout,
       );
     } catch (error) {
       call.reject(error);
@@ -346,4 +364,13 @@ export class Calls {
     );
     channel.cancel(call.session);
   }
+}
+
+/**
+ * The milliseconds a caller still waits, as the request head says it: the
+ * whole `timeout` (counted from the write, which is about now), or less if
+ * `deadline` (monotonic ms) comes first.
+ */
+function remaining(deadline: number, timeout: number): number {
+  return deadline === Infinity ? timeout : Math.min(timeout, deadline - now());
 }

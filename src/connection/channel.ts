@@ -233,7 +233,9 @@ export class Channel implements Watched {
   /**
    * Queues a request frame (`head`: the mode's request head). `call` (if
    * any) is added to the pending table under the new session id, after
-   * encoding succeeded.
+   * encoding succeeded. Its deadline is the earlier of `deadline`
+   * (monotonic ms) and `timeout` ms after the frame is handed to the
+   * transport: a batch's calls share one clock read, made as it is written.
    *
    * @throws {WeftError} `frame too large` (nothing written), `closed`.
    */
@@ -245,6 +247,7 @@ export class Channel implements Watched {
     call: PendingCall | null,
     deadline: number,
     head: Uint8Array = EMPTY,
+    timeout: number = Infinity,
   ): void {
     if (this.closed) {
       throw new WeftError("closed", "Cannot send: the connection is closed", { mayHaveRun: false });
@@ -263,7 +266,13 @@ export class Channel implements Watched {
       this.#parts.add(false, header.session, cmd, traceHi, traceLo, head, large, call);
     }
     if (call !== null) {
-      this.pending.add(call, header.session, deadline);
+      if (timeout === Infinity) this.pending.add(call, header.session, deadline);
+      else if (large === null) {
+        // Armed by #flush, which writes it.
+        this.pending.add(call, header.session, Infinity);
+        call.deadline = deadline;
+        call.timeout = timeout;
+      } else this.pending.add(call, header.session, Math.min(deadline, now() + timeout));
       // A call of ours now waits for a response on this connection: keep
       // reading it, or two nodes calling each other could both stop.
       if ((this.#flow.paused & Pause.Inflight) !== 0) this.#flow.resume(Pause.Inflight);
@@ -385,6 +394,15 @@ export class Channel implements Watched {
     this.#flushQueued = false;
     const writer = this.#writer;
     const batched = this.#batched;
+    // The batch's calls count their timeouts from now (also if a part's
+    // write took their frames out already: see LargeMessages.pump).
+    let t = -1;
+    for (let i = 0; i < batched.length; i++) {
+      const call = batched[i]!;
+      if (call.timeout === Infinity) continue;
+      if (t < 0) t = now();
+      this.pending.arm(call, Math.min(call.deadline, t + call.timeout));
+    }
     if (writer.length === 0 || this.#closed) {
       writer.clear();
       batched.length = 0;

@@ -26,6 +26,12 @@ export interface CallObserver {
 export class PendingCall implements Deadline {
   /** Monotonic deadline in milliseconds; Infinity for none. */
   deadline = Infinity;
+  /**
+   * Milliseconds from the write the call waits (Infinity: none, or its
+   * deadline was fixed when it was added): the connection arms its
+   * deadline when it writes the request ({@linkcode PendingCalls.prototype.arm}).
+   */
+  timeout = Infinity;
   /** Managed by {@linkcode DeadlineQueue}. */
   deadlineIndex = -1;
   /** The session id, once added to a table. */
@@ -167,6 +173,20 @@ export class PendingCalls {
       call.deadline = deadline;
       this.#deadlines.add(call);
     }
+  }
+
+  /**
+   * Queues the deadline of `call`, added without one (its timeout counts
+   * from the write), if it is still pending here.
+   *
+   * @param call A call added with an infinite deadline.
+   * @param deadline Monotonic deadline in ms, or Infinity for none.
+   */
+  arm(call: PendingCall, deadline: number): void {
+    call.timeout = Infinity;
+    if (call.table !== this || call.deadlineIndex !== -1) return;
+    call.deadline = deadline;
+    if (deadline !== Infinity) this.#deadlines.add(call);
   }
 
   /** Removes and returns the call for `session`, or undefined (late or unknown). */

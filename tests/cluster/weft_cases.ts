@@ -237,6 +237,39 @@ export const weftCases: Case[] = [
       }),
   },
   {
+    name: "weft: a call's timeout counts from when its request is written, and travels whole",
+    fn: (env) =>
+      nodes(env, async (node) => {
+        const remaining: number[] = [];
+        const server = node({
+          call: (_p, cmd, _body, ctx) => {
+            if (cmd === 2) return "ready";
+            remaining.push(ctx.timeRemaining);
+            // Held until the caller gives up (its CANCEL aborts this).
+            return new Promise((resolve) =>
+              ctx.signal.addEventListener("abort", () => resolve(undefined))
+            );
+          },
+        });
+        const client = node();
+        const peer = client.connect(await serve(env, server));
+        assert.equal(await client.call(peer, 2, null), "ready");
+        const call = client.call(peer, 1, null, { timeout: 50 });
+        // The rest of this task runs for 80 ms before the batch is written:
+        // the call's 50 ms start at the write, not at call(). (A deadline
+        // fixed at call() would have passed before the request left.)
+        const busyUntil = performance.now() + 80;
+        while (performance.now() < busyUntil) { /* the task's own work */ }
+        const written = performance.now();
+        await rejectsWith(call, "timeout");
+        const waited = performance.now() - written;
+        assert.ok(waited >= 45, `timed out ${waited.toFixed(1)} ms after the write`);
+        // The whole timeout travelled in the request head (ms, rounded up).
+        await until(() => remaining.length === 1, 2000, "the request to arrive");
+        assert.ok(remaining[0]! > 0 && remaining[0]! <= 50, `remaining ${remaining[0]}`);
+      }),
+  },
+  {
     name: "weft: the deadline travels, and a chain of calls across nodes stops together",
     fn: (env) =>
       nodes(env, async (node) => {

@@ -109,3 +109,34 @@ Deno.test("`PendingCalls` with `lowestSession: 1` wraps from 2^31 - 1 to 1, neve
   const fresh = new PendingCalls({ deadlines, onTimeout: noop, firstSession: 0, lowestSession: 1 });
   assert.equal(fresh.nextSession(), 1, "a first session below the lowest starts at the lowest");
 });
+
+Deno.test("`PendingCalls.arm()` queues the deadline of a call added without one, once, and not after it settled", () => {
+  const { calls, deadlines, timedOut } = table();
+  const id = calls.nextSession();
+  const call = new PendingCall(id, noop, noop);
+  // As a channel adds a call whose timeout counts from the write.
+  calls.add(call, id, Infinity);
+  call.timeout = 50;
+  assert.equal(deadlines.size, 0);
+  calls.arm(call, 1_000);
+  assert.equal(call.deadline, 1_000);
+  assert.equal(call.timeout, Infinity);
+  assert.equal(deadlines.size, 1);
+  // Armed once: a second arm changes nothing.
+  calls.arm(call, 2_000);
+  assert.equal(call.deadline, 1_000);
+  assert.equal(deadlines.size, 1);
+  // Its response took it: its deadline went with it.
+  assert.equal(calls.take(id), call);
+  assert.equal(deadlines.size, 0);
+  // A call that settled before its batch was written (an abort) is not armed.
+  const late = new PendingCall(calls.nextSession(), noop, noop);
+  calls.add(late, late.cmd as number, Infinity);
+  late.timeout = 50;
+  assert.ok(calls.remove(late));
+  calls.arm(late, 1_000);
+  assert.equal(deadlines.size, 0);
+  assert.equal(late.deadline, Infinity);
+  assert.deepEqual(timedOut, []);
+  deadlines.clear();
+});
