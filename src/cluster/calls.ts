@@ -190,19 +190,30 @@ export class Calls {
           if (state.closed) throw this.#host.peerClosed(peer);
           if (state.channel === channel) {
             // This request's turn: write it now, then the next one's turn.
-            return this.#requestOn(
-              channel,
-              cmd,
-              body,
-              deadline,
-              Infinity,
-              signal,
-              options,
-              expectResponse,
-            );
+            // With more in line the batch stays open for them (each resumes
+            // a few microtasks later): a drain lets the whole line out in
+            // one write, not a write per request. The last one's write, a
+            // full batch (drained()) or the line emptying sends it.
+            channel.batchOpen = line.size > 1;
+            try {
+              return this.#requestOn(
+                channel,
+                cmd,
+                body,
+                deadline,
+                Infinity,
+                signal,
+                options,
+                expectResponse,
+              );
+            } finally {
+              channel.batchOpen = false;
+            }
           }
         } finally {
           line.leave(ticket);
+          // The rest of the line gave up (a timeout, an abort): send what the batch holds.
+          if (line.size === 0) channel.flushSoon();
         }
         // Reconnected while waiting: wait again on the new connection.
         channel = state.channel ?? await this.#host.ensureChannel(peer, state, deadline, signal);

@@ -265,19 +265,30 @@ export class Channel implements Watched {
       this.watch.activity++;
       this.#parts.add(false, header.session, cmd, traceHi, traceLo, head, large, call);
     }
-    if (call !== null) {
-      if (timeout === Infinity) this.pending.add(call, header.session, deadline);
-      else if (large === null) {
-        // Armed by #flush, which writes it.
-        this.pending.add(call, header.session, Infinity);
-        call.deadline = deadline;
-        call.timeout = timeout;
-      } else this.pending.add(call, header.session, Math.min(deadline, now() + timeout));
-      // A call of ours now waits for a response on this connection: keep
-      // reading it, or two nodes calling each other could both stop.
-      if ((this.#flow.paused & Pause.Inflight) !== 0) this.#flow.resume(Pause.Inflight);
-    }
-    this.#queueFlush();
+    if (call !== null) this.#addPending(call, header.session, deadline, timeout, large === null);
+    // A request from the write line with more behind it leaves the batch
+    // open for theirs (see batchOpen); parts always go through #flush.
+    if (large !== null || !this.batchOpen) this.#queueFlush();
+  }
+
+  /** `call` waits under `session`; its deadline as `request()` says. */
+  #addPending(
+    call: PendingCall,
+    session: number,
+    deadline: number,
+    timeout: number,
+    batched: boolean,
+  ): void {
+    if (timeout === Infinity) this.pending.add(call, session, deadline);
+    else if (batched) {
+      // Armed by #flush, which writes it.
+      this.pending.add(call, session, Infinity);
+      call.deadline = deadline;
+      call.timeout = timeout;
+    } else this.pending.add(call, session, Math.min(deadline, now() + timeout));
+    // A call of ours now waits for a response on this connection: keep
+    // reading it, or two nodes calling each other could both stop.
+    if ((this.#flow.paused & Pause.Inflight) !== 0) this.#flow.resume(Pause.Inflight);
   }
 
   /**
@@ -346,10 +357,11 @@ export class Channel implements Watched {
   /** Resolves when the connection is no longer congested (at once if not); rejects `closed` if it closes. */
   drained(): Promise<void> {
     if (this.#handshake !== null) return this.#readiness.wait();
+    // A full batch (or the write line's open one) goes out now, so that
+    // the wait is for the socket or the parts.
+    if (this.#writer.length > 0 && !this.closed) this.#flush();
     // Large messages queued behind the one going out: wait for them.
     if (this.#parts.backedUp) return this.#parts.wait();
-    // A full batch goes out now, so that the wait is for the socket.
-    if (this.#writer.length > 0 && !this.closed) this.#flush();
     // The channel may be done before the transport has closed (it may still
     // be flushing to a frozen peer): waiters must not outlive the channel.
     if (this.#settled) {
@@ -382,6 +394,20 @@ export class Channel implements Watched {
       this.#settle(error, local);
     }
     return this.connection.close();
+  }
+
+  /**
+   * Set while a request from the write line writes with others in line
+   * behind it: a small frame queues no flush, so that theirs join its
+   * batch (see `Calls`' slow path, which calls {@linkcode flushSoon} when
+   * the line empties; a waiter that finds the batch full sends it, see
+   * {@linkcode drained}).
+   */
+  batchOpen = false;
+
+  /** Sends what the batch holds at the end of this task (once, however often called). */
+  flushSoon(): void {
+    this.#queueFlush();
   }
 
   #queueFlush(): void {
