@@ -457,7 +457,9 @@ export class Router {
       close: (peer) => this.#unregister(peer),
       errorInfo: routerErrorInfo,
       logger: {
-        // Answered errors are the caller's to handle: not the router's errors.
+        // A sink, not a source: the cluster's own fault log rate-limits every
+        // line a peer can trigger before it reaches this adaptor. Answered
+        // errors are the caller's to handle: not the router's errors.
         error: (message, detail) =>
           detail instanceof WeftError
             ? logger.info?.(message, detail)
@@ -525,7 +527,11 @@ export class Router {
         }
       });
       if (this.#stopMasters instanceof Promise) {
-        this.#stopMasters.catch((error) => logger.error("Master source failed", error));
+        // Through the fault log: a registry a member can write to may be
+        // made to fail, and its failure is then the router's line to bound.
+        this.#stopMasters.catch((error) =>
+          this.#faults.report("master source", "Master source failed", error)
+        );
       }
     }
     const members = options.members;

@@ -154,3 +154,23 @@ Deno.test("router: two routers follow a MemoryRegistry election; a resign moves 
     await registry.close();
   }
 });
+
+Deno.test("router: a master source that fails is logged once, through the fault log", async () => {
+  const lines: { level: string; message: string; detail: unknown }[] = [];
+  const log = (level: string) => (message: string, detail?: unknown) =>
+    lines.push({ level, message, detail });
+  const failure = new Error("registry unreachable");
+  const { router } = await startRouter({
+    masters: { watch: () => Promise.reject(failure) },
+    logger: { error: log("error"), warn: log("warn"), info: log("info") },
+  });
+  try {
+    await until(() => lines.some((l) => l.message.startsWith("Master source failed")), 2000);
+    const failed = lines.filter((l) => l.message.startsWith("Master source failed"));
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.level, "warn");
+    assert.equal(failed[0]!.detail, failure);
+  } finally {
+    await router.close();
+  }
+});
